@@ -1,0 +1,214 @@
+//! The clap definitions of every binary and subcommand, in one place so that the binaries,
+//! the man pages and the completions are generated from the same source.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Command, CommandFactory, Parser, Subcommand};
+
+use crate::output::GlobalArgs;
+
+pub const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  found something: conflicts, a failed test or a failed agent command
+  2  bad input: a bad flag, task name, revision or plan; nothing was changed
+  3  refused by the repository's state (exists already, dirty, unsupported); nothing was changed
+  4  lost a race or a lock against a concurrent writer; nothing was overwritten
+  5  an unexpected failure (I/O, a damaged repository)";
+
+pub const WORKFLOW: &str = "\
+Workflow:
+  git agent spawn --plan plan.json     decompose: one task per agent, with scope and order
+  git agent spawn <task> -- <agent>    route: a worktree and branch per task, the agent in it
+  git agent list                       monitor: ahead/behind, dirty, drift, out-of-scope files
+  git agent done <task>                mark a task ready for integration";
+
+/// git-agent: run many AI coding agents in parallel on one repository.
+///
+/// Each agent gets its own task: a branch, a linked worktree and a record in the repository.
+/// All state lives in the repository (refs/agent/tasks/*, git config agent.*), so every
+/// worktree sees the same tasks, and the state can be pushed like any other ref.
+#[derive(Debug, Parser)]
+#[command(name = "git-agent", version, about, long_about = None)]
+#[command(after_help = EXIT_STATUS_HELP, allow_external_subcommands = true, subcommand_value_name = "COMMAND")]
+#[command(disable_help_subcommand = true)]
+pub struct AgentCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Option<AgentCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create a task: a branch, a linked worktree and a task record; optionally start the agent in it.
+    Spawn(SpawnArgs),
+    /// Show every task at a glance (alias: status).
+    #[command(visible_alias = "status")]
+    List(ListArgs),
+    /// Print a task's brief, scope, dependencies, acceptance criteria and state.
+    Show(ShowArgs),
+    /// Mark a task ready for integration.
+    Done(DoneArgs),
+    /// Install the man pages and shell completions into your user directories.
+    Setup(SetupArgs),
+    /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
+}
+
+/// Create a task: a branch `agent/<TASK>`, a linked worktree and a task record.
+///
+/// The branch starts at --base (default: git config agent.base, else the branch checked out in
+/// the main worktree). The worktree goes to <agent.worktreeRoot>/<TASK>, by default a sibling
+/// folder <repo>.agents/<TASK>. Untracked files matching agent.copy globs (for example .env*)
+/// are copied from the main worktree, and agent.setup (for example `npm ci`) runs in the new
+/// worktree. If any step fails, everything this spawn created is removed again.
+///
+/// With `-- COMMAND...` (or git config agent.command) the agent then runs in the new worktree,
+/// in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AGENT_BRANCH
+/// and GIT_AGENT_WORKTREE set; `{brief}` in an argument is replaced by the brief. Its exit
+/// status is recorded; the worktree and branch stay whatever it does.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = EXIT_STATUS_HELP)]
+pub struct SpawnArgs {
+    /// The task name: letters, digits, '.', '_' and '-', starting with a letter or digit.
+    #[arg(value_name = "TASK", required_unless_present = "plan", conflicts_with = "plan")]
+    pub task: Option<String>,
+
+    /// Revision the branch starts from.
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+
+    /// A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`.
+    #[arg(long, value_name = "PATHSPEC")]
+    pub scope: Vec<String>,
+
+    /// A task this one depends on (must exist); repeat for several.
+    #[arg(long, value_name = "TASK")]
+    pub after: Vec<String>,
+
+    /// The agent's brief.
+    #[arg(long, value_name = "TEXT", conflicts_with = "brief_file")]
+    pub brief: Option<String>,
+
+    /// Read the brief from a file (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub brief_file: Option<PathBuf>,
+
+    /// An acceptance criterion; repeat for several.
+    #[arg(long, value_name = "TEXT")]
+    pub acceptance: Vec<String>,
+
+    /// Create every task of a plan file (JSON) after validating the decomposition.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+
+    /// Only validate (the plan, or the task's name, base and dependencies); create nothing.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Accept scopes that overlap between tasks of a plan (reported as warnings).
+    #[arg(long)]
+    pub allow_overlap: bool,
+
+    /// Do not run agent.setup in the new worktree.
+    #[arg(long)]
+    pub no_setup: bool,
+
+    /// Do not start the agent even if agent.command is set.
+    #[arg(long)]
+    pub no_agent: bool,
+
+    /// The agent command and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Show every task: state, branch, commits ahead of its base and behind the target, files
+/// changed, uncommitted changes, age of the last commit, base drift, files changed outside
+/// the task's scope, and whether the worktree is missing.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = EXIT_STATUS_HELP)]
+pub struct ListArgs {
+    /// Only these tasks (default: all).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// Skip looking for uncommitted changes in each worktree (faster on huge worktrees).
+    #[arg(long)]
+    pub no_dirty: bool,
+}
+
+/// Print a task's brief, scope, dependencies, acceptance criteria and state.
+///
+/// Without TASK, the task whose worktree contains the current directory.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = EXIT_STATUS_HELP)]
+pub struct ShowArgs {
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+}
+
+/// Mark a task ready for integration.
+///
+/// Without TASK, the task whose worktree contains the current directory.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = EXIT_STATUS_HELP)]
+pub struct DoneArgs {
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+}
+
+/// Install the man pages and shell completions into your user directories (idempotent).
+///
+/// Man pages go to <prefix>/share/man/man1 beside the directory holding git-agent (so that
+/// `man` finds them through PATH, and `git agent-spawn --help` works); completions go to
+/// the per-user directories of bash-completion, zsh and fish.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = EXIT_STATUS_HELP)]
+pub struct SetupArgs {
+    /// Install the man pages under this prefix (<PREFIX>/share/man/man1) instead.
+    #[arg(long, value_name = "PREFIX")]
+    pub man_prefix: Option<PathBuf>,
+
+    /// Show what would be written, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// git-agent-spawn: create a task (a branch, a linked worktree and a task record).
+#[derive(Debug, Parser)]
+#[command(name = "git-agent-spawn", version)]
+pub struct SpawnCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(flatten)]
+    pub spawn: SpawnArgs,
+}
+
+/// Every binary this package builds, with its clap command: the source of man pages and completions.
+pub fn binaries() -> Vec<Command> {
+    vec![AgentCli::command(), spawn_command()]
+}
+
+pub fn spawn_command() -> Command {
+    let long_about = AgentCli::command()
+        .find_subcommand("spawn")
+        .and_then(|c| c.get_long_about().cloned())
+        .expect("spawn has a long about");
+    SpawnCli::command().long_about(long_about).about("Create a task: a branch, a linked worktree and a task record")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_definitions_are_consistent() {
+        for command in super::binaries() {
+            command.debug_assert();
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Everything every binary shares about talking to the user: global flags, colour, and
+//! writing data to stdout (where a closed pipe is a quiet success) and status to stderr.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+pub use owo_colors::Style;
+
+/// Whether colour was chosen; decided once per process by [`Ui::new`].
+static COLOR: AtomicBool = AtomicBool::new(false);
+
+/// Applies `style` to `text` when colour is on.
+pub fn paint(text: impl std::fmt::Display, style: Style) -> String {
+    use owo_colors::OwoColorize;
+    if COLOR.load(Ordering::Relaxed) { text.style(style).to_string() } else { text.to_string() }
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Flags shared by every `git-agent` binary and subcommand.
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Run as if started in <PATH>, like `git -C`.
+    #[arg(short = 'C', value_name = "PATH", global = true)]
+    pub directory: Option<PathBuf>,
+
+    /// When to colour the output.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Print no status messages on stderr (data on stdout and errors are still printed).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Where a command writes: data to stdout, status to stderr.
+pub struct Ui {
+    pub json: bool,
+    pub quiet: bool,
+    pub color: bool,
+}
+
+impl Ui {
+    /// Decides colour once: the flag, then NO_COLOR, then whether stdout is a terminal.
+    pub fn new(args: &GlobalArgs) -> Ui {
+        let color = match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+            }
+        };
+        COLOR.store(color, Ordering::Relaxed);
+        Ui { json: args.json, quiet: args.quiet, color }
+    }
+
+    /// Writes data to stdout. A closed pipe (`git agent list | head`) ends the process quietly.
+    pub fn data(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            exit_on_write_error(err);
+        }
+    }
+
+    /// Writes a JSON document to stdout, followed by a newline.
+    pub fn json_data(&self, value: &impl serde::Serialize) {
+        let mut text = serde_json::to_string_pretty(value).expect("report types serialise");
+        text.push('\n');
+        self.data(&text);
+    }
+
+    /// A status line on stderr, unless `-q`.
+    pub fn status(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln_safely(text.as_ref());
+        }
+    }
+
+    /// A warning on stderr, unless `-q`.
+    pub fn warn(&self, text: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln_safely(&format!("{} {}", paint("warning:", Style::new().yellow().bold()), text.as_ref()));
+        }
+    }
+}
+
+fn eprintln_safely(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+}
+
+fn exit_on_write_error(err: std::io::Error) -> ! {
+    if err.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln_safely(&format!("error: cannot write to stdout: {err}"));
+    std::process::exit(crate::error::Exit::Failed.code());
+}
+
+/// Prints an error with its causes and hint to stderr, and returns the exit code for it.
+pub fn report_error(err: &anyhow::Error) -> i32 {
+    let mut text = format!("{} {err}", paint("error:", Style::new().red().bold()));
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    if let Some(hint) = crate::error::hint_of(err) {
+        text.push_str(&format!("\n{} {hint}", paint("hint:", Style::new().cyan().bold())));
+    }
+    eprintln_safely(&text);
+    crate::error::exit_of(err).code()
+}

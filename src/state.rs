@@ -1,0 +1,254 @@
+//! The repository state contract: where git-agent keeps what it knows.
+//!
+//! | what        | where                                                         |
+//! |-------------|---------------------------------------------------------------|
+//! | settings    | git config `agent.*`                                          |
+//! | task record | `refs/agent/tasks/<task>`: a chain of commits holding `task.json`, one per event |
+//! | task branch | `refs/heads/<agent.branchPrefix><task>` (default `agent/<task>`) |
+//!
+//! Readers bound what they read and tolerate unknown fields; a corrupt record is reported
+//! for its task and never stops the others from working.
+
+use std::path::PathBuf;
+
+use bstr::ByteSlice;
+use serde::{Deserialize, Serialize};
+
+/// Version of the `task.json` format this build writes. Readers accept this and older.
+pub const RECORD_VERSION: u32 = 1;
+/// Where task records live.
+pub const TASKS_PREFIX: &str = "refs/agent/tasks/";
+/// The file inside each record commit's tree.
+pub const RECORD_FILE: &str = "task.json";
+/// Records larger than this are reported as corrupt rather than read.
+pub const MAX_RECORD_BYTES: u64 = 1 << 20;
+/// Default branch prefix (`agent.branchPrefix`).
+pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
+
+/// What a task is doing, as far as the orchestrator is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskState {
+    /// Spawned; the agent is working (or has not started).
+    Active,
+    /// Marked done: ready for integration.
+    Done,
+    /// Merged into its target.
+    Integrated,
+    /// A state written by a newer git-agent.
+    #[serde(other)]
+    Unknown,
+}
+
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Active => "active",
+            TaskState::Done => "done",
+            TaskState::Integrated => "integrated",
+            TaskState::Unknown => "unknown",
+        }
+    }
+}
+
+/// `task.json`, version 1. Field names are part of the documented format.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub version: u32,
+    pub name: String,
+    /// Full ref name of the task branch, e.g. `refs/heads/agent/db`.
+    pub branch: String,
+    /// Full ref name of the base when it was a branch (the integration target), else null.
+    pub base_ref: Option<String>,
+    /// The commit the branch started at (hex).
+    pub base_commit: String,
+    /// Absolute path of the task's worktree.
+    pub worktree: PathBuf,
+    #[serde(default)]
+    pub scope: Vec<String>,
+    #[serde(default)]
+    pub after: Vec<String>,
+    #[serde(default)]
+    pub brief: String,
+    #[serde(default)]
+    pub acceptance: Vec<String>,
+    /// The agent command, as argument vector (empty: none).
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Creation time, milliseconds since the Unix epoch; orders tasks "in spawn order".
+    pub created_ms: u64,
+    pub state: TaskState,
+    /// Exit status of the last agent run, if the agent ran and exited.
+    #[serde(default)]
+    pub agent_exit: Option<i32>,
+    /// The commit that integrated this task (set by integration).
+    #[serde(default)]
+    pub integrated_commit: Option<String>,
+    /// Fields written by newer versions, kept as they are when this version rewrites a record.
+    #[serde(flatten)]
+    pub unknown: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A task as found in the repository: its record, or why the record could not be read.
+#[derive(Debug)]
+pub struct TaskEntry {
+    pub name: String,
+    /// The record commit the ref pointed to when read; the expected value for compare-and-swap.
+    pub record_commit: gix::ObjectId,
+    pub record: Result<TaskRecord, String>,
+}
+
+/// The `agent.*` settings.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub worktree_root: Option<PathBuf>,
+    pub branch_prefix: String,
+    pub base: Option<String>,
+    pub setup: Option<String>,
+    pub copy: Vec<String>,
+    pub command: Option<String>,
+}
+
+impl Settings {
+    pub fn read(repo: &gix::Repository) -> anyhow::Result<Settings> {
+        let config = repo.config_snapshot();
+        let string = |key: &str| config.string(key).map(|v| v.to_str_lossy().into_owned()).filter(|v| !v.is_empty());
+        let worktree_root = config
+            .trusted_path("agent.worktreeRoot")
+            .map_err(|err| anyhow::anyhow!("git config agent.worktreeRoot is not a usable path: {err}"))?;
+        Ok(Settings {
+            worktree_root,
+            branch_prefix: string("agent.branchPrefix").unwrap_or_else(|| DEFAULT_BRANCH_PREFIX.to_owned()),
+            base: string("agent.base"),
+            setup: string("agent.setup"),
+            copy: config
+                .strings("agent.copy")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v.to_str_lossy().into_owned())
+                .filter(|v| !v.is_empty())
+                .collect(),
+            command: string("agent.command"),
+        })
+    }
+}
+
+/// The full ref name of a task's record.
+pub fn record_ref(task: &str) -> String {
+    format!("{TASKS_PREFIX}{task}")
+}
+
+/// Parses and checks a record's bytes; the error says what is wrong, for the user.
+pub fn parse_record(task: &str, bytes: &[u8]) -> Result<TaskRecord, String> {
+    let record: TaskRecord = serde_json::from_slice(bytes).map_err(|err| format!("task.json is not valid: {err}"))?;
+    if record.version > RECORD_VERSION || record.version == 0 {
+        return Err(format!(
+            "task.json has format version {}, this git-agent reads version {RECORD_VERSION}: upgrade git-agent",
+            record.version
+        ));
+    }
+    if record.name != task {
+        return Err(format!("task.json names task {:?}, but is stored as {task:?}", record.name));
+    }
+    Ok(record)
+}
+
+impl TaskRecord {
+    /// The record as stored: pretty JSON with a trailing newline, so `git show` reads well.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("records serialise");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// The branch name without `refs/heads/`.
+    pub fn short_branch(&self) -> &str {
+        self.branch.strip_prefix("refs/heads/").unwrap_or(&self.branch)
+    }
+}
+
+/// Splits a configured command line (`agent.command`) into arguments without a shell:
+/// white space separates, single and double quotes group, backslash escapes outside single quotes.
+pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => current.push(c),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => current.push(chars.next().ok_or("unterminated double quote")?),
+                        Some(c) => current.push(c),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                current.push(chars.next().ok_or("trailing backslash")?);
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    args.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                current.push(c);
+            }
+        }
+    }
+    if in_word {
+        args.push(current);
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_command_lines_like_a_shell_would_without_running_one() {
+        assert_eq!(split_command_line("claude -p '{brief}'").unwrap(), ["claude", "-p", "{brief}"]);
+        assert_eq!(split_command_line(r#"a "b c" d\ e ''"#).unwrap(), ["a", "b c", "d e", ""]);
+        assert_eq!(split_command_line("  ").unwrap(), Vec::<String>::new());
+        assert_eq!(split_command_line("echo $(rm -rf /); x").unwrap(), ["echo", "$(rm", "-rf", "/);", "x"]);
+        assert!(split_command_line("'open").is_err());
+    }
+
+    #[test]
+    fn record_round_trips_and_keeps_unknown_fields() {
+        let json = br#"{"version":1,"name":"db","branch":"refs/heads/agent/db","base_ref":"refs/heads/main",
+            "base_commit":"0000000000000000000000000000000000000000","worktree":"/tmp/x","created_ms":5,
+            "state":"someday","future_field":{"a":1}}"#;
+        let record = parse_record("db", json).unwrap();
+        assert_eq!(record.state, TaskState::Unknown);
+        let again: serde_json::Value = serde_json::from_slice(&record.to_bytes()).unwrap();
+        assert_eq!(again["future_field"]["a"], 1);
+    }
+
+    #[test]
+    fn rejects_records_from_the_future_or_for_another_task() {
+        let future = br#"{"version":99,"name":"db","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
+        assert!(parse_record("db", future).unwrap_err().contains("version 99"));
+        let other = br#"{"version":1,"name":"x","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
+        assert!(parse_record("db", other).unwrap_err().contains("stored as"));
+        assert!(parse_record("db", b"{").is_err());
+    }
+}
