@@ -43,7 +43,7 @@ pub struct AgentCli {
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
-    /// Create a task: a branch, a linked worktree and a task record; optionally start the agent in it.
+    #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
     Spawn(SpawnArgs),
     /// Show every task at a glance (alias: status).
     #[command(visible_alias = "status")]
@@ -59,19 +59,24 @@ pub enum AgentCommand {
     External(Vec<OsString>),
 }
 
-/// Create a task: a branch `agent/<TASK>`, a linked worktree and a task record.
-///
-/// The branch starts at --base (default: git config agent.base, else the branch checked out in
-/// the main worktree). The worktree goes to <agent.worktreeRoot>/<TASK>, by default a sibling
-/// folder <repo>.agents/<TASK>. Untracked files matching agent.copy globs (for example .env*)
-/// are copied from the main worktree, and agent.setup (for example `npm ci`) runs in the new
-/// worktree. If any step fails, everything this spawn created is removed again.
-///
-/// With `-- COMMAND...` (or git config agent.command) the agent then runs in the new worktree,
-/// in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AGENT_BRANCH
-/// and GIT_AGENT_WORKTREE set; `{brief}` in an argument is replaced by the brief. Its exit
-/// status is recorded; the worktree and branch stay whatever it does.
+pub const SPAWN_ABOUT: &str = "Create a task: a branch, a linked worktree and a task record; optionally start the agent in it";
+
+pub const SPAWN_LONG_ABOUT: &str = "\
+Create a task: a branch `agent/<TASK>`, a linked worktree and a task record.
+
+The branch starts at --base (default: git config agent.base, else the branch checked out in
+the main worktree). The worktree goes to <agent.worktreeRoot>/<TASK>, by default a sibling
+folder <repo>.agents/<TASK>. Untracked files matching agent.copy globs (for example .env*)
+are copied from the main worktree, and agent.setup (for example `npm ci`) runs in the new
+worktree. If any step fails, everything this spawn created is removed again.
+
+With `-- COMMAND...` (or git config agent.command) the agent then runs in the new worktree,
+in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AGENT_BRANCH
+and GIT_AGENT_WORKTREE set; `{brief}` in an argument is replaced by the brief. Its exit
+status is recorded; the worktree and branch stay whatever it does.";
+
 #[derive(Debug, Clone, Args, Default)]
+#[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
 #[command(after_help = EXIT_STATUS_HELP)]
 pub struct SpawnArgs {
     /// The task name: letters, digits, '.', '_' and '-', starting with a letter or digit.
@@ -179,9 +184,9 @@ pub struct SetupArgs {
     pub dry_run: bool,
 }
 
-/// git-agent-spawn: create a task (a branch, a linked worktree and a task record).
 #[derive(Debug, Parser)]
-#[command(name = "git-agent-spawn", version)]
+#[command(name = "git-agent-spawn", version, about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
+#[command(after_help = EXIT_STATUS_HELP)]
 pub struct SpawnCli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -196,11 +201,7 @@ pub fn binaries() -> Vec<Command> {
 }
 
 pub fn spawn_command() -> Command {
-    let long_about = AgentCli::command()
-        .find_subcommand("spawn")
-        .and_then(|c| c.get_long_about().cloned())
-        .expect("spawn has a long about");
-    SpawnCli::command().long_about(long_about).about("Create a task: a branch, a linked worktree and a task record")
+    SpawnCli::command()
 }
 
 #[cfg(test)]

@@ -1,1 +1,222 @@
+//! Man pages and shell completions, generated from the clap definitions in [`crate::cli`].
+//!
+//! `man/` and `completions/` hold the generated files; the test `docs_are_fresh` fails when
+//! they differ from what this module generates, and `GIT_AGENT_BLESS=1 cargo test docs`
+//! rewrites them (see the README).
 
+use clap::Command;
+use clap_complete::Shell;
+
+/// A generated file: its name inside `man/` or `completions/`, and its bytes.
+pub struct Generated {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Extra man page sections: (heading, text). Text is plain, paragraphs separated by blank lines;
+/// a line starting with two spaces is kept as is (preformatted).
+fn extra_sections(name: &str) -> Vec<(&'static str, &'static str)> {
+    let mut sections = vec![("EXIT STATUS", EXIT_STATUS)];
+    match name {
+        "git-agent" => {
+            sections.push(("STATE", STATE));
+            sections.push(("CONFIGURATION", CONFIGURATION));
+            sections.push(("ENVIRONMENT", ENVIRONMENT));
+        }
+        "git-agent-spawn" => sections.push(("PLAN FORMAT", PLAN_FORMAT)),
+        "git-agent-list" => sections.push(("JSON OUTPUT", LIST_JSON)),
+        _ => {}
+    }
+    sections
+}
+
+/// Every man page: one per binary, and one per built-in subcommand of `git-agent`.
+pub fn man_pages() -> Vec<Generated> {
+    let mut pages = Vec::new();
+    for command in crate::cli::binaries() {
+        let name = command.get_name().to_owned();
+        if name == "git-agent" {
+            // `spawn` has its own binary, and so its own page.
+            for sub in command.get_subcommands().filter(|sub| sub.get_name() != "spawn") {
+                let page = format!("git-agent-{}", sub.get_name());
+                let sub = sub.clone().name(page.clone()).bin_name(format!("git agent {}", sub.get_name()));
+                pages.push(man_page(sub, &page));
+            }
+        }
+        pages.push(man_page(command, &name));
+    }
+    pages.sort_by(|a, b| a.name.cmp(&b.name));
+    pages
+}
+
+fn man_page(command: Command, name: &str) -> Generated {
+    // clap's "after help" holds the exit-status table for --help; the man page has its own section.
+    let command = command.after_help(None::<&str>).after_long_help(None::<&str>);
+    let man = clap_mangen::Man::new(command.clone()).date("");
+    let mut bytes = Vec::new();
+    man.render_title(&mut bytes).expect("writing to a Vec");
+    man.render_name_section(&mut bytes).expect("writing to a Vec");
+    man.render_synopsis_section(&mut bytes).expect("writing to a Vec");
+    man.render_description_section(&mut bytes).expect("writing to a Vec");
+    man.render_options_section(&mut bytes).expect("writing to a Vec");
+    if command.get_subcommands().next().is_some() {
+        man.render_subcommands_section(&mut bytes).expect("writing to a Vec");
+    }
+    for (heading, text) in extra_sections(name) {
+        bytes.extend_from_slice(roff_section(heading, text).as_bytes());
+    }
+    bytes.extend_from_slice(roff_section("SEE ALSO", SEE_ALSO).as_bytes());
+    man.render_version_section(&mut bytes).expect("writing to a Vec");
+    Generated { name: format!("{name}.1"), bytes }
+}
+
+/// A section of plain text as roff: paragraphs become `.PP`, indented lines stay verbatim.
+fn roff_section(heading: &str, text: &str) -> String {
+    let mut out = format!(".SH \"{heading}\"\n");
+    let mut in_verbatim = false;
+    for line in text.lines() {
+        let verbatim = line.starts_with("  ");
+        if verbatim && !in_verbatim {
+            out.push_str(".PP\n.nf\n");
+        } else if !verbatim && in_verbatim {
+            out.push_str(".fi\n");
+        }
+        in_verbatim = verbatim;
+        if line.is_empty() {
+            out.push_str(".PP\n");
+        } else {
+            out.push_str(&roff_escape(line));
+            out.push('\n');
+        }
+    }
+    if in_verbatim {
+        out.push_str(".fi\n");
+    }
+    out
+}
+
+fn roff_escape(line: &str) -> String {
+    let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with('.') || escaped.starts_with('\'') { format!("\\&{escaped}") } else { escaped }
+}
+
+/// Completion scripts for bash, zsh and fish, for every binary.
+pub fn completions() -> Vec<Generated> {
+    let mut files = Vec::new();
+    for mut command in crate::cli::binaries() {
+        let name = command.get_name().to_owned();
+        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+            let mut bytes = Vec::new();
+            clap_complete::generate(shell, &mut command, &name, &mut bytes);
+            if shell == Shell::Bash {
+                bytes.extend_from_slice(git_bash_adapter(&name).as_bytes());
+            }
+            let file = match shell {
+                Shell::Bash => format!("{name}.bash"),
+                Shell::Zsh => format!("_{name}"),
+                _ => format!("{name}.fish"),
+            };
+            files.push(Generated { name: file, bytes });
+        }
+    }
+    files
+}
+
+/// git's bash completion completes `git agent ...` by calling `_git_agent` (and
+/// `git agent-spawn ...` by `_git_agent_spawn`), with its own `words`/`cword`. This adapter
+/// rebuilds the word list as if `git-agent ...` had been typed and calls clap's completer.
+fn git_bash_adapter(bin: &str) -> String {
+    let git_fn = format!("_git_{}", bin.trim_start_matches("git-").replace('-', "_"));
+    let clap_fn = format!("_{}", bin.replace('-', "__"));
+    format!(
+        r#"
+# Completion of `git {sub} ...` through git's own bash completion, which calls {git_fn}.
+{git_fn}() {{
+    local cmd_idx=${{__git_cmd_idx:-1}}
+    local -a COMP_WORDS=({bin} "${{words[@]:cmd_idx+1}}")
+    local COMP_CWORD=$((cword - cmd_idx))
+    {clap_fn} {bin} "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+}}
+"#,
+        sub = bin.trim_start_matches("git-"),
+    )
+}
+
+const EXIT_STATUS: &str = "\
+Every git-agent command uses the same exit codes:
+  0  success
+  1  found something: conflicts, a failed test or a failed agent command
+  2  bad input: a bad flag, task name, revision or plan; nothing was changed
+  3  refused by the repository's state (exists already, dirty, unsupported); nothing was changed
+  4  lost a race or a lock against a concurrent writer; nothing was overwritten
+  5  an unexpected failure (I/O, a damaged repository)";
+
+const STATE: &str = "\
+All state lives in the repository; the commands share nothing else. Every ref write is a compare-and-swap transaction: a concurrent writer makes the command fail with exit code 4, never overwrites.
+  refs/agent/tasks/<task>     task record: a chain of commits, one per event
+                              (spawn, agent-exit, done, integrated), each
+                              holding task.json
+  refs/heads/agent/<task>     the task branch (prefix: agent.branchPrefix)
+  git config agent.*          settings, see CONFIGURATION
+
+task.json (format version 1) holds: version, name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, worktree (absolute path), scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit. Readers ignore fields they do not know and keep them when rewriting; a record larger than 1 MiB, not valid JSON, of a newer version, or naming another task is reported as corrupt for that task only, and never deleted on that account.
+
+Inspect a record with: git log -p refs/agent/tasks/<task>. Share records with: git push origin 'refs/agent/*:refs/agent/*'.";
+
+const CONFIGURATION: &str = "\
+Flags override configuration. Any config scope works (git config --local, --global).
+  agent.base           base revision for new tasks (default: the branch
+                       checked out in the main worktree)
+  agent.worktreeRoot   where task worktrees go (default: <repo>.agents,
+                       beside the main worktree; required for bare repositories)
+  agent.branchPrefix   task branch prefix (default: agent/)
+  agent.copy           glob of untracked files to copy into new worktrees,
+                       for example .env*; multi-valued
+  agent.setup          shell command run in each new worktree, for example
+                       npm ci; a failure rolls the spawn back
+  agent.command        agent command started by spawn, split like a shell
+                       would but run without one; {brief} is replaced";
+
+const ENVIRONMENT: &str = "\
+The agent command started by spawn gets:
+  GIT_AGENT_TASK       the task name
+  GIT_AGENT_BRIEF      the brief
+  GIT_AGENT_BRANCH     the task branch
+  GIT_AGENT_WORKTREE   the worktree path
+NO_COLOR disables colour, as does --color never.";
+
+const PLAN_FORMAT: &str = "\
+git agent spawn --plan FILE creates several tasks at once. FILE is JSON (- reads standard input):
+  {
+    \"version\": 1,
+    \"base\": \"main\",
+    \"tasks\": [
+      { \"name\": \"db\", \"brief\": \"Add the activity table\",
+        \"scope\": [\"db/\"], \"acceptance\": [\"the migration applies\"] },
+      { \"name\": \"api\", \"brief\": \"Serve GET /activity\", \"after\": [\"db\"],
+        \"scope\": [\"api/\"], \"acceptance\": [\"returns the last 50 events\"],
+        \"command\": [\"my-agent\", \"--prompt\", \"{brief}\"] }
+    ]
+  }
+
+Before creating anything the plan is validated: names are valid and unique and not taken, every dependency (after) is in the plan or an existing task, there is no cycle (the cycle is named), and no two tasks' scopes overlap (an error unless --allow-overlap; existing active tasks count too). Tasks without acceptance criteria or scope get a warning. --check stops after validation. Tasks are spawned in dependency order; if one fails, the tasks already created stay and the error names the one that failed. Unknown fields are errors.";
+
+const LIST_JSON: &str = "\
+git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per task:
+  name, state, branch          strings (state: active, done, integrated, unknown, corrupt)
+  base_ref, base_commit        the target branch (or null) and the commit spawned from
+  head                         the branch tip, or null if the branch is missing
+  ahead, behind                commits on the branch not on the target, and the reverse
+  files_changed                files changed since the merge base with the target
+  dirty                        uncommitted changes and untracked files in the worktree
+                               (null if not checked or the worktree is missing)
+  last_commit_unix             committer time of the branch tip
+  base_drift                   commits the target gained since spawn
+  out_of_scope                 changed paths outside the task's scope
+  worktree, worktree_missing   the worktree path, and whether it is gone
+  agent_exit                   exit status of the agent command, if it ran
+  problems                     what could not be read (corrupt record, missing branch)
+Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
+
+const SEE_ALSO: &str = "\
+git-agent(1), git-agent-spawn(1), git-worktree(1), git-merge-tree(1)";

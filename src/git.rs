@@ -1,1 +1,363 @@
+//! All git access: gix in-process for objects, refs (compare-and-swap), worktrees and status,
+//! and the one place that starts child processes with a clean git environment.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context as _, anyhow};
+use bstr::{BString, ByteSlice};
+use gix::ObjectId;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+
+use crate::error::{Fail, bad_input, race, refused};
+
+/// Opens the repository containing `dir` (or the current directory), like `git -C dir`,
+/// and refuses repositories that git-agent cannot serve safely.
+pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
+    let dir = dir.unwrap_or(Path::new("."));
+    let repo = gix::discover(dir).map_err(|err| {
+        refused(format!("not in a git repository: {} ({err})", dir.display()))
+            .hint("run the command inside a repository, or point -C at one")
+    })?;
+    check_supported(&repo)?;
+    Ok(repo)
+}
+
+/// Refuses reftable ref storage (gix cannot write it) and non-SHA-1 object formats.
+pub fn check_supported(repo: &gix::Repository) -> Result<(), Fail> {
+    if let Some(storage) = repo.config_snapshot().string("extensions.refStorage") {
+        if storage != "files" {
+            return Err(refused(format!(
+                "this repository stores refs as {storage:?}; git-agent supports only the \"files\" ref storage"
+            ))
+            .hint("convert it with `git refs migrate --ref-format=files`"));
+        }
+    }
+    if repo.object_hash() != gix::hash::Kind::Sha1 {
+        return Err(refused(format!(
+            "this repository uses {:?} object names; git-agent supports only SHA-1 repositories",
+            repo.object_hash()
+        )));
+    }
+    Ok(())
+}
+
+/// The repository of the main worktree (or the bare repository), from any of its worktrees.
+pub fn main_repo(repo: &gix::Repository) -> anyhow::Result<gix::Repository> {
+    repo.main_repo().context("cannot open the main repository")
+}
+
+pub fn full_name(name: &str) -> anyhow::Result<FullName> {
+    FullName::try_from(name).map_err(|err| anyhow!(bad_input(format!("{name:?} is not a valid ref name: {err}"))))
+}
+
+/// Resolves a user-supplied revision to a commit. Never passes it on as an option.
+pub fn resolve_commit(repo: &gix::Repository, rev: &str) -> anyhow::Result<ObjectId> {
+    if rev.starts_with('-') || rev.is_empty() {
+        return Err(bad_input(format!("{rev:?} is not a revision")).into());
+    }
+    let id = repo
+        .rev_parse_single(rev)
+        .map_err(|_| bad_input(format!("revision {rev:?} not found")).hint("name a branch, tag or commit that exists"))?;
+    let commit = id
+        .object()
+        .and_then(|object| object.peel_to_commit())
+        .map_err(|_| bad_input(format!("revision {rev:?} does not name a commit")))?;
+    Ok(commit.id)
+}
+
+/// If `rev` names a local branch, its full ref name (`refs/heads/<rev>`).
+pub fn local_branch(repo: &gix::Repository, rev: &str) -> Option<FullName> {
+    let name = rev.strip_prefix("refs/heads/").unwrap_or(rev);
+    let full = FullName::try_from(format!("refs/heads/{name}")).ok()?;
+    repo.try_find_reference(full.as_ref()).ok().flatten().map(|_| full)
+}
+
+/// The commit a ref points to, if the ref exists.
+pub fn ref_target(repo: &gix::Repository, name: &str) -> anyhow::Result<Option<ObjectId>> {
+    let Some(mut reference) = repo.try_find_reference(name).with_context(|| format!("cannot read ref {name}"))? else {
+        return Ok(None);
+    };
+    Ok(Some(reference.peel_to_id().with_context(|| format!("cannot resolve ref {name}"))?.detach()))
+}
+
+fn log(message: &str) -> LogChange {
+    LogChange { mode: RefLog::AndReference, force_create_reflog: true, message: message.into() }
+}
+
+/// Creates all `refs` in one transaction, each only if it does not exist yet.
+pub fn create_refs(repo: &gix::Repository, refs: &[(&str, ObjectId)], message: &str) -> anyhow::Result<()> {
+    let edits = refs
+        .iter()
+        .map(|(name, id)| {
+            Ok(RefEdit::new(
+                full_name(name)?,
+                Change::Update { log: log(message), expected: PreviousValue::MustNotExist, new: Target::Object(*id) },
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    repo.edit_references(edits).map_err(|err| ref_error(err, "create"))?;
+    Ok(())
+}
+
+/// Moves `name` from `old` to `new`, only if it still points at `old`.
+pub fn update_ref(repo: &gix::Repository, name: &str, old: ObjectId, new: ObjectId, message: &str) -> anyhow::Result<()> {
+    let edit = RefEdit::new(
+        full_name(name)?,
+        Change::Update {
+            log: log(message),
+            expected: PreviousValue::MustExistAndMatch(Target::Object(old)),
+            new: Target::Object(new),
+        },
+    );
+    repo.edit_reference(edit).map_err(|err| ref_error(err, "update"))?;
+    Ok(())
+}
+
+/// Deletes `name`, only if it still points at `old`.
+pub fn delete_ref(repo: &gix::Repository, name: &str, old: ObjectId) -> anyhow::Result<()> {
+    let edit = RefEdit::new(
+        full_name(name)?,
+        Change::Delete { expected: PreviousValue::MustExistAndMatch(Target::Object(old)), log: RefLog::AndReference },
+    );
+    repo.edit_reference(edit).map_err(|err| ref_error(err, "delete"))?;
+    Ok(())
+}
+
+/// Turns a failed ref transaction into an error with the right exit code: a ref that exists
+/// already or moved meanwhile is refused; a held lock is a lost race.
+fn ref_error(err: gix::Error, action: &str) -> anyhow::Error {
+    use gix::refs::file::transaction::prepare::{MustNotExist, ReferenceOutOfDate};
+    let detail = format!("{err:?}");
+    let fail = if let Some(e) = err.downcast_any_ref::<MustNotExist>() {
+        race(format!("cannot {action} {}: it exists already (at {})", e.full_name, e.actual))
+    } else if let Some(e) = err.downcast_any_ref::<ReferenceOutOfDate>() {
+        race(format!("cannot {action} {}: it was changed concurrently (now {})", e.full_name, e.actual))
+            .hint("another git-agent or git command changed it; look again and retry")
+    } else if err.is_retryable() {
+        race(format!("cannot {action} a ref: it is locked by another process"))
+            .hint("another git command holds the lock; retry when it has finished")
+    } else if err.is_not_found() {
+        race(format!("cannot {action} a ref: it was deleted concurrently"))
+    } else {
+        return anyhow!(err).context(format!("cannot {action} a ref"));
+    };
+    anyhow!(fail).context(detail)
+}
+
+/// The identity for commits git-agent writes itself: the configured committer, else a fixed one.
+pub fn signature(repo: &gix::Repository) -> anyhow::Result<gix::actor::Signature> {
+    Ok(match repo.committer() {
+        Some(sig) => sig.context("invalid committer identity")?.to_owned().context("invalid committer identity")?,
+        None => gix::actor::Signature {
+            name: "git-agent".into(),
+            email: "git-agent@localhost".into(),
+            time: gix::date::Time::now_local_or_utc(),
+        },
+    })
+}
+
+/// Writes a commit holding `file` = `bytes` as its only entry, on top of `parent`.
+pub fn write_file_commit(
+    repo: &gix::Repository,
+    file: &str,
+    bytes: &[u8],
+    parent: Option<ObjectId>,
+    message: &str,
+) -> anyhow::Result<ObjectId> {
+    let blob = repo.write_blob(bytes)?.detach();
+    let mut editor = repo.edit_tree(ObjectId::empty_tree(repo.object_hash()))?;
+    editor.upsert(file, gix::objs::tree::EntryKind::Blob, blob)?;
+    let tree = editor.write()?.detach();
+    let sig = signature(repo)?;
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parent.into_iter().collect(),
+        author: sig.clone(),
+        committer: sig,
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(repo.write_object(&commit)?.detach())
+}
+
+/// Reads `file` from the tree of `commit`, refusing blobs larger than `limit` bytes.
+pub fn read_file_from_commit(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    file: &str,
+    limit: u64,
+) -> Result<Vec<u8>, String> {
+    let commit = repo.find_commit(commit).map_err(|_| "the record ref does not point to a commit".to_owned())?;
+    let tree = commit.tree().map_err(|err| format!("the record commit has no readable tree: {err}"))?;
+    let entry = tree.find_entry(file).ok_or_else(|| format!("the record commit has no {file}"))?;
+    let id = entry.object_id();
+    let size = repo.find_header(id).map_err(|err| format!("cannot read {file}: {err}"))?.size();
+    if size > limit {
+        return Err(format!("{file} is {size} bytes, larger than the limit of {limit}"));
+    }
+    Ok(repo.find_blob(id).map_err(|err| format!("cannot read {file}: {err}"))?.data.clone())
+}
+
+/// Number of commits reachable from `a` but not from `b` (`git rev-list --count b..a`).
+pub fn count_only_in(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<usize> {
+    if a == b {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for info in repo.rev_walk([a]).with_hidden([b]).all()? {
+        info?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+pub fn merge_base(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<Option<ObjectId>> {
+    if a == b {
+        return Ok(Some(a));
+    }
+    Ok(repo.merge_base(a, b)?.map(|id| id.detach()))
+}
+
+/// Paths of files that differ between the trees of two commits (no rename detection).
+pub fn changed_paths(repo: &gix::Repository, old_commit: ObjectId, new_commit: ObjectId) -> anyhow::Result<Vec<BString>> {
+    if old_commit == new_commit {
+        return Ok(Vec::new());
+    }
+    let old = repo.find_commit(old_commit)?.tree()?;
+    let new = repo.find_commit(new_commit)?.tree()?;
+    let options = gix::diff::Options::default().with_rewrites(None);
+    let changes = repo.diff_tree_to_tree(&old, &new, options)?;
+    Ok(changes.into_iter().filter(|c| !c.entry_mode().is_tree()).map(|c| c.location().to_owned()).collect())
+}
+
+/// Committer time of a commit, seconds since the epoch.
+pub fn commit_time(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<i64> {
+    Ok(repo.find_commit(id)?.time()?.seconds)
+}
+
+/// Does the worktree of `repo` have uncommitted changes or untracked (not ignored) files?
+/// Untracked files count even under `status.showUntrackedFiles=no`: they can be lost too.
+pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
+    let mut items = repo
+        .status(gix::progress::Discard)?
+        .index_worktree_options_mut(|options| {
+            if options.dirwalk_options.is_none() {
+                options.dirwalk_options = repo.dirwalk_options().ok();
+            }
+        })
+        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(gix::status::Submodule::Given {
+            ignore: gix::submodule::config::Ignore::All,
+            check_dirty: true,
+        })
+        .into_iter(None)?;
+    Ok(items.next().transpose()?.is_some())
+}
+
+/// Untracked and ignored files in the worktree of `repo` matching `patterns`, as
+/// repository-relative paths. Patterns are anchored at the top of the worktree.
+pub fn untracked_matching(repo: &gix::Repository, patterns: &[String]) -> anyhow::Result<Vec<BString>> {
+    use gix::dir::walk::EmissionMode;
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Without `:/`, gix makes patterns relative to the process's current directory.
+    let patterns: Vec<BString> = patterns
+        .iter()
+        .map(|p| if p.starts_with(':') { p.as_str().into() } else { format!(":/{p}").into() })
+        .collect();
+    let index = repo.index_or_empty()?;
+    let options = repo
+        .dirwalk_options()?
+        .emit_untracked(EmissionMode::Matching)
+        .emit_ignored(Some(EmissionMode::Matching));
+    let mut paths = Vec::new();
+    for item in repo.dirwalk_iter(index, patterns, Default::default(), options)? {
+        paths.push(item?.entry.rela_path);
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// Adds a linked worktree at `dest` with `branch` (full name) checked out.
+pub fn add_worktree(repo: &gix::Repository, dest: &Path, branch: &FullName, interrupt: &AtomicBool) -> anyhow::Result<()> {
+    repo.add_worktree(dest, gix::worktree::add::Head::Attached(branch.clone()), gix::progress::Discard, interrupt)
+        .map_err(|err| {
+            if err.is_cancelled() {
+                anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
+            } else if err.is_conflict() {
+                anyhow!(refused(format!("cannot add a worktree at {}: {err}", dest.display())))
+            } else {
+                anyhow!(err).context(format!("cannot add a worktree at {}", dest.display()))
+            }
+        })?;
+    Ok(())
+}
+
+/// Removes a linked worktree that this process created, whatever it contains.
+pub fn remove_created_worktree(repo: &gix::Repository, dest: &Path) -> anyhow::Result<()> {
+    repo.prepare_remove_worktree(dest)?
+        .remove(gix::worktree::remove::Force::OverrideLock, gix::progress::Discard)?;
+    Ok(())
+}
+
+/// The full name of the branch checked out in `repo`'s worktree, if HEAD is attached.
+pub fn head_branch(repo: &gix::Repository) -> anyhow::Result<Option<FullName>> {
+    Ok(repo.head_name()?)
+}
+
+/// A `std::process::Command` for a user's program (agent, setup, test), run in `dir`, without
+/// git's environment variables leaking in: `GIT_DIR` and friends would point the child's own
+/// git commands at the wrong repository.
+pub fn user_command(program: impl AsRef<std::ffi::OsStr>, dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    command.current_dir(dir);
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_PREFIX",
+        "GIT_COMMON_DIR",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_NAMESPACE",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Canonical form of a path that may not exist yet: its deepest existing ancestor is
+/// canonicalised and the rest appended, so paths compare reliably.
+pub fn normalise_path(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest.iter().rev().fold(canonical, |acc: PathBuf, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// Is `path` an existing directory with something in it?
+pub fn is_non_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+pub fn short_id(id: &ObjectId) -> String {
+    id.to_hex_with_len(7).to_string()
+}
+
+pub fn bytes_to_string(bytes: &[u8]) -> String {
+    bytes.to_str_lossy().into_owned()
+}

@@ -81,7 +81,12 @@ fn find_cycle(nodes: &[String], deps: &[Vec<usize>]) -> Option<Cycle> {
 
 /// Maps names to their indices, for building `deps` from names.
 pub fn index_by_name(nodes: &[String]) -> HashMap<&str, usize> {
-    nodes.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect()
+    let mut index = HashMap::new();
+    for (i, name) in nodes.iter().enumerate() {
+        // Keep the first of duplicated names; duplicates are reported by the caller.
+        index.entry(name.as_str()).or_insert(i);
+    }
+    index
 }
 
 #[cfg(test)]

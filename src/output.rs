@@ -123,3 +123,33 @@ pub fn report_error(err: &anyhow::Error) -> i32 {
     eprintln_safely(&text);
     crate::error::exit_of(err).code()
 }
+
+/// A git path for JSON: a string when it is UTF-8, else `{"bytes": [..]}`, never lossy.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JsonPath(pub bstr::BString);
+
+impl serde::Serialize for JsonPath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match std::str::from_utf8(&self.0) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("bytes", self.0.as_slice())?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for JsonPath {
+    /// For people: invalid UTF-8 is shown as escapes, as `git` quotes such paths.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use bstr::ByteSlice;
+        if self.0.is_utf8() && !self.0.iter().any(|b| b.is_ascii_control()) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "\"{}\"", self.0.escape_bytes())
+        }
+    }
+}

@@ -252,3 +252,65 @@ mod tests {
         assert!(parse_record("db", b"{").is_err());
     }
 }
+
+/// Reads every task record. A record that cannot be read is returned with the reason, so
+/// one corrupt record never hides the others.
+pub fn read_tasks(repo: &gix::Repository) -> anyhow::Result<Vec<TaskEntry>> {
+    let mut entries = Vec::new();
+    let platform = repo.references()?;
+    for reference in platform.prefixed(TASKS_PREFIX)? {
+        let reference = reference.map_err(|err| anyhow::anyhow!("cannot list task records: {err}"))?;
+        let name = reference.name().as_bstr().to_str_lossy().trim_start_matches(TASKS_PREFIX).to_owned();
+        entries.push(read_entry(repo, &name, reference.target().try_id().map(ToOwned::to_owned)));
+    }
+    entries.sort_by_key(|entry| (entry.record.as_ref().map_or(u64::MAX, |r| r.created_ms), entry.name.clone()));
+    Ok(entries)
+}
+
+/// Reads one task's record; `Ok(None)` if there is no such task.
+pub fn find_task(repo: &gix::Repository, name: &str) -> anyhow::Result<Option<TaskEntry>> {
+    let Some(reference) = repo.try_find_reference(record_ref(name).as_str())? else {
+        return Ok(None);
+    };
+    Ok(Some(read_entry(repo, name, reference.target().try_id().map(ToOwned::to_owned))))
+}
+
+fn read_entry(repo: &gix::Repository, name: &str, target: Option<gix::ObjectId>) -> TaskEntry {
+    let Some(record_commit) = target else {
+        return TaskEntry {
+            name: name.to_owned(),
+            record_commit: gix::ObjectId::null(repo.object_hash()),
+            record: Err("the record ref is symbolic".into()),
+        };
+    };
+    let record = crate::git::read_file_from_commit(repo, record_commit, RECORD_FILE, MAX_RECORD_BYTES)
+        .and_then(|bytes| parse_record(name, &bytes));
+    TaskEntry { name: name.to_owned(), record_commit, record }
+}
+
+/// Writes the first record of a new task. Fails (exit code 4) if the task exists already.
+pub fn create_record(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Result<gix::ObjectId> {
+    let message = format!("spawn {}\n", record.name);
+    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), None, &message)?;
+    crate::git::create_refs(repo, &[(&record_ref(&record.name), commit)], &format!("git-agent: {}", message.trim()))?;
+    Ok(commit)
+}
+
+/// Appends an event to a task's record: a new commit on top of `previous`, written by
+/// compare-and-swap so that a concurrent event is never overwritten.
+pub fn append_event(
+    repo: &gix::Repository,
+    previous: gix::ObjectId,
+    record: &TaskRecord,
+    event: &str,
+) -> anyhow::Result<gix::ObjectId> {
+    let message = format!("{event} {}\n", record.name);
+    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), Some(previous), &message)?;
+    crate::git::update_ref(repo, &record_ref(&record.name), previous, commit, &format!("git-agent: {}", message.trim()))?;
+    Ok(commit)
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,178 @@
+//! The umbrella's dispatch: `git agent <sub>` runs a built-in, or `git-agent-<sub>` found next
+//! to the running binary first, then on PATH, like cargo runs `cargo-foo`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+
+use crate::cli::{AgentCli, WORKFLOW};
+use crate::error::{Exit, bad_input};
+use crate::output::{GlobalArgs, Ui};
+
+const EXTERNAL_PREFIX: &str = "git-agent-";
+
+/// `git agent` alone: the workflow in a few lines, and what can be run.
+pub fn overview(ui: &Ui) -> anyhow::Result<Exit> {
+    let mut text = String::from("git agent: run many coding agents in parallel, one worktree and branch each.\n\n");
+    text.push_str(WORKFLOW);
+    text.push_str("\n\nCommands:\n");
+    for (name, about) in builtins() {
+        text.push_str(&format!("  {name:<12} {about}\n"));
+    }
+    for name in externals() {
+        if !builtins().iter().any(|(builtin, _)| *builtin == name) {
+            text.push_str(&format!("  {name:<12} (git-agent-{name})\n"));
+        }
+    }
+    text.push_str("\nSee `git agent <command> --help`, and `man git-agent`.\n");
+    ui.data(&text);
+    Ok(Exit::Success)
+}
+
+fn builtins() -> Vec<(String, String)> {
+    AgentCli::command()
+        .get_subcommands()
+        .map(|sub| (sub.get_name().to_owned(), sub.get_about().map(|a| a.to_string()).unwrap_or_default()))
+        .collect()
+}
+
+/// Names of `git-agent-*` programs next to this binary and on PATH.
+fn externals() -> Vec<String> {
+    let mut dirs: Vec<PathBuf> = own_dir().into_iter().collect();
+    dirs.extend(std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect::<Vec<_>>()).unwrap_or_default());
+    let mut names: Vec<String> = dirs
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|file| file.strip_prefix(EXTERNAL_PREFIX).map(|s| s.trim_end_matches(".exe").to_owned()))
+        .filter(|name| is_plain_name(name))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn own_dir() -> Option<PathBuf> {
+    std::env::current_exe().ok()?.parent().map(ToOwned::to_owned)
+}
+
+/// Sub-command names that may become part of a program name: no paths, no options.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Finds `git-agent-<name>`: next to this binary first, then on PATH.
+fn find_external(name: &str) -> Option<PathBuf> {
+    let program = format!("{EXTERNAL_PREFIX}{name}");
+    if let Some(dir) = own_dir() {
+        let candidate = dir.join(&program);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+    }
+    which::which(&program).ok()
+}
+
+/// Runs an external sub-command with the remaining arguments and returns its exit status.
+pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit> {
+    let name = args[0].to_string_lossy().into_owned();
+    let found = if is_plain_name(&name) { find_external(&name) } else { None };
+    let Some(program) = found else {
+        return Err(unknown_command(&name).into());
+    };
+    let mut command = std::process::Command::new(&program);
+    if let Some(dir) = &global.directory {
+        command.arg("-C").arg(dir);
+    }
+    if global.json {
+        command.arg("--json");
+    }
+    if global.quiet {
+        command.arg("-q");
+    }
+    command.arg(format!("--color={}", match global.color {
+        crate::output::ColorChoice::Auto => "auto",
+        crate::output::ColorChoice::Always => "always",
+        crate::output::ColorChoice::Never => "never",
+    }));
+    command.args(&args[1..]);
+    let status = command
+        .status()
+        .map_err(|err| anyhow::anyhow!("cannot run {}: {err}", program.display()))?;
+    // Pass the exit status through unchanged, including codes outside our own table.
+    let code = {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+        }
+        #[cfg(not(unix))]
+        {
+            status.code().unwrap_or(1)
+        }
+    };
+    std::process::exit(code);
+}
+
+fn unknown_command(name: &str) -> crate::error::Fail {
+    let mut candidates: Vec<String> = builtins().into_iter().map(|(n, _)| n).collect();
+    candidates.push("status".into());
+    candidates.extend(externals());
+    let best = candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min();
+    let error = bad_input(format!("'{name}' is not a git agent command"));
+    match best {
+        Some((_, suggestion)) => error.hint(format!("did you mean `git agent {suggestion}`?")),
+        None => error.hint("run `git agent` to see the commands"),
+    }
+}
+
+/// Levenshtein distance, for did-you-mean suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("spwan", "spawn"), 2);
+        assert_eq!(edit_distance("lst", "list"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn suggests_the_nearest_command() {
+        assert!(unknown_command("spwan").hint.unwrap().contains("git agent spawn"));
+        assert!(unknown_command("lsit").hint.unwrap().contains("git agent list"));
+        assert!(!unknown_command("xyzzy-frobnicate").hint.unwrap().contains("did you mean"));
+    }
+
+    #[test]
+    fn refuses_names_that_are_paths_or_options() {
+        assert!(!is_plain_name("../x"));
+        assert!(!is_plain_name("-x"));
+        assert!(!is_plain_name("a/b"));
+        assert!(is_plain_name("conflicts"));
+    }
+}

@@ -1,0 +1,32 @@
+//! `git agent done`: mark a task ready for integration (an event on its record).
+
+use super::Context;
+use crate::cli::DoneArgs;
+use crate::error::{Exit, refused};
+use crate::output::{GlobalArgs, Ui};
+use crate::state::{self, TaskState};
+
+pub fn run(global: &GlobalArgs, ui: &Ui, args: DoneArgs) -> anyhow::Result<Exit> {
+    let ctx = Context::open(global)?;
+    let (entry, mut record) = ctx.task_or_current(args.task.as_deref())?;
+    match record.state {
+        TaskState::Done => ui.status(format!("task {} is already marked done", record.name)),
+        TaskState::Integrated => {
+            return Err(refused(format!("task {} is integrated already", record.name)).into());
+        }
+        TaskState::Unknown => {
+            return Err(refused(format!("task {} has a state this git-agent does not know", record.name))
+                .hint("upgrade git-agent")
+                .into());
+        }
+        TaskState::Active => {
+            record.state = TaskState::Done;
+            state::append_event(&ctx.repo, entry.record_commit, &record, "done")?;
+            ui.status(format!("task {} is done: ready for integration", record.name));
+        }
+    }
+    if ui.json {
+        ui.json_data(&serde_json::json!({ "version": 1, "task": record.name, "state": record.state }));
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,54 @@
+//! `git agent show`: a task's brief, scope, dependencies, acceptance criteria and state, so
+//! that an agent can read its own brief from inside its worktree.
+
+use super::Context;
+use crate::cli::ShowArgs;
+use crate::error::Exit;
+use crate::output::{GlobalArgs, Style, Ui, paint};
+use crate::state::TaskRecord;
+
+pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit> {
+    let ctx = Context::open(global)?;
+    let (_, record) = ctx.task_or_current(args.task.as_deref())?;
+    if ui.json {
+        ui.json_data(&record);
+    } else {
+        ui.data(&render(&record));
+    }
+    Ok(Exit::Success)
+}
+
+fn render(record: &TaskRecord) -> String {
+    let heading = |text: &str| paint(text, Style::new().bold());
+    let list = |items: &[String]| {
+        if items.is_empty() { "  (none)\n".to_owned() } else { items.iter().map(|i| format!("  - {i}\n")).collect() }
+    };
+    let mut out = format!("{} {}\n", heading("task"), record.name);
+    out.push_str(&format!("{} {}\n", heading("state"), record.state.as_str()));
+    out.push_str(&format!("{} {}\n", heading("branch"), record.short_branch()));
+    out.push_str(&format!(
+        "{} {} ({})\n",
+        heading("base"),
+        record.base_ref.as_deref().map_or("(detached)", |b| b.trim_start_matches("refs/heads/")),
+        &record.base_commit
+    ));
+    out.push_str(&format!("{} {}\n", heading("worktree"), record.worktree.display()));
+    if let Some(exit) = record.agent_exit {
+        out.push_str(&format!("{} {} (exit {exit})\n", heading("agent"), record.command.join(" ")));
+    }
+    if let Some(commit) = &record.integrated_commit {
+        out.push_str(&format!("{} {commit}\n", heading("integrated")));
+    }
+    out.push_str(&format!("{}\n{}", heading("after"), list(&record.after)));
+    out.push_str(&format!("{}\n{}", heading("scope"), list(&record.scope)));
+    out.push_str(&format!("{}\n{}", heading("acceptance"), list(&record.acceptance)));
+    out.push_str(&format!("{}\n", heading("brief")));
+    if record.brief.trim().is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        for line in record.brief.trim_end().lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
