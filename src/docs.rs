@@ -39,7 +39,7 @@ pub fn man_pages() -> Vec<Generated> {
             // `spawn` has its own binary, and so its own page.
             for sub in command.get_subcommands().filter(|sub| sub.get_name() != "spawn") {
                 let page = format!("git-agent-{}", sub.get_name());
-                let sub = sub.clone().name(page.clone()).bin_name(format!("git agent {}", sub.get_name()));
+                let sub = sub.clone().name(page.clone()).bin_name(format!("git agent {}", sub.get_name())).version(env!("CARGO_PKG_VERSION"));
                 pages.push(man_page(sub, &page));
             }
         }
@@ -109,6 +109,7 @@ pub fn completions() -> Vec<Generated> {
             let mut bytes = Vec::new();
             clap_complete::generate(shell, &mut command, &name, &mut bytes);
             if shell == Shell::Bash {
+                bytes = fix_bash_subcommand_labels(&name, bytes);
                 bytes.extend_from_slice(git_bash_adapter(&name).as_bytes());
             }
             let file = match shell {
@@ -120,6 +121,16 @@ pub fn completions() -> Vec<Generated> {
         }
     }
     files
+}
+
+/// clap_complete 4.6 derives the `case` labels of subcommands from their display name
+/// (`git-agent-spawn`), turning every `-` into `__subcmd__`, while the word loop sets
+/// `git__agent__subcmd__spawn`: with a `-` in the binary name, no subcommand completes.
+/// Rewrites the labels to what the loop sets.
+fn fix_bash_subcommand_labels(bin: &str, bytes: Vec<u8>) -> Vec<u8> {
+    let wrong = format!("{}__subcmd__", bin.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", bin.replace('-', "__"));
+    String::from_utf8(bytes).expect("completion scripts are UTF-8").replace(&wrong, &right).into_bytes()
 }
 
 /// git's bash completion completes `git agent ...` by calling `_git_agent` (and

@@ -238,9 +238,20 @@ pub fn commit_time(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<i64> 
     Ok(repo.find_commit(id)?.time()?.seconds)
 }
 
+/// Opens the worktree at `path` for a read-only status check. The index checksum is not
+/// verified (`index.skipHash`): hashing the whole index with SHA-1DC cost a fifth of
+/// `git agent list`, and a damaged index still fails to parse.
+pub fn open_worktree_for_status(path: &Path) -> anyhow::Result<gix::Repository> {
+    let options = gix::open::Options::default().config_overrides(["index.skipHash=true"]);
+    Ok(gix::open_opts(path, options)?)
+}
+
 /// Does the worktree of `repo` have uncommitted changes or untracked (not ignored) files?
 /// Untracked files count even under `status.showUntrackedFiles=no`: they can be lost too.
 pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
+    if has_staged_changes(repo)? {
+        return Ok(true);
+    }
     let mut items = repo
         .status(gix::progress::Discard)?
         .index_worktree_options_mut(|options| {
@@ -254,8 +265,26 @@ pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
             ignore: gix::submodule::config::Ignore::All,
             check_dirty: true,
         })
-        .into_iter(None)?;
+        .into_index_worktree_iter(Vec::<BString>::new())?;
     Ok(items.next().transpose()?.is_some())
+}
+
+/// Does the index differ from HEAD's tree? A valid cache tree (the index's TREE extension)
+/// whose root is HEAD's tree answers "no" without building an index from the tree.
+fn has_staged_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
+    let index = repo.index_or_empty()?;
+    let head_tree = repo.head_tree_id_or_empty()?.detach();
+    if let Some(cache_tree) = index.tree() {
+        if cache_tree.num_entries.is_some() && cache_tree.id == head_tree {
+            return Ok(false);
+        }
+    }
+    let mut staged = false;
+    repo.tree_index_status(&head_tree, &index, None, gix::status::tree_index::TrackRenames::Disabled, |_, _, _| {
+        staged = true;
+        Ok(std::ops::ControlFlow::Break(()))
+    })?;
+    Ok(staged)
 }
 
 /// Untracked and ignored files in the worktree of `repo` matching `patterns`, as

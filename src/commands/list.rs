@@ -130,7 +130,7 @@ fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
     if row.worktree_missing {
         row.problems.push("worktree missing".into());
     } else if check_dirty {
-        match gix::open(&record.worktree).map_err(anyhow::Error::from).and_then(|wt| crate::git::has_changes(&wt)) {
+        match crate::git::open_worktree_for_status(&record.worktree).and_then(|wt| crate::git::has_changes(&wt)) {
             Ok(dirty) => row.dirty = Some(dirty),
             Err(err) => row.problems.push(format!("cannot check the worktree: {err:#}")),
         }

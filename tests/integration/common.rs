@@ -1,0 +1,157 @@
+//! Test environment: a temporary directory with its own HOME and git config, the build
+//! directory on PATH, and helpers to run `git` and `git agent` there.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+/// The directory holding the binaries under test.
+pub fn bin_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_git-agent")).parent().unwrap().to_path_buf()
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("git-agent-test").tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
+        std::fs::write(
+            dir.path().join("home/.gitconfig"),
+            "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n\
+             [commit]\n\tgpgsign = false\n[core]\n\tautocrlf = false\n",
+        )
+        .unwrap();
+        Env { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A command with the hermetic environment applied.
+    pub fn command(&self, program: &str, cwd: &Path) -> Command {
+        let mut command = Command::new(program);
+        let path = std::env::join_paths(
+            std::iter::once(bin_dir()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        )
+        .unwrap();
+        command
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.path().join("home"))
+            .env("GIT_CONFIG_GLOBAL", self.path().join("home/.gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C")
+            .env("NO_COLOR", "1");
+        command
+    }
+
+    /// Runs `git <args>` in `cwd`, asserting success; returns stdout.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> String {
+        let out = self.command("git", cwd).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `git agent <args>` (through git's dispatch) in `cwd`.
+    pub fn agent(&self, cwd: &Path, args: &[&str]) -> Run {
+        let out = self.command("git", cwd).arg("agent").args(args).output().unwrap();
+        Run::from(out)
+    }
+
+    /// Runs any program (for example `git-agent-spawn` or `git agent-spawn`) in `cwd`.
+    pub fn run(&self, cwd: &Path, program: &str, args: &[&str]) -> Run {
+        Run::from(self.command(program, cwd).args(args).output().unwrap())
+    }
+
+    /// A new repository `name` with one commit holding `files`.
+    pub fn repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let repo = self.path().join(name);
+        std::fs::create_dir_all(&repo).unwrap();
+        self.git(&repo, &["init", "-q"]);
+        for (path, content) in files {
+            write(&repo.join(path), content);
+        }
+        self.git(&repo, &["add", "-A"]);
+        self.git(&repo, &["commit", "-q", "-m", "initial", "--allow-empty"]);
+        repo
+    }
+
+    /// Writes `files` in `dir` and commits them all.
+    pub fn commit(&self, dir: &Path, files: &[(&str, &str)], message: &str) {
+        for (path, content) in files {
+            write(&dir.join(path), content);
+        }
+        self.git(dir, &["add", "-A"]);
+        self.git(dir, &["commit", "-q", "-m", message]);
+    }
+
+    /// Every ref under refs/agent and refs/heads, and the registered worktrees: the state a
+    /// failed command must leave unchanged.
+    pub fn snapshot(&self, repo: &Path) -> String {
+        let refs = self.git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"]);
+        let worktrees = self.git(repo, &["worktree", "list", "--porcelain"]);
+        format!("{refs}\n{worktrees}")
+    }
+}
+
+pub fn write(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// The outcome of a command: exit code, stdout, stderr.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success:\n{self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "expected exit code {code}:\n{self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(self.stderr.contains(needle), "stderr should contain {needle:?}:\n{self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(self.stdout.contains(needle), "stdout should contain {needle:?}:\n{self:#?}");
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{self:#?}"))
+    }
+}
