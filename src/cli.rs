@@ -59,7 +59,8 @@ pub enum AgentCommand {
     External(Vec<OsString>),
 }
 
-pub const SPAWN_ABOUT: &str = "Create a task: a branch, a linked worktree and a task record; optionally start the agent in it";
+pub const SPAWN_ABOUT: &str =
+    "Create a task: a branch, a linked worktree and a task record; optionally start the agent in it";
 
 pub const SPAWN_LONG_ABOUT: &str = "\
 Create a task: a branch `agent/<TASK>`, a linked worktree and a task record.

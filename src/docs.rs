@@ -39,7 +39,11 @@ pub fn man_pages() -> Vec<Generated> {
             // `spawn` has its own binary, and so its own page.
             for sub in command.get_subcommands().filter(|sub| sub.get_name() != "spawn") {
                 let page = format!("git-agent-{}", sub.get_name());
-                let sub = sub.clone().name(page.clone()).bin_name(format!("git agent {}", sub.get_name())).version(env!("CARGO_PKG_VERSION"));
+                let sub = sub
+                    .clone()
+                    .name(page.clone())
+                    .bin_name(format!("git agent {}", sub.get_name()))
+                    .version(env!("CARGO_PKG_VERSION"));
                 pages.push(man_page(sub, &page));
             }
         }

@@ -81,14 +81,10 @@ pub fn race(message: impl Into<String>) -> Fail {
 
 /// The exit code for an error: the outermost [`Fail`] in its chain decides, else [`Exit::Failed`].
 pub fn exit_of(err: &anyhow::Error) -> Exit {
-    err.chain()
-        .find_map(|cause| cause.downcast_ref::<Fail>())
-        .map_or(Exit::Failed, |fail| fail.exit)
+    err.chain().find_map(|cause| cause.downcast_ref::<Fail>()).map_or(Exit::Failed, |fail| fail.exit)
 }
 
 /// The hint of the outermost [`Fail`] in the chain, if any.
 pub fn hint_of(err: &anyhow::Error) -> Option<&str> {
-    err.chain()
-        .find_map(|cause| cause.downcast_ref::<Fail>())
-        .and_then(|fail| fail.hint.as_deref())
+    err.chain().find_map(|cause| cause.downcast_ref::<Fail>()).and_then(|fail| fail.hint.as_deref())
 }

@@ -26,13 +26,13 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
 
 /// Refuses reftable ref storage (gix cannot write it) and non-SHA-1 object formats.
 pub fn check_supported(repo: &gix::Repository) -> Result<(), Fail> {
-    if let Some(storage) = repo.config_snapshot().string("extensions.refStorage") {
-        if storage != "files" {
-            return Err(refused(format!(
-                "this repository stores refs as {storage:?}; git-agent supports only the \"files\" ref storage"
-            ))
-            .hint("convert it with `git refs migrate --ref-format=files`"));
-        }
+    if let Some(storage) = repo.config_snapshot().string("extensions.refStorage")
+        && storage != "files"
+    {
+        return Err(refused(format!(
+            "this repository stores refs as {storage:?}; git-agent supports only the \"files\" ref storage"
+        ))
+        .hint("convert it with `git refs migrate --ref-format=files`"));
     }
     if repo.object_hash() != gix::hash::Kind::Sha1 {
         return Err(refused(format!(
@@ -57,9 +57,9 @@ pub fn resolve_commit(repo: &gix::Repository, rev: &str) -> anyhow::Result<Objec
     if rev.starts_with('-') || rev.is_empty() {
         return Err(bad_input(format!("{rev:?} is not a revision")).into());
     }
-    let id = repo
-        .rev_parse_single(rev)
-        .map_err(|_| bad_input(format!("revision {rev:?} not found")).hint("name a branch, tag or commit that exists"))?;
+    let id = repo.rev_parse_single(rev).map_err(|_| {
+        bad_input(format!("revision {rev:?} not found")).hint("name a branch, tag or commit that exists")
+    })?;
     let commit = id
         .object()
         .and_then(|object| object.peel_to_commit())
@@ -97,12 +97,26 @@ pub fn create_refs(repo: &gix::Repository, refs: &[(&str, ObjectId)], message: &
             ))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    repo.edit_references(edits).map_err(|err| ref_error(err, "create"))?;
+    let applied = repo.edit_references(edits).map_err(|err| ref_error(err, "create"))?;
+    // gix accepts "must not exist" when the ref exists with the very value we write: two
+    // spawns of one task both "create" the branch at the base. The applied edit tells.
+    if let Some(edit) = applied
+        .iter()
+        .find(|edit| matches!(&edit.change, Change::Update { expected: PreviousValue::MustExistAndMatch(_), .. }))
+    {
+        return Err(race(format!("cannot create {}: it exists already", edit.name)).into());
+    }
     Ok(())
 }
 
 /// Moves `name` from `old` to `new`, only if it still points at `old`.
-pub fn update_ref(repo: &gix::Repository, name: &str, old: ObjectId, new: ObjectId, message: &str) -> anyhow::Result<()> {
+pub fn update_ref(
+    repo: &gix::Repository,
+    name: &str,
+    old: ObjectId,
+    new: ObjectId,
+    message: &str,
+) -> anyhow::Result<()> {
     let edit = RefEdit::new(
         full_name(name)?,
         Change::Update {
@@ -222,7 +236,11 @@ pub fn merge_base(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::R
 }
 
 /// Paths of files that differ between the trees of two commits (no rename detection).
-pub fn changed_paths(repo: &gix::Repository, old_commit: ObjectId, new_commit: ObjectId) -> anyhow::Result<Vec<BString>> {
+pub fn changed_paths(
+    repo: &gix::Repository,
+    old_commit: ObjectId,
+    new_commit: ObjectId,
+) -> anyhow::Result<Vec<BString>> {
     if old_commit == new_commit {
         return Ok(Vec::new());
     }
@@ -274,10 +292,11 @@ pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
 fn has_staged_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
     let index = repo.index_or_empty()?;
     let head_tree = repo.head_tree_id_or_empty()?.detach();
-    if let Some(cache_tree) = index.tree() {
-        if cache_tree.num_entries.is_some() && cache_tree.id == head_tree {
-            return Ok(false);
-        }
+    if let Some(cache_tree) = index.tree()
+        && cache_tree.num_entries.is_some()
+        && cache_tree.id == head_tree
+    {
+        return Ok(false);
     }
     let mut staged = false;
     repo.tree_index_status(&head_tree, &index, None, gix::status::tree_index::TrackRenames::Disabled, |_, _, _| {
@@ -295,15 +314,11 @@ pub fn untracked_matching(repo: &gix::Repository, patterns: &[String]) -> anyhow
         return Ok(Vec::new());
     }
     // Without `:/`, gix makes patterns relative to the process's current directory.
-    let patterns: Vec<BString> = patterns
-        .iter()
-        .map(|p| if p.starts_with(':') { p.as_str().into() } else { format!(":/{p}").into() })
-        .collect();
+    let patterns: Vec<BString> =
+        patterns.iter().map(|p| if p.starts_with(':') { p.as_str().into() } else { format!(":/{p}").into() }).collect();
     let index = repo.index_or_empty()?;
-    let options = repo
-        .dirwalk_options()?
-        .emit_untracked(EmissionMode::Matching)
-        .emit_ignored(Some(EmissionMode::Matching));
+    let options =
+        repo.dirwalk_options()?.emit_untracked(EmissionMode::Matching).emit_ignored(Some(EmissionMode::Matching));
     let mut paths = Vec::new();
     for item in repo.dirwalk_iter(index, patterns, Default::default(), options)? {
         paths.push(item?.entry.rela_path);
@@ -313,7 +328,26 @@ pub fn untracked_matching(repo: &gix::Repository, patterns: &[String]) -> anyhow
 }
 
 /// Adds a linked worktree at `dest` with `branch` (full name) checked out.
-pub fn add_worktree(repo: &gix::Repository, dest: &Path, branch: &FullName, interrupt: &AtomicBool) -> anyhow::Result<()> {
+///
+/// Registrations are serialised between git-agent processes: while adding a worktree, gix
+/// reads every other registration's `gitdir` file and fails on one still being written.
+pub fn add_worktree(
+    repo: &gix::Repository,
+    dest: &Path,
+    branch: &FullName,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<()> {
+    let lock_path = repo.common_dir().join("agent-worktrees");
+    let _lock = gix::lock::Marker::acquire_to_hold_resource(
+        &lock_path,
+        gix::lock::acquire::Fail::AfterDurationWithBackoff(std::time::Duration::from_secs(60)),
+        None,
+        0,
+    )
+    .map_err(|err| {
+        race(format!("cannot take the lock {}.lock: {err}", lock_path.display()))
+            .hint("another git-agent spawn holds it; if none is running, delete that file")
+    })?;
     repo.add_worktree(dest, gix::worktree::add::Head::Attached(branch.clone()), gix::progress::Discard, interrupt)
         .map_err(|err| {
             if err.is_cancelled() {
@@ -329,8 +363,7 @@ pub fn add_worktree(repo: &gix::Repository, dest: &Path, branch: &FullName, inte
 
 /// Removes a linked worktree that this process created, whatever it contains.
 pub fn remove_created_worktree(repo: &gix::Repository, dest: &Path) -> anyhow::Result<()> {
-    repo.prepare_remove_worktree(dest)?
-        .remove(gix::worktree::remove::Force::OverrideLock, gix::progress::Discard)?;
+    repo.prepare_remove_worktree(dest)?.remove(gix::worktree::remove::Force::OverrideLock, gix::progress::Discard)?;
     Ok(())
 }
 

@@ -2,8 +2,8 @@
 //! writing data to stdout (where a closed pipe is a quiet success) and status to stderr.
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, ValueEnum};
 pub use owo_colors::Style;

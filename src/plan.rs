@@ -126,7 +126,10 @@ pub fn check_plan(plan: &Plan, existing: &[ExistingTask<'_>], allow_overlap: boo
             match index.get(dep.as_str()) {
                 Some(&d) => deps[i].push(d),
                 None if existing_names.contains(dep.as_str()) => {}
-                None => check.errors.push(format!("task {:?} is after {dep:?}, which is neither in the plan nor an existing task", task.name)),
+                None => check.errors.push(format!(
+                    "task {:?} is after {dep:?}, which is neither in the plan nor an existing task",
+                    task.name
+                )),
             }
         }
     }
@@ -216,7 +219,9 @@ mod tests {
 
     #[test]
     fn allow_overlap_turns_overlaps_into_warnings() {
-        let p = plan(r#"{"tasks":[{"name":"a","scope":["src"],"acceptance":["x"]},{"name":"b","scope":["src/x"],"acceptance":["x"]}]}"#);
+        let p = plan(
+            r#"{"tasks":[{"name":"a","scope":["src"],"acceptance":["x"]},{"name":"b","scope":["src/x"],"acceptance":["x"]}]}"#,
+        );
         let check = check_plan(&p, &[], true);
         assert!(check.errors.is_empty());
         assert_eq!(check.warnings.len(), 1);

@@ -219,40 +219,6 @@ pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
     Ok(args)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_command_lines_like_a_shell_would_without_running_one() {
-        assert_eq!(split_command_line("claude -p '{brief}'").unwrap(), ["claude", "-p", "{brief}"]);
-        assert_eq!(split_command_line(r#"a "b c" d\ e ''"#).unwrap(), ["a", "b c", "d e", ""]);
-        assert_eq!(split_command_line("  ").unwrap(), Vec::<String>::new());
-        assert_eq!(split_command_line("echo $(rm -rf /); x").unwrap(), ["echo", "$(rm", "-rf", "/);", "x"]);
-        assert!(split_command_line("'open").is_err());
-    }
-
-    #[test]
-    fn record_round_trips_and_keeps_unknown_fields() {
-        let json = br#"{"version":1,"name":"db","branch":"refs/heads/agent/db","base_ref":"refs/heads/main",
-            "base_commit":"0000000000000000000000000000000000000000","worktree":"/tmp/x","created_ms":5,
-            "state":"someday","future_field":{"a":1}}"#;
-        let record = parse_record("db", json).unwrap();
-        assert_eq!(record.state, TaskState::Unknown);
-        let again: serde_json::Value = serde_json::from_slice(&record.to_bytes()).unwrap();
-        assert_eq!(again["future_field"]["a"], 1);
-    }
-
-    #[test]
-    fn rejects_records_from_the_future_or_for_another_task() {
-        let future = br#"{"version":99,"name":"db","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
-        assert!(parse_record("db", future).unwrap_err().contains("version 99"));
-        let other = br#"{"version":1,"name":"x","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
-        assert!(parse_record("db", other).unwrap_err().contains("stored as"));
-        assert!(parse_record("db", b"{").is_err());
-    }
-}
-
 /// Reads every task record. A record that cannot be read is returned with the reason, so
 /// one corrupt record never hides the others.
 pub fn read_tasks(repo: &gix::Repository) -> anyhow::Result<Vec<TaskEntry>> {
@@ -306,11 +272,51 @@ pub fn append_event(
 ) -> anyhow::Result<gix::ObjectId> {
     let message = format!("{event} {}\n", record.name);
     let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), Some(previous), &message)?;
-    crate::git::update_ref(repo, &record_ref(&record.name), previous, commit, &format!("git-agent: {}", message.trim()))?;
+    crate::git::update_ref(
+        repo,
+        &record_ref(&record.name),
+        previous,
+        commit,
+        &format!("git-agent: {}", message.trim()),
+    )?;
     Ok(commit)
 }
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_command_lines_like_a_shell_would_without_running_one() {
+        assert_eq!(split_command_line("claude -p '{brief}'").unwrap(), ["claude", "-p", "{brief}"]);
+        assert_eq!(split_command_line(r#"a "b c" d\ e ''"#).unwrap(), ["a", "b c", "d e", ""]);
+        assert_eq!(split_command_line("  ").unwrap(), Vec::<String>::new());
+        assert_eq!(split_command_line("echo $(rm -rf /); x").unwrap(), ["echo", "$(rm", "-rf", "/);", "x"]);
+        assert!(split_command_line("'open").is_err());
+    }
+
+    #[test]
+    fn record_round_trips_and_keeps_unknown_fields() {
+        let json = br#"{"version":1,"name":"db","branch":"refs/heads/agent/db","base_ref":"refs/heads/main",
+            "base_commit":"0000000000000000000000000000000000000000","worktree":"/tmp/x","created_ms":5,
+            "state":"someday","future_field":{"a":1}}"#;
+        let record = parse_record("db", json).unwrap();
+        assert_eq!(record.state, TaskState::Unknown);
+        let again: serde_json::Value = serde_json::from_slice(&record.to_bytes()).unwrap();
+        assert_eq!(again["future_field"]["a"], 1);
+    }
+
+    #[test]
+    fn rejects_records_from_the_future_or_for_another_task() {
+        let future = br#"{"version":99,"name":"db","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
+        assert!(parse_record("db", future).unwrap_err().contains("version 99"));
+        let other = br#"{"version":1,"name":"x","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
+        assert!(parse_record("db", other).unwrap_err().contains("stored as"));
+        assert!(parse_record("db", b"{").is_err());
+    }
 }

@@ -40,7 +40,9 @@ fn builtins() -> Vec<(String, String)> {
 /// Names of `git-agent-*` programs next to this binary and on PATH.
 fn externals() -> Vec<String> {
     let mut dirs: Vec<PathBuf> = own_dir().into_iter().collect();
-    dirs.extend(std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect::<Vec<_>>()).unwrap_or_default());
+    dirs.extend(
+        std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect::<Vec<_>>()).unwrap_or_default(),
+    );
     let mut names: Vec<String> = dirs
         .iter()
         .filter_map(|dir| std::fs::read_dir(dir).ok())
@@ -94,15 +96,16 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
     if global.quiet {
         command.arg("-q");
     }
-    command.arg(format!("--color={}", match global.color {
-        crate::output::ColorChoice::Auto => "auto",
-        crate::output::ColorChoice::Always => "always",
-        crate::output::ColorChoice::Never => "never",
-    }));
+    command.arg(format!(
+        "--color={}",
+        match global.color {
+            crate::output::ColorChoice::Auto => "auto",
+            crate::output::ColorChoice::Always => "always",
+            crate::output::ColorChoice::Never => "never",
+        }
+    ));
     command.args(&args[1..]);
-    let status = command
-        .status()
-        .map_err(|err| anyhow::anyhow!("cannot run {}: {err}", program.display()))?;
+    let status = command.status().map_err(|err| anyhow::anyhow!("cannot run {}: {err}", program.display()))?;
     // Pass the exit status through unchanged, including codes outside our own table.
     let code = {
         #[cfg(unix)]
@@ -122,11 +125,7 @@ fn unknown_command(name: &str) -> crate::error::Fail {
     let mut candidates: Vec<String> = builtins().into_iter().map(|(n, _)| n).collect();
     candidates.push("status".into());
     candidates.extend(externals());
-    let best = candidates
-        .iter()
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min();
+    let best = candidates.iter().map(|c| (edit_distance(name, c), c)).filter(|(d, c)| *d <= 2.max(c.len() / 3)).min();
     let error = bad_input(format!("'{name}' is not a git agent command"));
     match best {
         Some((_, suggestion)) => error.hint(format!("did you mean `git agent {suggestion}`?")),

@@ -57,7 +57,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
     if ui.json {
         ui.json_data(&Report { version: 1, tasks: rows });
     } else if rows.is_empty() {
-        ui.status("no tasks yet: start one with `git agent spawn <task>`, or several with `git agent spawn --plan plan.json`");
+        ui.status(
+            "no tasks yet: start one with `git agent spawn <task>`, or several with `git agent spawn --plan plan.json`",
+        );
     } else {
         ui.data(&render(&rows, now_unix()));
     }
@@ -153,7 +155,8 @@ fn fill_branch_facts(repo: &gix::Repository, record: &TaskRecord, row: &mut Row)
     };
     row.ahead = Some(crate::git::count_only_in(repo, head, target)?);
     row.behind = Some(crate::git::count_only_in(repo, target, head)?);
-    row.base_drift = Some(if repo.has_object(base_commit) { crate::git::count_only_in(repo, target, base_commit)? } else { 0 });
+    row.base_drift =
+        Some(if repo.has_object(base_commit) { crate::git::count_only_in(repo, target, base_commit)? } else { 0 });
     row.last_commit_unix = Some(crate::git::commit_time(repo, head)?);
     let merge_base = crate::git::merge_base(repo, head, target)?.unwrap_or(base_commit);
     let changed = crate::git::changed_paths(repo, merge_base, head)?;

@@ -65,10 +65,11 @@ impl Context {
     /// `<main worktree>.agents`. A bare repository has no default.
     pub fn worktree_root(&self) -> anyhow::Result<PathBuf> {
         let main = crate::git::main_repo(&self.repo)?;
-        let anchor = main.workdir().map(ToOwned::to_owned);
+        // From a subdirectory gix may report the main worktree as a relative path like `..`.
+        let anchor = main.workdir().map(crate::git::normalise_path);
         let root = match (&self.settings.worktree_root, &anchor) {
             (Some(root), Some(anchor)) => anchor.join(root),
-            (Some(root), None) => main.git_dir().join(root),
+            (Some(root), None) => crate::git::normalise_path(main.git_dir()).join(root),
             (None, Some(anchor)) => {
                 let mut name = anchor.file_name().context("the main worktree has no name")?.to_owned();
                 name.push(".agents");

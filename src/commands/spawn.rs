@@ -201,10 +201,10 @@ struct Undo {
 
 impl Undo {
     fn run(self, repo: &gix::Repository, ui: &Ui) {
-        if let Some(worktree) = self.worktree {
-            if let Err(err) = crate::git::remove_created_worktree(repo, &worktree) {
-                ui.warn(format!("could not remove the new worktree {}: {err:#}", worktree.display()));
-            }
+        if let Some(worktree) = self.worktree
+            && let Err(err) = crate::git::remove_created_worktree(repo, &worktree)
+        {
+            ui.warn(format!("could not remove the new worktree {}: {err:#}", worktree.display()));
         }
         if let Some((branch, at)) = self.branch {
             // Compare-and-swap: if anything committed to the branch meanwhile, it stays.
@@ -249,7 +249,11 @@ fn create_steps(
     let record = &prepared.record;
     let branch = prepared.branch.as_bstr().to_string();
     // Creating the branch claims the name: of two spawns of the same task, one loses here.
-    crate::git::create_refs(repo, &[(&branch, prepared.base_commit)], &format!("branch: created by git-agent spawn {}", record.name))?;
+    crate::git::create_refs(
+        repo,
+        &[(&branch, prepared.base_commit)],
+        &format!("branch: created by git-agent spawn {}", record.name),
+    )?;
     undo.branch = Some((prepared.branch.clone(), prepared.base_commit));
     check_interrupted()?;
 
@@ -476,13 +480,18 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
         })
         .collect();
     for request in &requests {
-        prepare(&ctx, request, &planned).with_context(|| format!("task {:?} of the plan cannot be spawned", request.name))?;
+        prepare(&ctx, request, &planned)
+            .with_context(|| format!("task {:?} of the plan cannot be spawned", request.name))?;
     }
     if args.check {
         if ui.json {
             ui.json_data(&serde_json::json!({ "version": 1, "check": check }));
         } else {
-            ui.data(&format!("ok: {} task(s) would be spawned in this order: {}\n", check.order.len(), check.order.join(", ")));
+            ui.data(&format!(
+                "ok: {} task(s) would be spawned in this order: {}\n",
+                check.order.len(),
+                check.order.join(", ")
+            ));
         }
         return Ok(Exit::Success);
     }
@@ -499,7 +508,10 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
             Err(err) => {
                 let done: Vec<&str> = created.iter().map(|s| s.task.as_str()).collect();
                 let kept = if done.is_empty() { "none".to_owned() } else { done.join(", ") };
-                return Err(err.context(format!("the plan stopped at task {:?}; tasks already spawned (kept): {kept}", request.name)));
+                return Err(err.context(format!(
+                    "the plan stopped at task {:?}; tasks already spawned (kept): {kept}",
+                    request.name
+                )));
             }
         }
     }

@@ -19,14 +19,20 @@ fn main() {
     println!("repository: {FILES} files in {}", repo.display());
 
     // Warm the caches once for each side.
-    git(dir.path(), &repo, &["worktree", "add", "-q", "-b", "warm-git", &dir.path().join("warm-git").to_string_lossy()]);
+    git(
+        dir.path(),
+        &repo,
+        &["worktree", "add", "-q", "-b", "warm-git", &dir.path().join("warm-git").to_string_lossy()],
+    );
     agent(dir.path(), &repo, &["spawn", "warm-agent", "-q"]);
 
     let mut ours = Vec::new();
     let mut baseline = Vec::new();
     for round in 0..ROUNDS {
         let target = dir.path().join(format!("wt-git-{round}"));
-        baseline.push(time(|| git(dir.path(), &repo, &["worktree", "add", "-q", "-b", &format!("b{round}"), &target.to_string_lossy()])));
+        baseline.push(time(|| {
+            git(dir.path(), &repo, &["worktree", "add", "-q", "-b", &format!("b{round}"), &target.to_string_lossy()])
+        }));
         ours.push(time(|| agent(dir.path(), &repo, &["spawn", &format!("t{round}"), "-q"])));
     }
     let (ours, baseline) = (median(ours), median(baseline));

@@ -41,7 +41,11 @@ fn check_fresh(dir: &Path, files: Vec<git_agent::docs::Generated>) -> Vec<String
 fn man_pages_and_completions_are_fresh() {
     let mut stale = check_fresh(&repo_root().join("man"), git_agent::docs::man_pages());
     stale.extend(check_fresh(&repo_root().join("completions"), git_agent::docs::completions()));
-    assert!(stale.is_empty(), "regenerate with `GIT_AGENT_BLESS=1 cargo test --test integration docs`:\n{}", stale.join("\n"));
+    assert!(
+        stale.is_empty(),
+        "regenerate with `GIT_AGENT_BLESS=1 cargo test --test integration docs`:\n{}",
+        stale.join("\n")
+    );
 }
 
 #[test]

@@ -1,1 +1,9 @@
+//! Integration tests: the real binaries, through `git agent ...` dispatch, on real temporary
+//! repositories with a hermetic git configuration and fixed dates.
 
+mod common;
+mod dispatch;
+mod docs;
+mod list;
+mod plan;
+mod spawn;

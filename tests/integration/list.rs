@@ -1,0 +1,345 @@
+//! `git agent list` (alias `status`): every task's facts, robust against damaged state.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::spawn::{agents_dir, canonical_repo, rev};
+
+/// 2026-01-01T00:00:00Z, the committer date of every commit the tests make.
+const FIXED_DATE: i64 = 1_767_225_600;
+
+fn list_json(env: &Env, cwd: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["list", "--json"];
+    args.extend_from_slice(extra);
+    let json = env.agent(cwd, &args).success().json();
+    assert_eq!(json["version"], 1, "{json}");
+    json
+}
+
+/// The row of `task` in `list --json`.
+fn row(env: &Env, repo: &Path, task: &str) -> Value {
+    let json = list_json(env, repo, &[]);
+    json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == task)
+        .unwrap_or_else(|| panic!("no row for {task}: {json}"))
+        .clone()
+}
+
+#[test]
+fn no_tasks_is_friendly() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    let run = env.agent(&repo, &["list"]).success();
+    assert_eq!(run.stdout, "", "{run:#?}");
+    assert!(run.stderr.contains("git agent spawn"), "{run:#?}");
+    assert!(!run.stderr.contains("error"), "{run:#?}");
+    let json = env.agent(&repo, &["list", "--json"]).success().json();
+    assert_eq!(json, json!({"version": 1, "tasks": []}));
+    env.agent(&repo, &["list", "-q"]).success();
+    // An unknown task name is bad input, a bad one too.
+    env.agent(&repo, &["list", "ghost"]).code(2);
+    env.agent(&repo, &["list", "a/b"]).code(2);
+}
+
+#[test]
+fn commits_in_a_task_are_counted() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n"), ("src/lib.rs", "// lib\n")]);
+    env.agent(&repo, &["spawn", "t", "--scope", "src", "--scope", "*.md"]).success();
+    env.agent(&repo, &["spawn", "idle"]).success();
+    let wt = agents_dir(&repo).join("t");
+    let main = rev(&env, &repo, "main");
+
+    let fresh = row(&env, &repo, "t");
+    assert_eq!(fresh["state"], "active");
+    assert_eq!(fresh["branch"], "agent/t");
+    assert_eq!(fresh["base_ref"], "refs/heads/main");
+    assert_eq!(fresh["base_commit"], main.as_str());
+    assert_eq!(fresh["head"], main.as_str());
+    assert_eq!(fresh["ahead"], 0);
+    assert_eq!(fresh["behind"], 0);
+    assert_eq!(fresh["files_changed"], 0);
+    assert_eq!(fresh["base_drift"], 0);
+    assert_eq!(fresh["dirty"], false);
+    assert_eq!(fresh["out_of_scope"], json!([]));
+    assert_eq!(fresh["worktree"], wt.to_str().unwrap());
+    assert_eq!(fresh["worktree_missing"], false);
+    assert!(fresh["agent_exit"].is_null());
+    assert_eq!(fresh["problems"], json!([]));
+
+    env.commit(&wt, &[("src/lib.rs", "// changed\n"), ("src/db/new.rs", "// new\n")], "in scope");
+    env.commit(&wt, &[("docs/guide.md", "# guide\n"), ("Cargo.toml", "[package]\n")], "more");
+    env.git(&wt, &["rm", "-q", "a.txt"]);
+    env.git(&wt, &["commit", "-q", "-m", "delete a.txt"]);
+    let head = rev(&env, &repo, "agent/t");
+
+    let t = row(&env, &repo, "t");
+    assert_eq!(t["head"], head.as_str());
+    assert_eq!(t["ahead"], 3);
+    assert_eq!(t["behind"], 0);
+    assert_eq!(t["files_changed"], 5, "{t}");
+    assert_eq!(t["out_of_scope"], json!(["Cargo.toml", "a.txt"]), "docs/guide.md is in scope by *.md: {t}");
+    assert_eq!(t["base_drift"], 0);
+    assert_eq!(t["dirty"], false);
+    assert_eq!(t["last_commit_unix"], FIXED_DATE);
+    // The other task is unaffected.
+    let idle = row(&env, &repo, "idle");
+    assert_eq!(idle["ahead"], 0);
+    assert_eq!(idle["files_changed"], 0);
+
+    // Main moves: the task is behind, and its base drifted.
+    env.commit(&repo, &[("main.txt", "m\n")], "main moves 1");
+    env.commit(&repo, &[("main2.txt", "m\n")], "main moves 2");
+    let t = row(&env, &repo, "t");
+    assert_eq!(t["ahead"], 3);
+    assert_eq!(t["behind"], 2);
+    assert_eq!(t["base_drift"], 2);
+    assert_eq!(t["files_changed"], 5, "changes on main are not the task's: {t}");
+    assert_eq!(row(&env, &repo, "idle")["base_drift"], 2);
+
+    // Only the named tasks.
+    let json = list_json(&env, &repo, &["t"]);
+    assert_eq!(json["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(json["tasks"][0]["name"], "t");
+
+    // The table for people shows the same.
+    let table = env.agent(&repo, &["list"]).success().stdout;
+    let line = table.lines().find(|l| l.starts_with("t ")).unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&cells[..6], ["t", "active", "3", "2", "5", "no"], "{table}");
+    assert!(line.contains("base moved +2"), "{table}");
+    assert!(line.contains("2 outside scope"), "{table}");
+}
+
+#[test]
+fn task_spawned_from_a_commit_has_no_drift() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    let initial = rev(&env, &repo, "main");
+    env.agent(&repo, &["spawn", "t", "--base", &initial]).success();
+    env.commit(&repo, &[("main.txt", "m\n")], "main moves");
+    env.commit(&agents_dir(&repo).join("t"), &[("x.txt", "x\n")], "work");
+    let t = row(&env, &repo, "t");
+    assert!(t["base_ref"].is_null());
+    assert_eq!(t["ahead"], 1);
+    assert_eq!(t["behind"], 0);
+    assert_eq!(t["base_drift"], 0);
+    assert_eq!(t["files_changed"], 1);
+}
+
+#[test]
+fn dirty_counts_modified_and_untracked_files() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n"), (".gitignore", "*.log\n")]);
+    env.agent(&repo, &["spawn", "t"]).success();
+    let wt = agents_dir(&repo).join("t");
+    assert_eq!(row(&env, &repo, "t")["dirty"], false);
+
+    write(&wt.join("a.txt"), "modified\n");
+    assert_eq!(row(&env, &repo, "t")["dirty"], true, "modified tracked file");
+    env.git(&wt, &["add", "a.txt"]);
+    assert_eq!(row(&env, &repo, "t")["dirty"], true, "staged change");
+    env.git(&wt, &["reset", "-q", "--hard"]);
+    assert_eq!(row(&env, &repo, "t")["dirty"], false);
+
+    write(&wt.join("ignored.log"), "noise\n");
+    assert_eq!(row(&env, &repo, "t")["dirty"], false, "ignored files are not work");
+
+    env.git(&repo, &["config", "status.showUntrackedFiles", "no"]);
+    write(&wt.join("new/untracked.txt"), "work in progress\n");
+    assert_eq!(env.git(&wt, &["status", "--porcelain"]), "", "git status hides it");
+    assert_eq!(row(&env, &repo, "t")["dirty"], true, "untracked files count even with showUntrackedFiles=no");
+
+    let json = list_json(&env, &repo, &["--no-dirty"]);
+    assert!(json["tasks"][0]["dirty"].is_null(), "--no-dirty skips the check: {json}");
+
+    std::fs::remove_dir_all(wt.join("new")).unwrap();
+    assert_eq!(row(&env, &repo, "t")["dirty"], false);
+    std::fs::remove_file(wt.join("a.txt")).unwrap();
+    assert_eq!(row(&env, &repo, "t")["dirty"], true, "a deleted tracked file");
+}
+
+#[test]
+fn a_deleted_worktree_is_reported_and_others_still_listed() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "gone"]).success();
+    env.agent(&repo, &["spawn", "here"]).success();
+    env.commit(&agents_dir(&repo).join("gone"), &[("x.txt", "x\n")], "work");
+    std::fs::remove_dir_all(agents_dir(&repo).join("gone")).unwrap();
+
+    let json = list_json(&env, &repo, &[]);
+    let tasks = json["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2, "{json}");
+    let gone = tasks.iter().find(|t| t["name"] == "gone").unwrap();
+    assert_eq!(gone["worktree_missing"], true);
+    assert!(gone["dirty"].is_null());
+    assert_eq!(gone["ahead"], 1, "branch facts still come from the branch: {gone}");
+    assert!(gone["problems"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().contains("missing")), "{gone}");
+    let here = tasks.iter().find(|t| t["name"] == "here").unwrap();
+    assert_eq!(here["worktree_missing"], false);
+    assert_eq!(here["dirty"], false);
+    assert_eq!(here["problems"], json!([]));
+
+    let table = env.agent(&repo, &["list"]).success().stdout;
+    assert!(table.lines().any(|l| l.starts_with("gone ") && l.contains("worktree missing")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("here ")), "{table}");
+}
+
+#[test]
+fn a_deleted_branch_is_a_problem_not_a_failure() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "t"]).success();
+    env.agent(&repo, &["spawn", "u"]).success();
+    env.git(&repo, &["worktree", "remove", "--force", agents_dir(&repo).join("t").to_str().unwrap()]);
+    env.git(&repo, &["branch", "-D", "-q", "agent/t"]);
+    let t = row(&env, &repo, "t");
+    assert!(t["ahead"].is_null(), "{t}");
+    assert_eq!(t["worktree_missing"], true);
+    assert!(t["problems"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().contains("agent/t")), "{t}");
+    assert_eq!(row(&env, &repo, "u")["problems"], json!([]));
+}
+
+/// Stores `json` as task.json in a new commit and points `refs/agent/tasks/<name>` at it.
+fn write_raw_record(env: &Env, repo: &Path, name: &str, json: &str) -> String {
+    write(&env.path().join("raw.json"), json);
+    let blob = env.git(repo, &["hash-object", "-w", env.path().join("raw.json").to_str().unwrap()]);
+    let mut mktree =
+        env.command("git", repo).arg("mktree").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(
+        mktree.stdin.as_mut().unwrap(),
+        format!("100644 blob {}\ttask.json\n", blob.trim()).as_bytes(),
+    )
+    .unwrap();
+    let tree = mktree.wait_with_output().unwrap();
+    assert!(tree.status.success());
+    let tree = String::from_utf8(tree.stdout).unwrap();
+    let commit = env.git(repo, &["commit-tree", tree.trim(), "-m", "hand-made"]).trim().to_owned();
+    env.git(repo, &["update-ref", &format!("refs/agent/tasks/{name}"), &commit]);
+    commit
+}
+
+#[test]
+fn a_corrupt_record_is_reported_and_others_listed() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "good"]).success();
+    let bad = write_raw_record(&env, &repo, "bad", "{ this is not json");
+    let future = write_raw_record(
+        &env,
+        &repo,
+        "future",
+        r#"{"version":99,"name":"future","branch":"refs/heads/agent/future","base_ref":null,"base_commit":"0","worktree":"/x","created_ms":0,"state":"active"}"#,
+    );
+    let misnamed = write_raw_record(
+        &env,
+        &repo,
+        "misnamed",
+        r#"{"version":1,"name":"other","branch":"refs/heads/agent/x","base_ref":null,"base_commit":"0","worktree":"/x","created_ms":0,"state":"active"}"#,
+    );
+    env.agent(&repo, &["spawn", "good2"]).success();
+
+    let run = env.agent(&repo, &["list", "--json"]).success();
+    let json = run.json();
+    let tasks = json["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 5, "{json}");
+    for name in ["bad", "future", "misnamed"] {
+        let row = tasks.iter().find(|t| t["name"] == name).unwrap();
+        assert_eq!(row["state"], "corrupt", "{row}");
+        assert!(!row["problems"].as_array().unwrap().is_empty(), "{row}");
+    }
+    let future_row = tasks.iter().find(|t| t["name"] == "future").unwrap();
+    assert!(future_row["problems"][0].as_str().unwrap().contains("version 99"), "{future_row}");
+    for name in ["good", "good2"] {
+        let row = tasks.iter().find(|t| t["name"] == name).unwrap();
+        assert_eq!(row["state"], "active", "{row}");
+        assert_eq!(row["problems"], json!([]), "{row}");
+        assert_eq!(row["dirty"], false, "{row}");
+    }
+    let table = env.agent(&repo, &["list"]).success().stdout;
+    assert!(table.lines().any(|l| l.starts_with("bad ") && l.contains("corrupt")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("good ")), "{table}");
+
+    // Nothing was "repaired" away.
+    assert_eq!(rev(&env, &repo, "refs/agent/tasks/bad"), bad);
+    assert_eq!(rev(&env, &repo, "refs/agent/tasks/future"), future);
+    assert_eq!(rev(&env, &repo, "refs/agent/tasks/misnamed"), misnamed);
+    // Other commands refuse the corrupt task but work for others.
+    env.agent(&repo, &["show", "bad"]).code(3);
+    env.agent(&repo, &["done", "bad"]).code(3);
+    env.agent(&repo, &["spawn", "bad"]).code(3);
+    env.agent(&repo, &["show", "good"]).success();
+    env.agent(&repo, &["spawn", "good3"]).success();
+    assert_eq!(rev(&env, &repo, "refs/agent/tasks/bad"), bad);
+}
+
+#[test]
+fn a_non_utf8_file_name_is_reported_as_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "t", "--scope", "src"]).success();
+    let wt = agents_dir(&repo).join("t");
+    let name: &[u8] = b"caf\xe9.txt";
+    std::fs::write(wt.join(std::ffi::OsStr::from_bytes(name)), "x\n").unwrap();
+    env.commit(&wt, &[("src/ok.rs", "// ok\n"), ("plain.txt", "p\n")], "odd name");
+    let t = row(&env, &repo, "t");
+    assert_eq!(t["files_changed"], 3, "{t}");
+    let out = t["out_of_scope"].as_array().unwrap();
+    assert_eq!(out.len(), 2, "{t}");
+    assert!(out.contains(&json!({"bytes": [99, 97, 102, 233, 46, 116, 120, 116]})), "{t}");
+    assert!(out.contains(&json!("plain.txt")), "{t}");
+    // The table escapes it instead of printing invalid UTF-8.
+    let table = env.agent(&repo, &["list"]).success().stdout;
+    assert!(!table.contains('\u{fffd}'), "{table}");
+}
+
+#[test]
+fn status_is_an_alias_of_list() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "t"]).success();
+    let list = env.agent(&repo, &["list", "--json"]).success().json();
+    let mut status = env.agent(&repo, &["status", "--json"]).success().json();
+    // Only the age may differ between two runs, and with fixed commit dates it does not.
+    assert_eq!(list, status);
+    status["tasks"][0]["name"] = json!("changed");
+    assert_ne!(list, status);
+    let table = env.agent(&repo, &["status"]).success().stdout;
+    assert!(table.starts_with("TASK"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("t ")), "{table}");
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_a_quiet_success() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    for i in 0..3 {
+        env.agent(&repo, &["spawn", &format!("t{i}")]).success();
+    }
+    for args in [&["list"][..], &["list", "--json"], &["status"], &["show", "t0"]] {
+        let mut child = env
+            .command("git", &repo)
+            .arg("agent")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // Close the read end before the command writes.
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.to_lowercase().contains("broken pipe"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
