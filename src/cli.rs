@@ -8,14 +8,12 @@ use clap::{Args, Command, CommandFactory, Parser, Subcommand};
 
 use crate::output::GlobalArgs;
 
-pub const EXIT_STATUS_HELP: &str = "\
-Exit status:
-  0  success
-  1  found something: conflicts, a failed test or a failed agent command
-  2  bad input: a bad flag, task name, revision or plan; nothing was changed
-  3  refused by the repository's state (exists already, dirty, unsupported); nothing was changed
-  4  lost a race or a lock against a concurrent writer; nothing was overwritten
-  5  an unexpected failure (I/O, a damaged repository)";
+/// The exit-code table, shown after every command's help.
+pub fn exit_status_help() -> String {
+    let rows: Vec<String> =
+        crate::error::Exit::TABLE.iter().map(|(code, meaning)| format!("  {code}  {meaning}")).collect();
+    format!("Exit status:\n{}", rows.join("\n"))
+}
 
 pub const WORKFLOW: &str = "\
 Workflow:
@@ -31,7 +29,7 @@ Workflow:
 /// worktree sees the same tasks, and the state can be pushed like any other ref.
 #[derive(Debug, Parser)]
 #[command(name = "git-agent", version, about, long_about = None)]
-#[command(after_help = EXIT_STATUS_HELP, allow_external_subcommands = true, subcommand_value_name = "COMMAND")]
+#[command(after_help = exit_status_help(), allow_external_subcommands = true, subcommand_value_name = "COMMAND")]
 #[command(disable_help_subcommand = true)]
 pub struct AgentCli {
     #[command(flatten)]
@@ -78,7 +76,7 @@ status is recorded; the worktree and branch stay whatever it does.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
-#[command(after_help = EXIT_STATUS_HELP)]
+#[command(after_help = exit_status_help())]
 pub struct SpawnArgs {
     /// The task name: letters, digits, '.', '_' and '-', starting with a letter or digit.
     #[arg(value_name = "TASK", required_unless_present = "plan", conflicts_with = "plan")]
@@ -137,7 +135,7 @@ pub struct SpawnArgs {
 /// changed, uncommitted changes, age of the last commit, base drift, files changed outside
 /// the task's scope, and whether the worktree is missing.
 #[derive(Debug, Clone, Args, Default)]
-#[command(after_help = EXIT_STATUS_HELP)]
+#[command(after_help = exit_status_help())]
 pub struct ListArgs {
     /// Only these tasks (default: all).
     #[arg(value_name = "TASK")]
@@ -152,7 +150,7 @@ pub struct ListArgs {
 ///
 /// Without TASK, the task whose worktree contains the current directory.
 #[derive(Debug, Clone, Args, Default)]
-#[command(after_help = EXIT_STATUS_HELP)]
+#[command(after_help = exit_status_help())]
 pub struct ShowArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
@@ -162,7 +160,7 @@ pub struct ShowArgs {
 ///
 /// Without TASK, the task whose worktree contains the current directory.
 #[derive(Debug, Clone, Args, Default)]
-#[command(after_help = EXIT_STATUS_HELP)]
+#[command(after_help = exit_status_help())]
 pub struct DoneArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
@@ -174,7 +172,7 @@ pub struct DoneArgs {
 /// `man` finds them through PATH, and `git agent-spawn --help` works); completions go to
 /// the per-user directories of bash-completion, zsh and fish.
 #[derive(Debug, Clone, Args, Default)]
-#[command(after_help = EXIT_STATUS_HELP)]
+#[command(after_help = exit_status_help())]
 pub struct SetupArgs {
     /// Install the man pages under this prefix (<PREFIX>/share/man/man1) instead.
     #[arg(long, value_name = "PREFIX")]
@@ -187,7 +185,7 @@ pub struct SetupArgs {
 
 #[derive(Debug, Parser)]
 #[command(name = "git-agent-spawn", version, about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
-#[command(after_help = EXIT_STATUS_HELP)]
+#[command(after_help = exit_status_help())]
 pub struct SpawnCli {
     #[command(flatten)]
     pub global: GlobalArgs,

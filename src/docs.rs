@@ -15,16 +15,19 @@ pub struct Generated {
 
 /// Extra man page sections: (heading, text). Text is plain, paragraphs separated by blank lines;
 /// a line starting with two spaces is kept as is (preformatted).
-fn extra_sections(name: &str) -> Vec<(&'static str, &'static str)> {
-    let mut sections = vec![("EXIT STATUS", EXIT_STATUS)];
+fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
+    let rows: Vec<String> =
+        crate::error::Exit::TABLE.iter().map(|(code, meaning)| format!("  {code}  {meaning}")).collect();
+    let mut sections =
+        vec![("EXIT STATUS", format!("Every git-agent command uses the same exit codes:\n{}", rows.join("\n")))];
     match name {
         "git-agent" => {
-            sections.push(("STATE", STATE));
-            sections.push(("CONFIGURATION", CONFIGURATION));
-            sections.push(("ENVIRONMENT", ENVIRONMENT));
+            sections.push(("STATE", STATE.into()));
+            sections.push(("CONFIGURATION", CONFIGURATION.into()));
+            sections.push(("ENVIRONMENT", ENVIRONMENT.into()));
         }
-        "git-agent-spawn" => sections.push(("PLAN FORMAT", PLAN_FORMAT)),
-        "git-agent-list" => sections.push(("JSON OUTPUT", LIST_JSON)),
+        "git-agent-spawn" => sections.push(("PLAN FORMAT", PLAN_FORMAT.into())),
+        "git-agent-list" => sections.push(("JSON OUTPUT", LIST_JSON.into())),
         _ => {}
     }
     sections
@@ -67,7 +70,7 @@ fn man_page(command: Command, name: &str) -> Generated {
         man.render_subcommands_section(&mut bytes).expect("writing to a Vec");
     }
     for (heading, text) in extra_sections(name) {
-        bytes.extend_from_slice(roff_section(heading, text).as_bytes());
+        bytes.extend_from_slice(roff_section(heading, &text).as_bytes());
     }
     bytes.extend_from_slice(roff_section("SEE ALSO", SEE_ALSO).as_bytes());
     man.render_version_section(&mut bytes).expect("writing to a Vec");
@@ -156,15 +159,6 @@ fn git_bash_adapter(bin: &str) -> String {
         sub = bin.trim_start_matches("git-"),
     )
 }
-
-const EXIT_STATUS: &str = "\
-Every git-agent command uses the same exit codes:
-  0  success
-  1  found something: conflicts, a failed test or a failed agent command
-  2  bad input: a bad flag, task name, revision or plan; nothing was changed
-  3  refused by the repository's state (exists already, dirty, unsupported); nothing was changed
-  4  lost a race or a lock against a concurrent writer; nothing was overwritten
-  5  an unexpected failure (I/O, a damaged repository)";
 
 const STATE: &str = "\
 All state lives in the repository; the commands share nothing else. Every ref write is a compare-and-swap transaction: a concurrent writer makes the command fail with exit code 4, never overwrites.

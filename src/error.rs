@@ -32,7 +32,7 @@ impl Exit {
     /// The table as printed in man pages and `git agent --help`.
     pub const TABLE: &'static [(i32, &'static str)] = &[
         (0, "success"),
-        (1, "found something: conflicts, a failed test or a failed agent command"),
+        (1, "found something: conflicts, a failed test, or a failed agent or setup command"),
         (2, "bad input: a bad flag, task name, revision or plan; nothing was changed"),
         (3, "refused by the repository's state (exists already, dirty, unsupported repository); nothing was changed"),
         (4, "lost a race or a lock against a concurrent writer; nothing was overwritten"),

@@ -343,3 +343,20 @@ fn a_closed_stdout_pipe_is_a_quiet_success() {
         assert!(!stderr.contains("error"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn an_oversized_record_is_reported_without_being_read() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "good"]).success();
+    let huge = format!("{{\"padding\": \"{}\"}}", "x".repeat(1_100_000));
+    write_raw_record(&env, &repo, "huge", &huge);
+    let json = list_json(&env, &repo, &[]);
+    let tasks = json["tasks"].as_array().unwrap();
+    let huge_row = tasks.iter().find(|t| t["name"] == "huge").unwrap();
+    assert_eq!(huge_row["state"], "corrupt");
+    assert!(huge_row["problems"][0].as_str().unwrap().contains("larger than the limit"), "{huge_row}");
+    assert!(tasks.iter().any(|t| t["name"] == "good" && t["state"] == "active"));
+    // The record is reported, never deleted on that account.
+    env.git(&repo, &["rev-parse", "--verify", "refs/agent/tasks/huge"]);
+}

@@ -705,3 +705,31 @@ fn done_and_show_infer_the_task_from_the_worktree() {
     assert_eq!(json["task"], "other");
     assert_eq!(json["state"], "done");
 }
+
+#[test]
+fn an_interrupted_spawn_is_rolled_back() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.git(&repo, &["config", "agent.setup", "touch setup-started; sleep 2"]);
+    let before = env.snapshot(&repo);
+    let worktree = agents_dir(&repo).join("t");
+    let child = env
+        .command("git-agent", &repo)
+        .args(["spawn", "t"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !worktree.join("setup-started").exists() {
+        assert!(std::time::Instant::now() < deadline, "setup never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 5, "{run:#?}");
+    assert!(run.stderr.contains("interrupted") && run.stderr.contains("rolled back"), "{run:#?}");
+    assert_eq!(env.snapshot(&repo), before, "an interrupted spawn leaves nothing behind");
+    assert!(!worktree.exists());
+}
