@@ -256,11 +256,16 @@ pub fn commit_time(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<i64> 
     Ok(repo.find_commit(id)?.time()?.seconds)
 }
 
-/// Opens the worktree at `path` for a read-only status check. The index checksum is not
-/// verified (`index.skipHash`): hashing the whole index with SHA-1DC cost a fifth of
-/// `git agent list`, and a damaged index still fails to parse.
+/// Opens the worktree at `path` for a read-only status check, tuned for speed:
+/// - the index checksum is not verified (`index.skipHash`): hashing the whole index with
+///   SHA-1DC cost a fifth of `git agent list`, and a damaged index still fails to parse;
+/// - file times are compared to the nanosecond (`gitoxide.core.useNsec`, git's USE_NSEC):
+///   in a worktree checked out within the second its index was written, every entry is
+///   "racily clean" at second resolution and would be read and compared byte by byte, on
+///   every `list`, until something rewrites the index. Both git and gix record nanoseconds
+///   in the index; where the file system has none, both sides are 0 and the entry stays racy.
 pub fn open_worktree_for_status(path: &Path) -> anyhow::Result<gix::Repository> {
-    let options = gix::open::Options::default().config_overrides(["index.skipHash=true"]);
+    let options = gix::open::Options::default().config_overrides(["index.skipHash=true", "gitoxide.core.useNsec=true"]);
     Ok(gix::open_opts(path, options)?)
 }
 
