@@ -17,8 +17,15 @@ use crate::error::{Fail, bad_input, race, refused};
 pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
     let dir = dir.unwrap_or(Path::new("."));
     let repo = gix::discover(dir).map_err(|err| {
-        refused(format!("not in a git repository: {} ({err})", dir.display()))
-            .hint("run the command inside a repository, or point -C at one")
+        // The last cause says what is wrong (for example "Object format is not enabled in this build").
+        let cause = err.iter_errors().last().map(|e| e.to_string()).unwrap_or_else(|| err.to_string());
+        if err.is_unsupported() || cause.contains("Object format") {
+            refused(format!("git-agent cannot work with the repository at {}: {cause}", dir.display()))
+                .hint("git-agent supports SHA-1 repositories with the \"files\" ref storage")
+        } else {
+            refused(format!("not in a git repository: {} ({cause})", dir.display()))
+                .hint("run the command inside a repository, or point -C at one")
+        }
     })?;
     check_supported(&repo)?;
     Ok(repo)

@@ -733,3 +733,16 @@ fn an_interrupted_spawn_is_rolled_back() {
     assert_eq!(env.snapshot(&repo), before, "an interrupted spawn leaves nothing behind");
     assert!(!worktree.exists());
 }
+
+#[test]
+fn sha256_repository_is_refused() {
+    let env = Env::new();
+    let repo = env.path().join("s256");
+    std::fs::create_dir(&repo).unwrap();
+    env.git(&repo, &["init", "-q", "--object-format=sha256"]);
+    env.commit(&repo, &[("a.txt", "a\n")], "initial");
+    let before = env.snapshot(&repo);
+    env.agent(&repo, &["spawn", "t"]).code(3).stderr_has("sha256").stderr_has("SHA-1");
+    assert_eq!(env.snapshot(&repo), before);
+    assert!(!agents_dir(&repo).exists());
+}
