@@ -46,6 +46,8 @@ pub enum AgentCommand {
     /// Show every task at a glance (alias: status).
     #[command(visible_alias = "status")]
     List(ListArgs),
+    #[command(about = CONFLICTS_ABOUT, long_about = CONFLICTS_LONG_ABOUT)]
+    Conflicts(ConflictsArgs),
     /// Print a task's brief, scope, dependencies, acceptance criteria and state.
     Show(ShowArgs),
     /// Mark a task ready for integration.
@@ -131,6 +133,57 @@ pub struct SpawnArgs {
     pub command: Vec<String>,
 }
 
+pub const CONFLICTS_ABOUT: &str =
+    "Check every pair of agent branches, and each against the target, for conflicts, in memory";
+
+pub const CONFLICTS_LONG_ABOUT: &str = "\
+Check every pair of agent branches, and each branch against the target, for conflicts.
+
+Nothing is written: no worktree, index, HEAD or ref changes. Each branch is diffed once
+against its merge base with the target; only pairs whose changes can interact get a real
+in-memory merge, on all cores. Verdicts and conflicted paths are those of
+`git merge-tree --write-tree` on the same two branches (labels: the branch names).
+Repository merge drivers and filters are never run.
+
+Reported: conflicting pairs with their paths and kinds; clean overlaps (same files, merges
+cleanly: worth a look at review); each branch against the target as it is now (base drift);
+and hazards: changes outside a task's scope, several tasks changing dependency manifests or
+lock files, two tasks adding migrations with the same number in one directory, two tasks
+adding the same new path.
+
+Exit status 1 means something conflicts; hazards alone do not change the exit status.";
+
+/// Text layout of `conflicts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ConflictsFormat {
+    /// A compact N x N matrix with a legend, then the details of what conflicts.
+    #[default]
+    Matrix,
+    /// One entry per pair and per branch with paths and kinds.
+    List,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+#[command(about = CONFLICTS_ABOUT, long_about = CONFLICTS_LONG_ABOUT)]
+#[command(after_help = exit_status_help())]
+pub struct ConflictsArgs {
+    /// Only these tasks (default: every task not yet integrated).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// What the branches are merged into (default: the tasks' base branch).
+    #[arg(long, value_name = "REV")]
+    pub target: Option<String>,
+
+    /// Layout of the text output.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ConflictsFormat::Matrix)]
+    pub format: ConflictsFormat,
+
+    /// Also count each task worktree's uncommitted changes and untracked files (read, never touched).
+    #[arg(long)]
+    pub include_uncommitted: bool,
+}
+
 /// Show every task: state, branch, commits ahead of its base and behind the target, files
 /// changed, uncommitted changes, age of the last commit, base drift, files changed outside
 /// the task's scope, and whether the worktree is missing.
@@ -194,10 +247,24 @@ pub struct SpawnCli {
     pub spawn: SpawnArgs,
 }
 
+#[derive(Debug, Parser)]
+#[command(name = "git-agent-conflicts", version, about = CONFLICTS_ABOUT, long_about = CONFLICTS_LONG_ABOUT)]
+#[command(after_help = exit_status_help())]
+pub struct ConflictsCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(flatten)]
+    pub conflicts: ConflictsArgs,
+}
+
 /// Every binary this package builds, with its clap command: the source of man pages and completions.
 pub fn binaries() -> Vec<Command> {
-    vec![AgentCli::command(), spawn_command()]
+    vec![AgentCli::command(), spawn_command(), ConflictsCli::command()]
 }
+
+/// The sub-commands of `git-agent` that are also binaries of their own (with their own man page).
+pub const OWN_BINARIES: &[&str] = &["spawn", "conflicts"];
 
 pub fn spawn_command() -> Command {
     SpawnCli::command()

@@ -28,6 +28,7 @@ fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
         }
         "git-agent-spawn" => sections.push(("PLAN FORMAT", PLAN_FORMAT.into())),
         "git-agent-list" => sections.push(("JSON OUTPUT", LIST_JSON.into())),
+        "git-agent-conflicts" => sections.push(("JSON OUTPUT", CONFLICTS_JSON.into())),
         _ => {}
     }
     sections
@@ -40,7 +41,7 @@ pub fn man_pages() -> Vec<Generated> {
         let name = command.get_name().to_owned();
         if name == "git-agent" {
             // `spawn` has its own binary, and so its own page.
-            for sub in command.get_subcommands().filter(|sub| sub.get_name() != "spawn") {
+            for sub in command.get_subcommands().filter(|sub| !crate::cli::OWN_BINARIES.contains(&sub.get_name())) {
                 let page = format!("git-agent-{}", sub.get_name());
                 let sub = sub
                     .clone()
@@ -227,5 +228,19 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   problems                     what could not be read (corrupt record, missing branch)
 Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 
+const CONFLICTS_JSON: &str = "\
+git agent-conflicts --json prints one object:
+  version          1
+  target           {\"name\", \"commit\"}: what the branches were merged into
+  tasks            [{\"name\", \"branch\", \"head\", \"uncommitted\", \"problems\"}]
+  pairs            every pair that is not plainly clean, in task order:
+                   {\"a\", \"b\", \"verdict\": \"conflict\" | \"clean-overlap\",
+                    \"conflicts\": [{\"path\", \"kind\"}], \"overlap\": [paths]}
+  against_target   [{\"task\", \"verdict\": \"conflict\" | \"clean\", \"conflicts\"}]
+  hazards          [{\"kind\", \"tasks\", \"paths\", \"message\"}]
+  summary          {\"tasks\", \"pairs_checked\", \"merged_in_memory\", \"conflicting_pairs\",
+                    \"clean_overlaps\", \"conflicts_with_target\", \"hazards\"}
+Conflict kinds: content, add-add, modify-delete, rename-delete, rename-rename, file-directory, directory-rename, submodule, type-change. Hazard kinds: out-of-scope, dependency-manifest, migration-number, same-new-path. The conflict paths of a pair are exactly those `git merge-tree --write-tree --name-only A B` lists. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
+
 const SEE_ALSO: &str = "\
-git-agent(1), git-agent-spawn(1), git-worktree(1), git-merge-tree(1)";
+git-agent(1), git-agent-spawn(1), git-agent-conflicts(1), git-worktree(1), git-merge-tree(1)";

@@ -435,3 +435,86 @@ pub fn short_id(id: &ObjectId) -> String {
 pub fn bytes_to_string(bytes: &[u8]) -> String {
     bytes.to_str_lossy().into_owned()
 }
+
+/// A commit holding the worktree at `path` as it is now: HEAD plus uncommitted changes and
+/// untracked (not ignored) files, or `None` when the worktree is clean. The worktree's index
+/// and files are only read. File contents are taken as they are, without running clean
+/// filters. The commit and its blobs go to the object database as unreferenced objects (a
+/// later `git gc` removes them), so that merges on other threads can read them.
+pub fn snapshot_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<Option<ObjectId>> {
+    let worktree = open_worktree_for_status(path)?;
+    let workdir = worktree.workdir().context("the task worktree has no working directory")?.to_owned();
+    let head = worktree.head_id()?.detach();
+    let mut changed = std::collections::BTreeSet::new();
+    let items = worktree
+        .status(gix::progress::Discard)?
+        .index_worktree_options_mut(|options| {
+            if options.dirwalk_options.is_none() {
+                options.dirwalk_options = worktree.dirwalk_options().ok();
+            }
+        })
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .index_worktree_rewrites(None)
+        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
+        .index_worktree_submodules(gix::status::Submodule::Given {
+            ignore: gix::submodule::config::Ignore::All,
+            check_dirty: false,
+        })
+        .into_iter(None)?;
+    for item in items {
+        changed.insert(item?.location().to_owned());
+    }
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let head_tree = repo.find_commit(head)?.tree_id()?.detach();
+    let mut editor = repo.edit_tree(head_tree)?;
+    for relative in changed {
+        let full = workdir.join(gix::path::from_bstr(relative.as_bstr())?);
+        match std::fs::symlink_metadata(&full) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                editor.remove(relative.as_bstr())?;
+            }
+            Err(err) => return Err(anyhow!(err).context(format!("cannot read {}", full.display()))),
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&full)?;
+                let blob = repo.write_blob(gix::path::into_bstr(target.as_path())?.as_ref())?.detach();
+                editor.upsert(relative.as_bstr(), gix::objs::tree::EntryKind::Link, blob)?;
+            }
+            Ok(meta) if meta.is_file() => {
+                let blob = repo.write_blob(std::fs::read(&full)?)?.detach();
+                let kind = if is_executable(&meta) {
+                    gix::objs::tree::EntryKind::BlobExecutable
+                } else {
+                    gix::objs::tree::EntryKind::Blob
+                };
+                editor.upsert(relative.as_bstr(), kind, blob)?;
+            }
+            // Directories here are submodules or nested repositories: their pointer stays.
+            Ok(_) => {}
+        }
+    }
+    let tree = editor.write()?.detach();
+    let signature = signature(repo)?;
+    let commit = gix::objs::Commit {
+        tree,
+        parents: vec![head].into(),
+        author: signature.clone(),
+        committer: signature,
+        encoding: None,
+        message: "git-agent: snapshot of uncommitted changes\n".into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(Some(repo.write_object(&commit)?.detach()))
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    false
+}

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod conflicts;
 pub mod docs;
 pub mod error;
 pub mod git;

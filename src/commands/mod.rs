@@ -1,6 +1,7 @@
 //! One module per command. Each has a `run` that takes its parsed arguments, calls the
 //! logic, and renders the result as text or JSON.
 
+pub mod conflicts;
 pub mod dispatch;
 pub mod done;
 pub mod list;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 
-use crate::cli::{AgentCli, AgentCommand, SpawnCli};
+use crate::cli::{AgentCli, AgentCommand, ConflictsCli, SpawnCli};
 use crate::error::{Exit, bad_input, refused};
 use crate::output::{GlobalArgs, Ui, report_error};
 use crate::state::{self, Settings, TaskEntry, TaskRecord};
@@ -26,6 +27,7 @@ pub fn git_agent_main() -> i32 {
         None => dispatch::overview(&ui),
         Some(AgentCommand::Spawn(args)) => spawn::run(&cli.global, &ui, args),
         Some(AgentCommand::List(args)) => list::run(&cli.global, &ui, args),
+        Some(AgentCommand::Conflicts(args)) => conflicts::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
@@ -39,6 +41,13 @@ pub fn git_agent_spawn_main() -> i32 {
     let cli = SpawnCli::parse();
     let ui = Ui::new(&cli.global);
     finish(spawn::run(&cli.global, &ui, cli.spawn))
+}
+
+/// `git-agent-conflicts`.
+pub fn git_agent_conflicts_main() -> i32 {
+    let cli = ConflictsCli::parse();
+    let ui = Ui::new(&cli.global);
+    finish(conflicts::run(&cli.global, &ui, cli.conflicts))
 }
 
 fn finish(result: anyhow::Result<Exit>) -> i32 {

@@ -1,0 +1,302 @@
+//! `git agent-conflicts` (also `git agent conflicts`): every pair of agent branches, and each
+//! against the target, checked in memory. The logic is in [`crate::conflicts`].
+
+use std::collections::{BTreeSet, HashMap};
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{ConflictsArgs, ConflictsFormat};
+use crate::conflicts::{Analysis, Branch, ConflictPath, Target};
+use crate::error::{Exit, bad_input};
+use crate::output::{GlobalArgs, Style, Ui, paint};
+use crate::state::{self, TaskState};
+
+/// A task as the report shows it.
+#[derive(Debug, Serialize)]
+struct TaskRow {
+    name: String,
+    branch: Option<String>,
+    head: Option<String>,
+    /// The head is a snapshot of the worktree's uncommitted changes (--include-uncommitted).
+    uncommitted: bool,
+    problems: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TargetInfo {
+    name: String,
+    commit: String,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    version: u32,
+    target: TargetInfo,
+    tasks: Vec<TaskRow>,
+    pairs: &'a [crate::conflicts::PairResult],
+    against_target: &'a [crate::conflicts::TargetResult],
+    hazards: &'a [crate::conflicts::Hazard],
+    summary: &'a crate::conflicts::Summary,
+}
+
+pub fn run(global: &GlobalArgs, ui: &Ui, args: ConflictsArgs) -> anyhow::Result<Exit> {
+    for name in &args.tasks {
+        crate::names::validate_task_name(name)?;
+    }
+    let ctx = Context::open(global)?;
+    let mut entries = state::read_tasks(&ctx.repo)?;
+    if entries.is_empty() {
+        return Err(bad_input("there are no tasks to check")
+            .hint("create tasks with `git agent spawn <task>` first")
+            .into());
+    }
+    if args.tasks.is_empty() {
+        entries.retain(|e| e.record.as_ref().map_or(true, |r| r.state != TaskState::Integrated));
+    } else {
+        if let Some(missing) = args.tasks.iter().find(|n| !entries.iter().any(|e| &e.name == *n)) {
+            return Err(bad_input(format!("no task named {missing:?}"))
+                .hint("`git agent list` shows the tasks")
+                .into());
+        }
+        entries.retain(|e| args.tasks.contains(&e.name));
+    }
+
+    let mut rows = Vec::new();
+    let mut branches = Vec::new();
+    let mut base_refs = BTreeSet::new();
+    for entry in &entries {
+        let mut row =
+            TaskRow { name: entry.name.clone(), branch: None, head: None, uncommitted: false, problems: Vec::new() };
+        match &entry.record {
+            Err(why) => row.problems.push(format!("corrupt record: {why}")),
+            Ok(record) => {
+                row.branch = Some(record.short_branch().to_owned());
+                match crate::git::ref_target(&ctx.repo, &record.branch)? {
+                    None => row.problems.push(format!("branch {} is missing", record.short_branch())),
+                    Some(mut head) => {
+                        if args.include_uncommitted && record.worktree.is_dir() {
+                            match crate::git::snapshot_worktree(&ctx.repo, &record.worktree) {
+                                Ok(Some(snapshot)) => {
+                                    head = snapshot;
+                                    row.uncommitted = true;
+                                }
+                                Ok(None) => {}
+                                Err(err) => row.problems.push(format!("cannot snapshot the worktree: {err:#}")),
+                            }
+                        }
+                        row.head = Some(head.to_string());
+                        base_refs.extend(record.base_ref.clone());
+                        branches.push(Branch {
+                            task: entry.name.clone(),
+                            label: record.short_branch().to_owned(),
+                            head,
+                            scope: record.scope.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        rows.push(row);
+    }
+    if entries.is_empty() {
+        ui.status("every task is integrated: nothing to check");
+        return Ok(Exit::Success);
+    }
+    let target = resolve_target(&ctx.repo, args.target.as_deref(), &base_refs)?;
+
+    let analysis = crate::conflicts::analyse(&ctx.repo, branches, &target)?;
+    for (task, problem) in &analysis.problems {
+        if let Some(row) = rows.iter_mut().find(|r| &r.name == task) {
+            row.problems.push(problem.clone());
+        }
+    }
+    for row in rows.iter().filter(|r| !r.problems.is_empty()) {
+        ui.warn(format!("task {}: {}", row.name, row.problems.join("; ")));
+    }
+    if ui.json {
+        ui.json_data(&Report {
+            version: 1,
+            target: TargetInfo { name: target.label.clone(), commit: target.commit.to_string() },
+            tasks: rows,
+            pairs: &analysis.pairs,
+            against_target: &analysis.against_target,
+            hazards: &analysis.hazards,
+            summary: &analysis.summary,
+        });
+    } else {
+        let names: Vec<String> =
+            rows.iter().filter(|r| r.head.is_some() && r.problems.is_empty()).map(|r| r.name.clone()).collect();
+        let text = match args.format {
+            ConflictsFormat::Matrix => render_matrix(&names, &target, &analysis),
+            ConflictsFormat::List => render_list(&target, &analysis),
+        };
+        ui.data(&text);
+    }
+    Ok(if analysis.has_conflicts() { Exit::Found } else { Exit::Success })
+}
+
+/// `--target`, else the tasks' common base branch.
+fn resolve_target(repo: &gix::Repository, given: Option<&str>, base_refs: &BTreeSet<String>) -> anyhow::Result<Target> {
+    if let Some(rev) = given {
+        return Ok(Target { label: rev.to_owned(), commit: crate::git::resolve_commit(repo, rev)? });
+    }
+    let mut refs = base_refs.iter();
+    let (Some(base), None) = (refs.next(), refs.next()) else {
+        let why = if base_refs.is_empty() {
+            "the tasks were not spawned from a branch".to_owned()
+        } else {
+            format!(
+                "the tasks have different base branches ({})",
+                base_refs.iter().map(|r| short(r)).collect::<Vec<_>>().join(", ")
+            )
+        };
+        return Err(bad_input(format!("cannot tell what to check against: {why}"))
+            .hint("pass --target <branch>")
+            .into());
+    };
+    let commit: ObjectId = crate::git::ref_target(repo, base)?.ok_or_else(|| {
+        bad_input(format!("the tasks' base branch {} no longer exists", short(base))).hint("pass --target <branch>")
+    })?;
+    Ok(Target { label: short(base).to_owned(), commit })
+}
+
+fn short(name: &str) -> &str {
+    name.strip_prefix("refs/heads/").unwrap_or(name)
+}
+
+fn conflict_text(conflicts: &[ConflictPath]) -> String {
+    conflicts.iter().map(|c| format!("{} ({})", c.path, c.kind)).collect::<Vec<_>>().join(", ")
+}
+
+/// Tasks beyond this many are summarised: a 100-column matrix helps nobody.
+const MATRIX_MAX: usize = 24;
+
+fn render_matrix(names: &[String], target: &Target, analysis: &Analysis) -> String {
+    let mut cell: HashMap<(&str, &str), char> = HashMap::new();
+    for pair in &analysis.pairs {
+        let mark = if pair.verdict == "conflict" { 'X' } else { '~' };
+        cell.insert((pair.a.as_str(), pair.b.as_str()), mark);
+        cell.insert((pair.b.as_str(), pair.a.as_str()), mark);
+    }
+    let target_conflict: BTreeSet<&str> =
+        analysis.against_target.iter().filter(|t| t.verdict == "conflict").map(|t| t.task.as_str()).collect();
+    // With many tasks, show only those involved in something.
+    let shown: Vec<&String> = if names.len() > MATRIX_MAX {
+        names.iter().filter(|n| cell.keys().any(|(a, _)| a == n) || target_conflict.contains(n.as_str())).collect()
+    } else {
+        names.iter().collect()
+    };
+    let mut out = format!(
+        "{} task(s) against {} ({}); {} pair(s), {} merged in memory\n\n",
+        names.len(),
+        target.label,
+        crate::git::short_id(&target.commit),
+        analysis.summary.pairs_checked,
+        analysis.summary.merged_in_memory
+    );
+    let width = shown.len().to_string().len().max(1) + 1;
+    let name_width = shown.iter().map(|n| n.chars().count()).max().unwrap_or(0).min(24);
+    out.push_str(&format!("{:>w$} {:<nw$}", "", "", w = width, nw = name_width));
+    for i in 1..=shown.len() {
+        out.push_str(&format!("{i:>width$}"));
+    }
+    out.push_str(&format!("  {}\n", target.label));
+    for (i, row) in shown.iter().enumerate() {
+        let name: String = row.chars().take(name_width).collect();
+        out.push_str(&format!("{:>w$} {:<nw$}", i + 1, name, w = width, nw = name_width));
+        for column in &shown {
+            let mark =
+                if row == column { '-' } else { cell.get(&(row.as_str(), column.as_str())).copied().unwrap_or('.') };
+            out.push_str(&" ".repeat(width - 1));
+            out.push_str(&paint_mark(mark));
+        }
+        let against = if target_conflict.contains(row.as_str()) { 'X' } else { '.' };
+        out.push_str(&format!("  {}\n", paint_mark(against)));
+    }
+    if shown.len() < names.len() {
+        out.push_str(&format!(
+            "({} other task(s) merge cleanly with every other and with the target)\n",
+            names.len() - shown.len()
+        ));
+    }
+    out.push_str(&format!(
+        "\n{} conflict   {} same files, merges cleanly (review)   {} clean\n",
+        paint_mark('X'),
+        paint_mark('~'),
+        paint_mark('.')
+    ));
+    out.push_str(&details(analysis, target));
+    out
+}
+
+/// A matrix mark, coloured when colour is on (callers pad before it: escape codes have no width).
+fn paint_mark(mark: char) -> String {
+    let style = match mark {
+        'X' => Style::new().red().bold(),
+        '~' => Style::new().yellow(),
+        _ => Style::new().dimmed(),
+    };
+    paint(mark, style)
+}
+
+fn details(analysis: &Analysis, target: &Target) -> String {
+    let mut out = String::new();
+    let conflicts: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == "conflict").collect();
+    let against: Vec<_> = analysis.against_target.iter().filter(|t| t.verdict == "conflict").collect();
+    if !conflicts.is_empty() || !against.is_empty() {
+        out.push_str(&format!("\n{}\n", paint("Conflicts:", Style::new().bold())));
+        for pair in conflicts {
+            out.push_str(&format!("  {} x {}: {}\n", pair.a, pair.b, conflict_text(&pair.conflicts)));
+        }
+        for t in against {
+            out.push_str(&format!("  {} x {}: {}\n", t.task, target.label, conflict_text(&t.conflicts)));
+        }
+    }
+    let overlaps: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == "clean-overlap").collect();
+    if !overlaps.is_empty() {
+        out.push_str(&format!("\n{}\n", paint("Same files, merging cleanly:", Style::new().bold())));
+        for pair in overlaps {
+            let paths: Vec<String> = pair.overlap.iter().map(|p| p.to_string()).collect();
+            out.push_str(&format!("  {} ~ {}: {}\n", pair.a, pair.b, paths.join(", ")));
+        }
+    }
+    if !analysis.hazards.is_empty() {
+        out.push_str(&format!("\n{}\n", paint("Hazards:", Style::new().bold())));
+        for hazard in &analysis.hazards {
+            let paths: Vec<String> = hazard.paths.iter().map(|p| p.to_string()).collect();
+            out.push_str(&format!("  {}: {}: {}\n", hazard.kind, hazard.message, paths.join(", ")));
+        }
+    }
+    if !analysis.has_conflicts() {
+        out.push_str("\nNo conflicts.\n");
+    }
+    out
+}
+
+fn render_list(target: &Target, analysis: &Analysis) -> String {
+    let mut out = String::new();
+    for pair in &analysis.pairs {
+        out.push_str(&format!("{} {} {}\n", pair.verdict, pair.a, pair.b));
+        for c in &pair.conflicts {
+            out.push_str(&format!("  {} {}\n", c.kind, c.path));
+        }
+        for path in pair.overlap.iter().filter(|p| !pair.conflicts.iter().any(|c| &c.path == *p)) {
+            out.push_str(&format!("  overlap {path}\n"));
+        }
+    }
+    for t in &analysis.against_target {
+        out.push_str(&format!("{} {} {}\n", t.verdict, t.task, target.label));
+        for c in &t.conflicts {
+            out.push_str(&format!("  {} {}\n", c.kind, c.path));
+        }
+    }
+    for hazard in &analysis.hazards {
+        out.push_str(&format!("hazard {} {}\n", hazard.kind, hazard.tasks.join(" ")));
+        for path in &hazard.paths {
+            out.push_str(&format!("  {path}\n"));
+        }
+    }
+    out
+}

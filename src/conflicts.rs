@@ -1,0 +1,750 @@
+//! Pairwise conflict detection between agent branches, in memory, without touching any
+//! worktree, index or ref.
+//!
+//! Checking N branches naively costs N(N-1)/2 three-way merges. Most pairs of agent branches
+//! touch disjoint files and cannot conflict, so:
+//!
+//! 1. each branch is diffed once against its merge base with the target (N tree diffs);
+//! 2. the changed paths are indexed, and a pair is a *candidate* only if the two branches
+//!    change the same path, a path that is a directory on the other side, add a file into a
+//!    directory the other side deleted from (a possible directory rename), share commits, or
+//!    forked from different target commits;
+//! 3. only candidates get a real in-memory merge (gix, the same `ort`-style algorithm as
+//!    `git merge-tree`), on all cores, with caches reused across merges.
+//!
+//! A pair that is not a candidate merges cleanly: both sides start from the same commit X,
+//! their own commits are disjoint, so X is their merge base, and a three-way merge of changes
+//! to disjoint paths has nothing to conflict on.
+//!
+//! Verdicts and conflicted paths follow `git merge-tree --write-tree`. gix treats a file that
+//! one side added into a directory the other side renamed as resolved; git's default
+//! (`merge.directoryRenames=conflict`) reports "CONFLICT (file location)", so that case counts
+//! as a conflict here too. External merge drivers and filters configured in the repository are
+//! never run by this read-only check.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bstr::{BStr, BString, ByteSlice};
+use gix::ObjectId;
+use gix::merge::plumbing::tree::{Resolution, ResolutionFailure, TreatAsUnresolved};
+use serde::Serialize;
+
+use crate::output::JsonPath;
+
+/// A branch to check: the task it belongs to and the commit to merge.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub task: String,
+    /// The label of its side in a merge: the branch name without `refs/heads/`.
+    pub label: String,
+    pub head: ObjectId,
+    pub scope: Vec<String>,
+}
+
+/// What the branches are merged into.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub label: String,
+    pub commit: ObjectId,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConflictPath {
+    pub path: JsonPath,
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PairResult {
+    pub a: String,
+    pub b: String,
+    /// "conflict" or "clean-overlap"; plainly clean pairs are not listed.
+    pub verdict: &'static str,
+    pub conflicts: Vec<ConflictPath>,
+    pub overlap: Vec<JsonPath>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetResult {
+    pub task: String,
+    /// "conflict" or "clean".
+    pub verdict: &'static str,
+    pub conflicts: Vec<ConflictPath>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Hazard {
+    pub kind: &'static str,
+    pub tasks: Vec<String>,
+    pub paths: Vec<JsonPath>,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub tasks: usize,
+    pub pairs_checked: usize,
+    pub merged_in_memory: usize,
+    pub conflicting_pairs: usize,
+    pub clean_overlaps: usize,
+    pub conflicts_with_target: usize,
+    pub hazards: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub pairs: Vec<PairResult>,
+    pub against_target: Vec<TargetResult>,
+    pub hazards: Vec<Hazard>,
+    pub summary: Summary,
+    /// Branches that could not be analysed (for example: no common history with the target).
+    pub problems: Vec<(String, String)>,
+}
+
+impl Analysis {
+    pub fn has_conflicts(&self) -> bool {
+        self.summary.conflicting_pairs > 0 || self.summary.conflicts_with_target > 0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeKind {
+    Added,
+    Deleted,
+    Modified,
+}
+
+/// One branch, prepared: where it forked from the target and what it changed since.
+struct Prepared {
+    branch: Branch,
+    fork: ObjectId,
+    changes: BTreeMap<BString, ChangeKind>,
+    commits: HashSet<ObjectId>,
+}
+
+/// Checks every pair of `branches` and each branch against `target`.
+pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -> anyhow::Result<Analysis> {
+    let mut analysis = Analysis::default();
+    let mut prepared = Vec::new();
+    for branch in branches {
+        match prepare(repo, branch.clone(), target.commit)? {
+            Some(p) => prepared.push(p),
+            None => analysis
+                .problems
+                .push((branch.task, format!("{} has no history in common with the target", branch.label))),
+        }
+    }
+    let n = prepared.len();
+    analysis.summary.tasks = n;
+    analysis.summary.pairs_checked = n * n.saturating_sub(1) / 2;
+
+    // What the target changed since each fork point, for the branch-against-target checks.
+    let mut target_changes: HashMap<ObjectId, BTreeMap<BString, ChangeKind>> = HashMap::new();
+    for p in &prepared {
+        if p.fork != target.commit && !target_changes.contains_key(&p.fork) {
+            target_changes.insert(p.fork, changes(repo, p.fork, target.commit)?);
+        }
+    }
+
+    let candidates = candidate_pairs(&prepared);
+    let mut jobs: Vec<Job> = candidates.iter().map(|&(i, j)| Job::Pair(i, j)).collect();
+    for (i, p) in prepared.iter().enumerate() {
+        if let Some(moved) = target_changes.get(&p.fork)
+            && paths_interact(&p.changes, moved)
+        {
+            jobs.push(Job::Target(i));
+        }
+    }
+    analysis.summary.merged_in_memory = jobs.len();
+    let outcomes = run_merges(repo, &prepared, target, &jobs)?;
+
+    for (job, conflicts) in jobs.iter().zip(outcomes) {
+        match *job {
+            Job::Pair(i, j) => {
+                let overlap: Vec<JsonPath> = prepared[i]
+                    .changes
+                    .keys()
+                    .filter(|path| prepared[j].changes.contains_key(*path))
+                    .map(|path| JsonPath(path.clone()))
+                    .collect();
+                let verdict = if !conflicts.is_empty() {
+                    analysis.summary.conflicting_pairs += 1;
+                    "conflict"
+                } else if !overlap.is_empty() {
+                    analysis.summary.clean_overlaps += 1;
+                    "clean-overlap"
+                } else {
+                    continue;
+                };
+                analysis.pairs.push(PairResult {
+                    a: prepared[i].branch.task.clone(),
+                    b: prepared[j].branch.task.clone(),
+                    verdict,
+                    conflicts,
+                    overlap,
+                });
+            }
+            Job::Target(i) if !conflicts.is_empty() => {
+                analysis.summary.conflicts_with_target += 1;
+                analysis.against_target.push(TargetResult {
+                    task: prepared[i].branch.task.clone(),
+                    verdict: "conflict",
+                    conflicts,
+                });
+            }
+            Job::Target(_) => {}
+        }
+    }
+    // Every branch gets a verdict against the target, in task order.
+    for p in &prepared {
+        if !analysis.against_target.iter().any(|t| t.task == p.branch.task) {
+            analysis.against_target.push(TargetResult {
+                task: p.branch.task.clone(),
+                verdict: "clean",
+                conflicts: Vec::new(),
+            });
+        }
+    }
+    let order: HashMap<&str, usize> = prepared.iter().enumerate().map(|(i, p)| (p.branch.task.as_str(), i)).collect();
+    analysis.against_target.sort_by_key(|t| order[t.task.as_str()]);
+    analysis.pairs.sort_by_key(|pair| (order[pair.a.as_str()], order[pair.b.as_str()]));
+
+    analysis.hazards = hazards(&prepared);
+    analysis.summary.hazards = analysis.hazards.len();
+    Ok(analysis)
+}
+
+fn prepare(repo: &gix::Repository, branch: Branch, target: ObjectId) -> anyhow::Result<Option<Prepared>> {
+    let Some(fork) = crate::git::merge_base(repo, branch.head, target)? else {
+        return Ok(None);
+    };
+    let changes = changes(repo, fork, branch.head)?;
+    let mut commits = HashSet::new();
+    if fork != branch.head {
+        for info in repo.rev_walk([branch.head]).with_hidden([fork]).all()? {
+            commits.insert(info?.id);
+        }
+    }
+    Ok(Some(Prepared { branch, fork, changes, commits }))
+}
+
+/// Files that differ between the trees of two commits, and how.
+fn changes(repo: &gix::Repository, from: ObjectId, to: ObjectId) -> anyhow::Result<BTreeMap<BString, ChangeKind>> {
+    use gix::object::tree::diff::ChangeDetached;
+    let mut out = BTreeMap::new();
+    if from == to {
+        return Ok(out);
+    }
+    let old = repo.find_commit(from)?.tree()?;
+    let new = repo.find_commit(to)?.tree()?;
+    let options = gix::diff::Options::default().with_rewrites(None);
+    for change in repo.diff_tree_to_tree(&old, &new, options)? {
+        if change.entry_mode().is_tree() {
+            continue;
+        }
+        let kind = match &change {
+            ChangeDetached::Addition { .. } => ChangeKind::Added,
+            ChangeDetached::Deletion { .. } => ChangeKind::Deleted,
+            _ => ChangeKind::Modified,
+        };
+        out.insert(change.location().to_owned(), kind);
+    }
+    Ok(out)
+}
+
+/// The directories above a path, deepest first, without the root.
+fn parent_dirs(path: &BStr) -> impl Iterator<Item = &BStr> {
+    path.rfind_iter("/").map(move |slash| path[..slash].as_bstr())
+}
+
+/// Could changes `a` and `b`, made from the same commit, interact in a merge?
+fn paths_interact(a: &BTreeMap<BString, ChangeKind>, b: &BTreeMap<BString, ChangeKind>) -> bool {
+    let index = PathIndex::new([a, b].into_iter());
+    !index.interacting_pairs().is_empty()
+}
+
+/// Changed paths of several branches, indexed to find pairs whose changes can interact.
+struct PathIndex<'a> {
+    files: HashMap<&'a BStr, Vec<usize>>,
+    dirs: HashMap<&'a BStr, Vec<usize>>,
+    deleted_from: HashMap<&'a BStr, Vec<usize>>,
+    changes: Vec<&'a BTreeMap<BString, ChangeKind>>,
+}
+
+impl<'a> PathIndex<'a> {
+    fn new(changes: impl Iterator<Item = &'a BTreeMap<BString, ChangeKind>>) -> Self {
+        let mut index = PathIndex {
+            files: HashMap::new(),
+            dirs: HashMap::new(),
+            deleted_from: HashMap::new(),
+            changes: Vec::new(),
+        };
+        for (i, changes) in changes.enumerate() {
+            index.changes.push(changes);
+            for (path, kind) in changes {
+                index.files.entry(path.as_bstr()).or_default().push(i);
+                for dir in parent_dirs(path.as_bstr()) {
+                    let owners = index.dirs.entry(dir).or_default();
+                    if owners.last() != Some(&i) {
+                        owners.push(i);
+                    }
+                    if *kind == ChangeKind::Deleted {
+                        let owners = index.deleted_from.entry(dir).or_default();
+                        if owners.last() != Some(&i) {
+                            owners.push(i);
+                        }
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    /// Pairs (i < j) that change the same path, where one's file is the other's directory, or
+    /// where one adds a file below a directory the other deleted files from.
+    fn interacting_pairs(&self) -> BTreeSet<(usize, usize)> {
+        let mut pairs = BTreeSet::new();
+        let mut add = |x: usize, y: usize| {
+            if x != y {
+                pairs.insert((x.min(y), x.max(y)));
+            }
+        };
+        for owners in self.files.values() {
+            for (k, &x) in owners.iter().enumerate() {
+                for &y in &owners[k + 1..] {
+                    add(x, y);
+                }
+            }
+        }
+        for (path, owners) in &self.files {
+            if let Some(dir_owners) = self.dirs.get(path) {
+                for &x in owners {
+                    for &y in dir_owners {
+                        add(x, y);
+                    }
+                }
+            }
+        }
+        for (i, changes) in self.changes.iter().enumerate() {
+            for (path, kind) in changes.iter() {
+                if *kind != ChangeKind::Added {
+                    continue;
+                }
+                for dir in parent_dirs(path.as_bstr()) {
+                    for &x in self.deleted_from.get(dir).into_iter().flatten() {
+                        add(i, x);
+                    }
+                }
+            }
+        }
+        pairs
+    }
+}
+
+/// The pairs that need a real merge.
+fn candidate_pairs(prepared: &[Prepared]) -> BTreeSet<(usize, usize)> {
+    let mut pairs = PathIndex::new(prepared.iter().map(|p| &p.changes)).interacting_pairs();
+    // Shared commits (one branch built on another) move the merge base off the fork point.
+    let mut by_commit: HashMap<ObjectId, Vec<usize>> = HashMap::new();
+    for (i, p) in prepared.iter().enumerate() {
+        for commit in &p.commits {
+            by_commit.entry(*commit).or_default().push(i);
+        }
+    }
+    for owners in by_commit.values() {
+        for (k, &x) in owners.iter().enumerate() {
+            for &y in &owners[k + 1..] {
+                pairs.insert((x.min(y), x.max(y)));
+            }
+        }
+    }
+    // Branches forked from different target commits also see the target's changes in between.
+    for i in 0..prepared.len() {
+        for j in i + 1..prepared.len() {
+            if prepared[i].fork != prepared[j].fork {
+                pairs.insert((i, j));
+            }
+        }
+    }
+    pairs
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Pair(usize, usize),
+    Target(usize),
+}
+
+/// Runs the merges on all cores; each worker keeps its caches across merges.
+fn run_merges(
+    repo: &gix::Repository,
+    prepared: &[Prepared],
+    target: &Target,
+    jobs: &[Job],
+) -> anyhow::Result<Vec<Vec<ConflictPath>>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sync = repo.clone().into_sync();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Vec<ConflictPath>>>> = Mutex::new(vec![None; jobs.len()]);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    let mut repo = sync.to_thread_local().with_object_memory();
+                    repo.object_cache_size_if_unset(64 << 20);
+                    let mut merger = Merger::new(&repo)?;
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(k) else { return Ok(()) };
+                        let (ours, theirs, our_label, their_label) = match *job {
+                            Job::Pair(i, j) => (
+                                prepared[i].branch.head,
+                                prepared[j].branch.head,
+                                &prepared[i].branch.label,
+                                &prepared[j].branch.label,
+                            ),
+                            Job::Target(i) => {
+                                (target.commit, prepared[i].branch.head, &target.label, &prepared[i].branch.label)
+                            }
+                        };
+                        let conflicts = merger.merge(ours, theirs, our_label, their_label)?;
+                        results.lock().expect("no worker panics while holding the lock")[k] = Some(conflicts);
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("merge worker panicked")?;
+        }
+        Ok(())
+    })?;
+    Ok(results.into_inner().expect("workers are done").into_iter().map(|r| r.expect("every job ran")).collect())
+}
+
+/// One worker's merge machinery: caches are built once and reused for every merge.
+struct Merger<'repo> {
+    repo: &'repo gix::Repository,
+    diff_cache: gix::diff::blob::Platform,
+    blob_merge: gix::merge::blob::Platform,
+    commit_graph: Option<gix::commitgraph::Graph>,
+    options: gix::merge::commit::Options,
+}
+
+impl<'repo> Merger<'repo> {
+    fn new(repo: &'repo gix::Repository) -> anyhow::Result<Self> {
+        let configured = repo.merge_resource_cache(Default::default())?;
+        // No external merge drivers (the empty driver list) and no filters that could run
+        // programs (blobs come from the object database, in the form git stores them).
+        let blob_merge = gix::merge::blob::Platform::new(
+            configured.filter,
+            gix::merge::blob::pipeline::Mode::ToGit,
+            configured.attr_stack,
+            Vec::new(),
+            configured.options,
+        );
+        Ok(Merger {
+            repo,
+            diff_cache: repo.diff_resource_cache_for_tree_diff()?,
+            blob_merge,
+            commit_graph: repo.commit_graph_if_enabled()?,
+            options: gix::merge::commit::Options::from(repo.tree_merge_options()?),
+        })
+    }
+
+    /// Merges `theirs` into `ours` in memory; returns the conflicted paths, empty when clean.
+    fn merge(
+        &mut self,
+        ours: ObjectId,
+        theirs: ObjectId,
+        our_label: &str,
+        their_label: &str,
+    ) -> anyhow::Result<Vec<ConflictPath>> {
+        let repo = self.repo;
+        let mut graph = repo.revision_graph(self.commit_graph.as_ref());
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: None,
+            current: Some(our_label.into()),
+            other: Some(their_label.into()),
+        };
+        let outcome = gix::merge::plumbing::commit(
+            ours,
+            theirs,
+            labels,
+            &mut graph,
+            &mut self.diff_cache,
+            &mut self.blob_merge,
+            repo,
+            &mut |id| {
+                use gix::prelude::ObjectIdExt;
+                id.to_owned().attach(repo).shorten_or_id().to_string()
+            },
+            self.options.clone().into(),
+        )?;
+        let mut merge = outcome.tree_merge;
+        let how = TreatAsUnresolved::git();
+        let relocated: Vec<(BString, &'static str)> = merge
+            .conflicts
+            .iter()
+            .filter_map(|c| match &c.resolution {
+                Ok(Resolution::SourceLocationAffectedByRename { final_location }) => {
+                    Some((final_location.clone(), "directory-rename"))
+                }
+                _ => None,
+            })
+            .collect();
+        if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The conflicted paths exactly as git lists them: the merged tree as an index with the
+        // conflict stages applied; every path with a stage other than 0 is conflicted.
+        let tree_id = merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?;
+        let mut index: gix::index::State = repo.index_from_tree(&tree_id)?.into();
+        merge.index_changed_after_applying_conflicts(
+            &mut index,
+            how,
+            gix::merge::plumbing::tree::apply_index_entries::RemovalMode::Prune,
+        );
+        let kinds = conflict_kinds(&merge.conflicts, how);
+        let mut paths: BTreeMap<BString, &'static str> = BTreeMap::new();
+        for entry in index.entries() {
+            if entry.stage_raw() != 0 {
+                let path = entry.path(&index).to_owned();
+                let kind = kinds.get(&path).copied().unwrap_or("content");
+                paths.insert(path, kind);
+            }
+        }
+        for (path, kind) in relocated {
+            paths.entry(path).or_insert(kind);
+        }
+        Ok(paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect())
+    }
+}
+
+/// The kind of each unresolved conflict, by every path it involves.
+fn conflict_kinds(
+    conflicts: &[gix::merge::plumbing::tree::Conflict],
+    how: TreatAsUnresolved,
+) -> HashMap<BString, &'static str> {
+    let mut kinds = HashMap::new();
+    for conflict in conflicts.iter().filter(|c| c.is_unresolved(how)) {
+        let (ours, theirs) = conflict.changes_in_resolution();
+        let kind = match &conflict.resolution {
+            Err(failure) | Ok(Resolution::Forced(failure)) => failure_kind(failure),
+            Ok(Resolution::SourceLocationAffectedByRename { .. }) => "directory-rename",
+            Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename { final_location: Some(_), .. }) => {
+                "directory-rename"
+            }
+            Ok(_) if is_addition(ours) && is_addition(theirs) => "add-add",
+            Ok(_) => "content",
+        };
+        let mut paths: Vec<BString> = vec![ours.location().to_owned(), theirs.location().to_owned()];
+        match &conflict.resolution {
+            Err(ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed {
+                renamed_unique_path_to_modified_blob,
+            }) => paths.push(renamed_unique_path_to_modified_blob.clone()),
+            Err(ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { renamed_unique_path_of_theirs }) => {
+                paths.push(renamed_unique_path_of_theirs.clone())
+            }
+            Err(ResolutionFailure::OursAddedTheirsAddedTypeMismatch { their_unique_location }) => {
+                paths.push(their_unique_location.clone())
+            }
+            Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename {
+                final_location: Some(location), ..
+            }) => paths.push(location.clone()),
+            _ => {}
+        }
+        for path in paths {
+            kinds.entry(path).or_insert(kind);
+        }
+    }
+    kinds
+}
+
+fn is_addition(change: &gix::diff::tree_with_rewrites::Change) -> bool {
+    matches!(change, gix::diff::tree_with_rewrites::Change::Addition { .. })
+}
+
+fn failure_kind(failure: &ResolutionFailure) -> &'static str {
+    match failure {
+        ResolutionFailure::SubmoduleMerge | ResolutionFailure::SubmoduleAddAdd => "submodule",
+        ResolutionFailure::OursRenamedTheirsRenamedToSameLocation
+        | ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. } => "rename-rename",
+        ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed { .. }
+        | ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { .. } => "file-directory",
+        ResolutionFailure::OursAddedTheirsAddedTypeMismatch { .. }
+        | ResolutionFailure::OursModifiedTheirsRenamedTypeMismatch => "type-change",
+        ResolutionFailure::OursDeletedTheirsRenamed => "rename-delete",
+        ResolutionFailure::OursModifiedTheirsDeleted => "modify-delete",
+        ResolutionFailure::Unknown => "content",
+    }
+}
+
+/// Dependency manifests and lock files: two tasks changing these need a look even when the
+/// merge is clean.
+fn is_dependency_manifest(path: &BStr) -> bool {
+    let name = path.rsplit_str("/").next().unwrap_or(path.as_bytes());
+    matches!(
+        name,
+        b"Cargo.toml"
+            | b"Cargo.lock"
+            | b"package.json"
+            | b"package-lock.json"
+            | b"npm-shrinkwrap.json"
+            | b"yarn.lock"
+            | b"pnpm-lock.yaml"
+            | b"go.mod"
+            | b"go.sum"
+            | b"pyproject.toml"
+            | b"poetry.lock"
+            | b"uv.lock"
+            | b"Pipfile"
+            | b"Pipfile.lock"
+            | b"Gemfile"
+            | b"Gemfile.lock"
+    ) || (name.starts_with(b"requirements") && name.ends_with(b".txt"))
+}
+
+/// For a file added in a migrations directory, the directory and its leading sequence number.
+fn migration_number(path: &BStr) -> Option<(&BStr, &[u8])> {
+    let slash = path.rfind("/")?;
+    let (dir, name) = (path[..slash].as_bstr(), &path[slash + 1..]);
+    if !dir.to_ascii_lowercase().contains_str("migrat") {
+        return None;
+    }
+    let digits = name.iter().take_while(|b| b.is_ascii_digit()).count();
+    (digits > 0).then(|| (dir, &name.as_bytes()[..digits]))
+}
+
+/// The decomposition checklist: scope, manifests, migrations, same new path.
+fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
+    let mut hazards = Vec::new();
+    for p in prepared {
+        if p.branch.scope.is_empty() {
+            continue;
+        }
+        let outside: Vec<JsonPath> = p
+            .changes
+            .keys()
+            .filter(|path| !crate::scope::contains(&p.branch.scope, path.as_bstr()))
+            .map(|path| JsonPath(path.clone()))
+            .collect();
+        if !outside.is_empty() {
+            hazards.push(Hazard {
+                kind: "out-of-scope",
+                tasks: vec![p.branch.task.clone()],
+                message: format!("{} changed {} file(s) outside its scope", p.branch.task, outside.len()),
+                paths: outside,
+            });
+        }
+    }
+
+    let manifest_changes: Vec<(&Prepared, Vec<&BString>)> = prepared
+        .iter()
+        .map(|p| (p, p.changes.keys().filter(|path| is_dependency_manifest(path.as_bstr())).collect::<Vec<_>>()))
+        .filter(|(_, paths)| !paths.is_empty())
+        .collect();
+    if manifest_changes.len() > 1 {
+        let tasks: Vec<String> = manifest_changes.iter().map(|(p, _)| p.branch.task.clone()).collect();
+        let paths: BTreeSet<&BString> = manifest_changes.iter().flat_map(|(_, paths)| paths.iter().copied()).collect();
+        hazards.push(Hazard {
+            kind: "dependency-manifest",
+            message: format!("{} tasks changed dependency manifests or lock files: {}", tasks.len(), tasks.join(", ")),
+            tasks,
+            paths: paths.into_iter().map(|p| JsonPath(p.clone())).collect(),
+        });
+    }
+
+    let mut migrations: BTreeMap<(BString, BString), Vec<(usize, BString)>> = BTreeMap::new();
+    let mut added: BTreeMap<&BString, Vec<usize>> = BTreeMap::new();
+    for (i, p) in prepared.iter().enumerate() {
+        for (path, kind) in &p.changes {
+            if *kind != ChangeKind::Added {
+                continue;
+            }
+            added.entry(path).or_default().push(i);
+            if let Some((dir, number)) = migration_number(path.as_bstr()) {
+                migrations.entry((dir.to_owned(), number.into())).or_default().push((i, path.clone()));
+            }
+        }
+    }
+    for ((dir, number), files) in migrations {
+        let tasks: BTreeSet<usize> = files.iter().map(|(i, _)| *i).collect();
+        if tasks.len() > 1 {
+            let tasks: Vec<String> = tasks.into_iter().map(|i| prepared[i].branch.task.clone()).collect();
+            hazards.push(Hazard {
+                kind: "migration-number",
+                message: format!("{} add migrations numbered {} in {}", tasks.join(" and "), number, dir),
+                tasks,
+                paths: files.into_iter().map(|(_, path)| JsonPath(path)).collect(),
+            });
+        }
+    }
+    for (path, owners) in added {
+        if owners.len() > 1 {
+            let tasks: Vec<String> = owners.iter().map(|&i| prepared[i].branch.task.clone()).collect();
+            hazards.push(Hazard {
+                kind: "same-new-path",
+                message: format!("{} all add {}", tasks.join(", "), JsonPath(path.clone())),
+                tasks,
+                paths: vec![JsonPath(path.clone())],
+            });
+        }
+    }
+    hazards
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(list: &[(&str, ChangeKind)]) -> BTreeMap<BString, ChangeKind> {
+        list.iter().map(|(p, k)| (BString::from(*p), *k)).collect()
+    }
+    use ChangeKind::*;
+
+    #[test]
+    fn disjoint_files_do_not_interact() {
+        assert!(!paths_interact(&changes(&[("a/x", Modified)]), &changes(&[("b/y", Modified), ("a/z", Modified)])));
+    }
+
+    #[test]
+    fn the_same_file_interacts() {
+        assert!(paths_interact(&changes(&[("a/x", Modified)]), &changes(&[("a/x", Deleted)])));
+    }
+
+    #[test]
+    fn a_file_where_the_other_side_has_a_directory_interacts() {
+        assert!(paths_interact(&changes(&[("p", Added)]), &changes(&[("p/q", Added)])));
+        assert!(paths_interact(&changes(&[("deep/p", Deleted)]), &changes(&[("deep/p/q/r", Added)])));
+    }
+
+    #[test]
+    fn adding_into_a_directory_the_other_side_emptied_interacts() {
+        // A possible directory rename: `dir/a` moved away on one side, `dir/new` added on the other.
+        let rename = changes(&[("dir/a", Deleted), ("newdir/a", Added)]);
+        assert!(paths_interact(&rename, &changes(&[("dir/new", Added)])));
+        assert!(paths_interact(&rename, &changes(&[("dir/sub/new", Added)])));
+        assert!(!paths_interact(&rename, &changes(&[("other/new", Added)])));
+    }
+
+    #[test]
+    fn root_level_deletions_do_not_make_every_addition_interact() {
+        assert!(!paths_interact(&changes(&[("README", Deleted)]), &changes(&[("new.txt", Added)])));
+    }
+
+    #[test]
+    fn manifests_and_migrations_are_recognised() {
+        assert!(is_dependency_manifest(b"Cargo.lock".as_bstr()));
+        assert!(is_dependency_manifest(b"web/package.json".as_bstr()));
+        assert!(is_dependency_manifest(b"requirements-dev.txt".as_bstr()));
+        assert!(!is_dependency_manifest(b"docs/Cargo.toml.md".as_bstr()));
+        assert_eq!(migration_number(b"db/migrations/0042_add.sql".as_bstr()).unwrap().1, b"0042");
+        assert!(migration_number(b"src/0042_add.sql".as_bstr()).is_none());
+        assert!(migration_number(b"migrations/readme.md".as_bstr()).is_none());
+    }
+}
