@@ -35,6 +35,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -s V -l version -d 'Pr
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "spawn" -d 'Create a task: a branch, a linked worktree and a task record; optionally start the agent in it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "list" -d 'Show every task at a glance (alias: status)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "status" -d 'Show every task at a glance (alias: status)'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "conflicts" -d 'Check every pair of agent branches, and each against the target, for conflicts, in memory'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "show" -d 'Print a task\'s brief, scope, dependencies, acceptance criteria and state'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "done" -d 'Mark a task ready for integration'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
@@ -72,6 +73,17 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l no-dirty 
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l target -d 'What the branches are merged into (default: the tasks\' base branch)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l format -d 'Layout of the text output' -r -f -a "matrix\t'A compact N x N matrix with a legend, then the details of what conflicts'
+list\t'One entry per pair and per branch with paths and kinds'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l include-uncommitted -d 'Also count each task worktree\'s uncommitted changes and untracked files (read, never touched)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bstr::{BStr, BString, ByteSlice};
+use bstr::{BStr, BString, ByteSlice, ByteVec};
 use gix::ObjectId;
 use gix::merge::plumbing::tree::{Resolution, ResolutionFailure, TreatAsUnresolved};
 use serde::Serialize;
@@ -126,6 +126,11 @@ struct Prepared {
 
 /// Checks every pair of `branches` and each branch against `target`.
 pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -> anyhow::Result<Analysis> {
+    // Trees are read many times over (every branch's diff starts at the same root tree), and
+    // in packs they are deltas: without a cache, inflating them dominated the whole check.
+    let mut repo = repo.clone();
+    repo.object_cache_size_if_unset(64 << 20);
+    let repo = &repo;
     let mut analysis = Analysis::default();
     let mut prepared = Vec::new();
     for branch in branches {
@@ -160,15 +165,12 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
     analysis.summary.merged_in_memory = jobs.len();
     let outcomes = run_merges(repo, &prepared, target, &jobs)?;
 
-    for (job, conflicts) in jobs.iter().zip(outcomes) {
+    for (job, Merged { conflicts, overlap }) in jobs.iter().zip(outcomes) {
         match *job {
             Job::Pair(i, j) => {
-                let overlap: Vec<JsonPath> = prepared[i]
-                    .changes
-                    .keys()
-                    .filter(|path| prepared[j].changes.contains_key(*path))
-                    .map(|path| JsonPath(path.clone()))
-                    .collect();
+                // Measured from the pair's own merge base, which is not the fork point when
+                // the two branches forked from different target commits.
+                let overlap: Vec<JsonPath> = overlap.into_iter().map(JsonPath).collect();
                 let verdict = if !conflicts.is_empty() {
                     analysis.summary.conflicting_pairs += 1;
                     "conflict"
@@ -232,13 +234,21 @@ fn prepare(repo: &gix::Repository, branch: Branch, target: ObjectId) -> anyhow::
 
 /// Files that differ between the trees of two commits, and how.
 fn changes(repo: &gix::Repository, from: ObjectId, to: ObjectId) -> anyhow::Result<BTreeMap<BString, ChangeKind>> {
+    if from == to {
+        return Ok(BTreeMap::new());
+    }
+    tree_changes(repo, repo.find_commit(from)?.tree_id()?.detach(), repo.find_commit(to)?.tree_id()?.detach())
+}
+
+/// Files that differ between two trees, and how.
+fn tree_changes(repo: &gix::Repository, from: ObjectId, to: ObjectId) -> anyhow::Result<BTreeMap<BString, ChangeKind>> {
     use gix::object::tree::diff::ChangeDetached;
     let mut out = BTreeMap::new();
     if from == to {
         return Ok(out);
     }
-    let old = repo.find_commit(from)?.tree()?;
-    let new = repo.find_commit(to)?.tree()?;
+    let old = repo.find_tree(from)?;
+    let new = repo.find_tree(to)?;
     let options = gix::diff::Options::default().with_rewrites(None);
     for change in repo.diff_tree_to_tree(&old, &new, options)? {
         if change.entry_mode().is_tree() {
@@ -383,13 +393,13 @@ fn run_merges(
     prepared: &[Prepared],
     target: &Target,
     jobs: &[Job],
-) -> anyhow::Result<Vec<Vec<ConflictPath>>> {
+) -> anyhow::Result<Vec<Merged>> {
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
     let sync = repo.clone().into_sync();
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Vec<ConflictPath>>>> = Mutex::new(vec![None; jobs.len()]);
+    let results: Mutex<Vec<Option<Merged>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..threads)
@@ -412,8 +422,9 @@ fn run_merges(
                                 (target.commit, prepared[i].branch.head, &target.label, &prepared[i].branch.label)
                             }
                         };
-                        let conflicts = merger.merge(ours, theirs, our_label, their_label)?;
-                        results.lock().expect("no worker panics while holding the lock")[k] = Some(conflicts);
+                        let merged =
+                            merger.merge(ours, theirs, our_label, their_label, matches!(job, Job::Pair(..)))?;
+                        results.lock().expect("no worker panics while holding the lock")[k] = Some(merged);
                     }
                 })
             })
@@ -456,14 +467,16 @@ impl<'repo> Merger<'repo> {
         })
     }
 
-    /// Merges `theirs` into `ours` in memory; returns the conflicted paths, empty when clean.
+    /// Merges `theirs` into `ours` in memory. Returns the conflicted paths (empty when clean)
+    /// and, with `with_overlap`, the files both sides changed since their merge base.
     fn merge(
         &mut self,
         ours: ObjectId,
         theirs: ObjectId,
         our_label: &str,
         their_label: &str,
-    ) -> anyhow::Result<Vec<ConflictPath>> {
+        with_overlap: bool,
+    ) -> anyhow::Result<Merged> {
         let repo = self.repo;
         let mut graph = repo.revision_graph(self.commit_graph.as_ref());
         let labels = gix::merge::blob::builtin_driver::text::Labels {
@@ -485,20 +498,19 @@ impl<'repo> Merger<'repo> {
             },
             self.options.clone().into(),
         )?;
+        let base_tree = outcome.merge_base_tree_id;
+        let overlap = if with_overlap {
+            let ours_changes = tree_changes(repo, base_tree, repo.find_commit(ours)?.tree_id()?.detach())?;
+            let theirs_changes = tree_changes(repo, base_tree, repo.find_commit(theirs)?.tree_id()?.detach())?;
+            ours_changes.into_keys().filter(|path| theirs_changes.contains_key(path)).collect()
+        } else {
+            Vec::new()
+        };
         let mut merge = outcome.tree_merge;
         let how = TreatAsUnresolved::git();
-        let relocated: Vec<(BString, &'static str)> = merge
-            .conflicts
-            .iter()
-            .filter_map(|c| match &c.resolution {
-                Ok(Resolution::SourceLocationAffectedByRename { final_location }) => {
-                    Some((final_location.clone(), "directory-rename"))
-                }
-                _ => None,
-            })
-            .collect();
+        let relocated = files_moved_by_directory_renames(repo, &merge.conflicts, base_tree)?;
         if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Merged { conflicts: Vec::new(), overlap });
         }
         // The conflicted paths exactly as git lists them: the merged tree as an index with the
         // conflict stages applied; every path with a stage other than 0 is conflicted.
@@ -518,11 +530,119 @@ impl<'repo> Merger<'repo> {
                 paths.insert(path, kind);
             }
         }
+        for conflict in merge.conflicts.iter().filter(|c| c.is_unresolved(how)) {
+            let (a, b) = (&conflict.ours, &conflict.theirs);
+            // git keeps both sides of a type change (a file against a symlink or submodule)
+            // and moves the regular file aside to `path~<label>`; gix keeps one.
+            if let Some(aside) = type_change_aside(a, b, our_label, their_label) {
+                paths.insert(a.location().to_owned(), "type-change");
+                paths.insert(aside, "type-change");
+            }
+            // A file renamed differently on both sides, where one side moved it along with its
+            // whole directory: git applies that directory rename to the other side's new name.
+            if matches!(conflict.resolution, Err(ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. })) {
+                for (mover, other) in [(a, b), (b, a)] {
+                    if let Some(moved) = moved_by_directory_rename(mover, other.location()) {
+                        paths.remove(other.location());
+                        paths.insert(moved, "rename-rename");
+                    }
+                }
+            }
+            // gix records an add/add of the same content with different modes without index
+            // stages; git reports it as an add/add conflict.
+            if matches!(conflict.resolution, Err(ResolutionFailure::Unknown))
+                && is_addition(a)
+                && is_addition(b)
+                && a.location() == b.location()
+            {
+                paths.insert(a.location().to_owned(), "add-add");
+            }
+        }
         for (path, kind) in relocated {
             paths.entry(path).or_insert(kind);
         }
-        Ok(paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect())
+        let conflicts = paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect();
+        Ok(Merged { conflicts, overlap })
     }
+}
+
+/// What one merge found.
+struct Merged {
+    conflicts: Vec<ConflictPath>,
+    overlap: Vec<BString>,
+}
+
+/// Files one side added into a directory the other side renamed, which gix moves along and
+/// calls resolved. git's default (`merge.directoryRenames=conflict`) reports these as
+/// "CONFLICT (file location)", but only when the file's own directory existed in the merge
+/// base: a new subdirectory of a renamed directory stays where it was, cleanly.
+fn files_moved_by_directory_renames(
+    repo: &gix::Repository,
+    conflicts: &[gix::merge::plumbing::tree::Conflict],
+    base_tree: ObjectId,
+) -> anyhow::Result<Vec<(BString, &'static str)>> {
+    let mut moved = Vec::new();
+    for conflict in conflicts {
+        let Ok(Resolution::SourceLocationAffectedByRename { final_location }) = &conflict.resolution else {
+            continue;
+        };
+        // One side is the renamed directory, the other the file that was added into it.
+        let original = [&conflict.ours, &conflict.theirs]
+            .into_iter()
+            .find(|change| !change.entry_mode().is_tree())
+            .map_or(final_location.as_bstr(), |change| change.location());
+        let parent_existed = match original.rfind("/") {
+            None => true,
+            Some(slash) => {
+                let parent = gix::path::from_bstr(original[..slash].as_bstr())?.into_owned();
+                repo.find_tree(base_tree)?.lookup_entry_by_path(&parent)?.is_some_and(|e| e.mode().is_tree())
+            }
+        };
+        if parent_existed {
+            moved.push((final_location.clone(), "directory-rename"));
+        }
+    }
+    Ok(moved)
+}
+
+/// If `mover` is a file that moved along with its directory (`dir/x` -> `newdir/x` as part of
+/// renaming `dir`), where that directory rename puts `path` (`dir/y` -> `newdir/y`).
+fn moved_by_directory_rename(mover: &gix::diff::tree_with_rewrites::Change, path: &BStr) -> Option<BString> {
+    use gix::diff::tree::visit::Relation;
+    use gix::diff::tree_with_rewrites::Change;
+    let Change::Rewrite { source_location, location, relation: Some(Relation::ChildOfParent(_)), .. } = mover else {
+        return None;
+    };
+    let (from_dir, to_dir) = (parent_dirs(source_location.as_bstr()).next()?, parent_dirs(location.as_bstr()).next()?);
+    if from_dir == to_dir {
+        return None;
+    }
+    let rest = path.strip_prefix(from_dir.as_bytes())?.strip_prefix(b"/")?;
+    let mut moved = BString::from(to_dir.as_bytes());
+    moved.push_byte(b'/');
+    moved.push_str(rest);
+    Some(moved)
+}
+
+/// For a modification on both sides where one side made the path a symlink or submodule and
+/// the other kept a regular file: where git puts the regular file, `<path>~<its side's label>`.
+fn type_change_aside(
+    ours: &gix::diff::tree_with_rewrites::Change,
+    theirs: &gix::diff::tree_with_rewrites::Change,
+    our_label: &str,
+    their_label: &str,
+) -> Option<BString> {
+    use gix::diff::tree_with_rewrites::Change;
+    use gix::objs::tree::EntryKind;
+    let both_modified = matches!(ours, Change::Modification { .. }) && matches!(theirs, Change::Modification { .. });
+    let is_file = |change: &Change| matches!(change.entry_mode().kind(), EntryKind::Blob | EntryKind::BlobExecutable);
+    if !both_modified || is_file(ours) == is_file(theirs) || ours.location() != theirs.location() {
+        return None;
+    }
+    let label = if is_file(ours) { our_label } else { their_label };
+    let mut aside = ours.location().to_owned();
+    aside.push_str(format!("~{}", label.replace('/', "_")));
+    Some(aside)
 }
 
 /// The kind of each unresolved conflict, by every path it involves.
@@ -534,6 +654,12 @@ fn conflict_kinds(
     for conflict in conflicts.iter().filter(|c| c.is_unresolved(how)) {
         let (ours, theirs) = conflict.changes_in_resolution();
         let kind = match &conflict.resolution {
+            // A directory on one side where the other has a file: gix may call it a type
+            // mismatch of two additions, git calls it file/directory.
+            Err(_) | Ok(Resolution::Forced(_)) if ours.entry_mode().is_tree() != theirs.entry_mode().is_tree() => {
+                "file-directory"
+            }
+            Err(ResolutionFailure::Unknown) if is_addition(ours) && is_addition(theirs) => "add-add",
             Err(failure) | Ok(Resolution::Forced(failure)) => failure_kind(failure),
             Ok(Resolution::SourceLocationAffectedByRename { .. }) => "directory-rename",
             Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename { final_location: Some(_), .. }) => {

@@ -2,6 +2,7 @@
 //! repositories with a hermetic git configuration and fixed dates.
 
 mod common;
+mod conflicts;
 mod dispatch;
 mod docs;
 mod list;
