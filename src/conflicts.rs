@@ -131,7 +131,7 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
     let mut repo = repo.clone();
     repo.object_cache_size(64 << 20);
     // The index is read only for attribute lookups here: skip verifying its checksum.
-    repo.config_snapshot_mut().set_raw_value(&"index.skipHash", "true")?;
+    repo.config_snapshot_mut().set_raw_value("index.skipHash", "true")?;
     let repo = &repo;
     let mut analysis = Analysis::default();
     let mut prepared = Vec::new();
