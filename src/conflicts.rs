@@ -566,6 +566,11 @@ impl MergeCaches {
         if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {
             return Ok(Merged { conflicts: Vec::new(), overlap });
         }
+        if relocated.is_empty()
+            && let Some(conflicts) = plain_content_conflicts(&merge.conflicts, how)
+        {
+            return Ok(Merged { conflicts, overlap });
+        }
         // The conflicted paths exactly as git lists them: the merged tree as an index with the
         // conflict stages applied; every path with a stage other than 0 is conflicted.
         let tree_id = merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?;
@@ -699,6 +704,29 @@ fn partial_index(
     }
     index.sort_entries();
     Ok(index)
+}
+
+/// When every unresolved conflict is a file both sides changed in place (the usual case), git
+/// lists exactly those files: no need to write the merged tree and stage an index.
+fn plain_content_conflicts(
+    conflicts: &[gix::merge::plumbing::tree::Conflict],
+    how: TreatAsUnresolved,
+) -> Option<Vec<ConflictPath>> {
+    use gix::diff::tree_with_rewrites::Change;
+    let mut paths = BTreeMap::new();
+    for conflict in conflicts.iter().filter(|c| c.is_unresolved(how)) {
+        let (ours, theirs) = (&conflict.ours, &conflict.theirs);
+        let in_place = ours.location() == theirs.location()
+            && ours.entry_mode().kind() == theirs.entry_mode().kind()
+            && matches!(conflict.resolution, Ok(Resolution::OursModifiedTheirsModifiedThenBlobContentMerge { .. }));
+        let kind = match (ours, theirs) {
+            (Change::Modification { .. }, Change::Modification { .. }) if in_place => "content",
+            (Change::Addition { .. }, Change::Addition { .. }) if in_place => "add-add",
+            _ => return None,
+        };
+        paths.insert(ours.location().to_owned(), kind);
+    }
+    Some(paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect())
 }
 
 /// What one merge found.
