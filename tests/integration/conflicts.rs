@@ -1177,3 +1177,30 @@ fn matrix_text_and_the_umbrella_command() {
     assert_eq!(elsewhere.json(), direct.json());
     assert_eq!(before, state(&env, &repo));
 }
+
+/// A read-only check must not run programs the repository configures: merge drivers and
+/// clean/smudge filters named in .gitattributes.
+#[test]
+fn repository_merge_drivers_and_filters_are_never_run() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("shared.txt", &numbered("shared")), (".gitattributes", "* merge=evil filter=evil\n")]);
+    let marker = env.path().join("pwned");
+    let touch = format!("touch {} ; cat", marker.display());
+    env.git(&repo, &["config", "merge.evil.driver", &format!("touch {} ; false", marker.display())]);
+    env.git(&repo, &["config", "filter.evil.clean", &touch]);
+    env.git(&repo, &["config", "filter.evil.smudge", &touch]);
+    let a = spawn(&env, &repo, "a", &[]);
+    let b = spawn(&env, &repo, "b", &[]);
+    // Spawning checked files out through gix, which may apply filters: start from a clean slate.
+    let _ = std::fs::remove_file(&marker);
+    env.git(&a, &["-c", "filter.evil.clean=cat", "-c", "filter.evil.smudge=cat", "-c", "merge.evil.driver=false", "status"]);
+    replace_line(&a, "shared.txt", 5, "a");
+    replace_line(&b, "shared.txt", 5, "b");
+    for wt in [&a, &b] {
+        env.git(wt, &["-c", "filter.evil.clean=cat", "-c", "filter.evil.smudge=cat", "commit", "-q", "-am", "edit"]);
+    }
+    let _ = std::fs::remove_file(&marker);
+    let json = conflicts_json(&env, &repo, &["--include-uncommitted"], 1);
+    assert_eq!(expect_pair(&json, "a", "b")["verdict"], "conflict");
+    assert!(!marker.exists(), "a configured merge driver or filter ran");
+}
