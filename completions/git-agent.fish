@@ -36,6 +36,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "spawn" -d 'Crea
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "list" -d 'Show every task at a glance (alias: status)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "status" -d 'Show every task at a glance (alias: status)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "conflicts" -d 'Check every pair of agent branches, and each against the target, for conflicts, in memory'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "integrate" -d 'Merge the done tasks in dependency order, test after every merge, land all or nothing'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "show" -d 'Print a task\'s brief, scope, dependencies, acceptance criteria and state'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "done" -d 'Mark a task ready for integration'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
@@ -84,6 +85,22 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l includ
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l into -d 'The branch to integrate into (default: the tasks\' base branch)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l branch -d 'Build on an integration branch NAME (created from the target) and leave the target alone' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l test -d 'Test command run after every merge (default: git config agent.test)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l test-timeout -d 'Seconds before a test is killed (default: agent.testTimeout, else 600)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l strategy -d 'How each task lands' -r -f -a "merge\t'One `--no-ff` merge commit per task'
+rebase\t'The task\'s commits replayed onto the result: linear history'
+squash\t'One commit per task with all of its changes'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l keep-going -d 'Skip a task that conflicts or fails its test, and every task depending on it; land the rest'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l dry-run -d 'Print the order and what each step would do; write nothing, run no tests'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''

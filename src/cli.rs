@@ -48,6 +48,8 @@ pub enum AgentCommand {
     List(ListArgs),
     #[command(about = CONFLICTS_ABOUT, long_about = CONFLICTS_LONG_ABOUT)]
     Conflicts(ConflictsArgs),
+    #[command(about = INTEGRATE_ABOUT, long_about = INTEGRATE_LONG_ABOUT)]
+    Integrate(IntegrateArgs),
     /// Print a task's brief, scope, dependencies, acceptance criteria and state.
     Show(ShowArgs),
     /// Mark a task ready for integration.
@@ -152,6 +154,63 @@ lock files, two tasks adding migrations with the same number in one directory, t
 adding the same new path.
 
 Exit status 1 means something conflicts; hazards alone do not change the exit status.";
+
+pub const INTEGRATE_ABOUT: &str =
+    "Merge the done tasks in dependency order, test after every merge, land all or nothing";
+
+pub const INTEGRATE_LONG_ABOUT: &str = "\
+Merge tasks into the target in dependency order, run the tests after every merge, and land
+all or nothing.
+
+Tasks: those named, default every task marked done; ordered by their recorded dependencies,
+ties in spawn order. Every merge is computed in memory; the target ref is written once, at the
+end, by compare-and-swap against its value at the start. A conflict or a failing test stops
+the run and leaves the target exactly as it was (--keep-going skips that task and the tasks
+depending on it instead). Tests run through the shell in a scratch worktree that
+git agent-integrate owns, with a timeout that kills the test's process group; a tree that
+passed the same command before (recorded in refs/notes/agent) is not tested again.
+
+When the target is checked out in a clean worktree, its index and files follow the new commit
+as a fast-forward would; with uncommitted changes there, integrate refuses before merging.
+Conflicts confined to files matching git config agent.resolve.<name>.path are resolved by
+running agent.resolve.<name>.run (for example `cargo generate-lockfile`) on the target's side.";
+
+#[derive(Debug, Clone, Args, Default)]
+#[command(about = INTEGRATE_ABOUT, long_about = INTEGRATE_LONG_ABOUT)]
+#[command(after_help = exit_status_help())]
+pub struct IntegrateArgs {
+    /// Only these tasks (default: every task marked done).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// The branch to integrate into (default: the tasks' base branch).
+    #[arg(long, value_name = "BRANCH", conflicts_with = "branch")]
+    pub into: Option<String>,
+
+    /// Build on an integration branch NAME (created from the target) and leave the target alone.
+    #[arg(long, value_name = "NAME")]
+    pub branch: Option<String>,
+
+    /// Test command run after every merge (default: git config agent.test).
+    #[arg(long, value_name = "CMD")]
+    pub test: Option<String>,
+
+    /// Seconds before a test is killed (default: agent.testTimeout, else 600).
+    #[arg(long, value_name = "SECONDS")]
+    pub test_timeout: Option<u64>,
+
+    /// How each task lands.
+    #[arg(long, value_enum, value_name = "STRATEGY", default_value_t = crate::integrate::Strategy::Merge)]
+    pub strategy: crate::integrate::Strategy,
+
+    /// Skip a task that conflicts or fails its test, and every task depending on it; land the rest.
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Print the order and what each step would do; write nothing, run no tests.
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
 /// Text layout of `conflicts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -258,13 +317,24 @@ pub struct ConflictsCli {
     pub conflicts: ConflictsArgs,
 }
 
+#[derive(Debug, Parser)]
+#[command(name = "git-agent-integrate", version, about = INTEGRATE_ABOUT, long_about = INTEGRATE_LONG_ABOUT)]
+#[command(after_help = exit_status_help())]
+pub struct IntegrateCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(flatten)]
+    pub integrate: IntegrateArgs,
+}
+
 /// Every binary this package builds, with its clap command: the source of man pages and completions.
 pub fn binaries() -> Vec<Command> {
-    vec![AgentCli::command(), spawn_command(), ConflictsCli::command()]
+    vec![AgentCli::command(), spawn_command(), ConflictsCli::command(), IntegrateCli::command()]
 }
 
 /// The sub-commands of `git-agent` that are also binaries of their own (with their own man page).
-pub const OWN_BINARIES: &[&str] = &["spawn", "conflicts"];
+pub const OWN_BINARIES: &[&str] = &["spawn", "conflicts", "integrate"];
 
 pub fn spawn_command() -> Command {
     SpawnCli::command()

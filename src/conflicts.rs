@@ -179,7 +179,7 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
     analysis.summary.merged_in_memory = jobs.len();
     let outcomes = run_merges(&mut workers, &prepared, target, &jobs)?;
 
-    for (job, Merged { conflicts, overlap }) in jobs.iter().zip(outcomes) {
+    for (job, Merged { conflicts, overlap, .. }) in jobs.iter().zip(outcomes) {
         match *job {
             Job::Pair(i, j, overlap_from_merge) => {
                 let overlap: Vec<JsonPath> = if overlap_from_merge {
@@ -494,7 +494,9 @@ fn run_merges(
 }
 
 /// One worker's merge machinery: caches are built once and reused for every merge.
-struct MergeCaches {
+pub(crate) struct MergeCaches {
+    /// Write the merged tree of clean merges (for integration); checks only need verdicts.
+    pub write_clean_trees: bool,
     diff_cache: gix::diff::blob::Platform,
     blob_merge: gix::merge::blob::Platform,
     commit_graph: Option<gix::commitgraph::Graph>,
@@ -502,7 +504,7 @@ struct MergeCaches {
 }
 
 impl MergeCaches {
-    fn new(repo: &gix::Repository) -> anyhow::Result<Self> {
+    pub(crate) fn new(repo: &gix::Repository) -> anyhow::Result<Self> {
         let configured = repo.merge_resource_cache(Default::default())?;
         // No external merge drivers (the empty driver list) and no filters that could run
         // programs (blobs come from the object database, in the form git stores them).
@@ -514,6 +516,7 @@ impl MergeCaches {
             configured.options,
         );
         Ok(MergeCaches {
+            write_clean_trees: false,
             diff_cache: repo.diff_resource_cache_for_tree_diff()?,
             blob_merge,
             commit_graph: repo.commit_graph_if_enabled()?,
@@ -523,7 +526,7 @@ impl MergeCaches {
 
     /// Merges `theirs` into `ours` in memory. Returns the conflicted paths (empty when clean)
     /// and, with `with_overlap`, the files both sides changed since their merge base.
-    fn merge(
+    pub(crate) fn merge(
         &mut self,
         repo: &gix::Repository,
         ours: ObjectId,
@@ -564,12 +567,17 @@ impl MergeCaches {
         let how = TreatAsUnresolved::git();
         let relocated = files_moved_by_directory_renames(repo, &merge.conflicts, base_tree)?;
         if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {
-            return Ok(Merged { conflicts: Vec::new(), overlap });
+            let tree = if self.write_clean_trees {
+                Some(merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?)
+            } else {
+                None
+            };
+            return Ok(Merged { conflicts: Vec::new(), overlap, tree });
         }
         if relocated.is_empty()
             && let Some(conflicts) = plain_content_conflicts(&merge.conflicts, how)
         {
-            return Ok(Merged { conflicts, overlap });
+            return Ok(Merged { conflicts, overlap, tree: None });
         }
         // The conflicted paths exactly as git lists them: the merged tree as an index with the
         // conflict stages applied; every path with a stage other than 0 is conflicted.
@@ -621,7 +629,7 @@ impl MergeCaches {
             paths.entry(path).or_insert(kind);
         }
         let conflicts = paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect();
-        Ok(Merged { conflicts, overlap })
+        Ok(Merged { conflicts, overlap, tree: None })
     }
 }
 
@@ -730,9 +738,11 @@ fn plain_content_conflicts(
 }
 
 /// What one merge found.
-struct Merged {
-    conflicts: Vec<ConflictPath>,
-    overlap: Vec<BString>,
+pub(crate) struct Merged {
+    pub conflicts: Vec<ConflictPath>,
+    pub overlap: Vec<BString>,
+    /// The merged tree, written, when the merge was clean and trees were asked for.
+    pub tree: Option<ObjectId>,
 }
 
 /// Files one side added into a directory the other side renamed, which gix moves along and

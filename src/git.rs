@@ -349,6 +349,25 @@ pub fn add_worktree(
     branch: &FullName,
     interrupt: &AtomicBool,
 ) -> anyhow::Result<()> {
+    add_worktree_at(repo, dest, gix::worktree::add::Head::Attached(branch.clone()), interrupt)
+}
+
+/// Adds a linked worktree at `dest` with a detached HEAD at `commit`.
+pub fn add_detached_worktree(
+    repo: &gix::Repository,
+    dest: &Path,
+    commit: ObjectId,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<()> {
+    add_worktree_at(repo, dest, gix::worktree::add::Head::Detached(commit), interrupt)
+}
+
+fn add_worktree_at(
+    repo: &gix::Repository,
+    dest: &Path,
+    head: gix::worktree::add::Head,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<()> {
     let lock_path = repo.common_dir().join("agent-worktrees");
     let _lock = gix::lock::Marker::acquire_to_hold_resource(
         &lock_path,
@@ -360,16 +379,15 @@ pub fn add_worktree(
         race(format!("cannot take the lock {}.lock: {err}", lock_path.display()))
             .hint("another git-agent spawn holds it; if none is running, delete that file")
     })?;
-    repo.add_worktree(dest, gix::worktree::add::Head::Attached(branch.clone()), gix::progress::Discard, interrupt)
-        .map_err(|err| {
-            if err.is_cancelled() {
-                anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
-            } else if err.is_conflict() {
-                anyhow!(refused(format!("cannot add a worktree at {}: {err}", dest.display())))
-            } else {
-                anyhow!(err).context(format!("cannot add a worktree at {}", dest.display()))
-            }
-        })?;
+    repo.add_worktree(dest, head, gix::progress::Discard, interrupt).map_err(|err| {
+        if err.is_cancelled() {
+            anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
+        } else if err.is_conflict() {
+            anyhow!(refused(format!("cannot add a worktree at {}: {err}", dest.display())))
+        } else {
+            anyhow!(err).context(format!("cannot add a worktree at {}", dest.display()))
+        }
+    })?;
     Ok(())
 }
 
@@ -517,4 +535,26 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_meta: &std::fs::Metadata) -> bool {
     false
+}
+
+/// The one way git-agent runs `git` itself (where gix has no equivalent): in `dir`, with a
+/// stable locale, no fsmonitor, and none of the caller's repository-selecting variables.
+/// Callers pass revisions as object ids and paths after `--`, never user text as options.
+pub fn git_command(dir: &Path) -> std::process::Command {
+    let mut command = user_command("git", dir);
+    command.env("LC_ALL", "C").args(["-c", "core.fsmonitor=false"]);
+    command
+}
+
+/// Runs `git` in `dir` and fails with its stderr when it does.
+pub fn run_git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let output = git_command(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run git {}", args.join(" ")))?;
+    if !output.status.success() {
+        anyhow::bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

@@ -13,6 +13,7 @@ pub mod docs;
 pub mod error;
 pub mod git;
 pub mod graph;
+pub mod integrate;
 pub mod names;
 pub mod output;
 pub mod plan;

@@ -190,7 +190,7 @@ fn render(rows: &[Row], now: i64) -> String {
     for row in rows {
         let opt = |n: Option<usize>| n.map_or("-".to_owned(), |n| n.to_string());
         let mut notes = Vec::new();
-        if let Some(drift) = row.base_drift.filter(|d| *d > 0) {
+        if let Some(drift) = row.base_drift.filter(|d| *d > 0 && row.state != "integrated") {
             notes.push(format!("base moved +{drift}"));
         }
         if !row.out_of_scope.is_empty() {

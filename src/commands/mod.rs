@@ -4,6 +4,7 @@
 pub mod conflicts;
 pub mod dispatch;
 pub mod done;
+pub mod integrate;
 pub mod list;
 pub mod setup;
 pub mod show;
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 
-use crate::cli::{AgentCli, AgentCommand, ConflictsCli, SpawnCli};
+use crate::cli::{AgentCli, AgentCommand, ConflictsCli, IntegrateCli, SpawnCli};
 use crate::error::{Exit, bad_input, refused};
 use crate::output::{GlobalArgs, Ui, report_error};
 use crate::state::{self, Settings, TaskEntry, TaskRecord};
@@ -28,6 +29,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Spawn(args)) => spawn::run(&cli.global, &ui, args),
         Some(AgentCommand::List(args)) => list::run(&cli.global, &ui, args),
         Some(AgentCommand::Conflicts(args)) => conflicts::run(&cli.global, &ui, args),
+        Some(AgentCommand::Integrate(args)) => integrate::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
@@ -48,6 +50,13 @@ pub fn git_agent_conflicts_main() -> i32 {
     let cli = ConflictsCli::parse();
     let ui = Ui::new(&cli.global);
     finish(conflicts::run(&cli.global, &ui, cli.conflicts))
+}
+
+/// `git-agent-integrate`.
+pub fn git_agent_integrate_main() -> i32 {
+    let cli = IntegrateCli::parse();
+    let ui = Ui::new(&cli.global);
+    finish(integrate::run(&cli.global, &ui, cli.integrate))
 }
 
 fn finish(result: anyhow::Result<Exit>) -> i32 {

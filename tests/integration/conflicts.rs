@@ -1183,7 +1183,11 @@ fn matrix_text_and_the_umbrella_command() {
 #[test]
 fn repository_merge_drivers_and_filters_are_never_run() {
     let env = Env::new();
-    let repo = canonical_repo(&env, "repo", &[("shared.txt", &numbered("shared")), (".gitattributes", "* merge=evil filter=evil\n")]);
+    let repo = canonical_repo(
+        &env,
+        "repo",
+        &[("shared.txt", &numbered("shared")), (".gitattributes", "* merge=evil filter=evil\n")],
+    );
     let marker = env.path().join("pwned");
     let touch = format!("touch {} ; cat", marker.display());
     env.git(&repo, &["config", "merge.evil.driver", &format!("touch {} ; false", marker.display())]);
@@ -1193,7 +1197,10 @@ fn repository_merge_drivers_and_filters_are_never_run() {
     let b = spawn(&env, &repo, "b", &[]);
     // Spawning checked files out through gix, which may apply filters: start from a clean slate.
     let _ = std::fs::remove_file(&marker);
-    env.git(&a, &["-c", "filter.evil.clean=cat", "-c", "filter.evil.smudge=cat", "-c", "merge.evil.driver=false", "status"]);
+    env.git(
+        &a,
+        &["-c", "filter.evil.clean=cat", "-c", "filter.evil.smudge=cat", "-c", "merge.evil.driver=false", "status"],
+    );
     replace_line(&a, "shared.txt", 5, "a");
     replace_line(&b, "shared.txt", 5, "b");
     for wt in [&a, &b] {
