@@ -167,6 +167,8 @@ All state lives in the repository; the commands share nothing else. Every ref wr
                               (spawn, agent-exit, done, integrated), each
                               holding task.json
   refs/heads/agent/<task>     the task branch (prefix: agent.branchPrefix)
+  refs/notes/agent            integration results: JSON notes on each step's
+                              commit and on each tested tree
   git config agent.*          settings, see CONFIGURATION
 
 task.json (format version 1) holds: version, name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, worktree (absolute path), scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit. Readers ignore fields they do not know and keep them when rewriting; a record larger than 1 MiB, not valid JSON, of a newer version, or naming another task is reported as corrupt for that task only, and never deleted on that account.
@@ -185,7 +187,12 @@ Flags override configuration. Any config scope works (git config --local, --glob
   agent.setup          shell command run in each new worktree, for example
                        npm ci; a failure rolls the spawn back
   agent.command        agent command started by spawn, split like a shell
-                       would but run without one; {brief} is replaced";
+                       would but run without one; {brief} is replaced
+  agent.test           test command run by integrate after every merge
+  agent.testTimeout    seconds before integrate kills a test (default 600)
+  agent.resolve.<name>.path, agent.resolve.<name>.run
+                       integrate resolves conflicts confined to files matching
+                       path by running run on the target's side";
 
 const ENVIRONMENT: &str = "\
 The agent command started by spawn gets:
