@@ -172,6 +172,11 @@ impl Runner<'_> {
                 outcome.steps.push(step(&task.name, "already-integrated"));
                 continue;
             }
+            if self.recorded_as_integrated(task, outcome.head)? {
+                outcome.integrated.push((task.name.clone(), outcome.head));
+                outcome.steps.push(step(&task.name, "already-integrated"));
+                continue;
+            }
             let (mut step, new_head) = self.step(task, outcome.head, tip)?;
             match new_head {
                 Some(head) => {
@@ -220,6 +225,18 @@ impl Runner<'_> {
                 }
             }
         };
+        // Nothing new (the work arrived by another way, for example squashed before).
+        let head_tree = self.repo.find_commit(head)?.tree_id()?.detach();
+        let new_tree = match self.options.strategy {
+            Strategy::Rebase if step.status != "resolved-by-rule" => {
+                self.repo.find_commit(tree_or_commit)?.tree_id()?.detach()
+            }
+            _ => tree_or_commit,
+        };
+        if new_tree == head_tree && step.status == "merged" {
+            step.status = "already-integrated";
+            return Ok((step, Some(head)));
+        }
         // Rebase produced a commit already; merge and squash produced a tree.
         let commit = match self.options.strategy {
             Strategy::Rebase if step.status != "resolved-by-rule" => tree_or_commit,
@@ -249,6 +266,16 @@ impl Runner<'_> {
         }
         self.note_step(task, commit, tree, &step)?;
         Ok((step, Some(commit)))
+    }
+
+    /// Rebased and squashed tasks leave no trace of their tip in the target: their record's
+    /// integration commit does.
+    fn recorded_as_integrated(&self, task: &TaskRecord, head: ObjectId) -> anyhow::Result<bool> {
+        let Some(commit) = task.integrated_commit.as_deref().and_then(|hex| ObjectId::from_hex(hex.as_bytes()).ok())
+        else {
+            return Ok(false);
+        };
+        Ok(self.repo.has_object(commit) && crate::git::merge_base(self.repo, commit, head)? == Some(commit))
     }
 
     fn caches(&mut self) -> anyhow::Result<&mut MergeCaches> {
