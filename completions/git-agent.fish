@@ -37,6 +37,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "list" -d 'Show 
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "status" -d 'Show every task at a glance (alias: status)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "conflicts" -d 'Check every pair of agent branches, and each against the target, for conflicts, in memory'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "integrate" -d 'Merge the done tasks in dependency order, test after every merge, land all or nothing'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "prune" -d 'Remove finished tasks\' worktrees, branches and records, never losing work'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "show" -d 'Print a task\'s brief, scope, dependencies, acceptance criteria and state'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "done" -d 'Mark a task ready for integration'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
@@ -101,6 +102,17 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l dry-ru
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l merged-into -d 'What counts as merged (default: each task\'s base branch)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l all -d 'Consider every task, not only integrated ones (unmerged ones are still refused)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l dry-run -d 'Show what would be removed and refused; remove nothing'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l force -d 'Remove refused tasks too, after archiving their commits and uncommitted changes'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''

@@ -50,6 +50,8 @@ pub enum AgentCommand {
     Conflicts(ConflictsArgs),
     #[command(about = INTEGRATE_ABOUT, long_about = INTEGRATE_LONG_ABOUT)]
     Integrate(IntegrateArgs),
+    #[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
+    Prune(PruneArgs),
     /// Print a task's brief, scope, dependencies, acceptance criteria and state.
     Show(ShowArgs),
     /// Mark a task ready for integration.
@@ -212,6 +214,52 @@ pub struct IntegrateArgs {
     pub dry_run: bool,
 }
 
+pub const PRUNE_ABOUT: &str = "Remove finished tasks' worktrees, branches and records, never losing work";
+
+pub const PRUNE_LONG_ABOUT: &str = "\
+Remove finished tasks: their worktree, branch and record. Never loses work.
+
+Default: every integrated task (its branch tip is in the target, or its record says integrated).
+Before removing anything it lists ignored files in the worktree that spawn did not copy in
+(build output is fine to lose, hand-made notes are not). A task is refused, left whole, with
+exit status 3 when its worktree has uncommitted changes or untracked files, its branch has
+commits the target does not have, the worktree is locked or has a merge, rebase, cherry-pick or
+bisect in progress, its HEAD is detached on commits on no branch, it holds a nested repository
+or initialised submodule, or its path is a link or disagrees with git's registration.
+
+--force removes anyway, but first saves what would be lost under
+refs/agent/archive/<task>/<stamp>/ (branch, head, worktree snapshot, record). Restore with
+`git agent spawn <new-task> --base refs/agent/archive/<task>/<stamp>/worktree` (or /branch).
+
+It also cleans up after damage: a task worktree deleted by hand (its registration goes, its
+branch stays unless merged), stale registrations under the worktree root, and branches left
+by an interrupted spawn. Every deletion is a compare-and-swap against the value it checked.";
+
+#[derive(Debug, Clone, Args, Default)]
+#[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
+#[command(after_help = exit_status_help())]
+pub struct PruneArgs {
+    /// Only these tasks (default: every integrated task).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// What counts as merged (default: each task's base branch).
+    #[arg(long, value_name = "REV")]
+    pub merged_into: Option<String>,
+
+    /// Consider every task, not only integrated ones (unmerged ones are still refused).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Show what would be removed and refused; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Remove refused tasks too, after archiving their commits and uncommitted changes.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// Text layout of `conflicts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum ConflictsFormat {
@@ -328,13 +376,24 @@ pub struct IntegrateCli {
     pub integrate: IntegrateArgs,
 }
 
+#[derive(Debug, Parser)]
+#[command(name = "git-agent-prune", version, about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
+#[command(after_help = exit_status_help())]
+pub struct PruneCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(flatten)]
+    pub prune: PruneArgs,
+}
+
 /// Every binary this package builds, with its clap command: the source of man pages and completions.
 pub fn binaries() -> Vec<Command> {
-    vec![AgentCli::command(), spawn_command(), ConflictsCli::command(), IntegrateCli::command()]
+    vec![AgentCli::command(), spawn_command(), ConflictsCli::command(), IntegrateCli::command(), PruneCli::command()]
 }
 
 /// The sub-commands of `git-agent` that are also binaries of their own (with their own man page).
-pub const OWN_BINARIES: &[&str] = &["spawn", "conflicts", "integrate"];
+pub const OWN_BINARIES: &[&str] = &["spawn", "conflicts", "integrate", "prune"];
 
 pub fn spawn_command() -> Command {
     SpawnCli::command()

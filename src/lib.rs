@@ -17,5 +17,6 @@ pub mod integrate;
 pub mod names;
 pub mod output;
 pub mod plan;
+pub mod prune;
 pub mod scope;
 pub mod state;

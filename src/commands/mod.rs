@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod done;
 pub mod integrate;
 pub mod list;
+pub mod prune;
 pub mod setup;
 pub mod show;
 pub mod spawn;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 
-use crate::cli::{AgentCli, AgentCommand, ConflictsCli, IntegrateCli, SpawnCli};
+use crate::cli::{AgentCli, AgentCommand, ConflictsCli, IntegrateCli, PruneCli, SpawnCli};
 use crate::error::{Exit, bad_input, refused};
 use crate::output::{GlobalArgs, Ui, report_error};
 use crate::state::{self, Settings, TaskEntry, TaskRecord};
@@ -30,6 +31,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::List(args)) => list::run(&cli.global, &ui, args),
         Some(AgentCommand::Conflicts(args)) => conflicts::run(&cli.global, &ui, args),
         Some(AgentCommand::Integrate(args)) => integrate::run(&cli.global, &ui, args),
+        Some(AgentCommand::Prune(args)) => prune::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
@@ -57,6 +59,13 @@ pub fn git_agent_integrate_main() -> i32 {
     let cli = IntegrateCli::parse();
     let ui = Ui::new(&cli.global);
     finish(integrate::run(&cli.global, &ui, cli.integrate))
+}
+
+/// `git-agent-prune`.
+pub fn git_agent_prune_main() -> i32 {
+    let cli = PruneCli::parse();
+    let ui = Ui::new(&cli.global);
+    finish(prune::run(&cli.global, &ui, cli.prune))
 }
 
 fn finish(result: anyhow::Result<Exit>) -> i32 {
