@@ -19,6 +19,9 @@ _git__agent() {
             git__agent,conflicts)
                 cmd="git__agent__subcmd__conflicts"
                 ;;
+            git__agent,demo)
+                cmd="git__agent__subcmd__demo"
+                ;;
             git__agent,done)
                 cmd="git__agent__subcmd__done"
                 ;;
@@ -50,7 +53,7 @@ _git__agent() {
 
     case "${cmd}" in
         git__agent)
-            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done setup"
+            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done setup demo"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -86,6 +89,28 @@ _git__agent() {
                     COMPREPLY=($(compgen -W "matrix list" -- "${cur}"))
                     return 0
                     ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__demo)
+            opts="-C -q -h --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

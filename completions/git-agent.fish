@@ -41,6 +41,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "prune" -d 'Remo
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "show" -d 'Print a task\'s brief, scope, dependencies, acceptance criteria and state'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "done" -d 'Mark a task ready for integration'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "demo" -d 'Run the whole workflow on a sample repository, printing every command'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several' -r
@@ -136,3 +137,10 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l dry-run -d
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'

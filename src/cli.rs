@@ -58,6 +58,8 @@ pub enum AgentCommand {
     Done(DoneArgs),
     /// Install the man pages and shell completions into your user directories.
     Setup(SetupArgs),
+    /// Run the whole workflow on a sample repository, printing every command.
+    Demo(DemoArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -341,6 +343,18 @@ pub struct SetupArgs {
     /// Show what would be written, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Run the whole workflow on a sample repository: decompose a "user activity dashboard" into
+/// tasks, spawn them, let the (simulated) agents commit, monitor, check conflicts, resolve the
+/// planted one, integrate in dependency order with tests, and prune. Every step prints the
+/// command it runs, so you can repeat it by hand. The repository is left for inspection.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct DemoArgs {
+    /// Where to create the sample repository (default: ./git-agent-demo); must be new or empty.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Parser)]

@@ -2,6 +2,7 @@
 //! logic, and renders the result as text or JSON.
 
 pub mod conflicts;
+pub mod demo;
 pub mod dispatch;
 pub mod done;
 pub mod integrate;
@@ -35,6 +36,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
+        Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
