@@ -48,8 +48,11 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// What each agent does: its task and the files it writes.
-const WORK: &[(&str, &str, &[(&str, &str)])] = &[
+/// Files as (path, content).
+type Files = &'static [(&'static str, &'static str)];
+
+/// What each agent does: its task, its commit message and the files it writes.
+const WORK: &[(&str, &str, Files)] = &[
     (
         "db",
         "Add the activity table",
