@@ -92,6 +92,10 @@ pub struct Outcome {
     /// Tasks whose work is now in `head` (merged, resolved by rule, or already there).
     pub integrated: Vec<(String, ObjectId)>,
     pub failed: bool,
+    /// JSON notes to record under refs/notes/agent (on step commits and tested trees). They
+    /// are written by the caller once it knows the run is not abandoned: a target that moved
+    /// meanwhile must leave no trace.
+    pub notes: Vec<(ObjectId, serde_json::Value)>,
 }
 
 /// Orders `tasks` (in spawn order) by their dependencies. A dependency outside the set must
@@ -130,7 +134,7 @@ pub fn run(
     tasks: &[TaskRecord],
     options: &Options,
 ) -> anyhow::Result<Outcome> {
-    let mut run = Runner { repo, options, scratch: None, caches: None };
+    let mut run = Runner { repo, options, scratch: None, caches: None, notes: Vec::new() };
     let result = run.steps(start, tasks);
     // The scratch worktree goes whatever happened, interruptions included.
     run.remove_scratch();
@@ -142,6 +146,7 @@ struct Runner<'a> {
     options: &'a Options,
     scratch: Option<PathBuf>,
     caches: Option<MergeCaches>,
+    notes: Vec<(ObjectId, serde_json::Value)>,
 }
 
 /// How one task's merge came out.
@@ -152,8 +157,14 @@ enum Merge {
 
 impl Runner<'_> {
     fn steps(&mut self, start: ObjectId, tasks: &[TaskRecord]) -> anyhow::Result<Outcome> {
-        let mut outcome =
-            Outcome { head: start, steps: Vec::new(), skipped: Vec::new(), integrated: Vec::new(), failed: false };
+        let mut outcome = Outcome {
+            head: start,
+            steps: Vec::new(),
+            skipped: Vec::new(),
+            integrated: Vec::new(),
+            failed: false,
+            notes: Vec::new(),
+        };
         let mut failed_tasks: HashSet<String> = HashSet::new();
         for task in tasks {
             check_interrupted()?;
@@ -196,6 +207,7 @@ impl Runner<'_> {
                 }
             }
         }
+        outcome.notes = std::mem::take(&mut self.notes);
         Ok(outcome)
     }
 
@@ -255,7 +267,7 @@ impl Runner<'_> {
             return Ok((step, Some(commit)));
         }
         if let Some(command) = self.options.test.clone() {
-            let test = self.test(commit, tree, &command)?;
+            let test = self.test(task, commit, tree, &command)?;
             let passed = test.exit == Some(0);
             step.test = Some(test);
             if !passed {
@@ -494,21 +506,18 @@ impl Runner<'_> {
     }
 
     /// Tests `commit` in the scratch worktree, unless its tree passed the same command before.
-    fn test(&mut self, commit: ObjectId, tree: ObjectId, command: &str) -> anyhow::Result<TestRun> {
+    fn test(&mut self, task: &TaskRecord, commit: ObjectId, tree: ObjectId, command: &str) -> anyhow::Result<TestRun> {
         if let Some(previous) = self.passed_before(tree, command)? {
             return Ok(TestRun { cached: true, ..previous });
         }
         let scratch = self.scratch_at(commit)?;
         let run = run_test(&scratch, command, self.options.test_timeout)?;
         let note = serde_json::json!({
-            "command": command, "tree": tree.to_string(), "commit": commit.to_string(),
+            "task": task.name, "command": command, "tree": tree.to_string(), "commit": commit.to_string(),
             "exit": run.exit, "duration_ms": run.duration_ms, "timed_out": run.timed_out,
+            "status": if run.exit == Some(0) { "passed" } else { "failed" },
         });
-        self.repo
-            .notes()?
-            .with_commit_message("git-agent: test result")
-            .replace("agent", tree, note.to_string() + "\n")
-            .context("cannot record the test result in refs/notes/agent")?;
+        self.notes.push((tree, note));
         Ok(run)
     }
 
@@ -531,8 +540,8 @@ impl Runner<'_> {
         Ok(None)
     }
 
-    /// The step's outcome as a JSON note on its commit.
-    fn note_step(&self, task: &TaskRecord, commit: ObjectId, tree: ObjectId, step: &Step) -> anyhow::Result<()> {
+    /// The step's outcome as a JSON note on its commit (written later, see [`Outcome::notes`]).
+    fn note_step(&mut self, task: &TaskRecord, commit: ObjectId, tree: ObjectId, step: &Step) -> anyhow::Result<()> {
         let note = serde_json::json!({
             "task": task.name, "commit": commit.to_string(), "tree": tree.to_string(), "status": step.status,
             "command": step.test.as_ref().map(|t| t.command.clone()),
@@ -540,13 +549,21 @@ impl Runner<'_> {
             "duration_ms": step.test.as_ref().map(|t| t.duration_ms),
             "rule": step.rule,
         });
-        self.repo
-            .notes()?
-            .with_commit_message(format!("git-agent: integrate {}", task.name))
-            .replace("agent", commit, note.to_string() + "\n")
-            .context("cannot record the step in refs/notes/agent")?;
+        self.notes.push((commit, note));
         Ok(())
     }
+}
+
+/// Records `notes` under refs/notes/agent, one notes commit each (as `git notes add` would).
+pub fn write_notes(repo: &gix::Repository, notes: &[(ObjectId, serde_json::Value)]) -> anyhow::Result<()> {
+    for (object, note) in notes {
+        let what = note["task"].as_str().unwrap_or("integration");
+        repo.notes()?
+            .with_commit_message(format!("git-agent: integrate {what}"))
+            .replace("agent", *object, note.to_string() + "\n")
+            .context("cannot record the integration results in refs/notes/agent")?;
+    }
+    Ok(())
 }
 
 type BStringPath = bstr::BString;

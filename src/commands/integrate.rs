@@ -156,6 +156,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     if landed && args.branch.is_none() {
         record_integrated(repo, &records, &outcome.integrated, ui);
     }
+    // Results are kept when the run landed or stopped on a conflict or a failed test; a run
+    // that lost the race for the target returned above and leaves no trace.
+    if !args.dry_run && (landed || outcome.failed) {
+        crate::integrate::write_notes(repo, &outcome.notes)?;
+    }
 
     let report = Report {
         version: 1,

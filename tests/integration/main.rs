@@ -3,8 +3,10 @@
 
 mod common;
 mod conflicts;
+mod demo;
 mod dispatch;
 mod docs;
+mod integrate;
 mod list;
 mod plan;
 mod spawn;

@@ -1,0 +1,56 @@
+//! `git agent demo`: the main job for a newcomer runs end to end, through git's dispatch.
+
+use crate::common::*;
+
+#[test]
+fn the_demo_runs_the_whole_workflow_and_leaves_the_repository() {
+    let env = Env::new();
+    let dir = env.path().join("shop");
+    let run = env.agent(env.path(), &["demo", dir.to_str().unwrap()]).success();
+    // Every step shows the command it ran.
+    for command in [
+        "$ git agent spawn --plan",
+        "$ git agent list",
+        "$ git agent conflicts",
+        "$ git agent integrate --test",
+        "$ git agent prune",
+    ] {
+        assert!(run.stdout.contains(command), "{command:?} not shown:\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains(&format!("The repository is in {}", dir.canonicalize().unwrap().display())));
+    // The planted conflict was found, then resolved.
+    assert!(run.stdout.contains("theme x i18n") || run.stdout.contains("i18n x theme"), "{}", run.stdout);
+    // Everything landed in dependency order, and the tasks are gone.
+    let log = env.git(&dir, &["log", "--first-parent", "--format=%s", "main"]);
+    let merges: Vec<&str> = log.lines().filter(|l| l.starts_with("Merge task")).collect();
+    assert_eq!(
+        merges,
+        [
+            "Merge task i18n (agent/i18n)",
+            "Merge task theme (agent/theme)",
+            "Merge task tests (agent/tests)",
+            "Merge task frontend (agent/frontend)",
+            "Merge task api (agent/api)",
+            "Merge task db (agent/db)",
+        ]
+    );
+    for file in ["db/schema.sql", "api/activity.sh", "web/dashboard.html", "tests/dashboard.sh"] {
+        assert!(dir.join(file).is_file(), "{file} is not in the main worktree");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("settings.conf")).unwrap(),
+        "title = {dashboard.title}\ntheme = dark\nlanguage = en\n"
+    );
+    assert_eq!(env.git(&dir, &["for-each-ref", "refs/agent/tasks"]), "");
+    assert_eq!(env.git(&dir, &["status", "--porcelain"]), "");
+    assert_eq!(env.git(&dir, &["worktree", "list", "--porcelain"]).matches("worktree ").count(), 1);
+}
+
+#[test]
+fn the_demo_refuses_a_directory_that_is_not_empty() {
+    let env = Env::new();
+    let dir = env.path().join("full");
+    write(&dir.join("keep.txt"), "mine\n");
+    env.agent(env.path(), &["demo", dir.to_str().unwrap()]).code(3).stderr_has("not empty");
+    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "mine\n");
+}
