@@ -301,7 +301,10 @@ fn render(report: &Report<'_>) -> String {
             let exit = test.exit.map_or("killed".to_owned(), |e| e.to_string());
             let cached = if test.cached { ", passed before" } else { "" };
             let timeout = if test.timed_out { ", timed out" } else { "" };
-            line.push_str(&format!(" [test exit {exit}, {} ms{cached}{timeout}]", test.duration_ms));
+            line.push_str(&format!(
+                " [test exit {exit}, {} ms{cached}{timeout}; git-agent {} ms]",
+                test.duration_ms, step.own_ms
+            ));
         }
         out.push_str(&line);
         out.push('\n');
