@@ -483,8 +483,16 @@ impl Runner<'_> {
     fn scratch_at(&mut self, commit: ObjectId) -> anyhow::Result<PathBuf> {
         match &self.scratch {
             Some(path) => {
-                // Untracked build output stays between steps: only tracked files change.
-                crate::git::run_git(path, &["checkout", "-q", "--detach", "--force", &commit.to_string()])?;
+                // Untracked build output stays between steps: only tracked files change. A
+                // two-tree read-tree touches only the paths that differ; `checkout --force`
+                // would re-read every file of a young (racily clean) index. If the test left
+                // tracked files modified, read-tree refuses and the forced checkout takes over.
+                let new = commit.to_string();
+                let moved = crate::git::run_git(path, &["read-tree", "-m", "-u", "HEAD", &new])
+                    .and_then(|_| crate::git::run_git(path, &["update-ref", "--no-deref", "HEAD", &new]));
+                if moved.is_err() {
+                    crate::git::run_git(path, &["checkout", "-q", "--detach", "--force", &new])?;
+                }
             }
             None => {
                 let path = self.options.scratch_dir.join(format!(".integrate-{}", std::process::id()));
@@ -633,7 +641,13 @@ fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<Test
             let _ = child.wait();
             break None;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // Quick tests finish in a millisecond or two: poll often at first, then back off.
+        let waited = started.elapsed();
+        std::thread::sleep(if waited < Duration::from_millis(50) {
+            Duration::from_micros(500)
+        } else {
+            Duration::from_millis(10)
+        });
     };
     let mut output = Vec::new();
     for reader in readers {

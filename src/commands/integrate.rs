@@ -64,6 +64,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     }
     if records.is_empty() {
         ui.status("no tasks to integrate: mark tasks ready with `git agent done <task>`, or name them");
+        if ui.json {
+            ui.json_data(&serde_json::json!({ "version": 1, "landed": false, "steps": [], "skipped": [] }));
+        }
         return Ok(Exit::Success);
     }
 
