@@ -558,3 +558,70 @@ pub fn run_git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
+
+/// Ref edits whose locks are held until [`PendingRefs::commit`]: concurrent writers of these
+/// refs fail (and see a lock) meanwhile; dropping the value releases them, writing nothing.
+pub struct PendingRefs<'repo> {
+    transaction: gix::refs::file::Transaction<'repo, 'repo>,
+    repo: &'repo gix::Repository,
+}
+
+impl<'repo> PendingRefs<'repo> {
+    /// Locks `edits` now. The expectations (must not exist, must match) are checked here.
+    fn prepare(repo: &'repo gix::Repository, edits: Vec<RefEdit>, action: &str) -> anyhow::Result<Self> {
+        use gix::lock::acquire::Fail as LockFail;
+        let transaction = repo
+            .refs
+            .transaction()
+            .prepare(edits, LockFail::Immediately, LockFail::Immediately)
+            .map_err(|err| ref_error(err, action))?;
+        Ok(PendingRefs { transaction, repo })
+    }
+
+    pub fn commit(self) -> anyhow::Result<()> {
+        let committer = signature(self.repo)?;
+        self.transaction
+            .commit(Some(committer.to_ref(&mut Default::default())))
+            .map_err(|err| ref_error(err, "update"))?;
+        Ok(())
+    }
+}
+
+/// Locks the creation of ref `name` at `id` (it must not exist); commit later.
+pub fn pending_create<'repo>(
+    repo: &'repo gix::Repository,
+    name: &str,
+    id: ObjectId,
+    message: &str,
+) -> anyhow::Result<PendingRefs<'repo>> {
+    let edit = RefEdit::new(
+        full_name(name)?,
+        Change::Update { log: log(message), expected: PreviousValue::MustNotExist, new: Target::Object(id) },
+    );
+    let pending = PendingRefs::prepare(repo, vec![edit], "create")?;
+    // As in `create_refs`: an existing ref with the very same value passes "must not exist".
+    if repo.try_find_reference(name)?.is_some() {
+        return Err(race(format!("cannot create {name}: it exists already")).into());
+    }
+    Ok(pending)
+}
+
+/// Locks the deletion of `refs` (each must still point where it was checked); commit later.
+pub fn pending_delete<'repo>(
+    repo: &'repo gix::Repository,
+    refs: &[(&str, ObjectId)],
+) -> anyhow::Result<PendingRefs<'repo>> {
+    let edits = refs
+        .iter()
+        .map(|(name, old)| {
+            Ok(RefEdit::new(
+                full_name(name)?,
+                Change::Delete {
+                    expected: PreviousValue::MustExistAndMatch(Target::Object(*old)),
+                    log: RefLog::AndReference,
+                },
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    PendingRefs::prepare(repo, edits, "delete")
+}

@@ -31,6 +31,9 @@ pub struct Check {
     pub task: String,
     /// Why the task cannot be pruned without --force.
     pub refusals: Vec<String>,
+    /// Why it cannot be pruned even with --force (nothing could archive it).
+    #[serde(skip)]
+    pub hard_refusal: bool,
     /// Ignored files in the worktree that spawn did not copy in (lost on removal).
     pub ignored: Vec<JsonPath>,
     /// Commits on the branch that the target does not have.
@@ -105,6 +108,7 @@ pub fn check(
     match &registration {
         None => {
             check.refusals.push(format!("{} is not a registered worktree of this repository", worktree.display()));
+            check.hard_refusal = true;
             return Ok(check);
         }
         Some(r) if crate::git::normalise_path(&r.path) != real.clone().unwrap_or_default() => {
@@ -113,6 +117,7 @@ pub fn check(
                 r.path.display(),
                 real.unwrap_or_default().display()
             ));
+            check.hard_refusal = true;
             return Ok(check);
         }
         Some(r) => {
@@ -139,7 +144,12 @@ pub fn check(
         }
     }
     if let Some(nested) = nested_repository(worktree)? {
-        check.refusals.push(format!("it holds a nested repository or initialised submodule at {}", nested.display()));
+        // Its commits live outside this repository: --force could not archive them.
+        check.refusals.push(format!(
+            "it holds a nested repository or initialised submodule at {} (move it out first; --force cannot archive it)",
+            nested.display()
+        ));
+        check.hard_refusal = true;
     }
     check.ignored = ignored_not_copied(&wt, copy_patterns)?;
     Ok(check)

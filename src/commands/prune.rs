@@ -14,7 +14,8 @@ use crate::state::{self, TaskRecord, TaskState};
 #[derive(Debug, Serialize)]
 struct TaskReport {
     task: String,
-    /// pruned, refused, would-prune, would-refuse.
+    /// pruned, refused, would-prune, would-refuse, or changed (something moved while pruning;
+    /// the task is left as it was found, less its worktree if that was already gone).
     action: &'static str,
     refusals: Vec<String>,
     ignored: Vec<JsonPath>,
@@ -44,6 +45,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
 
     let mut reports = Vec::new();
     let mut refused_any = false;
+    let mut raced = false;
     for entry in &entries {
         let named = args.tasks.contains(&entry.name);
         let record = match &entry.record {
@@ -56,7 +58,10 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
             }
         };
         let target = target_of(repo, record, merged_into)?;
-        let integrated = record.state == TaskState::Integrated || is_merged(repo, record, target)?;
+        // A branch with no commits of its own is "in the target" too: that is a fresh task,
+        // maybe with an agent just starting, not a finished one.
+        let integrated = record.state == TaskState::Integrated
+            || (is_merged(repo, record, target)? && has_own_commits(repo, record)?);
         if !(named || args.all || (args.tasks.is_empty() && integrated)) {
             continue;
         }
@@ -69,11 +74,18 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
             archived: Vec::new(),
             removed: Removed::default(),
         };
-        let refused = !check.refusals.is_empty() && !args.force;
+        let refused = !check.refusals.is_empty() && (!args.force || check.hard_refusal);
         if args.dry_run {
             report.action = if refused { "would-refuse" } else { "would-prune" };
         } else if refused {
             report.action = "refused";
+            // A worktree deleted by hand: its registration goes even when the branch stays.
+            if check.worktree_missing
+                && let Some(registration) = crate::prune::registration(repo, &record.worktree)?
+            {
+                crate::prune::remove_stale_registration(&registration)?;
+                report.removed.worktree = true;
+            }
         } else {
             match prune_task(repo, record, entry.record_commit, &check, args.force) {
                 Ok((archive, removed)) => {
@@ -81,8 +93,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
                     report.removed = removed;
                 }
                 Err(err) => {
-                    report.action = "refused";
+                    report.action = "changed";
                     report.refusals.push(format!("{err:#}"));
+                    raced = true;
                 }
             }
         }
@@ -101,7 +114,19 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
             ui.status("nothing to prune: no task is integrated (name tasks, or use --all)");
         }
     }
-    Ok(if refused_any { Exit::Refused } else { Exit::Success })
+    Ok(if raced {
+        Exit::Race
+    } else if refused_any {
+        Exit::Refused
+    } else {
+        Exit::Success
+    })
+}
+
+/// Does the task's branch have commits beyond the commit it was spawned at?
+fn has_own_commits(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Result<bool> {
+    let Some(tip) = crate::git::ref_target(repo, &record.branch)? else { return Ok(false) };
+    Ok(gix::ObjectId::from_hex(record.base_commit.as_bytes()).ok() != Some(tip))
 }
 
 /// What "merged" means for a task: `--merged-into`, else its base branch now, else its base commit.
@@ -138,23 +163,28 @@ fn prune_task(
     } else {
         Archive::default()
     };
+    // Branch and record stay locked while the worktree goes: an agent committing now fails to
+    // move the branch (its work stays staged, so the removal below refuses), and a spawn of the
+    // same task cannot start. Only if the worktree went are the deletions committed.
+    let record_ref = crate::state::record_ref(&record.name);
+    let mut locked: Vec<(&str, ObjectId)> = vec![(record_ref.as_str(), record_commit)];
+    if let Some(tip) = check.tip {
+        locked.push((record.branch.as_str(), tip));
+    }
+    let pending = crate::git::pending_delete(repo, &locked)?;
     if let Some(registration) = crate::prune::registration(repo, &record.worktree)? {
         if registration.missing {
             crate::prune::remove_stale_registration(&registration)?;
         } else {
-            // gix checks again, at removal time, that nothing is modified or untracked: an
-            // agent writing right now makes this fail instead of losing its work.
+            // gix checks again, at removal time, that nothing is modified or untracked.
             let force_level =
                 if force { gix::worktree::remove::Force::OverrideLock } else { gix::worktree::remove::Force::Never };
             repo.prepare_remove_worktree(&registration.path)?.remove(force_level, gix::progress::Discard)?;
         }
         removed.worktree = true;
     }
-    if let Some(tip) = check.tip {
-        crate::git::delete_ref(repo, &record.branch, tip)?;
-        removed.branch = true;
-    }
-    crate::git::delete_ref(repo, &crate::state::record_ref(&record.name), record_commit)?;
+    pending.commit()?;
+    removed.branch = check.tip.is_some();
     removed.record = true;
     Ok((archive, removed))
 }
@@ -185,7 +215,8 @@ fn clean_up_damage(
         if !dry_run {
             std::fs::remove_dir_all(proxy.git_dir())?;
         }
-        cleaned.push(format!("removed the stale worktree registration of {}", base.display()));
+        let verb = if dry_run { "would remove" } else { "removed" };
+        cleaned.push(format!("{verb} the stale worktree registration of {}", base.display()));
     }
     let prefix = format!("refs/heads/{}", ctx.settings.branch_prefix);
     let main_tip = crate::git::main_repo(repo)?.head_id().ok().map(|id| id.detach());
@@ -205,9 +236,16 @@ fn clean_up_damage(
         let checked_out = crate::prune::registration(repo, &root.join(&task))?.is_some();
         if merged && !checked_out {
             if !dry_run {
+                // A spawn in progress holds its record ref locked: leave its branch alone.
+                let record_ref = state::record_ref(&task);
+                let Ok(_spawning_guard) = crate::git::pending_create(repo, &record_ref, tip, "git-agent: prune check")
+                else {
+                    continue;
+                };
                 crate::git::delete_ref(repo, &name, tip)?;
             }
-            cleaned.push(format!("removed branch {} left without a task (its commits are merged)", short(&name)));
+            let verb = if dry_run { "would remove" } else { "removed" };
+            cleaned.push(format!("{verb} branch {} left without a task (its commits are merged)", short(&name)));
         } else {
             ui.warn(format!(
                 "branch {} has no task record; kept (it has unmerged commits or a worktree)",

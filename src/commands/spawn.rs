@@ -248,7 +248,9 @@ fn create_steps(
     let repo = &ctx.repo;
     let record = &prepared.record;
     let branch = prepared.branch.as_bstr().to_string();
-    // Creating the branch claims the name: of two spawns of the same task, one loses here.
+    // Locking the record ref claims the task for the whole spawn: of two spawns of the same
+    // task one loses here, and prune leaves a task alone while it is being spawned.
+    let pending_record = state::begin_record(repo, record)?;
     crate::git::create_refs(
         repo,
         &[(&branch, prepared.base_commit)],
@@ -271,7 +273,7 @@ fn create_steps(
         spawned.setup = Some(setup.clone());
     }
     check_interrupted()?;
-    state::create_record(repo, record)?;
+    pending_record.commit()?;
     Ok(())
 }
 

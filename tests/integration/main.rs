@@ -9,4 +9,5 @@ mod docs;
 mod integrate;
 mod list;
 mod plan;
+mod prune;
 mod spawn;
