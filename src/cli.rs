@@ -221,7 +221,8 @@ pub const PRUNE_ABOUT: &str = "Remove finished tasks' worktrees, branches and re
 pub const PRUNE_LONG_ABOUT: &str = "\
 Remove finished tasks: their worktree, branch and record. Never loses work.
 
-Default: every integrated task (its branch tip is in the target, or its record says integrated).
+Default: every integrated task (its record says integrated, or its branch has commits of its
+own and they are all in the target; a fresh task with no commits is left alone).
 Before removing anything it lists ignored files in the worktree that spawn did not copy in
 (build output is fine to lose, hand-made notes are not). A task is refused, left whole, with
 exit status 3 when its worktree has uncommitted changes or untracked files, its branch has
