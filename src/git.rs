@@ -28,6 +28,15 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
         }
     })?;
     check_supported(&repo)?;
+    if repo.committer().is_none() {
+        // Reflogs need an identity; like git, fall back to one instead of failing on a fresh
+        // machine without user.name. Given as open options (not the user's configuration), so
+        // that repositories gix derives from this one, like a new worktree's, keep it.
+        let options =
+            gix::open::Options::default().config_overrides(["user.name=git-agent", "user.email=git-agent@localhost"]);
+        let workdir_or_git_dir = repo.workdir().unwrap_or(repo.git_dir()).to_owned();
+        return Ok(gix::open_opts(workdir_or_git_dir, options)?);
+    }
     Ok(repo)
 }
 
@@ -104,7 +113,7 @@ pub fn create_refs(repo: &gix::Repository, refs: &[(&str, ObjectId)], message: &
             ))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let applied = repo.edit_references(edits).map_err(|err| ref_error(err, "create"))?;
+    let applied = apply_edits(repo, edits, "create")?;
     // gix accepts "must not exist" when the ref exists with the very value we write: two
     // spawns of one task both "create" the branch at the base. The applied edit tells.
     if let Some(edit) = applied
@@ -132,7 +141,7 @@ pub fn update_ref(
             new: Target::Object(new),
         },
     );
-    repo.edit_reference(edit).map_err(|err| ref_error(err, "update"))?;
+    apply_edits(repo, vec![edit], "update")?;
     Ok(())
 }
 
@@ -142,8 +151,16 @@ pub fn delete_ref(repo: &gix::Repository, name: &str, old: ObjectId) -> anyhow::
         full_name(name)?,
         Change::Delete { expected: PreviousValue::MustExistAndMatch(Target::Object(old)), log: RefLog::AndReference },
     );
-    repo.edit_reference(edit).map_err(|err| ref_error(err, "delete"))?;
+    apply_edits(repo, vec![edit], "delete")?;
     Ok(())
+}
+
+/// Applies ref edits with git-agent's identity in the reflog: gix refuses to write a reflog
+/// without a committer, and a fresh machine may have no `user.name` configured.
+fn apply_edits(repo: &gix::Repository, edits: Vec<RefEdit>, action: &str) -> anyhow::Result<Vec<RefEdit>> {
+    let committer = signature(repo)?;
+    let mut time = Default::default();
+    repo.edit_references_as(edits, Some(committer.to_ref(&mut time))).map_err(|err| ref_error(err, action))
 }
 
 /// Turns a failed ref transaction into an error with the right exit code: a ref that exists
@@ -587,23 +604,24 @@ impl<'repo> PendingRefs<'repo> {
     }
 }
 
-/// Locks the creation of ref `name` at `id` (it must not exist); commit later.
-pub fn pending_create<'repo>(
-    repo: &'repo gix::Repository,
-    name: &str,
-    id: ObjectId,
-    message: &str,
-) -> anyhow::Result<PendingRefs<'repo>> {
-    let edit = RefEdit::new(
-        full_name(name)?,
-        Change::Update { log: log(message), expected: PreviousValue::MustNotExist, new: Target::Object(id) },
-    );
-    let pending = PendingRefs::prepare(repo, vec![edit], "create")?;
-    // As in `create_refs`: an existing ref with the very same value passes "must not exist".
-    if repo.try_find_reference(name)?.is_some() {
-        return Err(race(format!("cannot create {name}: it exists already")).into());
-    }
-    Ok(pending)
+/// Claims `task` for this process until the returned lock is dropped: a spawn holds it from
+/// start to finish, prune while it removes the task. Another git-agent working on the same
+/// task gets a lost-race error (exit 4) at once. A plain lock file beside the refs, not a held
+/// ref transaction: those also hold `packed-refs.lock`, which would block this process's own
+/// ref writes in any repository whose refs have been packed.
+pub fn claim_task(repo: &gix::Repository, task: &str) -> anyhow::Result<gix::lock::Marker> {
+    let dir = repo.common_dir().join("agent-claims");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    gix::lock::Marker::acquire_to_hold_resource(dir.join(task), gix::lock::acquire::Fail::Immediately, None, 0).map_err(
+        |_| {
+            race(format!("another git-agent is spawning or pruning task {task:?} right now"))
+                .hint(format!(
+                    "try again when it has finished; if none is running, delete {}",
+                    dir.join(format!("{task}.lock")).display()
+                ))
+                .into()
+        },
+    )
 }
 
 /// Locks the deletion of `refs` (each must still point where it was checked); commit later.

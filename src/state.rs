@@ -254,16 +254,12 @@ fn read_entry(repo: &gix::Repository, name: &str, target: Option<gix::ObjectId>)
     TaskEntry { name: name.to_owned(), record_commit, record }
 }
 
-/// Starts the first record of a new task: its ref stays locked (so no other spawn or prune can
-/// touch the task) until the returned value is committed, when the spawn is complete. Fails
-/// (exit code 4) if the task exists already or another process holds it.
-pub fn begin_record<'repo>(
-    repo: &'repo gix::Repository,
-    record: &TaskRecord,
-) -> anyhow::Result<crate::git::PendingRefs<'repo>> {
+/// Writes the first record of a new task. Fails (exit code 4) if the task exists already.
+pub fn create_record(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Result<gix::ObjectId> {
     let message = format!("spawn {}\n", record.name);
     let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), None, &message)?;
-    crate::git::pending_create(repo, &record_ref(&record.name), commit, &format!("git-agent: {}", message.trim()))
+    crate::git::create_refs(repo, &[(&record_ref(&record.name), commit)], &format!("git-agent: {}", message.trim()))?;
+    Ok(commit)
 }
 
 /// Appends an event to a task's record: a new commit on top of `previous`, written by

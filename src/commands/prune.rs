@@ -171,6 +171,7 @@ fn prune_task(
     if let Some(tip) = check.tip {
         locked.push((record.branch.as_str(), tip));
     }
+    let _claim = crate::git::claim_task(repo, &record.name)?;
     let pending = crate::git::pending_delete(repo, &locked)?;
     if let Some(registration) = crate::prune::registration(repo, &record.worktree)? {
         if registration.missing {
@@ -236,12 +237,11 @@ fn clean_up_damage(
         let checked_out = crate::prune::registration(repo, &root.join(&task))?.is_some();
         if merged && !checked_out {
             if !dry_run {
-                // A spawn in progress holds its record ref locked: leave its branch alone.
-                let record_ref = state::record_ref(&task);
-                let Ok(_spawning_guard) = crate::git::pending_create(repo, &record_ref, tip, "git-agent: prune check")
-                else {
+                // A spawn in progress holds its claim (and has no record yet): leave its branch alone.
+                let Ok(_claim) = crate::git::claim_task(repo, &task) else { continue };
+                if state::find_task(repo, &task)?.is_some() {
                     continue;
-                };
+                }
                 crate::git::delete_ref(repo, &name, tip)?;
             }
             let verb = if dry_run { "would remove" } else { "removed" };

@@ -248,9 +248,12 @@ fn create_steps(
     let repo = &ctx.repo;
     let record = &prepared.record;
     let branch = prepared.branch.as_bstr().to_string();
-    // Locking the record ref claims the task for the whole spawn: of two spawns of the same
-    // task one loses here, and prune leaves a task alone while it is being spawned.
-    let pending_record = state::begin_record(repo, record)?;
+    // Claiming the task for the whole spawn: of two spawns of the same task one loses here,
+    // and prune leaves a task alone while it is being spawned.
+    let _claim = crate::git::claim_task(repo, &record.name)?;
+    if state::find_task(repo, &record.name)?.is_some() {
+        return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
+    }
     crate::git::create_refs(
         repo,
         &[(&branch, prepared.base_commit)],
@@ -273,7 +276,7 @@ fn create_steps(
         spawned.setup = Some(setup.clone());
     }
     check_interrupted()?;
-    pending_record.commit()?;
+    state::create_record(repo, record)?;
     Ok(())
 }
 

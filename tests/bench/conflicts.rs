@@ -15,22 +15,24 @@
 //! are measured in the same run, alternating, and medians are compared, so the ratios hold on a
 //! noisy shared machine.
 
+#[path = "support.rs"]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-const FILES: usize = 6_000;
-const DIRS: usize = 60;
-const LINES: usize = 20;
+use support::{
+    BASE_DATE, FILES, LINES, Lcg, agent, bench_dir, bin_dir, body, command, file_path, finish, git, make_repo, median,
+    ms, run_code, run_input, timed, verdict,
+};
+
 /// The last SHARED files belong to no task: the pairs that meet on purpose edit these.
 const SHARED: usize = 600;
 /// Commits on main after the initial one, so that merge bases are not the root commit.
 const HISTORY: usize = 30;
-/// Date of the last commit on main; every branch commit is later.
-const BASE_DATE: u64 = 1_700_000_000;
 const SIZES: [usize; 3] = [8, 32, 128];
 
 /// Repetitions per method; the slow baselines get fewer.
@@ -51,15 +53,10 @@ fn reps(n: usize) -> Reps {
 
 fn main() {
     let started = Instant::now();
-    // On tmpfs when there is one: creating worktrees on a shared disk is slow and noisy.
-    let parent = std::env::var_os("GIT_AGENT_BENCH_DIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new().prefix("git-agent-bench-conflicts").tempdir_in(parent).unwrap();
+    let dir = bench_dir("git-agent-bench-conflicts");
     let home = dir.path();
     let base = home.join("base");
-    let (made, ()) = timed(|| make_repo(home, &base));
+    let (made, ()) = timed(|| make_repo(home, &base, Some(HISTORY)));
     println!(
         "repository: {FILES} files, {} commits, packed, in {} ({:.1} s)",
         HISTORY + 1,
@@ -140,15 +137,6 @@ fn main() {
     let at = |n: usize| results.iter().find(|r| r.n == n).and_then(|r| r.ours).unwrap();
     println!("growth N = 32 -> 128: pairs x16, our time x{:.1}", at(128).as_secs_f64() / at(32).as_secs_f64());
     finish(dir, started);
-}
-
-fn finish(dir: tempfile::TempDir, started: Instant) {
-    if std::env::var_os("GIT_AGENT_BENCH_KEEP").is_some() {
-        println!("kept {}", dir.keep().display());
-    } else {
-        drop(dir);
-    }
-    println!("total time {:.1} s", started.elapsed().as_secs_f64());
 }
 
 struct Measured {
@@ -366,25 +354,6 @@ fn measure(home: &Path, base: &Path, n: usize, have_ours: bool, notes: &mut Vec<
 
 fn word(conflict: bool) -> &'static str {
     if conflict { "conflict" } else { "clean" }
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "MET" } else { "NOT MET" }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
-    let start = Instant::now();
-    let out = f();
-    (start.elapsed(), out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -605,16 +574,6 @@ fn check_details(n: usize, out: &[u8], scenario: &Scenario, notes: &mut Vec<Stri
 // ---------------------------------------------------------------------------------------------
 // The scenario: what each branch changes
 
-/// A tiny deterministic pseudo-random generator (PCG's LCG constants).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     CleanOverlap,
@@ -678,20 +637,6 @@ impl Scenario {
     fn expected_conflict(&self, pair: (usize, usize)) -> bool {
         self.meetings.iter().any(|m| (m.a, m.b) == pair && m.kind.conflicts())
     }
-}
-
-fn file_path(i: usize) -> String {
-    format!("d{}/f{i}.txt", i % DIRS)
-}
-
-/// File i with the given lines replaced.
-fn body(i: usize, edits: &[(usize, &str)]) -> String {
-    (0..LINES)
-        .map(|line| match edits.iter().find(|(l, _)| *l == line) {
-            Some((_, text)) => format!("file {i} line {line} {text}\n"),
-            None => format!("file {i} line {line}\n"),
-        })
-        .collect()
 }
 
 fn scenario(n: usize) -> Scenario {
@@ -826,108 +771,4 @@ fn write_branches(home: &Path, repo: &Path, scenario: &Scenario, base_commit: &s
     let mut update = command(home, "git", repo);
     update.args(["update-ref", "--stdin"]);
     run_input(update, transaction.into_bytes());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes and the repository
-
-fn bin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_git-agent")).parent().unwrap().to_path_buf()
-}
-
-fn command(home: &Path, program: &str, cwd: &Path) -> Command {
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .unwrap();
-    let mut command = Command::new(program);
-    command
-        .current_dir(cwd)
-        .env("PATH", path)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"));
-    command
-}
-
-/// Runs a command whose exit status must be one of `ok`; returns the status and stdout.
-fn run_code(mut command: Command, ok: &[i32]) -> (i32, Vec<u8>) {
-    let out = command.output().unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
-    let code = out.status.code().unwrap_or(-1);
-    assert!(ok.contains(&code), "{command:?} exited {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-    (code, out.stdout)
-}
-
-fn run(command: Command) -> String {
-    String::from_utf8(run_code(command, &[0]).1).unwrap()
-}
-
-/// Runs a command with `input` on its stdin (written from another thread, so that a large
-/// output cannot block it); it must succeed.
-fn run_input(mut command: Command, input: Vec<u8>) -> Vec<u8> {
-    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{command:?} exited {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-    writer.join().unwrap().unwrap_or_else(|e| panic!("{command:?}: writing its input failed: {e}"));
-    out.stdout
-}
-
-fn git(home: &Path, cwd: &Path, args: &[&str]) -> String {
-    let mut command = command(home, "git", cwd);
-    command.args(args);
-    run(command)
-}
-
-fn agent(home: &Path, cwd: &Path, args: &[&str]) -> String {
-    let mut command = command(home, "git", cwd);
-    command.arg("agent").args(args);
-    run(command)
-}
-
-fn make_repo(home: &Path, repo: &Path) {
-    std::fs::write(
-        home.join(".gitconfig"),
-        "[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(repo).unwrap();
-    git(home, repo, &["init", "-q"]);
-    for i in 0..FILES {
-        let dir = repo.join(format!("d{}", i % DIRS));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("f{i}.txt")), body(i, &[])).unwrap();
-    }
-    git(home, repo, &["add", "-A"]);
-    let date = format!("{} +0000", BASE_DATE - 60 * (HISTORY as u64 + 1));
-    let mut commit = command(home, "git", repo);
-    commit.args(["commit", "-q", "-m", "initial"]).env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date);
-    run(commit);
-    // Some history on main, so that merge bases are found by walking, not at the root.
-    let mut stream = String::new();
-    let mut changelog = String::new();
-    for r in 0..HISTORY {
-        let from = if r == 0 { "from refs/heads/main^0\n" } else { "" };
-        let date = BASE_DATE - 60 * (HISTORY - 1 - r) as u64;
-        let message = format!("release {r}\n");
-        changelog.push_str(&format!("- release {r}\n"));
-        let note = format!("notes for release {r}\n");
-        write!(
-            stream,
-            "commit refs/heads/main\ncommitter Bench <bench@example.com> {date} +0000\ndata {}\n{message}\n{from}\
-             M 100644 inline CHANGELOG.md\ndata {}\n{changelog}\nM 100644 inline docs/history/{r}.md\ndata {}\n{note}\n\n",
-            message.len(),
-            changelog.len(),
-            note.len()
-        )
-        .unwrap();
-    }
-    let mut import = command(home, "git", repo);
-    import.args(["fast-import", "--quiet"]);
-    run_input(import, stream.into_bytes());
-    git(home, repo, &["reset", "-q", "--hard", "main"]);
-    // Packed, as a cloned or long-lived repository is: 6,000 loose objects are a pathological case.
-    git(home, repo, &["gc", "-q"]);
 }

@@ -31,18 +31,22 @@
 //! measured in the same run, alternating, and medians are compared, so the ratio holds on a noisy
 //! shared machine.
 
+#[path = "support.rs"]
+mod support;
+
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-const FILES: usize = 6_000;
-const DIRS: usize = 60;
-const LINES: usize = 20;
+use support::{
+    BASE_DATE, FILES, LINES, Lcg, agent, bench_dir, bin_dir, body, command, file_path, finish, git, make_repo, median,
+    ms, run, run_input, timed, verdict,
+};
+
 const TASKS: usize = 8;
 /// The last SHARED files belong to no task: the pairs that meet on purpose edit these.
 const SHARED: usize = 200;
@@ -50,8 +54,6 @@ const SHARED: usize = 200;
 const OVERLAPS: [(usize, usize); 2] = [(0, 3), (2, 6)];
 /// Commits on main after the initial one, so that merge bases are not the root commit.
 const HISTORY: usize = 10;
-/// Date of the last commit on main; every task commit is later.
-const BASE_DATE: u64 = 1_700_000_000;
 /// Repetitions without a test command, and with each test command.
 const ROUNDS: usize = 9;
 const TEST_ROUNDS: usize = 7;
@@ -64,15 +66,10 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn main() {
     let started = Instant::now();
-    // On tmpfs when there is one: creating worktrees on a shared disk is slow and noisy.
-    let parent = std::env::var_os("GIT_AGENT_BENCH_DIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new().prefix("git-agent-bench-integrate").tempdir_in(parent).unwrap();
+    let dir = bench_dir("git-agent-bench-integrate");
     let home = dir.path();
     let repo = home.join("repo");
-    let (made, ()) = timed(|| make_repo(home, &repo));
+    let (made, ()) = timed(|| make_repo(home, &repo, Some(HISTORY)));
     println!(
         "repository: {FILES} files, {} commits, packed, in {} ({:.1} s)",
         HISTORY + 1,
@@ -133,7 +130,8 @@ fn main() {
     if !have_ours {
         println!("integrate {TASKS} tasks: git merge --no-ff loop {:.1} ms", ms(baseline));
         println!("no ratios: git-agent-integrate is not built");
-        finish(dir, started, 1);
+        finish(dir, started);
+        std::process::exit(1);
     }
 
     // With a test command: the tool, the test alone, and the merge loop running the test too.
@@ -215,17 +213,8 @@ fn main() {
     for note in &notes.0 {
         println!("note: {note}");
     }
-    finish(dir, started, 0);
-}
-
-fn finish(dir: tempfile::TempDir, started: Instant, code: i32) -> ! {
-    if std::env::var_os("GIT_AGENT_BENCH_KEEP").is_some() {
-        println!("kept {}", dir.keep().display());
-    } else {
-        drop(dir);
-    }
-    println!("total time {:.1} s", started.elapsed().as_secs_f64());
-    std::process::exit(code);
+    finish(dir, started);
+    std::process::exit(0);
 }
 
 /// Stops the benchmark at once: the repository is left in place for a look.
@@ -233,25 +222,6 @@ fn fail(b: &Bench, message: &str) -> ! {
     println!("{message}");
     println!("repository left in {} (remove it when done)", b.home.display());
     std::process::exit(1);
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "MET" } else { "NOT MET" }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
-    let start = Instant::now();
-    let out = f();
-    (start.elapsed(), out)
 }
 
 /// What the tool did wrong or surprisingly, each said once.
@@ -758,33 +728,9 @@ fn scratch_reference(b: &Bench) -> Reference {
 // ---------------------------------------------------------------------------------------------
 // The scenario: what each task changes
 
-/// A tiny deterministic pseudo-random generator (PCG's LCG constants).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
-}
-
 enum Change {
     Write { path: String, body: String },
     Delete(String),
-}
-
-fn file_path(i: usize) -> String {
-    format!("d{}/f{i}.txt", i % DIRS)
-}
-
-/// File i with the given lines replaced.
-fn body(i: usize, edits: &[(usize, &str)]) -> String {
-    (0..LINES)
-        .map(|line| match edits.iter().find(|(l, _)| *l == line) {
-            Some((_, text)) => format!("file {i} line {line} {text}\n"),
-            None => format!("file {i} line {line}\n"),
-        })
-        .collect()
 }
 
 /// Per task (index K - 1): 3 to 16 edits in its own block of files (sometimes one is a deletion),
@@ -826,26 +772,7 @@ fn scenario() -> Vec<Vec<Change>> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes and the repository
-
-fn bin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_git-agent")).parent().unwrap().to_path_buf()
-}
-
-fn command(home: &Path, program: &str, cwd: &Path) -> Command {
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .unwrap();
-    let mut command = Command::new(program);
-    command
-        .current_dir(cwd)
-        .env("PATH", path)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"));
-    command
-}
+// Processes
 
 /// Runs a command in its own process group; after `limit` the whole group is killed and None
 /// returned.
@@ -866,91 +793,10 @@ fn output_within(mut command: Command, limit: Duration) -> Option<Output> {
     (!watchdog.join().unwrap()).then_some(out)
 }
 
-/// Runs a command whose exit status must be one of `ok`; returns the status and stdout.
-fn run_code(mut command: Command, ok: &[i32]) -> (i32, Vec<u8>) {
-    let out = command.output().unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
-    let code = out.status.code().unwrap_or(-1);
-    assert!(ok.contains(&code), "{command:?} exited {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-    (code, out.stdout)
-}
-
-fn run(command: Command) -> String {
-    String::from_utf8(run_code(command, &[0]).1).unwrap()
-}
-
-/// Runs a command with `input` on its stdin; it must succeed.
-fn run_input(mut command: Command, input: Vec<u8>) -> Vec<u8> {
-    command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{command:?} exited {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-    writer.join().unwrap().unwrap_or_else(|e| panic!("{command:?}: writing its input failed: {e}"));
-    out.stdout
-}
-
-fn git(home: &Path, cwd: &Path, args: &[&str]) -> String {
-    let mut command = command(home, "git", cwd);
-    command.args(args);
-    run(command)
-}
-
 /// A git command that may fail: its exit status and stdout.
 fn git_code(home: &Path, cwd: &Path, args: &[&str]) -> (i32, String) {
     let mut command = command(home, "git", cwd);
     command.args(args).stderr(Stdio::null());
     let out = command.output().unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn agent(home: &Path, cwd: &Path, args: &[&str]) -> String {
-    let mut command = command(home, "git", cwd);
-    command.arg("agent").args(args);
-    run(command)
-}
-
-fn make_repo(home: &Path, repo: &Path) {
-    std::fs::write(
-        home.join(".gitconfig"),
-        "[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(repo).unwrap();
-    git(home, repo, &["init", "-q"]);
-    for i in 0..FILES {
-        let dir = repo.join(format!("d{}", i % DIRS));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("f{i}.txt")), body(i, &[])).unwrap();
-    }
-    git(home, repo, &["add", "-A"]);
-    let date = format!("{} +0000", BASE_DATE - 60 * (HISTORY as u64 + 1));
-    let mut commit = command(home, "git", repo);
-    commit.args(["commit", "-q", "-m", "initial"]).env("GIT_AUTHOR_DATE", &date).env("GIT_COMMITTER_DATE", &date);
-    run(commit);
-    // Some history on main, so that merge bases are found by walking, not at the root.
-    let mut stream = String::new();
-    let mut changelog = String::new();
-    for r in 0..HISTORY {
-        let from = if r == 0 { "from refs/heads/main^0\n" } else { "" };
-        let date = BASE_DATE - 60 * (HISTORY - 1 - r) as u64;
-        let message = format!("release {r}\n");
-        changelog.push_str(&format!("- release {r}\n"));
-        let note = format!("notes for release {r}\n");
-        write!(
-            stream,
-            "commit refs/heads/main\ncommitter Bench <bench@example.com> {date} +0000\ndata {}\n{message}\n{from}\
-             M 100644 inline CHANGELOG.md\ndata {}\n{changelog}\nM 100644 inline docs/history/{r}.md\ndata {}\n{note}\n\n",
-            message.len(),
-            changelog.len(),
-            note.len()
-        )
-        .unwrap();
-    }
-    let mut import = command(home, "git", repo);
-    import.args(["fast-import", "--quiet"]);
-    run_input(import, stream.into_bytes());
-    git(home, repo, &["reset", "-q", "--hard", "main"]);
-    // Packed, as a cloned or long-lived repository is: 6,000 loose objects are a pathological case.
-    git(home, repo, &["gc", "-q"]);
 }

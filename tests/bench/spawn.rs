@@ -5,23 +5,20 @@
 //! exists (set GIT_AGENT_BENCH_DIR to choose), and GIT_AGENT_BENCH_KEEP=1 keeps it. Both sides are measured in the same run,
 //! alternating, and medians are compared, so the ratio holds on a noisy shared machine.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+#[path = "support.rs"]
+mod support;
 
-const FILES: usize = 6_000;
+use std::path::PathBuf;
+
+use support::{FILES, agent, bench_dir, git, make_repo, median, ms, time, verdict};
+
 const ROUNDS: usize = 9;
 const LIST_TASKS: usize = 32;
 
 fn main() {
-    // On tmpfs when there is one: file creation on a shared disk is too noisy to compare.
-    let parent = std::env::var_os("GIT_AGENT_BENCH_DIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new().prefix("git-agent-bench").tempdir_in(parent).unwrap();
+    let dir = bench_dir("git-agent-bench");
     let repo = dir.path().join("repo");
-    make_repo(dir.path(), &repo);
+    make_repo(dir.path(), &repo, None);
     println!("repository: {FILES} files in {}", repo.display());
 
     // Warm the caches once for each side.
@@ -87,80 +84,4 @@ fn main() {
     if std::env::var_os("GIT_AGENT_BENCH_KEEP").is_some() {
         println!("kept {}", dir.keep().display());
     }
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "MET" } else { "NOT MET" }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn time(f: impl FnOnce() -> String) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn bin_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_git-agent")).parent().unwrap().to_path_buf()
-}
-
-fn command(home: &Path, program: &str, cwd: &Path) -> Command {
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
-    .unwrap();
-    let mut command = Command::new(program);
-    command
-        .current_dir(cwd)
-        .env("PATH", path)
-        .env("HOME", home)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", home.join(".gitconfig"));
-    command
-}
-
-fn run(mut command: Command) -> String {
-    let out = command.output().unwrap();
-    assert!(out.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn git(home: &Path, cwd: &Path, args: &[&str]) -> String {
-    let mut command = command(home, "git", cwd);
-    command.args(args);
-    run(command)
-}
-
-fn agent(home: &Path, cwd: &Path, args: &[&str]) -> String {
-    let mut command = command(home, "git", cwd);
-    command.arg("agent").args(args);
-    run(command)
-}
-
-fn make_repo(home: &Path, repo: &Path) {
-    std::fs::write(
-        home.join(".gitconfig"),
-        "[user]\n\tname = Bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(repo).unwrap();
-    git(home, repo, &["init", "-q"]);
-    for i in 0..FILES {
-        let dir = repo.join(format!("d{}", i % 60));
-        std::fs::create_dir_all(&dir).unwrap();
-        let body: String = (0..20).map(|line| format!("file {i} line {line}\n")).collect();
-        std::fs::write(dir.join(format!("f{i}.txt")), body).unwrap();
-    }
-    git(home, repo, &["add", "-A"]);
-    git(home, repo, &["commit", "-q", "-m", "initial"]);
-    // Packed, as a cloned or long-lived repository is: 6,000 loose objects are a pathological case.
-    git(home, repo, &["gc", "-q"]);
 }

@@ -1,10 +1,11 @@
 //! Test environment: a temporary directory with its own HOME and git config, the build
-//! directory on PATH, and helpers to run `git` and `git agent` there.
+//! directory on PATH, helpers to run `git` and `git agent` there, and fixtures more than one
+//! test file uses.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -106,6 +107,31 @@ impl Env {
 pub fn write(path: &Path, content: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
+}
+
+/// Ten numbered lines: `<prefix> line 1` .. `<prefix> line 10`.
+pub fn numbered(prefix: &str) -> String {
+    (1..=10).map(|n| format!("{prefix} line {n}\n")).collect()
+}
+
+/// Stores `json` as task.json in a new commit and points `refs/agent/tasks/<name>` at it,
+/// bypassing the product (for corrupt or hand-made records).
+pub fn write_raw_record(env: &Env, repo: &Path, name: &str, json: &str) -> String {
+    write(&env.path().join("raw.json"), json);
+    let blob = env.git(repo, &["hash-object", "-w", env.path().join("raw.json").to_str().unwrap()]);
+    let mut mktree =
+        env.command("git", repo).arg("mktree").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(
+        mktree.stdin.as_mut().unwrap(),
+        format!("100644 blob {}\ttask.json\n", blob.trim()).as_bytes(),
+    )
+    .unwrap();
+    let tree = mktree.wait_with_output().unwrap();
+    assert!(tree.status.success());
+    let tree = String::from_utf8(tree.stdout).unwrap();
+    let commit = env.git(repo, &["commit-tree", tree.trim(), "-m", "hand-made"]).trim().to_owned();
+    env.git(repo, &["update-ref", &format!("refs/agent/tasks/{name}"), &commit]);
+    commit
 }
 
 /// The outcome of a command: exit code, stdout, stderr.

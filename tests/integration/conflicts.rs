@@ -32,11 +32,6 @@ const KINDS: [&str; 9] = [
 const RAW_NAME: &[u8] = b"raw\xff\xfe name.txt";
 const UNICODE_NAME: &str = "dir/ünï cödé.txt";
 
-/// Ten numbered lines: `<prefix> line 1` .. `<prefix> line 10`.
-fn numbered(prefix: &str) -> String {
-    (1..=10).map(|n| format!("{prefix} line {n}\n")).collect()
-}
-
 /// `path` in `dir` with line `n` (1-based) replaced by `text`.
 fn replace_line(dir: &Path, path: impl AsRef<Path>, n: usize, text: &str) {
     let file = dir.join(path);
@@ -214,25 +209,6 @@ fn state(env: &Env, repo: &Path) -> String {
         ));
     }
     out
-}
-
-/// Copied from list.rs: stores `json` as the record of task `name`, bypassing the product.
-fn write_raw_record(env: &Env, repo: &Path, name: &str, json: &str) -> String {
-    write(&env.path().join("raw.json"), json);
-    let blob = env.git(repo, &["hash-object", "-w", env.path().join("raw.json").to_str().unwrap()]);
-    let mut mktree =
-        env.command("git", repo).arg("mktree").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(
-        mktree.stdin.as_mut().unwrap(),
-        format!("100644 blob {}\ttask.json\n", blob.trim()).as_bytes(),
-    )
-    .unwrap();
-    let tree = mktree.wait_with_output().unwrap();
-    assert!(tree.status.success());
-    let tree = String::from_utf8(tree.stdout).unwrap();
-    let commit = env.git(repo, &["commit-tree", tree.trim(), "-m", "hand-made"]).trim().to_owned();
-    env.git(repo, &["update-ref", &format!("refs/agent/tasks/{name}"), &commit]);
-    commit
 }
 
 /// The repository of the differential test: text files, a directory, a binary file, a symlink

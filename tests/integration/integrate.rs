@@ -161,11 +161,6 @@ fn worktree_paths(env: &Env, repo: &Path) -> Vec<PathBuf> {
     worktrees(env, repo).lines().filter_map(|l| l.strip_prefix("worktree ")).map(PathBuf::from).collect()
 }
 
-/// Ten numbered lines.
-fn numbered(prefix: &str) -> String {
-    (1..=10).map(|n| format!("{prefix} line {n}\n")).collect()
-}
-
 /// `numbered("shared")` with line `n` replaced.
 fn numbered_with(n: usize, text: &str) -> String {
     (1..=10).map(|i| if i == n { format!("{text}\n") } else { format!("shared line {i}\n") }).collect()

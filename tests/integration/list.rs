@@ -207,25 +207,6 @@ fn a_deleted_branch_is_a_problem_not_a_failure() {
     assert_eq!(row(&env, &repo, "u")["problems"], json!([]));
 }
 
-/// Stores `json` as task.json in a new commit and points `refs/agent/tasks/<name>` at it.
-fn write_raw_record(env: &Env, repo: &Path, name: &str, json: &str) -> String {
-    write(&env.path().join("raw.json"), json);
-    let blob = env.git(repo, &["hash-object", "-w", env.path().join("raw.json").to_str().unwrap()]);
-    let mut mktree =
-        env.command("git", repo).arg("mktree").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(
-        mktree.stdin.as_mut().unwrap(),
-        format!("100644 blob {}\ttask.json\n", blob.trim()).as_bytes(),
-    )
-    .unwrap();
-    let tree = mktree.wait_with_output().unwrap();
-    assert!(tree.status.success());
-    let tree = String::from_utf8(tree.stdout).unwrap();
-    let commit = env.git(repo, &["commit-tree", tree.trim(), "-m", "hand-made"]).trim().to_owned();
-    env.git(repo, &["update-ref", &format!("refs/agent/tasks/{name}"), &commit]);
-    commit
-}
-
 #[test]
 fn a_corrupt_record_is_reported_and_others_listed() {
     let env = Env::new();

@@ -115,6 +115,48 @@ fn commit_and_merge(env: &Env, repo: &Path, worktree: &Path, task: &str, files: 
     env.git(repo, &["merge", "-q", "--no-ff", "-m", &format!("merge {task}"), &format!("agent/{task}")]);
 }
 
+/// A repository `nested/` (ignored by `setup`'s .gitignore) inside `worktree`, with one commit
+/// of `n.txt` holding `content`; returns its path.
+fn nested_repository(env: &Env, worktree: &Path, content: &str) -> PathBuf {
+    let nested = worktree.join("nested");
+    std::fs::create_dir(&nested).unwrap();
+    env.git(&nested, &["init", "-q"]);
+    env.commit(&nested, &[("n.txt", content)], "nested work");
+    nested
+}
+
+/// A repository `other`, and a task `t` whose commit adds it as the submodule `sub`; returns
+/// `other` and the task's worktree.
+fn task_with_a_submodule(env: &Env, repo: &Path) -> (PathBuf, PathBuf) {
+    let other = env.repo("other", &[("lib.txt", "library\n")]);
+    let worktree = spawn(env, repo, "t", &[]);
+    env.git(&worktree, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", other.to_str().unwrap(), "sub"]);
+    env.git(&worktree, &["commit", "-q", "-m", "add a submodule"]);
+    (other, worktree)
+}
+
+/// A task `t` with an unmerged commit whose worktree is then deleted by hand, and a prune of
+/// it (exit 0 or 3); returns the worktree's path, the branch's tip and the prune's outcome.
+#[track_caller]
+fn prune_a_hand_deleted_unmerged_task(env: &Env, repo: &Path) -> (PathBuf, String, Run) {
+    let worktree = spawn(env, repo, "t", &[]);
+    env.commit(&worktree, &[("t.txt", "unmerged\n")], "unmerged work");
+    let tip = rev(env, repo, "agent/t");
+    std::fs::remove_dir_all(&worktree).unwrap();
+    let run = prune(env, repo, &["t"]);
+    assert!(run.code == 0 || run.code == 3, "{run:#?}");
+    (worktree, tip, run)
+}
+
+/// A worktree `stray` under the worktree root that no task owns, deleted by hand: a stale
+/// registration. Returns its path.
+fn stray_registration(env: &Env, repo: &Path) -> PathBuf {
+    let stray = agents_dir(repo).join("stray");
+    env.git(repo, &["worktree", "add", "-q", "--detach", stray.to_str().unwrap()]);
+    std::fs::remove_dir_all(&stray).unwrap();
+    stray
+}
+
 // 1. The default: integrated tasks are removed whole.
 
 #[test]
@@ -312,10 +354,7 @@ fn refuses_a_nested_repository() {
     let env = Env::new();
     let repo = setup(&env);
     let worktree = spawn(&env, &repo, "t", &[]);
-    let nested = worktree.join("nested");
-    std::fs::create_dir(&nested).unwrap();
-    env.git(&nested, &["init", "-q"]);
-    env.commit(&nested, &[("n.txt", "work in a nested repository\n")], "nested work");
+    nested_repository(&env, &worktree, "work in a nested repository\n");
     assert_eq!(env.git(&worktree, &["status", "--porcelain"]), "", "nested/ is ignored, not untracked");
     let run = assert_refused(&env, &repo, "t", &["t"], "nested repository");
     assert!(!run.stdout.contains("uncommitted"), "only the nested repository counts:\n{run:#?}");
@@ -326,10 +365,7 @@ fn refuses_a_nested_repository() {
 fn refuses_an_initialised_submodule() {
     let env = Env::new();
     let repo = setup(&env);
-    let other = env.repo("other", &[("lib.txt", "library\n")]);
-    let worktree = spawn(&env, &repo, "t", &[]);
-    env.git(&worktree, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", other.to_str().unwrap(), "sub"]);
-    env.git(&worktree, &["commit", "-q", "-m", "add a submodule"]);
+    task_with_a_submodule(&env, &repo);
     // Integrated, so that the submodule is the only thing that could be lost.
     env.git(&repo, &["merge", "-q", "--no-ff", "-m", "merge t", "agent/t"]);
     let run = assert_refused(&env, &repo, "t", &["t"], "submodule");
@@ -425,10 +461,7 @@ fn force_saves_the_commits_of_a_nested_repository() {
     let env = Env::new();
     let repo = setup(&env);
     let worktree = spawn(&env, &repo, "t", &[]);
-    let nested = worktree.join("nested");
-    std::fs::create_dir(&nested).unwrap();
-    env.git(&nested, &["init", "-q"]);
-    env.commit(&nested, &[("n.txt", "precious nested work\n")], "nested work");
+    let nested = nested_repository(&env, &worktree, "precious nested work\n");
     let commit = rev(&env, &nested, "HEAD");
     let run = prune(&env, &repo, &["--force", "t"]);
     // Either it is still there, or it was saved somewhere the archive leads to.
@@ -445,10 +478,7 @@ fn force_saves_the_commits_of_a_nested_repository() {
 fn force_saves_commits_made_inside_a_submodule() {
     let env = Env::new();
     let repo = setup(&env);
-    let other = env.repo("other", &[("lib.txt", "library\n")]);
-    let worktree = spawn(&env, &repo, "t", &[]);
-    env.git(&worktree, &["-c", "protocol.file.allow=always", "submodule", "add", "-q", other.to_str().unwrap(), "sub"]);
-    env.git(&worktree, &["commit", "-q", "-m", "add a submodule"]);
+    let (other, worktree) = task_with_a_submodule(&env, &repo);
     env.commit(&worktree.join("sub"), &[("p.txt", "precious submodule work\n")], "work inside the submodule");
     let commit = rev(&env, &worktree.join("sub"), "HEAD");
     let run = prune(&env, &repo, &["--force", "t"]);
@@ -501,12 +531,7 @@ fn a_hand_deleted_worktree_of_a_merged_task_is_cleaned_up_completely() {
 fn a_hand_deleted_worktree_keeps_its_unmerged_branch() {
     let env = Env::new();
     let repo = setup(&env);
-    let worktree = spawn(&env, &repo, "t", &[]);
-    env.commit(&worktree, &[("t.txt", "unmerged\n")], "unmerged work");
-    let tip = rev(&env, &repo, "agent/t");
-    std::fs::remove_dir_all(&worktree).unwrap();
-    let run = prune(&env, &repo, &["t"]);
-    assert!(run.code == 0 || run.code == 3, "{run:#?}");
+    let (worktree, tip, _) = prune_a_hand_deleted_unmerged_task(&env, &repo);
     assert_eq!(rev(&env, &repo, "refs/heads/agent/t"), tip, "the unmerged branch survives");
     assert!(!worktree.exists());
 }
@@ -515,12 +540,7 @@ fn a_hand_deleted_worktree_keeps_its_unmerged_branch() {
 fn a_hand_deleted_worktree_loses_its_registration_even_when_the_branch_is_unmerged() {
     let env = Env::new();
     let repo = setup(&env);
-    let worktree = spawn(&env, &repo, "t", &[]);
-    env.commit(&worktree, &[("t.txt", "unmerged\n")], "unmerged work");
-    let tip = rev(&env, &repo, "agent/t");
-    std::fs::remove_dir_all(&worktree).unwrap();
-    let run = prune(&env, &repo, &["t"]);
-    assert!(run.code == 0 || run.code == 3, "{run:#?}");
+    let (worktree, tip, run) = prune_a_hand_deleted_unmerged_task(&env, &repo);
     assert!(!registered(&env, &repo, &worktree), "the stale registration should go:\n{run:#?}");
     assert_eq!(rev(&env, &repo, "refs/heads/agent/t"), tip, "the unmerged branch survives");
 }
@@ -529,10 +549,7 @@ fn a_hand_deleted_worktree_loses_its_registration_even_when_the_branch_is_unmerg
 fn stale_registrations_and_merged_orphan_branches_are_cleaned_up_unmerged_ones_kept() {
     let env = Env::new();
     let repo = setup(&env);
-    // A worktree under the worktree root that no task owns, deleted by hand.
-    let stray = agents_dir(&repo).join("stray");
-    env.git(&repo, &["worktree", "add", "-q", "--detach", stray.to_str().unwrap()]);
-    std::fs::remove_dir_all(&stray).unwrap();
+    let stray = stray_registration(&env, &repo);
     // Branches an interrupted spawn could leave: one merged, one with a commit of its own.
     env.git(&repo, &["branch", "agent/orphan-merged"]);
     let side = repo.parent().unwrap().join("side-wt");
@@ -598,9 +615,7 @@ fn dry_run_writes_nothing_and_says_what_it_would_do() {
 fn dry_run_leaves_damage_alone() {
     let env = Env::new();
     let repo = setup(&env);
-    let stray = agents_dir(&repo).join("stray");
-    env.git(&repo, &["worktree", "add", "-q", "--detach", stray.to_str().unwrap()]);
-    std::fs::remove_dir_all(&stray).unwrap();
+    stray_registration(&env, &repo);
     env.git(&repo, &["branch", "agent/orphan"]);
     let before = env.snapshot(&repo);
     let admin = files(&repo.join(".git/worktrees"));
@@ -614,9 +629,7 @@ fn dry_run_leaves_damage_alone() {
 fn dry_run_says_would_for_damage_cleanup() {
     let env = Env::new();
     let repo = setup(&env);
-    let stray = agents_dir(&repo).join("stray");
-    env.git(&repo, &["worktree", "add", "-q", "--detach", stray.to_str().unwrap()]);
-    std::fs::remove_dir_all(&stray).unwrap();
+    stray_registration(&env, &repo);
     env.git(&repo, &["branch", "agent/orphan"]);
     let run = prune(&env, &repo, &["--dry-run"]).success();
     assert!(!run.stdout.contains("removed"), "nothing was removed in a dry run:\n{run:#?}");

@@ -746,3 +746,35 @@ fn sha256_repository_is_refused() {
     assert_eq!(env.snapshot(&repo), before);
     assert!(!agents_dir(&repo).exists());
 }
+
+/// Packed refs (after `git gc`, or in any clone) and no configured identity: the whole
+/// lifecycle still works; ref writes must not trip over each other's packed-refs lock.
+#[test]
+fn the_lifecycle_works_with_packed_refs_and_no_identity() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.git(&repo, &["gc", "-q"]);
+    assert!(repo.join(".git/packed-refs").is_file());
+    let anonymous = |args: &[&str], cwd: &std::path::Path| {
+        let out = env
+            .command("git", cwd)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env_remove("GIT_AUTHOR_NAME")
+            .output()
+            .unwrap();
+        Run::from(out)
+    };
+    anonymous(&["agent", "spawn", "t", "-q"], &repo).success();
+    let worktree = agents_dir(&repo).join("t");
+    write(&worktree.join("t.txt"), "t\n");
+    env.git(&worktree, &["add", "-A"]);
+    env.git(&worktree, &["commit", "-q", "-m", "t"]);
+    env.git(&repo, &["gc", "-q"]);
+    anonymous(&["agent", "done", "t"], &repo).success();
+    anonymous(&["agent", "conflicts"], &repo).success();
+    anonymous(&["agent", "integrate"], &repo).success();
+    anonymous(&["agent", "prune"], &repo).success().stdout_has("pruned t");
+    assert_eq!(env.git(&repo, &["for-each-ref", "refs/agent/tasks", "refs/heads/agent"]), "");
+    assert!(repo.join("t.txt").is_file());
+}
