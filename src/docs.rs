@@ -175,6 +175,8 @@ All state lives in the repository; the commands share nothing else. Every ref wr
 
 task.json (format version 1) holds: version, name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, worktree (absolute path), scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit. Readers ignore fields they do not know and keep them when rewriting; a record larger than 1 MiB, not valid JSON, of a newer version, or naming another task is reported as corrupt for that task only, and never deleted on that account.
 
+While a spawn or prune works on a task it holds the lock file agent-claims/<task>.lock in the git directory (and agent-worktrees.lock while it registers a worktree); a second process gets exit code 4 instead of waiting. A lock left by a killed process can be deleted by hand.
+
 Inspect a record with: git log -p refs/agent/tasks/<task>. Share records with: git push origin 'refs/agent/*:refs/agent/*'.";
 
 const CONFIGURATION: &str = "\
