@@ -299,21 +299,44 @@ pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
     if has_staged_changes(repo)? {
         return Ok(true);
     }
-    let mut items = repo
+    let mut items =
+        status(repo, gix::status::UntrackedFiles::Collapsed, true)?.into_index_worktree_iter(Vec::<BString>::new())?;
+    Ok(items.next().transpose()?.is_some())
+}
+
+/// A status of `repo`'s worktree without rename tracking, where untracked files are always
+/// looked for: gix drops the directory walk under `status.showUntrackedFiles=no`, but such
+/// files can be lost all the same.
+fn status(
+    repo: &gix::Repository,
+    untracked: gix::status::UntrackedFiles,
+    submodules_dirty: bool,
+) -> anyhow::Result<gix::status::Platform<'_, gix::progress::Discard>> {
+    Ok(repo
         .status(gix::progress::Discard)?
         .index_worktree_options_mut(|options| {
             if options.dirwalk_options.is_none() {
                 options.dirwalk_options = repo.dirwalk_options().ok();
             }
         })
-        .untracked_files(gix::status::UntrackedFiles::Collapsed)
+        .untracked_files(untracked)
         .index_worktree_rewrites(None)
         .index_worktree_submodules(gix::status::Submodule::Given {
             ignore: gix::submodule::config::Ignore::All,
-            check_dirty: true,
-        })
-        .into_index_worktree_iter(Vec::<BString>::new())?;
-    Ok(items.next().transpose()?.is_some())
+            check_dirty: submodules_dirty,
+        }))
+}
+
+/// An exit status as a shell reports it: the code, or 128 + the signal that ended the process.
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return 128 + signal;
+        }
+    }
+    status.code().unwrap_or(1)
 }
 
 /// Does the index differ from HEAD's tree? A valid cache tree (the index's TREE extension)
@@ -481,20 +504,8 @@ pub fn snapshot_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<
     let workdir = worktree.workdir().context("the task worktree has no working directory")?.to_owned();
     let head = worktree.head_id()?.detach();
     let mut changed = std::collections::BTreeSet::new();
-    let items = worktree
-        .status(gix::progress::Discard)?
-        .index_worktree_options_mut(|options| {
-            if options.dirwalk_options.is_none() {
-                options.dirwalk_options = worktree.dirwalk_options().ok();
-            }
-        })
-        .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_rewrites(None)
+    let items = status(&worktree, gix::status::UntrackedFiles::Files, false)?
         .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
-        .index_worktree_submodules(gix::status::Submodule::Given {
-            ignore: gix::submodule::config::Ignore::All,
-            check_dirty: false,
-        })
         .into_iter(None)?;
     for item in items {
         changed.insert(item?.location().to_owned());

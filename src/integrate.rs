@@ -654,7 +654,7 @@ fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<Test
         output.extend(reader.join().unwrap_or_default());
     }
     check_interrupted()?;
-    let exit = status.map(exit_code);
+    let exit = status.map(crate::git::exit_code);
     let failed = exit != Some(0);
     Ok(TestRun {
         command: command.to_owned(),
@@ -669,17 +669,6 @@ fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<Test
 fn kill_group(pid: u32) {
     // No libc here: kill(1) signals the whole group with a negative id.
     let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
-}
-
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return 128 + signal;
-        }
-    }
-    status.code().unwrap_or(1)
 }
 
 fn tail(bytes: &[u8], max: usize) -> String {

@@ -107,17 +107,7 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
     command.args(&args[1..]);
     let status = command.status().map_err(|err| anyhow::anyhow!("cannot run {}: {err}", program.display()))?;
     // Pass the exit status through unchanged, including codes outside our own table.
-    let code = {
-        #[cfg(unix)]
-        {
-            use std::os::unix::process::ExitStatusExt;
-            status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-        }
-        #[cfg(not(unix))]
-        {
-            status.code().unwrap_or(1)
-        }
-    };
+    let code = crate::git::exit_code(status);
     std::process::exit(code);
 }
 

@@ -393,7 +393,7 @@ fn run_agent(ctx: &Context, ui: &Ui, spawned: &Spawned, brief: &str, command: &[
     child.args(&args[1..]);
     agent_env(&mut child, &record);
     let status = match child.status() {
-        Ok(status) => exit_status_code(status),
+        Ok(status) => crate::git::exit_code(status),
         Err(err) => {
             ui.warn(format!("cannot start the agent {:?}: {err}", args[0]));
             127
@@ -406,18 +406,6 @@ fn run_agent(ctx: &Context, ui: &Ui, spawned: &Spawned, brief: &str, command: &[
     }
     state::append_event(&ctx.repo, entry.record_commit, &record, "agent-exit")?;
     Ok(status)
-}
-
-/// An exit status as a shell reports it: the code, or 128 + the signal number.
-fn exit_status_code(status: std::process::ExitStatus) -> i32 {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return 128 + signal;
-        }
-    }
-    status.code().unwrap_or(1)
 }
 
 fn report(ui: &Ui, spawned: &Spawned) {
