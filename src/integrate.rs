@@ -440,7 +440,7 @@ impl Runner<'_> {
         let provisional_tree = outcome.tree.write()?.detach();
         let provisional = self.commit(provisional_tree, &[head], "git-agent: provisional resolution\n")?;
         let scratch = self.scratch_at(provisional)?;
-        let status = crate::git::user_command("sh", &scratch)
+        let status = crate::process::user_command("sh", &scratch)
             .arg("-c")
             .arg(&rule.run)
             .stdin(std::process::Stdio::null())
@@ -488,14 +488,15 @@ impl Runner<'_> {
                 // would re-read every file of a young (racily clean) index. If the test left
                 // tracked files modified, read-tree refuses and the forced checkout takes over.
                 let new = commit.to_string();
-                let moved = crate::git::run_git(path, &["read-tree", "-m", "-u", "HEAD", &new])
-                    .and_then(|_| crate::git::run_git(path, &["update-ref", "--no-deref", "HEAD", &new]));
+                let moved = crate::process::run_git(path, &["read-tree", "-m", "-u", "HEAD", &new])
+                    .and_then(|_| crate::process::run_git(path, &["update-ref", "--no-deref", "HEAD", &new]));
                 if moved.is_err() {
-                    crate::git::run_git(path, &["checkout", "-q", "--detach", "--force", &new])?;
+                    crate::process::run_git(path, &["checkout", "-q", "--detach", "--force", &new])?;
                 }
             }
             None => {
-                let path = self.options.scratch_dir.join(format!(".integrate-{}", std::process::id()));
+                let path =
+                    self.options.scratch_dir.join(format!("{}{}", crate::layout::SCRATCH_PREFIX, std::process::id()));
                 std::fs::create_dir_all(&self.options.scratch_dir)
                     .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
                 crate::git::add_detached_worktree(self.repo, &path, commit, &gix::interrupt::IS_INTERRUPTED)?;
@@ -531,7 +532,7 @@ impl Runner<'_> {
 
     /// A passing result of `command` on `tree`, recorded in refs/notes/agent.
     fn passed_before(&self, tree: ObjectId, command: &str) -> anyhow::Result<Option<TestRun>> {
-        let mut notes = self.repo.notes()?.with_refs(["refs/notes/agent"])?;
+        let mut notes = self.repo.notes()?.with_refs([crate::layout::NOTES_REF])?;
         for note in notes.get(tree)? {
             let Ok(value) = serde_json::from_slice::<serde_json::Value>(&note.blob.data) else { continue };
             if value["command"] == command && value["exit"] == 0 {
@@ -568,7 +569,7 @@ pub fn write_notes(repo: &gix::Repository, notes: &[(ObjectId, serde_json::Value
         let what = note["task"].as_str().unwrap_or("integration");
         repo.notes()?
             .with_commit_message(format!("git-agent: integrate {what}"))
-            .replace("agent", *object, note.to_string() + "\n")
+            .replace(crate::layout::NOTES_NAME, *object, note.to_string() + "\n")
             .context("cannot record the integration results in refs/notes/agent")?;
     }
     Ok(())
@@ -606,7 +607,7 @@ fn check_interrupted() -> anyhow::Result<()> {
 fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<TestRun> {
     use std::io::Read;
     let started = Instant::now();
-    let mut child = crate::git::user_command("sh", dir);
+    let mut child = crate::process::user_command("sh", dir);
     child.arg("-c").arg(command).stdin(std::process::Stdio::null());
     child.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     #[cfg(unix)]
@@ -654,7 +655,7 @@ fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<Test
         output.extend(reader.join().unwrap_or_default());
     }
     check_interrupted()?;
-    let exit = status.map(crate::git::exit_code);
+    let exit = status.map(crate::process::exit_code);
     let failed = exit != Some(0);
     Ok(TestRun {
         command: command.to_owned(),

@@ -2,8 +2,12 @@
 //!
 //! - [`cli`]: clap definitions of every binary (also the source of man pages and completions)
 //! - [`commands`]: one module per command: parse, call the logic, render
-//! - [`git`]: all git access (gix in-process, and the one wrapper for `git` subprocesses)
-//! - [`state`]: the repository state contract (task records, settings)
+//! - [`git`]: all git access through gix, split by job (discovery, refs, history, worktrees)
+//! - [`process`]: every child process (user commands and `git` itself), with a clean environment
+//! - [`layout`]: every name of the state: refs, notes, lock files, scratch names, config keys
+//! - [`state`]: task records: reading, validating, writing
+//! - [`settings`]: the `agent.*` configuration, read once
+//! - [`lock`]: git-agent's own lock files
 //! - [`output`], [`error`]: what every binary shares: flags, colour, exit codes
 
 pub mod cli;
@@ -14,9 +18,13 @@ pub mod error;
 pub mod git;
 pub mod graph;
 pub mod integrate;
+pub mod layout;
+pub mod lock;
 pub mod names;
 pub mod output;
 pub mod plan;
+pub mod process;
 pub mod prune;
 pub mod scope;
+pub mod settings;
 pub mod state;

@@ -255,7 +255,7 @@ pub fn archive(
     check: &Check,
 ) -> anyhow::Result<Archive> {
     let stamp = crate::state::now_ms();
-    let prefix = format!("refs/agent/archive/{}/{stamp}", record.name);
+    let prefix = crate::layout::archive_prefix(&record.name, stamp);
     let mut refs: Vec<(String, ObjectId)> = vec![(format!("{prefix}/record"), record_commit)];
     if let Some(tip) = check.tip {
         refs.push((format!("{prefix}/branch"), tip));

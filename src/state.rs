@@ -16,14 +16,9 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the `task.json` format this build writes. Readers accept this and older.
 pub const RECORD_VERSION: u32 = 1;
-/// Where task records live.
-pub const TASKS_PREFIX: &str = "refs/agent/tasks/";
-/// The file inside each record commit's tree.
-pub const RECORD_FILE: &str = "task.json";
+pub use crate::layout::{RECORD_FILE, TASKS_PREFIX, record_ref};
 /// Records larger than this are reported as corrupt rather than read.
 pub const MAX_RECORD_BYTES: u64 = 1 << 20;
-/// Default branch prefix (`agent.branchPrefix`).
-pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
 
 /// What a task is doing, as far as the orchestrator is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,46 +91,6 @@ pub struct TaskEntry {
     /// The record commit the ref pointed to when read; the expected value for compare-and-swap.
     pub record_commit: gix::ObjectId,
     pub record: Result<TaskRecord, String>,
-}
-
-/// The `agent.*` settings.
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub worktree_root: Option<PathBuf>,
-    pub branch_prefix: String,
-    pub base: Option<String>,
-    pub setup: Option<String>,
-    pub copy: Vec<String>,
-    pub command: Option<String>,
-}
-
-impl Settings {
-    pub fn read(repo: &gix::Repository) -> anyhow::Result<Settings> {
-        let config = repo.config_snapshot();
-        let string = |key: &str| config.string(key).map(|v| v.to_str_lossy().into_owned()).filter(|v| !v.is_empty());
-        let worktree_root = config
-            .trusted_path("agent.worktreeRoot")
-            .map_err(|err| anyhow::anyhow!("git config agent.worktreeRoot is not a usable path: {err}"))?;
-        Ok(Settings {
-            worktree_root,
-            branch_prefix: string("agent.branchPrefix").unwrap_or_else(|| DEFAULT_BRANCH_PREFIX.to_owned()),
-            base: string("agent.base"),
-            setup: string("agent.setup"),
-            copy: config
-                .strings("agent.copy")
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| v.to_str_lossy().into_owned())
-                .filter(|v| !v.is_empty())
-                .collect(),
-            command: string("agent.command"),
-        })
-    }
-}
-
-/// The full ref name of a task's record.
-pub fn record_ref(task: &str) -> String {
-    format!("{TASKS_PREFIX}{task}")
 }
 
 /// Parses and checks a record's bytes; the error says what is wrong, for the user.

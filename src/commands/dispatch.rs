@@ -107,7 +107,7 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
     command.args(&args[1..]);
     let status = command.status().map_err(|err| anyhow::anyhow!("cannot run {}: {err}", program.display()))?;
     // Pass the exit status through unchanged, including codes outside our own table.
-    let code = crate::git::exit_code(status);
+    let code = crate::process::exit_code(status);
     std::process::exit(code);
 }
 

@@ -114,10 +114,10 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
 
     let options = Options {
         strategy: args.strategy,
-        test: args.test.clone().or_else(|| config_string(repo, "agent.test")),
+        test: args.test.clone().or_else(|| config_string(repo, crate::layout::key::TEST)),
         test_timeout: Duration::from_secs(
             args.test_timeout
-                .or_else(|| config_string(repo, "agent.testTimeout").and_then(|v| v.parse().ok()))
+                .or_else(|| config_string(repo, crate::layout::key::TEST_TIMEOUT).and_then(|v| v.parse().ok()))
                 .unwrap_or(DEFAULT_TEST_TIMEOUT),
         ),
         keep_going: args.keep_going,
@@ -148,7 +148,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         landed = true;
         if let (Some(worktree), Some(before)) = (&checked_out, dest_before) {
             // Index and files follow, as a fast-forward would; refuses rather than overwrite.
-            if let Err(err) = crate::git::run_git(
+            if let Err(err) = crate::process::run_git(
                 worktree,
                 &["read-tree", "-m", "-u", &before.to_string(), &outcome.head.to_string()],
             ) {

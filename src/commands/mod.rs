@@ -20,7 +20,8 @@ use clap::Parser;
 use crate::cli::{AgentCli, AgentCommand, ConflictsCli, IntegrateCli, PruneCli, SpawnCli};
 use crate::error::{Exit, bad_input, refused};
 use crate::output::{GlobalArgs, Ui, report_error};
-use crate::state::{self, Settings, TaskEntry, TaskRecord};
+use crate::settings::Settings;
+use crate::state::{self, TaskEntry, TaskRecord};
 
 /// `git-agent`: the umbrella. Returns the process exit code.
 pub fn git_agent_main() -> i32 {

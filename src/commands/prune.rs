@@ -171,7 +171,7 @@ fn prune_task(
     if let Some(tip) = check.tip {
         locked.push((record.branch.as_str(), tip));
     }
-    let _claim = crate::git::claim_task(repo, &record.name)?;
+    let _claim = crate::lock::claim_task(repo, &record.name)?;
     let pending = crate::git::pending_delete(repo, &locked)?;
     if let Some(registration) = crate::prune::registration(repo, &record.worktree)? {
         if registration.missing {
@@ -238,7 +238,7 @@ fn clean_up_damage(
         if merged && !checked_out {
             if !dry_run {
                 // A spawn in progress holds its claim (and has no record yet): leave its branch alone.
-                let Ok(_claim) = crate::git::claim_task(repo, &task) else { continue };
+                let Ok(_claim) = crate::lock::claim_task(repo, &task) else { continue };
                 if state::find_task(repo, &task)?.is_some() {
                     continue;
                 }

@@ -250,7 +250,7 @@ fn create_steps(
     let branch = prepared.branch.as_bstr().to_string();
     // Claiming the task for the whole spawn: of two spawns of the same task one loses here,
     // and prune leaves a task alone while it is being spawned.
-    let _claim = crate::git::claim_task(repo, &record.name)?;
+    let _claim = crate::lock::claim_task(repo, &record.name)?;
     if state::find_task(repo, &record.name)?.is_some() {
         return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
     }
@@ -344,7 +344,7 @@ fn agent_env(command: &mut std::process::Command, record: &TaskRecord) {
 /// Runs `agent.setup` through the shell in the new worktree (it is the user's own command line).
 fn run_setup_command(ui: &Ui, record: &TaskRecord, setup: &str) -> anyhow::Result<()> {
     ui.status(format!("running agent.setup in {}: {setup}", record.worktree.display()));
-    let mut command = crate::git::user_command("sh", &record.worktree);
+    let mut command = crate::process::user_command("sh", &record.worktree);
     command.arg("-c").arg(setup).stdin(Stdio::null());
     agent_env(&mut command, record);
     let output = if ui.quiet {
@@ -389,11 +389,11 @@ fn run_agent(ctx: &Context, ui: &Ui, spawned: &Spawned, brief: &str, command: &[
     let (entry, mut record) = ctx.task(&spawned.task)?;
     let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", brief)).collect();
     ui.status(format!("starting the agent in {}: {}", spawned.worktree.display(), command.join(" ")));
-    let mut child = crate::git::user_command(&args[0], &spawned.worktree);
+    let mut child = crate::process::user_command(&args[0], &spawned.worktree);
     child.args(&args[1..]);
     agent_env(&mut child, &record);
     let status = match child.status() {
-        Ok(status) => crate::git::exit_code(status),
+        Ok(status) => crate::process::exit_code(status),
         Err(err) => {
             ui.warn(format!("cannot start the agent {:?}: {err}", args[0]));
             127

@@ -1,0 +1,90 @@
+//! Objects and history: record commits, reachability, merge bases and tree diffs.
+
+use bstr::BString;
+use gix::ObjectId;
+
+use crate::git::*;
+
+/// Writes a commit holding `file` = `bytes` as its only entry, on top of `parent`.
+pub fn write_file_commit(
+    repo: &gix::Repository,
+    file: &str,
+    bytes: &[u8],
+    parent: Option<ObjectId>,
+    message: &str,
+) -> anyhow::Result<ObjectId> {
+    let blob = repo.write_blob(bytes)?.detach();
+    let mut editor = repo.edit_tree(ObjectId::empty_tree(repo.object_hash()))?;
+    editor.upsert(file, gix::objs::tree::EntryKind::Blob, blob)?;
+    let tree = editor.write()?.detach();
+    let sig = signature(repo)?;
+    let commit = gix::objs::Commit {
+        tree,
+        parents: parent.into_iter().collect(),
+        author: sig.clone(),
+        committer: sig,
+        encoding: None,
+        message: message.into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(repo.write_object(&commit)?.detach())
+}
+
+/// Reads `file` from the tree of `commit`, refusing blobs larger than `limit` bytes.
+pub fn read_file_from_commit(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    file: &str,
+    limit: u64,
+) -> Result<Vec<u8>, String> {
+    let commit = repo.find_commit(commit).map_err(|_| "the record ref does not point to a commit".to_owned())?;
+    let tree = commit.tree().map_err(|err| format!("the record commit has no readable tree: {err}"))?;
+    let entry = tree.find_entry(file).ok_or_else(|| format!("the record commit has no {file}"))?;
+    let id = entry.object_id();
+    let size = repo.find_header(id).map_err(|err| format!("cannot read {file}: {err}"))?.size();
+    if size > limit {
+        return Err(format!("{file} is {size} bytes, larger than the limit of {limit}"));
+    }
+    Ok(repo.find_blob(id).map_err(|err| format!("cannot read {file}: {err}"))?.data.clone())
+}
+
+/// Number of commits reachable from `a` but not from `b` (`git rev-list --count b..a`).
+pub fn count_only_in(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<usize> {
+    if a == b {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for info in repo.rev_walk([a]).with_hidden([b]).all()? {
+        info?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+pub fn merge_base(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<Option<ObjectId>> {
+    if a == b {
+        return Ok(Some(a));
+    }
+    Ok(repo.merge_base(a, b)?.map(|id| id.detach()))
+}
+
+/// Paths of files that differ between the trees of two commits (no rename detection).
+pub fn changed_paths(
+    repo: &gix::Repository,
+    old_commit: ObjectId,
+    new_commit: ObjectId,
+) -> anyhow::Result<Vec<BString>> {
+    if old_commit == new_commit {
+        return Ok(Vec::new());
+    }
+    let old = repo.find_commit(old_commit)?.tree()?;
+    let new = repo.find_commit(new_commit)?.tree()?;
+    let options = gix::diff::Options::default().with_rewrites(None);
+    let changes = repo.diff_tree_to_tree(&old, &new, options)?;
+    Ok(changes.into_iter().filter(|c| !c.entry_mode().is_tree()).map(|c| c.location().to_owned()).collect())
+}
+
+/// Committer time of a commit, seconds since the epoch.
+pub fn commit_time(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<i64> {
+    Ok(repo.find_commit(id)?.time()?.seconds)
+}

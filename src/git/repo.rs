@@ -1,0 +1,128 @@
+//! Repository discovery and identity: which repository git-agent works on, and who it writes as.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use bstr::ByteSlice;
+use gix::ObjectId;
+use gix::refs::FullName;
+
+use crate::error::{Fail, bad_input, refused};
+
+/// Opens the repository containing `dir` (or the current directory), like `git -C dir`,
+/// and refuses repositories that git-agent cannot serve safely.
+pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
+    let dir = dir.unwrap_or(Path::new("."));
+    let repo = gix::discover(dir).map_err(|err| {
+        // The last cause says what is wrong (for example "Object format is not enabled in this build").
+        let cause = err.iter_errors().last().map(|e| e.to_string()).unwrap_or_else(|| err.to_string());
+        if err.is_unsupported() || cause.contains("Object format") {
+            refused(format!("git-agent cannot work with the repository at {}: {cause}", dir.display()))
+                .hint("git-agent supports SHA-1 repositories with the \"files\" ref storage")
+        } else {
+            refused(format!("not in a git repository: {} ({cause})", dir.display()))
+                .hint("run the command inside a repository, or point -C at one")
+        }
+    })?;
+    check_supported(&repo)?;
+    if repo.committer().is_none() {
+        // Reflogs need an identity; like git, fall back to one instead of failing on a fresh
+        // machine without user.name. Given as open options (not the user's configuration), so
+        // that repositories gix derives from this one, like a new worktree's, keep it.
+        let options =
+            gix::open::Options::default().config_overrides(["user.name=git-agent", "user.email=git-agent@localhost"]);
+        let workdir_or_git_dir = repo.workdir().unwrap_or(repo.git_dir()).to_owned();
+        return Ok(gix::open_opts(workdir_or_git_dir, options)?);
+    }
+    Ok(repo)
+}
+
+/// Refuses reftable ref storage (gix cannot write it) and non-SHA-1 object formats.
+pub fn check_supported(repo: &gix::Repository) -> Result<(), Fail> {
+    if let Some(storage) = repo.config_snapshot().string("extensions.refStorage")
+        && storage != "files"
+    {
+        return Err(refused(format!(
+            "this repository stores refs as {storage:?}; git-agent supports only the \"files\" ref storage"
+        ))
+        .hint("convert it with `git refs migrate --ref-format=files`"));
+    }
+    if repo.object_hash() != gix::hash::Kind::Sha1 {
+        return Err(refused(format!(
+            "this repository uses {:?} object names; git-agent supports only SHA-1 repositories",
+            repo.object_hash()
+        )));
+    }
+    Ok(())
+}
+
+/// The repository of the main worktree (or the bare repository), from any of its worktrees.
+pub fn main_repo(repo: &gix::Repository) -> anyhow::Result<gix::Repository> {
+    repo.main_repo().context("cannot open the main repository")
+}
+
+/// Resolves a user-supplied revision to a commit. Never passes it on as an option.
+pub fn resolve_commit(repo: &gix::Repository, rev: &str) -> anyhow::Result<ObjectId> {
+    if rev.starts_with('-') || rev.is_empty() {
+        return Err(bad_input(format!("{rev:?} is not a revision")).into());
+    }
+    let id = repo.rev_parse_single(rev).map_err(|_| {
+        bad_input(format!("revision {rev:?} not found")).hint("name a branch, tag or commit that exists")
+    })?;
+    let commit = id
+        .object()
+        .and_then(|object| object.peel_to_commit())
+        .map_err(|_| bad_input(format!("revision {rev:?} does not name a commit")))?;
+    Ok(commit.id)
+}
+
+/// If `rev` names a local branch, its full ref name (`refs/heads/<rev>`).
+pub fn local_branch(repo: &gix::Repository, rev: &str) -> Option<FullName> {
+    let name = rev.strip_prefix("refs/heads/").unwrap_or(rev);
+    let full = FullName::try_from(format!("refs/heads/{name}")).ok()?;
+    repo.try_find_reference(full.as_ref()).ok().flatten().map(|_| full)
+}
+
+/// The identity for commits git-agent writes itself: the configured committer, else a fixed one.
+pub fn signature(repo: &gix::Repository) -> anyhow::Result<gix::actor::Signature> {
+    Ok(match repo.committer() {
+        Some(sig) => sig.context("invalid committer identity")?.to_owned().context("invalid committer identity")?,
+        None => gix::actor::Signature {
+            name: "git-agent".into(),
+            email: "git-agent@localhost".into(),
+            time: gix::date::Time::now_local_or_utc(),
+        },
+    })
+}
+
+/// Canonical form of a path that may not exist yet: its deepest existing ancestor is
+/// canonicalised and the rest appended, so paths compare reliably.
+pub fn normalise_path(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest.iter().rev().fold(canonical, |acc: PathBuf, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// Is `path` an existing directory with something in it?
+pub fn is_non_empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+pub fn short_id(id: &ObjectId) -> String {
+    id.to_hex_with_len(7).to_string()
+}
+
+pub fn bytes_to_string(bytes: &[u8]) -> String {
+    bytes.to_str_lossy().into_owned()
+}

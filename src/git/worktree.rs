@@ -1,0 +1,233 @@
+//! Worktrees: adding, removing, status and snapshots of uncommitted work.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context as _, anyhow};
+use bstr::{BString, ByteSlice};
+use gix::ObjectId;
+use gix::refs::FullName;
+
+use crate::error::{Fail, race, refused};
+use crate::git::*;
+
+/// Opens the worktree at `path` for a read-only status check, tuned for speed:
+/// - the index checksum is not verified (`index.skipHash`): hashing the whole index with
+///   SHA-1DC cost a fifth of `git agent list`, and a damaged index still fails to parse;
+/// - file times are compared to the nanosecond (`gitoxide.core.useNsec`, git's USE_NSEC):
+///   in a worktree checked out within the second its index was written, every entry is
+///   "racily clean" at second resolution and would be read and compared byte by byte, on
+///   every `list`, until something rewrites the index. Both git and gix record nanoseconds
+///   in the index; where the file system has none, both sides are 0 and the entry stays racy.
+pub fn open_worktree_for_status(path: &Path) -> anyhow::Result<gix::Repository> {
+    let options = gix::open::Options::default().config_overrides(["index.skipHash=true", "gitoxide.core.useNsec=true"]);
+    Ok(gix::open_opts(path, options)?)
+}
+
+/// Does the worktree of `repo` have uncommitted changes or untracked (not ignored) files?
+/// Untracked files count even under `status.showUntrackedFiles=no`: they can be lost too.
+pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
+    if has_staged_changes(repo)? {
+        return Ok(true);
+    }
+    let mut items =
+        status(repo, gix::status::UntrackedFiles::Collapsed, true)?.into_index_worktree_iter(Vec::<BString>::new())?;
+    Ok(items.next().transpose()?.is_some())
+}
+
+/// A status of `repo`'s worktree without rename tracking, where untracked files are always
+/// looked for: gix drops the directory walk under `status.showUntrackedFiles=no`, but such
+/// files can be lost all the same.
+fn status(
+    repo: &gix::Repository,
+    untracked: gix::status::UntrackedFiles,
+    submodules_dirty: bool,
+) -> anyhow::Result<gix::status::Platform<'_, gix::progress::Discard>> {
+    Ok(repo
+        .status(gix::progress::Discard)?
+        .index_worktree_options_mut(|options| {
+            if options.dirwalk_options.is_none() {
+                options.dirwalk_options = repo.dirwalk_options().ok();
+            }
+        })
+        .untracked_files(untracked)
+        .index_worktree_rewrites(None)
+        .index_worktree_submodules(gix::status::Submodule::Given {
+            ignore: gix::submodule::config::Ignore::All,
+            check_dirty: submodules_dirty,
+        }))
+}
+
+/// Does the index differ from HEAD's tree? A valid cache tree (the index's TREE extension)
+/// whose root is HEAD's tree answers "no" without building an index from the tree.
+fn has_staged_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
+    let index = repo.index_or_empty()?;
+    let head_tree = repo.head_tree_id_or_empty()?.detach();
+    if let Some(cache_tree) = index.tree()
+        && cache_tree.num_entries.is_some()
+        && cache_tree.id == head_tree
+    {
+        return Ok(false);
+    }
+    let mut staged = false;
+    repo.tree_index_status(&head_tree, &index, None, gix::status::tree_index::TrackRenames::Disabled, |_, _, _| {
+        staged = true;
+        Ok(std::ops::ControlFlow::Break(()))
+    })?;
+    Ok(staged)
+}
+
+/// Untracked and ignored files in the worktree of `repo` matching `patterns`, as
+/// repository-relative paths. Patterns are anchored at the top of the worktree.
+pub fn untracked_matching(repo: &gix::Repository, patterns: &[String]) -> anyhow::Result<Vec<BString>> {
+    use gix::dir::walk::EmissionMode;
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Without `:/`, gix makes patterns relative to the process's current directory.
+    let patterns: Vec<BString> =
+        patterns.iter().map(|p| if p.starts_with(':') { p.as_str().into() } else { format!(":/{p}").into() }).collect();
+    let index = repo.index_or_empty()?;
+    let options =
+        repo.dirwalk_options()?.emit_untracked(EmissionMode::Matching).emit_ignored(Some(EmissionMode::Matching));
+    let mut paths = Vec::new();
+    for item in repo.dirwalk_iter(index, patterns, Default::default(), options)? {
+        paths.push(item?.entry.rela_path);
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// Adds a linked worktree at `dest` with `branch` (full name) checked out.
+///
+/// Registrations are serialised between git-agent processes: while adding a worktree, gix
+/// reads every other registration's `gitdir` file and fails on one still being written.
+pub fn add_worktree(
+    repo: &gix::Repository,
+    dest: &Path,
+    branch: &FullName,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<()> {
+    add_worktree_at(repo, dest, gix::worktree::add::Head::Attached(branch.clone()), interrupt)
+}
+
+/// Adds a linked worktree at `dest` with a detached HEAD at `commit`.
+pub fn add_detached_worktree(
+    repo: &gix::Repository,
+    dest: &Path,
+    commit: ObjectId,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<()> {
+    add_worktree_at(repo, dest, gix::worktree::add::Head::Detached(commit), interrupt)
+}
+
+fn add_worktree_at(
+    repo: &gix::Repository,
+    dest: &Path,
+    head: gix::worktree::add::Head,
+    interrupt: &AtomicBool,
+) -> anyhow::Result<()> {
+    let lock_path = crate::layout::worktrees_lock(repo.common_dir());
+    let _lock = gix::lock::Marker::acquire_to_hold_resource(
+        &lock_path,
+        gix::lock::acquire::Fail::AfterDurationWithBackoff(std::time::Duration::from_secs(60)),
+        None,
+        0,
+    )
+    .map_err(|err| {
+        race(format!("cannot take the lock {}.lock: {err}", lock_path.display()))
+            .hint("another git-agent spawn holds it; if none is running, delete that file")
+    })?;
+    repo.add_worktree(dest, head, gix::progress::Discard, interrupt).map_err(|err| {
+        if err.is_cancelled() {
+            anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
+        } else if err.is_conflict() {
+            anyhow!(refused(format!("cannot add a worktree at {}: {err}", dest.display())))
+        } else {
+            anyhow!(err).context(format!("cannot add a worktree at {}", dest.display()))
+        }
+    })?;
+    Ok(())
+}
+
+/// Removes a linked worktree that this process created, whatever it contains.
+pub fn remove_created_worktree(repo: &gix::Repository, dest: &Path) -> anyhow::Result<()> {
+    repo.prepare_remove_worktree(dest)?.remove(gix::worktree::remove::Force::OverrideLock, gix::progress::Discard)?;
+    Ok(())
+}
+
+/// The full name of the branch checked out in `repo`'s worktree, if HEAD is attached.
+pub fn head_branch(repo: &gix::Repository) -> anyhow::Result<Option<FullName>> {
+    Ok(repo.head_name()?)
+}
+
+/// A commit holding the worktree at `path` as it is now: HEAD plus uncommitted changes and
+/// untracked (not ignored) files, or `None` when the worktree is clean. The worktree's index
+/// and files are only read. File contents are taken as they are, without running clean
+/// filters. The commit and its blobs go to the object database as unreferenced objects (a
+/// later `git gc` removes them), so that merges on other threads can read them.
+pub fn snapshot_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<Option<ObjectId>> {
+    let worktree = open_worktree_for_status(path)?;
+    let workdir = worktree.workdir().context("the task worktree has no working directory")?.to_owned();
+    let head = worktree.head_id()?.detach();
+    let mut changed = std::collections::BTreeSet::new();
+    let items = status(&worktree, gix::status::UntrackedFiles::Files, false)?
+        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled)
+        .into_iter(None)?;
+    for item in items {
+        changed.insert(item?.location().to_owned());
+    }
+    if changed.is_empty() {
+        return Ok(None);
+    }
+    let head_tree = repo.find_commit(head)?.tree_id()?.detach();
+    let mut editor = repo.edit_tree(head_tree)?;
+    for relative in changed {
+        let full = workdir.join(gix::path::from_bstr(relative.as_bstr())?);
+        match std::fs::symlink_metadata(&full) {
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                editor.remove(relative.as_bstr())?;
+            }
+            Err(err) => return Err(anyhow!(err).context(format!("cannot read {}", full.display()))),
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&full)?;
+                let blob = repo.write_blob(gix::path::into_bstr(target.as_path())?.as_ref())?.detach();
+                editor.upsert(relative.as_bstr(), gix::objs::tree::EntryKind::Link, blob)?;
+            }
+            Ok(meta) if meta.is_file() => {
+                let blob = repo.write_blob(std::fs::read(&full)?)?.detach();
+                let kind = if is_executable(&meta) {
+                    gix::objs::tree::EntryKind::BlobExecutable
+                } else {
+                    gix::objs::tree::EntryKind::Blob
+                };
+                editor.upsert(relative.as_bstr(), kind, blob)?;
+            }
+            // Directories here are submodules or nested repositories: their pointer stays.
+            Ok(_) => {}
+        }
+    }
+    let tree = editor.write()?.detach();
+    let signature = signature(repo)?;
+    let commit = gix::objs::Commit {
+        tree,
+        parents: vec![head].into(),
+        author: signature.clone(),
+        committer: signature,
+        encoding: None,
+        message: "git-agent: snapshot of uncommitted changes\n".into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(Some(repo.write_object(&commit)?.detach()))
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    false
+}
