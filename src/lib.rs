@@ -22,6 +22,7 @@ pub mod layout;
 pub mod lock;
 pub mod names;
 pub mod output;
+pub mod pause;
 pub mod plan;
 pub mod process;
 pub mod prune;

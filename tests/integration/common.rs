@@ -181,3 +181,38 @@ impl Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|err| panic!("stdout is not JSON ({err}):\n{self:#?}"))
     }
 }
+
+/// A pause point of the binary under test (see `src/pause.rs`): set [`PausePoint::env`] on
+/// the command, wait for [`PausePoint::wait_reached`], act, then [`PausePoint::release`].
+pub struct PausePoint {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl PausePoint {
+    pub fn new(env: &Env, name: &str) -> PausePoint {
+        let dir = env.path().join(format!("pause-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        PausePoint { name: name.to_owned(), dir }
+    }
+
+    /// The environment variable that makes the process stop at this point.
+    pub fn env(&self) -> (String, String) {
+        ("GIT_AGENT_TEST_PAUSE".to_owned(), format!("{}:{}", self.name, self.dir.display()))
+    }
+
+    /// Waits (at most a minute) until a process has reached the point.
+    pub fn wait_reached(&self) {
+        let reached = self.dir.join(format!("{}.reached", self.name));
+        let started = std::time::Instant::now();
+        while !reached.exists() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "pause point {} never reached", self.name);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Lets the paused process go on.
+    pub fn release(&self) {
+        std::fs::write(self.dir.join(format!("{}.continue", self.name)), "").unwrap();
+    }
+}
