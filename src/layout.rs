@@ -39,6 +39,45 @@ pub fn worktrees_lock(common_dir: &Path) -> PathBuf {
     common_dir.join("agent-worktrees")
 }
 
+/// Where task worktrees go: `agent.worktreeRoot` (`configured`; relative to the main worktree),
+/// else `<main worktree>.agents` beside it. A bare repository has no default. A root inside
+/// the main worktree is refused: the task worktrees would show up there as untracked nested
+/// repositories, and a `git clean -dfx` in the main worktree would delete the agents' work.
+pub fn worktree_root(repo: &gix::Repository, configured: Option<&Path>) -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    let main = crate::git::main_repo(repo)?;
+    // From a subdirectory gix may report the main worktree as a relative path like `..`.
+    let anchor = main.workdir().map(crate::git::normalise_path);
+    let root = match (configured, &anchor) {
+        (Some(root), Some(anchor)) => anchor.join(root),
+        (Some(root), None) => crate::git::normalise_path(main.git_dir()).join(root),
+        (None, Some(anchor)) => {
+            let mut name = anchor.file_name().context("the main worktree has no name")?.to_owned();
+            name.push(".agents");
+            anchor.with_file_name(name)
+        }
+        (None, None) => {
+            return Err(crate::error::refused("this is a bare repository and agent.worktreeRoot is not set")
+                .hint("set where task worktrees go: git config agent.worktreeRoot /path/to/worktrees")
+                .into());
+        }
+    };
+    let root = crate::git::normalise_path(&root);
+    if let Some(anchor) = &anchor
+        && root.starts_with(anchor)
+    {
+        return Err(crate::error::refused(format!(
+            "{} = {} puts task worktrees inside the main worktree {}",
+            key::WORKTREE_ROOT,
+            configured.map(|p| p.display().to_string()).unwrap_or_default(),
+            anchor.display()
+        ))
+        .hint(format!("set it outside, for example: git config {} {}.agents", key::WORKTREE_ROOT, anchor.display()))
+        .into());
+    }
+    Ok(root)
+}
+
 /// Configuration keys git-agent reads.
 pub mod key {
     pub const WORKTREE_ROOT: &str = "agent.worktreeRoot";

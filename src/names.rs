@@ -59,7 +59,20 @@ fn problem_with(name: &str) -> Option<String> {
     if RESERVED.contains(&name) {
         return Some("it is reserved by git".into());
     }
+    if is_reserved_on_windows(name) {
+        return Some("it is a device name reserved on Windows (the worktree could not be checked out there)".into());
+    }
     None
+}
+
+/// `con`, `nul`, `aux`, `prn`, `com1`..`com9`, `lpt1`..`lpt9`, in any case, alone or before
+/// an extension (`nul.txt` is the device too).
+fn is_reserved_on_windows(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
+    matches!(stem.as_str(), "con" | "prn" | "aux" | "nul" | "conin$" | "conout$")
+        || ((stem.starts_with("com") || stem.starts_with("lpt"))
+            && stem.len() == 4
+            && matches!(stem.as_bytes()[3], b'1'..=b'9'))
 }
 
 /// Shows a name in an error message without letting control characters through to the terminal.
@@ -73,7 +86,18 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_names() {
-        for name in ["db", "api-v2", "A.b_c-9", "0", "x".repeat(MAX_LEN).as_str(), "fix.1"] {
+        for name in [
+            "db",
+            "api-v2",
+            "A.b_c-9",
+            "0",
+            "x".repeat(MAX_LEN).as_str(),
+            "fix.1",
+            "console",
+            "com10",
+            "com0",
+            "nullable",
+        ] {
             assert!(validate_task_name(name).is_ok(), "{name} should be valid");
         }
     }
@@ -103,6 +127,11 @@ mod tests {
             ("a:b", "character"),
             ("ünï", "non-ASCII"),
             ("HEAD", "reserved"),
+            ("con", "Windows"),
+            ("NUL", "Windows"),
+            ("aux.txt", "Windows"),
+            ("com1", "Windows"),
+            ("LPT9", "Windows"),
         ];
         for (name, why) in cases {
             let err = validate_task_name(name).expect_err(name);

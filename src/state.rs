@@ -9,7 +9,7 @@
 //! Readers bound what they read and tolerate unknown fields; a corrupt record is reported
 //! for its task and never stops the others from working.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
@@ -93,8 +93,68 @@ pub struct TaskEntry {
     pub record: Result<TaskRecord, String>,
 }
 
-/// Parses and checks a record's bytes; the error says what is wrong, for the user.
-pub fn parse_record(task: &str, bytes: &[u8]) -> Result<TaskRecord, String> {
+/// What a record must agree with to be acted on: the repository's layout as it is now.
+/// Records are untrusted input (hand-edited, fetched from a remote, written by another
+/// version): a record that names another branch than its task's, a worktree outside the
+/// worktree root, or ids that are not object ids is corrupt, and no command acts on it.
+pub struct Expect {
+    branch_prefix: String,
+    worktree_root: Option<PathBuf>,
+    main_worktree: Option<PathBuf>,
+    /// Registered worktree paths (normalised), read on first need: a worktree moved with
+    /// `git worktree move`, or a root changed after spawning, is still the task's.
+    registered: std::cell::OnceCell<Vec<PathBuf>>,
+    common_dir: PathBuf,
+}
+
+impl Expect {
+    pub fn of(repo: &gix::Repository) -> anyhow::Result<Expect> {
+        let settings = crate::settings::Settings::read(repo)?;
+        let main = crate::git::main_repo(repo)?;
+        Ok(Expect {
+            branch_prefix: settings.branch_prefix.clone(),
+            worktree_root: crate::layout::worktree_root(repo, settings.worktree_root.as_deref()).ok(),
+            main_worktree: main.workdir().map(crate::git::normalise_path),
+            registered: Default::default(),
+            common_dir: repo.common_dir().to_owned(),
+        })
+    }
+
+    /// An expectation without a repository, for unit tests.
+    #[cfg(test)]
+    fn fixed(branch_prefix: &str, worktree_root: &str) -> Expect {
+        let registered = std::cell::OnceCell::new();
+        let _ = registered.set(Vec::new());
+        Expect {
+            branch_prefix: branch_prefix.into(),
+            worktree_root: Some(worktree_root.into()),
+            main_worktree: Some("/repo/main".into()),
+            registered,
+            common_dir: "/nonexistent".into(),
+        }
+    }
+
+    /// The branch a task's record must name.
+    pub fn branch(&self, task: &str) -> String {
+        format!("refs/heads/{}{task}", self.branch_prefix)
+    }
+
+    fn is_registered(&self, path: &Path) -> bool {
+        let registered = self.registered.get_or_init(|| {
+            let Ok(repo) = gix::open(&self.common_dir) else { return Vec::new() };
+            let Ok(worktrees) = repo.worktrees() else { return Vec::new() };
+            worktrees.iter().filter_map(|proxy| proxy.base().ok()).map(|p| crate::git::normalise_path(&p)).collect()
+        });
+        registered.iter().any(|p| p == path)
+    }
+}
+
+/// Most entries any list field of a record may have.
+const MAX_LIST_ENTRIES: usize = 1000;
+
+/// Parses a record's bytes and checks every field a command could act on; the error says
+/// what is wrong, for the user.
+pub fn parse_record(task: &str, bytes: &[u8], expect: &Expect) -> Result<TaskRecord, String> {
     let record: TaskRecord = serde_json::from_slice(bytes).map_err(|err| format!("task.json is not valid: {err}"))?;
     if record.version > RECORD_VERSION || record.version == 0 {
         return Err(format!(
@@ -105,7 +165,80 @@ pub fn parse_record(task: &str, bytes: &[u8]) -> Result<TaskRecord, String> {
     if record.name != task {
         return Err(format!("task.json names task {:?}, but is stored as {task:?}", record.name));
     }
+    validate(&record, expect)?;
     Ok(record)
+}
+
+fn validate(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
+    let name = &record.name;
+    crate::names::validate_task_name(name).map_err(|err| err.message)?;
+    let branch = expect.branch(name);
+    if record.branch != branch {
+        return Err(format!(
+            "it names branch {:?}, but task {name:?} can only have {branch:?} (agent.branchPrefix is {:?})",
+            record.branch, expect.branch_prefix
+        ));
+    }
+    if let Some(base_ref) = &record.base_ref
+        && (!base_ref.starts_with("refs/heads/") || gix::refs::FullName::try_from(base_ref.as_str()).is_err())
+    {
+        return Err(format!("its base_ref {base_ref:?} is not a local branch"));
+    }
+    object_id("base_commit", &record.base_commit)?;
+    if let Some(commit) = &record.integrated_commit {
+        object_id("integrated_commit", commit)?;
+    }
+    validate_worktree(record, expect)?;
+    for dep in &record.after {
+        crate::names::validate_task_name(dep).map_err(|err| format!("its dependency {}", err.message))?;
+    }
+    for (field, list) in [("scope", &record.scope), ("acceptance", &record.acceptance), ("command", &record.command)] {
+        if list.len() > MAX_LIST_ENTRIES {
+            return Err(format!("its {field} has {} entries, more than {MAX_LIST_ENTRIES}", list.len()));
+        }
+        if list.iter().any(|entry| entry.contains('\0')) {
+            return Err(format!("its {field} contains a NUL character"));
+        }
+    }
+    if record.brief.contains('\0') {
+        return Err("its brief contains a NUL character".into());
+    }
+    Ok(())
+}
+
+fn object_id(field: &str, hex: &str) -> Result<gix::ObjectId, String> {
+    if hex.len() != 40 {
+        return Err(format!("its {field} {hex:?} is not an object id"));
+    }
+    gix::ObjectId::from_hex(hex.as_bytes()).map_err(|_| format!("its {field} {hex:?} is not an object id"))
+}
+
+/// The worktree must be `<root>/<task>` (or registered with git at its recorded path, after a
+/// `git worktree move` or a change of the root), absolute and free of `..`.
+fn validate_worktree(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
+    let path = &record.worktree;
+    let shown = path.display();
+    let plain = path.is_absolute()
+        && path.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir))
+        && path.to_str().is_some_and(|s| !s.contains('\0'));
+    if !plain {
+        return Err(format!("its worktree {shown:?} is not a plain absolute path"));
+    }
+    if path.file_name().and_then(|n| n.to_str()) != Some(record.name.as_str()) {
+        return Err(format!("its worktree {shown:?} is not named after the task"));
+    }
+    let normalised = crate::git::normalise_path(path);
+    if expect.main_worktree.as_ref().is_some_and(|main| main.starts_with(&normalised) || normalised.starts_with(main)) {
+        return Err(format!("its worktree {shown:?} is (or is inside) the main worktree"));
+    }
+    let under_root = expect.worktree_root.as_ref().is_some_and(|root| normalised.parent() == Some(root.as_path()));
+    if !under_root && !expect.is_registered(&normalised) {
+        return Err(format!(
+            "its worktree {shown:?} is neither in the worktree root {} nor a registered worktree",
+            expect.worktree_root.as_ref().map_or("(none)".into(), |r| r.display().to_string())
+        ));
+    }
+    Ok(())
 }
 
 impl TaskRecord {
@@ -177,12 +310,13 @@ pub fn split_command_line(line: &str) -> Result<Vec<String>, String> {
 /// Reads every task record. A record that cannot be read is returned with the reason, so
 /// one corrupt record never hides the others.
 pub fn read_tasks(repo: &gix::Repository) -> anyhow::Result<Vec<TaskEntry>> {
+    let expect = Expect::of(repo)?;
     let mut entries = Vec::new();
     let platform = repo.references()?;
     for reference in platform.prefixed(TASKS_PREFIX)? {
         let reference = reference.map_err(|err| anyhow::anyhow!("cannot list task records: {err}"))?;
         let name = reference.name().as_bstr().to_str_lossy().trim_start_matches(TASKS_PREFIX).to_owned();
-        entries.push(read_entry(repo, &name, reference.target().try_id().map(ToOwned::to_owned)));
+        entries.push(read_entry(repo, &name, reference.target().try_id().map(ToOwned::to_owned), &expect));
     }
     entries.sort_by_key(|entry| (entry.record.as_ref().map_or(u64::MAX, |r| r.created_ms), entry.name.clone()));
     Ok(entries)
@@ -193,10 +327,11 @@ pub fn find_task(repo: &gix::Repository, name: &str) -> anyhow::Result<Option<Ta
     let Some(reference) = repo.try_find_reference(record_ref(name).as_str())? else {
         return Ok(None);
     };
-    Ok(Some(read_entry(repo, name, reference.target().try_id().map(ToOwned::to_owned))))
+    let expect = Expect::of(repo)?;
+    Ok(Some(read_entry(repo, name, reference.target().try_id().map(ToOwned::to_owned), &expect)))
 }
 
-fn read_entry(repo: &gix::Repository, name: &str, target: Option<gix::ObjectId>) -> TaskEntry {
+fn read_entry(repo: &gix::Repository, name: &str, target: Option<gix::ObjectId>, expect: &Expect) -> TaskEntry {
     let Some(record_commit) = target else {
         return TaskEntry {
             name: name.to_owned(),
@@ -205,7 +340,7 @@ fn read_entry(repo: &gix::Repository, name: &str, target: Option<gix::ObjectId>)
         };
     };
     let record = crate::git::read_file_from_commit(repo, record_commit, RECORD_FILE, MAX_RECORD_BYTES)
-        .and_then(|bytes| parse_record(name, &bytes));
+        .and_then(|bytes| parse_record(name, &bytes, expect));
     TaskEntry { name: name.to_owned(), record_commit, record }
 }
 
@@ -237,6 +372,37 @@ pub fn append_event(
     Ok(commit)
 }
 
+/// How often [`update_record`] re-reads and retries when another writer got in first.
+const UPDATE_ATTEMPTS: usize = 16;
+
+/// Appends an event to the task's record: reads the current record, lets `change` decide
+/// (or refuse, with an error), and writes the result by compare-and-swap. A concurrent update
+/// of the same record (an agent running `git agent done` while its spawn records its exit) is
+/// not an error: the change is applied again on top of the newer record.
+pub fn update_record(
+    repo: &gix::Repository,
+    task: &str,
+    event: &str,
+    mut change: impl FnMut(&mut TaskRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<(gix::ObjectId, TaskRecord)> {
+    let mut last_error = None;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let Some(entry) = find_task(repo, task)? else {
+            return Err(crate::error::race(format!("task {task:?} was removed meanwhile")).into());
+        };
+        let mut record = entry
+            .record
+            .map_err(|why| crate::error::refused(format!("the record of task {task:?} is corrupt: {why}")))?;
+        change(&mut record)?;
+        match append_event(repo, entry.record_commit, &record, event) {
+            Ok(commit) => return Ok((commit, record)),
+            Err(err) if crate::error::exit_of(&err) == crate::error::Exit::Race => last_error = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_error.expect("at least one attempt").context(format!("the record of task {task:?} kept changing")))
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -258,9 +424,9 @@ mod tests {
     #[test]
     fn record_round_trips_and_keeps_unknown_fields() {
         let json = br#"{"version":1,"name":"db","branch":"refs/heads/agent/db","base_ref":"refs/heads/main",
-            "base_commit":"0000000000000000000000000000000000000000","worktree":"/tmp/x","created_ms":5,
+            "base_commit":"0000000000000000000000000000000000000000","worktree":"/tmp/x/db","created_ms":5,
             "state":"someday","future_field":{"a":1}}"#;
-        let record = parse_record("db", json).unwrap();
+        let record = parse_record("db", json, &Expect::fixed("agent/", "/tmp/x")).unwrap();
         assert_eq!(record.state, TaskState::Unknown);
         let again: serde_json::Value = serde_json::from_slice(&record.to_bytes()).unwrap();
         assert_eq!(again["future_field"]["a"], 1);
@@ -268,10 +434,55 @@ mod tests {
 
     #[test]
     fn rejects_records_from_the_future_or_for_another_task() {
+        let expect = Expect::fixed("agent/", "/tmp/x");
         let future = br#"{"version":99,"name":"db","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
-        assert!(parse_record("db", future).unwrap_err().contains("version 99"));
+        assert!(parse_record("db", future, &expect).unwrap_err().contains("version 99"));
         let other = br#"{"version":1,"name":"x","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
-        assert!(parse_record("db", other).unwrap_err().contains("stored as"));
-        assert!(parse_record("db", b"{").is_err());
+        assert!(parse_record("db", other, &expect).unwrap_err().contains("stored as"));
+        assert!(parse_record("db", b"{", &expect).is_err());
+    }
+
+    /// A valid record with one field replaced.
+    fn with(field: &str, value: serde_json::Value) -> Vec<u8> {
+        let mut record = serde_json::json!({"version":1,"name":"db","branch":"refs/heads/agent/db",
+            "base_ref":"refs/heads/main","base_commit":"1111111111111111111111111111111111111111",
+            "worktree":"/tmp/x/db","created_ms":5,"state":"active"});
+        record[field] = value;
+        serde_json::to_vec(&record).unwrap()
+    }
+
+    #[test]
+    fn a_record_is_corrupt_when_a_field_could_make_a_command_act_elsewhere() {
+        let expect = Expect::fixed("agent/", "/tmp/x");
+        assert!(parse_record("db", &with("name", "db".into()), &expect).is_ok());
+        let corrupt = |field: &str, value: serde_json::Value, why: &str| {
+            let err = parse_record("db", &with(field, value.clone()), &expect).unwrap_err();
+            assert!(err.contains(why), "{field} = {value}: {err}");
+        };
+        corrupt("branch", "refs/heads/main".into(), "can only have \"refs/heads/agent/db\"");
+        corrupt("branch", "refs/heads/agent/other".into(), "can only have");
+        corrupt("base_commit", "nothex".into(), "not an object id");
+        corrupt("base_commit", "11111".into(), "not an object id");
+        corrupt("integrated_commit", "HEAD".into(), "not an object id");
+        corrupt("base_ref", "main; rm -rf /".into(), "not a local branch");
+        corrupt("worktree", "/".into(), "not named after the task");
+        corrupt("worktree", "/tmp/x/other".into(), "not named after the task");
+        corrupt("worktree", "/tmp/x/../y/db".into(), "not a plain absolute path");
+        corrupt("worktree", "db".into(), "not a plain absolute path");
+        corrupt("worktree", "/elsewhere/db".into(), "neither in the worktree root");
+        corrupt("worktree", "/repo/main/db".into(), "inside) the main worktree");
+        corrupt("worktree", "/tmp/x/d\u{0}b".into(), "not a plain absolute path");
+        corrupt("after", serde_json::json!(["../x"]), "dependency");
+        corrupt("brief", "a\u{0}b".into(), "NUL");
+        corrupt("command", serde_json::json!(["sh", "-c\u{0}"]), "NUL");
+        corrupt("scope", serde_json::Value::Array(vec!["x".into(); 1001]), "more than 1000");
+    }
+
+    #[test]
+    fn deeply_nested_unknown_fields_are_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let json =
+            String::from_utf8(with("name", "db".into())).unwrap().replacen('{', &format!("{{\"deep\":{deep},"), 1);
+        assert!(parse_record("db", json.as_bytes(), &Expect::fixed("agent/", "/tmp/x")).is_err());
     }
 }

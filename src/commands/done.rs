@@ -8,7 +8,7 @@ use crate::state::{self, TaskState};
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: DoneArgs) -> anyhow::Result<Exit> {
     let ctx = Context::open(global)?;
-    let (entry, mut record) = ctx.task_or_current(args.task.as_deref())?;
+    let (_, mut record) = ctx.task_or_current(args.task.as_deref())?;
     match record.state {
         TaskState::Done => ui.status(format!("task {} is already marked done", record.name)),
         TaskState::Integrated => {
@@ -20,8 +20,20 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: DoneArgs) -> anyhow::Result<Exit>
                 .into());
         }
         TaskState::Active => {
-            record.state = TaskState::Done;
-            state::append_event(&ctx.repo, entry.record_commit, &record, "done")?;
+            // Applied to the newest record: the agent's exit may be recorded at the same moment.
+            let (_, updated) = state::update_record(&ctx.repo, &record.name, "done", |current| {
+                if current.state != TaskState::Active {
+                    return Err(refused(format!(
+                        "task {} changed meanwhile: it is {}",
+                        current.name,
+                        current.state.as_str()
+                    ))
+                    .into());
+                }
+                current.state = TaskState::Done;
+                Ok(())
+            })?;
+            record = updated;
             ui.status(format!("task {} is done: ready for integration", record.name));
         }
     }

@@ -14,7 +14,6 @@ pub mod spawn;
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Parser;
 
 use crate::cli::{AgentCli, AgentCommand, ConflictsCli, IntegrateCli, PruneCli, SpawnCli};
@@ -91,27 +90,9 @@ impl Context {
         Ok(Context { repo, settings })
     }
 
-    /// Where task worktrees go: `agent.worktreeRoot` (relative to the main worktree), else
-    /// `<main worktree>.agents`. A bare repository has no default.
+    /// Where task worktrees go: see [`crate::layout::worktree_root`].
     pub fn worktree_root(&self) -> anyhow::Result<PathBuf> {
-        let main = crate::git::main_repo(&self.repo)?;
-        // From a subdirectory gix may report the main worktree as a relative path like `..`.
-        let anchor = main.workdir().map(crate::git::normalise_path);
-        let root = match (&self.settings.worktree_root, &anchor) {
-            (Some(root), Some(anchor)) => anchor.join(root),
-            (Some(root), None) => crate::git::normalise_path(main.git_dir()).join(root),
-            (None, Some(anchor)) => {
-                let mut name = anchor.file_name().context("the main worktree has no name")?.to_owned();
-                name.push(".agents");
-                anchor.with_file_name(name)
-            }
-            (None, None) => {
-                return Err(refused("this is a bare repository and agent.worktreeRoot is not set")
-                    .hint("set where task worktrees go: git config agent.worktreeRoot /path/to/worktrees")
-                    .into());
-            }
-        };
-        Ok(crate::git::normalise_path(&root))
+        crate::layout::worktree_root(&self.repo, self.settings.worktree_root.as_deref())
     }
 
     /// The base for new tasks when none is given: `agent.base`, else the branch checked out

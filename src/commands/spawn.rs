@@ -386,7 +386,7 @@ fn agent_command(ctx: &Context, given: &[String], no_agent: bool) -> anyhow::Res
 /// Runs the agent in the foreground in the task's worktree, without a shell, and records
 /// its exit status as an event on the task's record.
 fn run_agent(ctx: &Context, ui: &Ui, spawned: &Spawned, brief: &str, command: &[String]) -> anyhow::Result<i32> {
-    let (entry, mut record) = ctx.task(&spawned.task)?;
+    let (_, record) = ctx.task(&spawned.task)?;
     let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", brief)).collect();
     ui.status(format!("starting the agent in {}: {}", spawned.worktree.display(), command.join(" ")));
     let mut child = crate::process::user_command(&args[0], &spawned.worktree);
@@ -400,11 +400,14 @@ fn run_agent(ctx: &Context, ui: &Ui, spawned: &Spawned, brief: &str, command: &[
         }
     };
     ui.status(format!("the agent exited with status {status}; worktree and branch are kept"));
-    record.agent_exit = Some(status);
-    if record.command.is_empty() {
-        record.command = command.to_vec();
-    }
-    state::append_event(&ctx.repo, entry.record_commit, &record, "agent-exit")?;
+    // The agent may have changed the record itself (`git agent done`): update the newest one.
+    state::update_record(&ctx.repo, &record.name, "agent-exit", |current| {
+        current.agent_exit = Some(status);
+        if current.command.is_empty() {
+            current.command = command.to_vec();
+        }
+        Ok(())
+    })?;
     Ok(status)
 }
 
