@@ -50,18 +50,71 @@ pub struct Target {
     pub commit: ObjectId,
 }
 
+/// How a path conflicts, in the words of `git merge-tree`'s messages.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictKind {
+    Content,
+    AddAdd,
+    ModifyDelete,
+    RenameDelete,
+    RenameRename,
+    FileDirectory,
+    DirectoryRename,
+    Submodule,
+    TypeChange,
+}
+
+impl std::fmt::Display for ConflictKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::output::kebab(self).as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConflictPath {
     pub path: JsonPath,
-    pub kind: &'static str,
+    pub kind: ConflictKind,
+}
+
+/// A pair's verdict; plainly clean pairs are not listed.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum PairVerdict {
+    Conflict,
+    /// Both change a path, and git merges the changes cleanly.
+    CleanOverlap,
+}
+
+/// A task's verdict against the target.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetVerdict {
+    Conflict,
+    Clean,
+}
+
+/// Risks that are not merge conflicts.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum HazardKind {
+    OutOfScope,
+    DependencyManifest,
+    MigrationNumber,
+    SameNewPath,
+}
+
+impl std::fmt::Display for HazardKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(crate::output::kebab(self).as_str())
+    }
 }
 
 #[derive(Debug, Serialize)]
 pub struct PairResult {
     pub a: String,
     pub b: String,
-    /// "conflict" or "clean-overlap"; plainly clean pairs are not listed.
-    pub verdict: &'static str,
+    pub verdict: PairVerdict,
     pub conflicts: Vec<ConflictPath>,
     pub overlap: Vec<JsonPath>,
 }
@@ -69,14 +122,13 @@ pub struct PairResult {
 #[derive(Debug, Serialize)]
 pub struct TargetResult {
     pub task: String,
-    /// "conflict" or "clean".
-    pub verdict: &'static str,
+    pub verdict: TargetVerdict,
     pub conflicts: Vec<ConflictPath>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Hazard {
-    pub kind: &'static str,
+    pub kind: HazardKind,
     pub tasks: Vec<String>,
     pub paths: Vec<JsonPath>,
     pub message: String,
@@ -190,10 +242,10 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
                 };
                 let verdict = if !conflicts.is_empty() {
                     analysis.summary.conflicting_pairs += 1;
-                    "conflict"
+                    PairVerdict::Conflict
                 } else if !overlap.is_empty() {
                     analysis.summary.clean_overlaps += 1;
-                    "clean-overlap"
+                    PairVerdict::CleanOverlap
                 } else {
                     continue;
                 };
@@ -209,7 +261,7 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
                 analysis.summary.conflicts_with_target += 1;
                 analysis.against_target.push(TargetResult {
                     task: prepared[i].branch.task.clone(),
-                    verdict: "conflict",
+                    verdict: TargetVerdict::Conflict,
                     conflicts,
                 });
             }
@@ -221,7 +273,7 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
         if !analysis.against_target.iter().any(|t| t.task == p.branch.task) {
             analysis.against_target.push(TargetResult {
                 task: p.branch.task.clone(),
-                verdict: "clean",
+                verdict: TargetVerdict::Clean,
                 conflicts: Vec::new(),
             });
         }
@@ -589,11 +641,11 @@ impl MergeCaches {
             gix::merge::plumbing::tree::apply_index_entries::RemovalMode::Prune,
         );
         let kinds = conflict_kinds(&merge.conflicts, how);
-        let mut paths: BTreeMap<BString, &'static str> = BTreeMap::new();
+        let mut paths: BTreeMap<BString, ConflictKind> = BTreeMap::new();
         for entry in index.entries() {
             if entry.stage_raw() != 0 {
                 let path = entry.path(&index).to_owned();
-                let kind = kinds.get(&path).copied().unwrap_or("content");
+                let kind = kinds.get(&path).copied().unwrap_or(ConflictKind::Content);
                 paths.insert(path, kind);
             }
         }
@@ -602,8 +654,8 @@ impl MergeCaches {
             // git keeps both sides of a type change (a file against a symlink or submodule)
             // and moves the regular file aside to `path~<label>`; gix keeps one.
             if let Some(aside) = type_change_aside(a, b, our_label, their_label) {
-                paths.insert(a.location().to_owned(), "type-change");
-                paths.insert(aside, "type-change");
+                paths.insert(a.location().to_owned(), ConflictKind::TypeChange);
+                paths.insert(aside, ConflictKind::TypeChange);
             }
             // A file renamed differently on both sides, where one side moved it along with its
             // whole directory: git applies that directory rename to the other side's new name.
@@ -611,7 +663,7 @@ impl MergeCaches {
                 for (mover, other) in [(a, b), (b, a)] {
                     if let Some(moved) = moved_by_directory_rename(mover, other.location()) {
                         paths.remove(other.location());
-                        paths.insert(moved, "rename-rename");
+                        paths.insert(moved, ConflictKind::RenameRename);
                     }
                 }
             }
@@ -622,7 +674,7 @@ impl MergeCaches {
                 && is_addition(b)
                 && a.location() == b.location()
             {
-                paths.insert(a.location().to_owned(), "add-add");
+                paths.insert(a.location().to_owned(), ConflictKind::AddAdd);
             }
         }
         for (path, kind) in relocated {
@@ -728,8 +780,8 @@ fn plain_content_conflicts(
             && ours.entry_mode().kind() == theirs.entry_mode().kind()
             && matches!(conflict.resolution, Ok(Resolution::OursModifiedTheirsModifiedThenBlobContentMerge { .. }));
         let kind = match (ours, theirs) {
-            (Change::Modification { .. }, Change::Modification { .. }) if in_place => "content",
-            (Change::Addition { .. }, Change::Addition { .. }) if in_place => "add-add",
+            (Change::Modification { .. }, Change::Modification { .. }) if in_place => ConflictKind::Content,
+            (Change::Addition { .. }, Change::Addition { .. }) if in_place => ConflictKind::AddAdd,
             _ => return None,
         };
         paths.insert(ours.location().to_owned(), kind);
@@ -753,7 +805,7 @@ fn files_moved_by_directory_renames(
     repo: &gix::Repository,
     conflicts: &[gix::merge::plumbing::tree::Conflict],
     base_tree: ObjectId,
-) -> anyhow::Result<Vec<(BString, &'static str)>> {
+) -> anyhow::Result<Vec<(BString, ConflictKind)>> {
     let mut moved = Vec::new();
     for conflict in conflicts {
         let Ok(Resolution::SourceLocationAffectedByRename { final_location }) = &conflict.resolution else {
@@ -772,7 +824,7 @@ fn files_moved_by_directory_renames(
             }
         };
         if parent_existed {
-            moved.push((final_location.clone(), "directory-rename"));
+            moved.push((final_location.clone(), ConflictKind::DirectoryRename));
         }
     }
     Ok(moved)
@@ -822,7 +874,7 @@ fn type_change_aside(
 fn conflict_kinds(
     conflicts: &[gix::merge::plumbing::tree::Conflict],
     how: TreatAsUnresolved,
-) -> HashMap<BString, &'static str> {
+) -> HashMap<BString, ConflictKind> {
     let mut kinds = HashMap::new();
     for conflict in conflicts.iter().filter(|c| c.is_unresolved(how)) {
         let (ours, theirs) = conflict.changes_in_resolution();
@@ -830,16 +882,16 @@ fn conflict_kinds(
             // A directory on one side where the other has a file: gix may call it a type
             // mismatch of two additions, git calls it file/directory.
             Err(_) | Ok(Resolution::Forced(_)) if ours.entry_mode().is_tree() != theirs.entry_mode().is_tree() => {
-                "file-directory"
+                ConflictKind::FileDirectory
             }
-            Err(ResolutionFailure::Unknown) if is_addition(ours) && is_addition(theirs) => "add-add",
+            Err(ResolutionFailure::Unknown) if is_addition(ours) && is_addition(theirs) => ConflictKind::AddAdd,
             Err(failure) | Ok(Resolution::Forced(failure)) => failure_kind(failure),
-            Ok(Resolution::SourceLocationAffectedByRename { .. }) => "directory-rename",
+            Ok(Resolution::SourceLocationAffectedByRename { .. }) => ConflictKind::DirectoryRename,
             Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename { final_location: Some(_), .. }) => {
-                "directory-rename"
+                ConflictKind::DirectoryRename
             }
-            Ok(_) if is_addition(ours) && is_addition(theirs) => "add-add",
-            Ok(_) => "content",
+            Ok(_) if is_addition(ours) && is_addition(theirs) => ConflictKind::AddAdd,
+            Ok(_) => ConflictKind::Content,
         };
         let mut paths: Vec<BString> = vec![ours.location().to_owned(), theirs.location().to_owned()];
         match &conflict.resolution {
@@ -868,18 +920,18 @@ fn is_addition(change: &gix::diff::tree_with_rewrites::Change) -> bool {
     matches!(change, gix::diff::tree_with_rewrites::Change::Addition { .. })
 }
 
-fn failure_kind(failure: &ResolutionFailure) -> &'static str {
+fn failure_kind(failure: &ResolutionFailure) -> ConflictKind {
     match failure {
-        ResolutionFailure::SubmoduleMerge | ResolutionFailure::SubmoduleAddAdd => "submodule",
+        ResolutionFailure::SubmoduleMerge | ResolutionFailure::SubmoduleAddAdd => ConflictKind::Submodule,
         ResolutionFailure::OursRenamedTheirsRenamedToSameLocation
-        | ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. } => "rename-rename",
+        | ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. } => ConflictKind::RenameRename,
         ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed { .. }
-        | ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { .. } => "file-directory",
+        | ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { .. } => ConflictKind::FileDirectory,
         ResolutionFailure::OursAddedTheirsAddedTypeMismatch { .. }
-        | ResolutionFailure::OursModifiedTheirsRenamedTypeMismatch => "type-change",
-        ResolutionFailure::OursDeletedTheirsRenamed => "rename-delete",
-        ResolutionFailure::OursModifiedTheirsDeleted => "modify-delete",
-        ResolutionFailure::Unknown => "content",
+        | ResolutionFailure::OursModifiedTheirsRenamedTypeMismatch => ConflictKind::TypeChange,
+        ResolutionFailure::OursDeletedTheirsRenamed => ConflictKind::RenameDelete,
+        ResolutionFailure::OursModifiedTheirsDeleted => ConflictKind::ModifyDelete,
+        ResolutionFailure::Unknown => ConflictKind::Content,
     }
 }
 
@@ -934,7 +986,7 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
             .collect();
         if !outside.is_empty() {
             hazards.push(Hazard {
-                kind: "out-of-scope",
+                kind: HazardKind::OutOfScope,
                 tasks: vec![p.branch.task.clone()],
                 message: format!("{} changed {} file(s) outside its scope", p.branch.task, outside.len()),
                 paths: outside,
@@ -951,7 +1003,7 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
         let tasks: Vec<String> = manifest_changes.iter().map(|(p, _)| p.branch.task.clone()).collect();
         let paths: BTreeSet<&BString> = manifest_changes.iter().flat_map(|(_, paths)| paths.iter().copied()).collect();
         hazards.push(Hazard {
-            kind: "dependency-manifest",
+            kind: HazardKind::DependencyManifest,
             message: format!("{} tasks changed dependency manifests or lock files: {}", tasks.len(), tasks.join(", ")),
             tasks,
             paths: paths.into_iter().map(|p| JsonPath(p.clone())).collect(),
@@ -976,7 +1028,7 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
         if tasks.len() > 1 {
             let tasks: Vec<String> = tasks.into_iter().map(|i| prepared[i].branch.task.clone()).collect();
             hazards.push(Hazard {
-                kind: "migration-number",
+                kind: HazardKind::MigrationNumber,
                 message: format!("{} add migrations numbered {} in {}", tasks.join(" and "), number, dir),
                 tasks,
                 paths: files.into_iter().map(|(_, path)| JsonPath(path)).collect(),
@@ -987,7 +1039,7 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
         if owners.len() > 1 {
             let tasks: Vec<String> = owners.iter().map(|&i| prepared[i].branch.task.clone()).collect();
             hazards.push(Hazard {
-                kind: "same-new-path",
+                kind: HazardKind::SameNewPath,
                 message: format!("{} all add {}", tasks.join(", "), JsonPath(path.clone())),
                 tasks,
                 paths: vec![JsonPath(path.clone())],

@@ -345,7 +345,10 @@ impl Runner<'_> {
                 paths.sort();
                 paths.dedup();
                 return Ok(Merge::Conflict(
-                    paths.into_iter().map(|p| ConflictPath { path: JsonPath(p), kind: "content" }).collect(),
+                    paths
+                        .into_iter()
+                        .map(|p| ConflictPath { path: JsonPath(p), kind: crate::conflicts::ConflictKind::Content })
+                        .collect(),
                 ));
             }
             let tree = outcome.tree.write()?.detach();

@@ -153,3 +153,12 @@ impl std::fmt::Display for JsonPath {
         }
     }
 }
+
+/// The kebab-case name serde gives a unit enum variant (`ConflictKind::AddAdd` is `add-add`):
+/// text output uses the same words as JSON.
+pub fn kebab(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}

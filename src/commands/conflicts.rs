@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::{ConflictsArgs, ConflictsFormat};
-use crate::conflicts::{Analysis, Branch, ConflictPath, Target};
+use crate::conflicts::{Analysis, Branch, ConflictPath, PairVerdict, Target, TargetVerdict};
 use crate::error::{Exit, bad_input};
-use crate::output::{GlobalArgs, Style, Ui, paint};
+use crate::output::{GlobalArgs, Style, Ui, kebab, paint};
 use crate::state::{self, TaskState};
 
 /// A task as the report shows it.
@@ -176,12 +176,16 @@ const MATRIX_MAX: usize = 24;
 fn render_matrix(names: &[String], target: &Target, analysis: &Analysis) -> String {
     let mut cell: HashMap<(&str, &str), char> = HashMap::new();
     for pair in &analysis.pairs {
-        let mark = if pair.verdict == "conflict" { 'X' } else { '~' };
+        let mark = if pair.verdict == PairVerdict::Conflict { 'X' } else { '~' };
         cell.insert((pair.a.as_str(), pair.b.as_str()), mark);
         cell.insert((pair.b.as_str(), pair.a.as_str()), mark);
     }
-    let target_conflict: BTreeSet<&str> =
-        analysis.against_target.iter().filter(|t| t.verdict == "conflict").map(|t| t.task.as_str()).collect();
+    let target_conflict: BTreeSet<&str> = analysis
+        .against_target
+        .iter()
+        .filter(|t| t.verdict == TargetVerdict::Conflict)
+        .map(|t| t.task.as_str())
+        .collect();
     // With many tasks, show only those involved in something.
     let shown: Vec<&String> = if names.len() > MATRIX_MAX {
         names.iter().filter(|n| cell.keys().any(|(a, _)| a == n) || target_conflict.contains(n.as_str())).collect()
@@ -243,8 +247,8 @@ fn paint_mark(mark: char) -> String {
 
 fn details(analysis: &Analysis, target: &Target) -> String {
     let mut out = String::new();
-    let conflicts: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == "conflict").collect();
-    let against: Vec<_> = analysis.against_target.iter().filter(|t| t.verdict == "conflict").collect();
+    let conflicts: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == PairVerdict::Conflict).collect();
+    let against: Vec<_> = analysis.against_target.iter().filter(|t| t.verdict == TargetVerdict::Conflict).collect();
     if !conflicts.is_empty() || !against.is_empty() {
         out.push_str(&format!("\n{}\n", paint("Conflicts:", Style::new().bold())));
         for pair in conflicts {
@@ -254,7 +258,7 @@ fn details(analysis: &Analysis, target: &Target) -> String {
             out.push_str(&format!("  {} x {}: {}\n", t.task, target.label, conflict_text(&t.conflicts)));
         }
     }
-    let overlaps: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == "clean-overlap").collect();
+    let overlaps: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == PairVerdict::CleanOverlap).collect();
     if !overlaps.is_empty() {
         out.push_str(&format!("\n{}\n", paint("Same files, merging cleanly:", Style::new().bold())));
         for pair in overlaps {
@@ -278,7 +282,7 @@ fn details(analysis: &Analysis, target: &Target) -> String {
 fn render_list(target: &Target, analysis: &Analysis) -> String {
     let mut out = String::new();
     for pair in &analysis.pairs {
-        out.push_str(&format!("{} {} {}\n", pair.verdict, pair.a, pair.b));
+        out.push_str(&format!("{} {} {}\n", kebab(&pair.verdict), pair.a, pair.b));
         for c in &pair.conflicts {
             out.push_str(&format!("  {} {}\n", c.kind, c.path));
         }
@@ -287,7 +291,7 @@ fn render_list(target: &Target, analysis: &Analysis) -> String {
         }
     }
     for t in &analysis.against_target {
-        out.push_str(&format!("{} {} {}\n", t.verdict, t.task, target.label));
+        out.push_str(&format!("{} {} {}\n", kebab(&t.verdict), t.task, target.label));
         for c in &t.conflicts {
             out.push_str(&format!("  {} {}\n", c.kind, c.path));
         }
