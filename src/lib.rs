@@ -21,6 +21,7 @@ pub mod integrate;
 pub mod layout;
 pub mod lock;
 pub mod names;
+pub mod ops;
 pub mod output;
 pub mod pause;
 pub mod plan;

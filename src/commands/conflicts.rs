@@ -1,28 +1,16 @@
 //! `git agent-conflicts` (also `git agent conflicts`): every pair of agent branches, and each
-//! against the target, checked in memory. The logic is in [`crate::conflicts`].
+//! against the target, checked in memory. The work is in [`crate::ops::conflicts`].
 
 use std::collections::{BTreeSet, HashMap};
 
-use gix::ObjectId;
 use serde::Serialize;
 
 use super::Context;
 use crate::cli::{ConflictsArgs, ConflictsFormat};
-use crate::conflicts::{Analysis, Branch, ConflictPath, PairVerdict, Target, TargetVerdict};
-use crate::error::{Exit, bad_input};
+use crate::conflicts::{Analysis, ConflictPath, PairVerdict, Target, TargetVerdict};
+use crate::error::Exit;
+use crate::ops::conflicts::{Checked, Request, TaskRow};
 use crate::output::{GlobalArgs, Style, Ui, kebab, paint};
-use crate::state::{self, TaskState};
-
-/// A task as the report shows it.
-#[derive(Debug, Serialize)]
-struct TaskRow {
-    name: String,
-    branch: Option<String>,
-    head: Option<String>,
-    /// The head is a snapshot of the worktree's uncommitted changes (--include-uncommitted).
-    uncommitted: bool,
-    problems: Vec<String>,
-}
 
 #[derive(Serialize)]
 struct TargetInfo {
@@ -34,7 +22,7 @@ struct TargetInfo {
 struct Report<'a> {
     version: u32,
     target: TargetInfo,
-    tasks: Vec<TaskRow>,
+    tasks: &'a [TaskRow],
     pairs: &'a [crate::conflicts::PairResult],
     against_target: &'a [crate::conflicts::TargetResult],
     hazards: &'a [crate::conflicts::Hazard],
@@ -46,72 +34,16 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ConflictsArgs) -> anyhow::Result<
         crate::names::validate_task_name(name)?;
     }
     let ctx = Context::open(global)?;
-    let mut entries = state::read_tasks(&ctx.repo)?;
-    if entries.is_empty() {
-        return Err(bad_input("there are no tasks to check")
-            .hint("create tasks with `git agent spawn <task>` first")
-            .into());
-    }
-    if args.tasks.is_empty() {
-        entries.retain(|e| e.record.as_ref().map_or(true, |r| r.state != TaskState::Integrated));
-    } else {
-        if let Some(missing) = args.tasks.iter().find(|n| !entries.iter().any(|e| &e.name == *n)) {
-            return Err(bad_input(format!("no task named {missing:?}"))
-                .hint("`git agent list` shows the tasks")
-                .into());
-        }
-        entries.retain(|e| args.tasks.contains(&e.name));
-    }
-
-    let mut rows = Vec::new();
-    let mut branches = Vec::new();
-    let mut base_refs = BTreeSet::new();
-    for entry in &entries {
-        let mut row =
-            TaskRow { name: entry.name.clone(), branch: None, head: None, uncommitted: false, problems: Vec::new() };
-        match &entry.record {
-            Err(why) => row.problems.push(format!("corrupt record: {why}")),
-            Ok(record) => {
-                row.branch = Some(record.short_branch().to_owned());
-                match crate::git::ref_target(&ctx.repo, &record.branch)? {
-                    None => row.problems.push(format!("branch {} is missing", record.short_branch())),
-                    Some(mut head) => {
-                        if args.include_uncommitted && record.worktree.is_dir() {
-                            match crate::git::snapshot_worktree(&ctx.repo, &record.worktree) {
-                                Ok(Some(snapshot)) => {
-                                    head = snapshot;
-                                    row.uncommitted = true;
-                                }
-                                Ok(None) => {}
-                                Err(err) => row.problems.push(format!("cannot snapshot the worktree: {err:#}")),
-                            }
-                        }
-                        row.head = Some(head.to_string());
-                        base_refs.extend(record.base_ref.clone());
-                        branches.push(Branch {
-                            task: entry.name.clone(),
-                            label: record.short_branch().to_owned(),
-                            head,
-                            scope: record.scope.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        rows.push(row);
-    }
-    if entries.is_empty() {
+    let request = Request {
+        tasks: args.tasks.clone(),
+        target: args.target.clone(),
+        include_uncommitted: args.include_uncommitted,
+    };
+    let Some(checked) = crate::ops::conflicts::check(&ctx.repo, &request)? else {
         ui.status("every task is integrated: nothing to check");
         return Ok(Exit::Success);
-    }
-    let target = resolve_target(&ctx.repo, args.target.as_deref(), &base_refs)?;
-
-    let analysis = crate::conflicts::analyse(&ctx.repo, branches, &target)?;
-    for (task, problem) in &analysis.problems {
-        if let Some(row) = rows.iter_mut().find(|r| &r.name == task) {
-            row.problems.push(problem.clone());
-        }
-    }
+    };
+    let Checked { target, tasks: rows, analysis } = &checked;
     for row in rows.iter().filter(|r| !r.problems.is_empty()) {
         ui.warn(format!("task {}: {}", row.name, row.problems.join("; ")));
     }
@@ -129,41 +61,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ConflictsArgs) -> anyhow::Result<
         let names: Vec<String> =
             rows.iter().filter(|r| r.head.is_some() && r.problems.is_empty()).map(|r| r.name.clone()).collect();
         let text = match args.format {
-            ConflictsFormat::Matrix => render_matrix(&names, &target, &analysis),
-            ConflictsFormat::List => render_list(&target, &analysis),
+            ConflictsFormat::Matrix => render_matrix(&names, target, analysis),
+            ConflictsFormat::List => render_list(target, analysis),
         };
         ui.data(&text);
     }
     Ok(if analysis.has_conflicts() { Exit::Found } else { Exit::Success })
-}
-
-/// `--target`, else the tasks' common base branch.
-fn resolve_target(repo: &gix::Repository, given: Option<&str>, base_refs: &BTreeSet<String>) -> anyhow::Result<Target> {
-    if let Some(rev) = given {
-        return Ok(Target { label: rev.to_owned(), commit: crate::git::resolve_commit(repo, rev)? });
-    }
-    let mut refs = base_refs.iter();
-    let (Some(base), None) = (refs.next(), refs.next()) else {
-        let why = if base_refs.is_empty() {
-            "the tasks were not spawned from a branch".to_owned()
-        } else {
-            format!(
-                "the tasks have different base branches ({})",
-                base_refs.iter().map(|r| short(r)).collect::<Vec<_>>().join(", ")
-            )
-        };
-        return Err(bad_input(format!("cannot tell what to check against: {why}"))
-            .hint("pass --target <branch>")
-            .into());
-    };
-    let commit: ObjectId = crate::git::ref_target(repo, base)?.ok_or_else(|| {
-        bad_input(format!("the tasks' base branch {} no longer exists", short(base))).hint("pass --target <branch>")
-    })?;
-    Ok(Target { label: short(base).to_owned(), commit })
-}
-
-fn short(name: &str) -> &str {
-    name.strip_prefix("refs/heads/").unwrap_or(name)
 }
 
 fn conflict_text(conflicts: &[ConflictPath]) -> String {
