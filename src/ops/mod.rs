@@ -2,3 +2,4 @@
 //! return data (report structs and enums); they never print.
 
 pub mod conflicts;
+pub mod list;

@@ -1,0 +1,158 @@
+//! The work of `git agent list`: one row of facts per task, computed on all cores.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::output::JsonPath;
+use crate::state::{TaskEntry, TaskRecord, TaskState};
+
+/// A task's state as listed: the record's, or corrupt when the record cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowState {
+    Active,
+    Done,
+    Integrated,
+    /// A state written by a newer git-agent.
+    Unknown,
+    Corrupt,
+}
+
+impl From<TaskState> for RowState {
+    fn from(state: TaskState) -> RowState {
+        match state {
+            TaskState::Active => RowState::Active,
+            TaskState::Done => RowState::Done,
+            TaskState::Integrated => RowState::Integrated,
+            TaskState::Unknown => RowState::Unknown,
+        }
+    }
+}
+
+/// One task's row. The JSON schema is documented in git-agent-list(1).
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub state: RowState,
+    pub branch: Option<String>,
+    pub base_ref: Option<String>,
+    pub base_commit: Option<String>,
+    pub head: Option<String>,
+    pub ahead: Option<usize>,
+    pub behind: Option<usize>,
+    pub files_changed: Option<usize>,
+    pub dirty: Option<bool>,
+    pub last_commit_unix: Option<i64>,
+    pub base_drift: Option<usize>,
+    pub out_of_scope: Vec<JsonPath>,
+    pub worktree: Option<PathBuf>,
+    pub worktree_missing: bool,
+    pub agent_exit: Option<i32>,
+    pub problems: Vec<String>,
+}
+
+/// Computes the rows on all cores: each task's worktree status is independent work.
+pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) -> Vec<Row> {
+    let sync = repo.clone().into_sync();
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len().max(1));
+    let mut rows: Vec<(usize, Row)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let repo = sync.to_thread_local();
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(entry) = entries.get(i) else { break };
+                        done.push((i, row(&repo, entry, check_dirty)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("list worker panicked")).collect()
+    });
+    rows.sort_by_key(|(i, _)| *i);
+    rows.into_iter().map(|(_, row)| row).collect()
+}
+
+fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
+    let mut row = Row {
+        name: entry.name.clone(),
+        state: RowState::Corrupt,
+        branch: None,
+        base_ref: None,
+        base_commit: None,
+        head: None,
+        ahead: None,
+        behind: None,
+        files_changed: None,
+        dirty: None,
+        last_commit_unix: None,
+        base_drift: None,
+        out_of_scope: Vec::new(),
+        worktree: None,
+        worktree_missing: false,
+        agent_exit: None,
+        problems: Vec::new(),
+    };
+    let record = match &entry.record {
+        Ok(record) => record,
+        Err(why) => {
+            row.problems.push(format!("corrupt record: {why}"));
+            return row;
+        }
+    };
+    row.state = RowState::from(record.state);
+    row.branch = Some(record.short_branch().to_owned());
+    row.base_ref = record.base_ref.clone();
+    row.base_commit = Some(record.base_commit.clone());
+    row.worktree = Some(record.worktree.clone());
+    row.agent_exit = record.agent_exit;
+    if let Err(err) = fill_branch_facts(repo, record, &mut row) {
+        row.problems.push(format!("{err:#}"));
+    }
+    row.worktree_missing = !record.worktree.is_dir();
+    if row.worktree_missing {
+        row.problems.push("worktree missing".into());
+    } else if check_dirty {
+        match crate::git::open_worktree_for_status(&record.worktree).and_then(|wt| crate::git::has_changes(&wt)) {
+            Ok(dirty) => row.dirty = Some(dirty),
+            Err(err) => row.problems.push(format!("cannot check the worktree: {err:#}")),
+        }
+    }
+    row
+}
+
+/// Ahead/behind, files changed, drift, scope: everything that comes from commits.
+fn fill_branch_facts(repo: &gix::Repository, record: &TaskRecord, row: &mut Row) -> anyhow::Result<()> {
+    let base_commit = ObjectId::from_hex(record.base_commit.as_bytes())
+        .map_err(|_| anyhow::anyhow!("the record's base commit is not an object id"))?;
+    let Some(head) = crate::git::ref_target(repo, &record.branch)? else {
+        anyhow::bail!("branch {} is missing", record.short_branch());
+    };
+    row.head = Some(head.to_string());
+    // The target is the base branch as it is now; without one, the commit spawned from.
+    let target = match &record.base_ref {
+        Some(base_ref) => crate::git::ref_target(repo, base_ref)?.unwrap_or(base_commit),
+        None => base_commit,
+    };
+    row.ahead = Some(crate::git::count_only_in(repo, head, target)?);
+    row.behind = Some(crate::git::count_only_in(repo, target, head)?);
+    row.base_drift =
+        Some(if repo.has_object(base_commit) { crate::git::count_only_in(repo, target, base_commit)? } else { 0 });
+    row.last_commit_unix = Some(crate::git::commit_time(repo, head)?);
+    let merge_base = crate::git::merge_base(repo, head, target)?.unwrap_or(base_commit);
+    let changed = crate::git::changed_paths(repo, merge_base, head)?;
+    row.files_changed = Some(changed.len());
+    row.out_of_scope = changed
+        .into_iter()
+        .filter(|path| !crate::scope::contains(&record.scope, path.as_ref()))
+        .map(JsonPath)
+        .collect();
+    Ok(())
+}
