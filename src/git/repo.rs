@@ -25,6 +25,8 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
         }
     })?;
     check_supported(&repo)?;
+    let run_hooks = repo.config_snapshot().boolean(crate::layout::key::RUN_HOOKS).unwrap_or(false);
+    crate::process::set_run_hooks(run_hooks);
     if repo.committer().is_none() {
         // Reflogs need an identity; like git, fall back to one instead of failing on a fresh
         // machine without user.name. Given as open options (not the user's configuration), so

@@ -9,5 +9,6 @@ mod docs;
 mod integrate;
 mod list;
 mod plan;
+mod process;
 mod prune;
 mod spawn;
