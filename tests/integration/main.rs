@@ -12,3 +12,4 @@ mod plan;
 mod process;
 mod prune;
 mod spawn;
+mod trust;

@@ -1,6 +1,7 @@
 //! Child processes (src/process.rs): timeouts that kill the whole process group without a
 //! `kill` binary (defect 18), bounded output capture (defect 20), timeouts that hold whatever
-//! the child does with its pipes, rule commands with a timeout, and a clean git environment.
+//! the child does with its pipes, rule commands with a timeout, a clean git environment for
+//! children, and git-agent itself honouring GIT_DIR / GIT_WORK_TREE / -C like git (defect 19).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -190,4 +191,35 @@ fn children_never_see_the_callers_repository_variables() {
     ] {
         assert!(!output.contains(&format!("{var}=")), "{var} reached the test: {output}");
     }
+}
+
+#[test]
+fn git_dir_and_git_work_tree_name_the_repository_like_git() {
+    let env = Env::new();
+    let a = canonical_repo(&env, "a", &[("a.txt", "a\n")]);
+    let b = canonical_repo(&env, "b", &[("b.txt", "b\n")]);
+    let tasks = |repo: &Path| env.git(repo, &["for-each-ref", "--format=%(refname)", "refs/agent/tasks/"]);
+
+    // From b's directory, GIT_DIR names a (defect 19).
+    let run = env
+        .command("git", &b)
+        .args(["agent", "spawn", "in-a", "-q", "--no-agent"])
+        .env("GIT_DIR", a.join(".git"))
+        .output();
+    Run::from(run.unwrap()).success();
+    assert_eq!(tasks(&a), "refs/agent/tasks/in-a\n");
+    assert_eq!(tasks(&b), "");
+    let run = env.command("git", &b).args(["agent", "list", "--json"]).env("GIT_DIR", a.join(".git")).output();
+    Run::from(run.unwrap()).success().stdout_has("in-a");
+
+    // -C applies first: a relative GIT_DIR is relative to it.
+    let run = env
+        .command("git", &b)
+        .args(["agent", "-C", a.to_str().unwrap(), "spawn", "relative", "-q", "--no-agent"])
+        .env("GIT_DIR", ".git")
+        .env("GIT_WORK_TREE", ".")
+        .output();
+    Run::from(run.unwrap()).success();
+    assert_eq!(tasks(&a), "refs/agent/tasks/in-a\nrefs/agent/tasks/relative\n");
+    assert_eq!(tasks(&b), "");
 }
