@@ -489,6 +489,22 @@ mod tests {
     }
 
     #[test]
+    fn git_runs_without_hooks_unless_agent_run_hooks() {
+        let has_hooks_off = || {
+            git(Path::new("."), &["read-tree", "HEAD"]).unwrap().args.iter().any(|a| a == "core.hooksPath=/dev/null")
+        };
+        assert!(has_hooks_off());
+        set_run_hooks(true);
+        assert!(!has_hooks_off());
+        set_run_hooks(false);
+        assert!(has_hooks_off());
+        let args = git(Path::new("."), &["read-tree", "HEAD"]).unwrap().args;
+        for setting in ["core.fsmonitor=false", "core.sshCommand=ssh"] {
+            assert!(args.iter().any(|a| a == setting), "{setting} missing from {args:?}");
+        }
+    }
+
+    #[test]
     fn child_environment_has_no_repository_variables() {
         let run = Run::new("sh", Path::new("."));
         let command = run.command();
