@@ -443,19 +443,18 @@ impl Runner<'_> {
         let provisional_tree = outcome.tree.write()?.detach();
         let provisional = self.commit(provisional_tree, &[head], "git-agent: provisional resolution\n")?;
         let scratch = self.scratch_at(provisional)?;
-        let status = crate::process::user_command("sh", &scratch)
-            .arg("-c")
-            .arg(&rule.run)
-            .stdin(std::process::Stdio::null())
-            .output()
+        let outcome = crate::process::Run::shell(&rule.run, &scratch)
+            .timeout(Some(self.options.test_timeout))
+            .run()
             .with_context(|| format!("cannot run agent.resolve.{}.run", rule.name))?;
-        if !status.status.success() {
+        check_interrupted()?;
+        if !outcome.status.success() {
             return Err(anyhow!(
                 "agent.resolve.{}.run {:?} failed ({}): {}",
                 rule.name,
                 rule.run,
-                status.status,
-                String::from_utf8_lossy(&status.stderr).trim()
+                outcome.status,
+                outcome.output_tail_lossy().trim()
             ));
         }
         // Take the command's result for the files the rule covers.
@@ -606,76 +605,26 @@ fn check_interrupted() -> anyhow::Result<()> {
 }
 
 /// Runs the user's test command through the shell in `dir`, in its own process group, killing
-/// the whole group on timeout or interruption. Output is kept and its end returned on failure.
+/// the whole group on timeout or interruption. The end of its output is returned on failure.
 fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<TestRun> {
-    use std::io::Read;
     let started = Instant::now();
-    let mut child = crate::process::user_command("sh", dir);
-    child.arg("-c").arg(command).stdin(std::process::Stdio::null());
-    child.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        child.process_group(0);
-    }
-    let mut child = child.spawn().with_context(|| format!("cannot run the test command {command:?}"))?;
-    let readers: Vec<_> = [
-        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut stream| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = stream.read_to_end(&mut bytes);
-            bytes
-        })
-    })
-    .collect();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if started.elapsed() > timeout || gix::interrupt::is_triggered() {
-            timed_out = !gix::interrupt::is_triggered();
-            kill_group(child.id());
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        // Quick tests finish in a millisecond or two: poll often at first, then back off.
-        let waited = started.elapsed();
-        std::thread::sleep(if waited < Duration::from_millis(50) {
-            Duration::from_micros(500)
-        } else {
-            Duration::from_millis(10)
-        });
-    };
-    let mut output = Vec::new();
-    for reader in readers {
-        output.extend(reader.join().unwrap_or_default());
-    }
+    let outcome = crate::process::Run::shell(command, dir)
+        .timeout(Some(timeout))
+        .capture(crate::process::Capture::Tail(TEST_OUTPUT_TAIL))
+        .run()
+        .with_context(|| format!("cannot run the test command {command:?}"))?;
     check_interrupted()?;
-    let exit = status.map(crate::process::exit_code);
+    let exit = outcome.status.code();
     let failed = exit != Some(0);
     Ok(TestRun {
         command: command.to_owned(),
         exit,
         duration_ms: started.elapsed().as_millis() as u64,
         cached: false,
-        timed_out,
-        output: failed.then(|| tail(&output, 4000)),
+        timed_out: outcome.status == crate::process::Status::TimedOut,
+        output: failed.then(|| outcome.output_tail_lossy()),
     })
 }
 
-fn kill_group(pid: u32) {
-    // No libc here: kill(1) signals the whole group with a negative id.
-    let _ = std::process::Command::new("kill").args(["-KILL", "--", &format!("-{pid}")]).status();
-}
-
-fn tail(bytes: &[u8], max: usize) -> String {
-    let start = bytes.len().saturating_sub(max);
-    String::from_utf8_lossy(&bytes[start..]).into_owned()
-}
+/// How much of a failing test's output is kept (in the report and the notes).
+const TEST_OUTPUT_TAIL: usize = 4000;

@@ -88,4 +88,6 @@ pub mod key {
     pub const COMMAND: &str = "agent.command";
     pub const TEST: &str = "agent.test";
     pub const TEST_TIMEOUT: &str = "agent.testTimeout";
+    /// Whether git-agent's own `git` subprocesses run the repository's hooks (default: no).
+    pub const RUN_HOOKS: &str = "agent.runHooks";
 }

@@ -5,7 +5,6 @@
 //! The "agents" are played by the demo itself: it writes their files and commits them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
@@ -184,15 +183,13 @@ impl<'a> Demo<'a> {
             paint("$", Style::new().cyan().bold()),
             shown.join(" ")
         ));
-        let status = Command::new("git")
-            .args(args)
-            .current_dir(dir)
+        let outcome = crate::process::Run::new("git", dir)
+            .args(args.iter().copied())
             .env("PATH", &self.path)
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .status()
+            .capture(crate::process::Capture::Terminal)
+            .run()
             .context("cannot run git")?;
-        let code = status.code().unwrap_or(-1);
+        let code = outcome.status.code().unwrap_or(-1);
         if code != expected {
             bail!("`git {}` exited with {code}, the demo expected {expected}", args.join(" "));
         }

@@ -86,17 +86,23 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
     let Some(program) = found else {
         return Err(unknown_command(&name).into());
     };
-    let mut command = std::process::Command::new(&program);
+    // A git-agent sub-command is git-agent itself: like git's own dispatch, it keeps the
+    // caller's terminal, and GIT_DIR / GIT_WORK_TREE still name the repository the user meant
+    // (the sub-command honours them as git does; see `crate::git::open`).
+    let mut run = crate::process::Run::new(&program, &std::env::current_dir()?)
+        .timeout(None)
+        .capture(crate::process::Capture::Terminal)
+        .keep_repository_env();
     if let Some(dir) = &global.directory {
-        command.arg("-C").arg(dir);
+        run = run.arg("-C").arg(dir);
     }
     if global.json {
-        command.arg("--json");
+        run = run.arg("--json");
     }
     if global.quiet {
-        command.arg("-q");
+        run = run.arg("-q");
     }
-    command.arg(format!(
+    run = run.arg(format!(
         "--color={}",
         match global.color {
             crate::output::ColorChoice::Auto => "auto",
@@ -104,10 +110,10 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
             crate::output::ColorChoice::Never => "never",
         }
     ));
-    command.args(&args[1..]);
-    let status = command.status().map_err(|err| anyhow::anyhow!("cannot run {}: {err}", program.display()))?;
+    let outcome =
+        run.args(&args[1..]).run().map_err(|err| anyhow::anyhow!("cannot run {}: {err:#}", program.display()))?;
     // Pass the exit status through unchanged, including codes outside our own table.
-    let code = crate::process::exit_code(status);
+    let code = crate::process::exit_code(outcome.status);
     std::process::exit(code);
 }
 

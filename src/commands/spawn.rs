@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use anyhow::{Context as _, anyhow};
 use bstr::ByteSlice;
@@ -16,6 +15,7 @@ use crate::error::{Exit, Fail, bad_input, refused};
 use crate::names::validate_task_name;
 use crate::output::{GlobalArgs, Ui};
 use crate::plan::{self, ExistingTask};
+use crate::process::Capture;
 use crate::state::{self, RECORD_VERSION, TaskRecord, TaskState};
 
 /// What the user asked for one task.
@@ -333,30 +333,27 @@ fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::copy(from, to).map(|_| ())
 }
 
-fn agent_env(command: &mut std::process::Command, record: &TaskRecord) {
-    command
-        .env("GIT_AGENT_TASK", &record.name)
+fn agent_env(run: crate::process::Run, record: &TaskRecord) -> crate::process::Run {
+    run.env("GIT_AGENT_TASK", &record.name)
         .env("GIT_AGENT_BRIEF", &record.brief)
         .env("GIT_AGENT_BRANCH", record.short_branch())
-        .env("GIT_AGENT_WORKTREE", &record.worktree);
+        .env("GIT_AGENT_WORKTREE", &record.worktree)
 }
 
 /// Runs `agent.setup` through the shell in the new worktree (it is the user's own command line).
 fn run_setup_command(ui: &Ui, record: &TaskRecord, setup: &str) -> anyhow::Result<()> {
     ui.status(format!("running agent.setup in {}: {setup}", record.worktree.display()));
-    let mut command = crate::process::user_command("sh", &record.worktree);
-    command.arg("-c").arg(setup).stdin(Stdio::null());
-    agent_env(&mut command, record);
-    let output = if ui.quiet {
-        command.output()
-    } else {
-        // Its output is status, not data: it goes to stderr.
-        command.stdout(std::io::stderr()).stderr(std::io::stderr()).output()
-    }
-    .with_context(|| format!("cannot run agent.setup {setup:?}"))?;
-    if !output.status.success() {
-        let mut message = format!("agent.setup {setup:?} failed ({})", output.status);
-        let captured = String::from_utf8_lossy(&output.stderr);
+    // Its output is status, not data: it goes to stderr, unless -q keeps it for the error.
+    let capture = if ui.quiet { Capture::Tail(crate::process::OUTPUT_TAIL) } else { Capture::Stderr };
+    let outcome = agent_env(crate::process::Run::shell(setup, &record.worktree), record)
+        .timeout(Some(crate::process::SETUP_TIMEOUT))
+        .capture(capture)
+        .run()
+        .with_context(|| format!("cannot run agent.setup {setup:?}"))?;
+    check_interrupted()?;
+    if !outcome.status.success() {
+        let mut message = format!("agent.setup {setup:?} failed ({})", outcome.status);
+        let captured = outcome.output_tail_lossy();
         if !captured.trim().is_empty() {
             message.push_str(&format!(":\n{}", captured.trim_end()));
         }
@@ -389,13 +386,12 @@ fn run_agent(ctx: &Context, ui: &Ui, spawned: &Spawned, brief: &str, command: &[
     let (_, record) = ctx.task(&spawned.task)?;
     let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", brief)).collect();
     ui.status(format!("starting the agent in {}: {}", spawned.worktree.display(), command.join(" ")));
-    let mut child = crate::process::user_command(&args[0], &spawned.worktree);
-    child.args(&args[1..]);
-    agent_env(&mut child, &record);
-    let status = match child.status() {
-        Ok(status) => crate::process::exit_code(status),
+    // The agent is interactive: it shares the terminal and has no timeout.
+    let agent = crate::process::Run::new(&args[0], &spawned.worktree).args(&args[1..]).timeout(None);
+    let status = match agent_env(agent, &record).capture(Capture::Terminal).run() {
+        Ok(outcome) => crate::process::exit_code(outcome.status),
         Err(err) => {
-            ui.warn(format!("cannot start the agent {:?}: {err}", args[0]));
+            ui.warn(format!("cannot start the agent {:?}: {err:#}", args[0]));
             127
         }
     };

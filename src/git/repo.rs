@@ -9,22 +9,27 @@ use gix::refs::FullName;
 
 use crate::error::{Fail, bad_input, refused};
 
-/// Opens the repository containing `dir` (or the current directory), like `git -C dir`,
-/// and refuses repositories that git-agent cannot serve safely.
+/// Opens the repository git would work on, and refuses repositories that git-agent cannot
+/// serve safely. Like git: `-C dir` applies first, then `GIT_DIR` (with `GIT_WORK_TREE`,
+/// `GIT_INDEX_FILE`, ...) names the repository; without it the repository is found upwards
+/// from the directory (honouring `GIT_CEILING_DIRECTORIES`).
 pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
-    let dir = dir.unwrap_or(Path::new("."));
-    let repo = gix::discover(dir).map_err(|err| {
+    let shown = dir.unwrap_or(Path::new("."));
+    let repo = discover(dir).map_err(|err| {
         // The last cause says what is wrong (for example "Object format is not enabled in this build").
         let cause = err.iter_errors().last().map(|e| e.to_string()).unwrap_or_else(|| err.to_string());
         if err.is_unsupported() || cause.contains("Object format") {
-            refused(format!("git-agent cannot work with the repository at {}: {cause}", dir.display()))
+            refused(format!("git-agent cannot work with the repository at {}: {cause}", shown.display()))
                 .hint("git-agent supports SHA-1 repositories with the \"files\" ref storage")
         } else {
-            refused(format!("not in a git repository: {} ({cause})", dir.display()))
+            refused(format!("not in a git repository: {} ({cause})", shown.display()))
                 .hint("run the command inside a repository, or point -C at one")
         }
     })?;
+    check_trusted(&repo)?;
     check_supported(&repo)?;
+    let run_hooks = repo.config_snapshot().boolean(crate::layout::key::RUN_HOOKS).unwrap_or(false);
+    crate::process::set_run_hooks(run_hooks);
     if repo.committer().is_none() {
         // Reflogs need an identity; like git, fall back to one instead of failing on a fresh
         // machine without user.name. Given as open options (not the user's configuration), so
@@ -35,6 +40,37 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
         return Ok(gix::open_opts(workdir_or_git_dir, options)?);
     }
     Ok(repo)
+}
+
+/// Finds the repository like git does, with its environment overrides.
+fn discover(dir: Option<&Path>) -> Result<gix::Repository, gix::Error> {
+    let dir = match dir {
+        // Relative GIT_DIR and GIT_WORK_TREE are relative to the -C directory, as in git
+        // (which changes into it first). gix reads them relative to the current directory.
+        Some(dir) if std::env::var_os("GIT_DIR").is_some() || std::env::var_os("GIT_WORK_TREE").is_some() => {
+            std::env::set_current_dir(dir).map_err(gix::Error::from_error)?;
+            Path::new(".")
+        }
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    gix::ThreadSafeRepository::discover_with_environment_overrides(dir).map(Into::into)
+}
+
+/// Refuses a repository git would refuse as "dubious ownership": owned by someone else and not
+/// listed in `safe.directory`. Its configuration (`agent.setup`, `agent.test`, hooks) was
+/// written by another user, so git-agent runs none of it, and does nothing else either.
+fn check_trusted(repo: &gix::Repository) -> Result<(), Fail> {
+    if repo.git_dir_trust() == gix::sec::Trust::Full {
+        return Ok(());
+    }
+    let dir = repo.workdir().unwrap_or(repo.git_dir());
+    let dir = normalise_path(dir);
+    Err(refused(format!("detected dubious ownership in repository at {}: it is owned by another user", dir.display()))
+        .hint(format!(
+            "if you trust it, add an exception like git does: git config --global --add safe.directory {}",
+            dir.display()
+        )))
 }
 
 /// Refuses reftable ref storage (gix cannot write it) and non-SHA-1 object formats.

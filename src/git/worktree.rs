@@ -19,9 +19,30 @@ use crate::git::*;
 ///   "racily clean" at second resolution and would be read and compared byte by byte, on
 ///   every `list`, until something rewrites the index. Both git and gix record nanoseconds
 ///   in the index; where the file system has none, both sides are 0 and the entry stays racy.
+///
+/// A status must run nothing the repository configured (see git-agent(1), SECURITY): gix would
+/// run a `filter.<name>.clean` or `process` driver to hash a file whose time changed, so the
+/// filter drivers are removed from this repository's configuration. A file is then compared
+/// as it is on disk, as git does for a filter attribute without a driver.
 pub fn open_worktree_for_status(path: &Path) -> anyhow::Result<gix::Repository> {
     let options = gix::open::Options::default().config_overrides(["index.skipHash=true", "gitoxide.core.useNsec=true"]);
-    Ok(gix::open_opts(path, options)?)
+    let mut repo = gix::open_opts(path, options)?;
+    without_filter_drivers(&mut repo)?;
+    Ok(repo)
+}
+
+/// Removes every `filter.<name>.*` section from `repo`'s in-memory configuration.
+pub fn without_filter_drivers(repo: &mut gix::Repository) -> anyhow::Result<()> {
+    let mut config = repo.config_snapshot_mut();
+    let ids: Vec<_> = config
+        .sections_and_ids_by_name("filter")
+        .map(|sections| sections.map(|(_, id)| id).collect())
+        .unwrap_or_default();
+    for id in ids {
+        config.remove_section_by_id(id);
+    }
+    config.commit()?;
+    Ok(())
 }
 
 /// Does the worktree of `repo` have uncommitted changes or untracked (not ignored) files?

@@ -9,6 +9,8 @@ mod docs;
 mod integrate;
 mod list;
 mod plan;
+mod process;
 mod prune;
 mod records;
 mod spawn;
+mod trust;
