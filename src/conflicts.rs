@@ -171,7 +171,12 @@ enum ChangeKind {
 /// One branch, prepared: where it forked from the target and what it changed since.
 struct Prepared {
     branch: Branch,
+    /// The best merge base with the target.
     fork: ObjectId,
+    /// Is `fork` the only merge base with the target? In a criss-cross history (an agent that
+    /// merged main) there are several, git merges against their virtual merge base, and what
+    /// the target changed since `fork` says nothing about the merge's outcome.
+    fork_is_unique: bool,
     changes: BTreeMap<BString, ChangeKind>,
     commits: HashSet<ObjectId>,
 }
@@ -222,9 +227,10 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
         })
         .collect();
     for (i, p) in prepared.iter().enumerate() {
-        if let Some(moved) = target_changes.get(&p.fork)
-            && paths_interact(&p.changes, moved)
-        {
+        // Skipping the merge is proven only from a unique merge base (defect 10: with two, the
+        // target's changes since one of them missed a conflict through the virtual base).
+        let target_moved_into_it = target_changes.get(&p.fork).is_some_and(|moved| paths_interact(&p.changes, moved));
+        if !p.fork_is_unique || target_moved_into_it {
             jobs.push(Job::Target(i));
         }
     }
@@ -288,9 +294,11 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
 }
 
 fn prepare(repo: &gix::Repository, branch: Branch, target: ObjectId) -> anyhow::Result<Option<Prepared>> {
-    let Some(fork) = crate::git::merge_base(repo, branch.head, target)? else {
+    let bases = crate::git::merge_bases(repo, branch.head, target)?;
+    let Some(&fork) = bases.first() else {
         return Ok(None);
     };
+    let fork_is_unique = bases.len() == 1;
     let changes = changes(repo, fork, branch.head)?;
     let mut commits = HashSet::new();
     if fork != branch.head {
@@ -298,7 +306,7 @@ fn prepare(repo: &gix::Repository, branch: Branch, target: ObjectId) -> anyhow::
             commits.insert(info?.id);
         }
     }
-    Ok(Some(Prepared { branch, fork, changes, commits }))
+    Ok(Some(Prepared { branch, fork, fork_is_unique, changes, commits }))
 }
 
 /// Files that differ between the trees of two commits, and how.

@@ -61,6 +61,14 @@ pub fn count_only_in(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow
     Ok(n)
 }
 
+/// Every merge base of `a` and `b` (more than one in a criss-cross history), best first.
+pub fn merge_bases(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<Vec<ObjectId>> {
+    if a == b {
+        return Ok(vec![a]);
+    }
+    Ok(repo.merge_bases_many(a, &[b])?.into_iter().map(|id| id.detach()).collect())
+}
+
 pub fn merge_base(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<Option<ObjectId>> {
     if a == b {
         return Ok(Some(a));

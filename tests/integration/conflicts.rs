@@ -1187,3 +1187,28 @@ fn repository_merge_drivers_and_filters_are_never_run() {
     assert_eq!(expect_pair(&json, "a", "b")["verdict"], "conflict");
     assert!(!marker.exists(), "a configured merge driver or filter ran");
 }
+
+/// Defect 10: an agent merged main, main had merged the agent's first commit (keeping its own
+/// version): two merge bases. git merge-tree conflicts through the virtual merge base; the gate
+/// must merge such a branch instead of trusting the target's changes since one of the bases.
+#[test]
+fn a_criss_cross_history_is_merged_and_agrees_with_merge_tree() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("p", "1\n2\n3\n4\n5\n")]);
+    let wt = spawn(&env, &repo, "x", &[]);
+    env.git(&repo, &["commit", "-q", "--allow-empty", "-m", "M1"]);
+    let m1 = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    replace_line(&wt, "p", 2, "2a");
+    env.git(&wt, &["commit", "-q", "-am", "A0"]);
+    let a0 = env.git(&repo, &["rev-parse", "agent/x"]).trim().to_owned();
+    env.git(&repo, &["merge", "-q", "--no-commit", "--no-ff", &a0]);
+    env.git(&repo, &["checkout", "-q", &m1, "--", "p"]);
+    env.git(&repo, &["commit", "-q", "-m", "merge A0 keeping main's p"]);
+    env.git(&wt, &["merge", "-q", "--no-edit", &m1]);
+    replace_line(&wt, "p", 2, "2b");
+    env.git(&wt, &["commit", "-q", "-am", "K"]);
+    let bases = env.git(&repo, &["merge-base", "--all", "main", "agent/x"]);
+    assert_eq!(bases.lines().count(), 2, "the scenario needs two merge bases");
+    assert!(merge_tree(&env, &repo, "main", "agent/x").is_some(), "git merge-tree conflicts here");
+    assert_agrees_with_merge_tree(&env, &repo, &["x"], 1);
+}
