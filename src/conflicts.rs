@@ -84,6 +84,11 @@ pub enum PairVerdict {
     Conflict,
     /// Both change a path, and git merges the changes cleanly.
     CleanOverlap,
+    /// The two branches share no history: git refuses to merge them ("unrelated histories").
+    /// Integration never merges one into the other directly, so this is no conflict.
+    Unrelated,
+    /// The merge failed (see `error`): no verdict.
+    Error,
 }
 
 /// A task's verdict against the target.
@@ -92,6 +97,8 @@ pub enum PairVerdict {
 pub enum TargetVerdict {
     Conflict,
     Clean,
+    /// The merge failed (see `error`): no verdict.
+    Error,
 }
 
 /// Risks that are not merge conflicts.
@@ -117,6 +124,9 @@ pub struct PairResult {
     pub verdict: PairVerdict,
     pub conflicts: Vec<ConflictPath>,
     pub overlap: Vec<JsonPath>,
+    /// Why the merge failed, with verdict `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -124,6 +134,9 @@ pub struct TargetResult {
     pub task: String,
     pub verdict: TargetVerdict,
     pub conflicts: Vec<ConflictPath>,
+    /// Why the merge failed, with verdict `error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -143,6 +156,9 @@ pub struct Summary {
     pub clean_overlaps: usize,
     pub conflicts_with_target: usize,
     pub hazards: usize,
+    pub unrelated_pairs: usize,
+    /// Merges that failed: the check is incomplete.
+    pub failed_merges: usize,
 }
 
 #[derive(Debug, Default)]
@@ -237,7 +253,33 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
     analysis.summary.merged_in_memory = jobs.len();
     let outcomes = run_merges(&mut workers, &prepared, target, &jobs)?;
 
-    for (job, Merged { conflicts, overlap, .. }) in jobs.iter().zip(outcomes) {
+    for (job, outcome) in jobs.iter().zip(outcomes) {
+        let merged = match outcome {
+            JobOutcome::Merged(merged) => merged,
+            JobOutcome::Unrelated => {
+                if let Job::Pair(i, j, _) = *job {
+                    analysis.summary.unrelated_pairs += 1;
+                    analysis.pairs.push(pair_result(&prepared, i, j, PairVerdict::Unrelated, None));
+                }
+                continue;
+            }
+            JobOutcome::Failed(error) => {
+                analysis.summary.failed_merges += 1;
+                match *job {
+                    Job::Pair(i, j, _) => {
+                        analysis.pairs.push(pair_result(&prepared, i, j, PairVerdict::Error, Some(error)));
+                    }
+                    Job::Target(i) => analysis.against_target.push(TargetResult {
+                        task: prepared[i].branch.task.clone(),
+                        verdict: TargetVerdict::Error,
+                        conflicts: Vec::new(),
+                        error: Some(error),
+                    }),
+                }
+                continue;
+            }
+        };
+        let Merged { conflicts, overlap, .. } = merged;
         match *job {
             Job::Pair(i, j, overlap_from_merge) => {
                 let overlap: Vec<JsonPath> = if overlap_from_merge {
@@ -255,13 +297,10 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
                 } else {
                     continue;
                 };
-                analysis.pairs.push(PairResult {
-                    a: prepared[i].branch.task.clone(),
-                    b: prepared[j].branch.task.clone(),
-                    verdict,
-                    conflicts,
-                    overlap,
-                });
+                let mut result = pair_result(&prepared, i, j, verdict, None);
+                result.conflicts = conflicts;
+                result.overlap = overlap;
+                analysis.pairs.push(result);
             }
             Job::Target(i) if !conflicts.is_empty() => {
                 analysis.summary.conflicts_with_target += 1;
@@ -269,6 +308,7 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
                     task: prepared[i].branch.task.clone(),
                     verdict: TargetVerdict::Conflict,
                     conflicts,
+                    error: None,
                 });
             }
             Job::Target(_) => {}
@@ -281,6 +321,7 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
                 task: p.branch.task.clone(),
                 verdict: TargetVerdict::Clean,
                 conflicts: Vec::new(),
+                error: None,
             });
         }
     }
@@ -534,13 +575,33 @@ impl Workers {
     }
 }
 
+fn pair_result(prepared: &[Prepared], i: usize, j: usize, verdict: PairVerdict, error: Option<String>) -> PairResult {
+    PairResult {
+        a: prepared[i].branch.task.clone(),
+        b: prepared[j].branch.task.clone(),
+        verdict,
+        conflicts: Vec::new(),
+        overlap: Vec::new(),
+        error,
+    }
+}
+
+/// How one merge job ended. A merge that fails is that job's result, never the whole run's
+/// (defect 24: one unrelated pair aborted the check of every pair).
+enum JobOutcome {
+    Merged(Merged),
+    /// No merge base: git refuses the merge.
+    Unrelated,
+    Failed(String),
+}
+
 /// Runs the merges on all cores; each worker keeps its merge caches across merges.
 fn run_merges(
     workers: &mut Workers,
     prepared: &[Prepared],
     target: &Target,
     jobs: &[Job],
-) -> anyhow::Result<Vec<Merged>> {
+) -> anyhow::Result<Vec<JobOutcome>> {
     workers.run(jobs.len(), MergeCaches::new, |caches, repo, k| {
         let (ours, theirs, our_label, their_label) = match jobs[k] {
             Job::Pair(i, j, _) => {
@@ -549,7 +610,14 @@ fn run_merges(
             Job::Target(i) => (target.commit, prepared[i].branch.head, &target.label, &prepared[i].branch.label),
         };
         let with_overlap = matches!(jobs[k], Job::Pair(_, _, true));
-        caches.merge(repo, ours, theirs, our_label, their_label, with_overlap)
+        Ok(match caches.merge(repo, ours, theirs, our_label, their_label, with_overlap) {
+            Ok(merged) => JobOutcome::Merged(merged),
+            // Only now look for the reason: merge bases are costly, and failures rare.
+            Err(_) if crate::git::merge_bases(repo, ours, theirs).is_ok_and(|bases| bases.is_empty()) => {
+                JobOutcome::Unrelated
+            }
+            Err(err) => JobOutcome::Failed(format!("{err:#}")),
+        })
     })
 }
 

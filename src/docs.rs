@@ -245,12 +245,16 @@ git agent-conflicts --json prints one object:
   target           {\"name\", \"commit\"}: what the branches were merged into
   tasks            [{\"name\", \"branch\", \"head\", \"uncommitted\", \"problems\"}]
   pairs            every pair that is not plainly clean, in task order:
-                   {\"a\", \"b\", \"verdict\": \"conflict\" | \"clean-overlap\",
-                    \"conflicts\": [{\"path\", \"kind\"}], \"overlap\": [paths]}
-  against_target   [{\"task\", \"verdict\": \"conflict\" | \"clean\", \"conflicts\"}]
+                   {\"a\", \"b\", \"verdict\": \"conflict\" | \"clean-overlap\" |
+                    \"unrelated\" | \"error\", \"conflicts\": [{\"path\", \"kind\"}],
+                    \"overlap\": [paths], \"error\" (with verdict error)}
+  against_target   [{\"task\", \"verdict\": \"conflict\" | \"clean\" | \"error\",
+                    \"conflicts\", \"error\" (with verdict error)}]
   hazards          [{\"kind\", \"tasks\", \"paths\", \"message\"}]
   summary          {\"tasks\", \"pairs_checked\", \"merged_in_memory\", \"conflicting_pairs\",
-                    \"clean_overlaps\", \"conflicts_with_target\", \"hazards\"}
+                    \"clean_overlaps\", \"conflicts_with_target\", \"hazards\",
+                    \"unrelated_pairs\", \"failed_merges\"}
+A pair with unrelated histories (git refuses to merge them) is reported and is no conflict: integration merges each task into the target, never one into the other. A merge that fails is reported with its error for that pair only; the other pairs are still checked, and the exit status is then 5, as the check is incomplete.
 Conflict kinds: content, add-add, modify-delete, rename-delete, rename-rename, file-directory, directory-rename, submodule, type-change. Hazard kinds: out-of-scope, dependency-manifest, migration-number, same-new-path. The conflict paths of a pair are exactly those `git merge-tree --write-tree --name-only A B` lists. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 
 const SEE_ALSO: &str = "\

@@ -66,7 +66,14 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ConflictsArgs) -> anyhow::Result<
         };
         ui.data(&text);
     }
-    Ok(if analysis.has_conflicts() { Exit::Found } else { Exit::Success })
+    Ok(if analysis.summary.failed_merges > 0 {
+        // The report is printed, but the check is incomplete: no "clean" may be read into it.
+        Exit::Failed
+    } else if analysis.has_conflicts() {
+        Exit::Found
+    } else {
+        Exit::Success
+    })
 }
 
 fn conflict_text(conflicts: &[ConflictPath]) -> String {
@@ -79,7 +86,12 @@ const MATRIX_MAX: usize = 24;
 fn render_matrix(names: &[String], target: &Target, analysis: &Analysis) -> String {
     let mut cell: HashMap<(&str, &str), char> = HashMap::new();
     for pair in &analysis.pairs {
-        let mark = if pair.verdict == PairVerdict::Conflict { 'X' } else { '~' };
+        let mark = match pair.verdict {
+            PairVerdict::Conflict => 'X',
+            PairVerdict::CleanOverlap => '~',
+            PairVerdict::Unrelated => 'u',
+            PairVerdict::Error => '!',
+        };
         cell.insert((pair.a.as_str(), pair.b.as_str()), mark);
         cell.insert((pair.b.as_str(), pair.a.as_str()), mark);
     }
@@ -176,7 +188,32 @@ fn details(analysis: &Analysis, target: &Target) -> String {
             out.push_str(&format!("  {}: {}: {}\n", hazard.kind, hazard.message, paths.join(", ")));
         }
     }
-    if !analysis.has_conflicts() {
+    let unrelated: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == PairVerdict::Unrelated).collect();
+    if !unrelated.is_empty() {
+        out.push_str(&format!(
+            "\n{}\n",
+            paint("Unrelated histories (git refuses to merge them):", Style::new().bold())
+        ));
+        for pair in unrelated {
+            out.push_str(&format!("  {} u {}\n", pair.a, pair.b));
+        }
+    }
+    let failed: Vec<String> = analysis
+        .pairs
+        .iter()
+        .filter_map(|p| p.error.as_ref().map(|e| format!("  {} ! {}: {e}\n", p.a, p.b)))
+        .chain(
+            analysis
+                .against_target
+                .iter()
+                .filter_map(|t| t.error.as_ref().map(|e| format!("  {} ! {}: {e}\n", t.task, target.label))),
+        )
+        .collect();
+    if !failed.is_empty() {
+        out.push_str(&format!("\n{}\n", paint("Merges that failed (no verdict):", Style::new().red().bold())));
+        out.push_str(&failed.concat());
+    }
+    if !analysis.has_conflicts() && failed.is_empty() {
         out.push_str("\nNo conflicts.\n");
     }
     out

@@ -1212,3 +1212,30 @@ fn a_criss_cross_history_is_merged_and_agrees_with_merge_tree() {
     assert!(merge_tree(&env, &repo, "main", "agent/x").is_some(), "git merge-tree conflicts here");
     assert_agrees_with_merge_tree(&env, &repo, &["x"], 1);
 }
+
+/// Defect 24: two tasks whose histories are unrelated to each other (each shares history with
+/// the target, as subtrees merged into one repository do). git refuses that one merge; the
+/// check reports that pair as unrelated, by task name, and checks every other pair.
+#[test]
+fn a_pair_with_unrelated_histories_is_reported_and_the_rest_checked() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("base.txt", "base\n")]);
+    for side in ["side1", "side2"] {
+        env.git(&repo, &["checkout", "-q", "--orphan", side]);
+        env.git(&repo, &["rm", "-rfq", "."]);
+        env.commit(&repo, &[(&format!("{side}.txt"), "x\n")], side);
+    }
+    env.git(&repo, &["checkout", "-q", "main"]);
+    for side in ["side1", "side2"] {
+        env.git(&repo, &["merge", "-q", "--allow-unrelated-histories", "--no-edit", side]);
+    }
+    spawn(&env, &repo, "a", &["--base", "side1"]);
+    spawn(&env, &repo, "b", &["--base", "side2"]);
+    let c = spawn(&env, &repo, "c", &[]);
+    commit_line(&env, &c, "base.txt", 1, "c's base");
+    let json = conflicts_json(&env, &repo, &["a", "b", "c", "--target", "main"], 0);
+    assert_eq!(expect_pair(&json, "a", "b")["verdict"], "unrelated", "{json:#}");
+    assert_eq!(json["summary"]["unrelated_pairs"], 1, "{json:#}");
+    let text = conflicts(&env, &repo, &["a", "b", "c", "--target", "main"]).success();
+    assert!(text.stdout.contains("a u b"), "{}", text.stdout);
+}
