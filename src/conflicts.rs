@@ -633,22 +633,13 @@ pub(crate) struct MergeCaches {
 
 impl MergeCaches {
     pub(crate) fn new(repo: &gix::Repository) -> anyhow::Result<Self> {
-        let configured = repo.merge_resource_cache(Default::default())?;
-        // No external merge drivers (the empty driver list) and no filters that could run
-        // programs (blobs come from the object database, in the form git stores them).
-        let blob_merge = gix::merge::blob::Platform::new(
-            configured.filter,
-            gix::merge::blob::pipeline::Mode::ToGit,
-            configured.attr_stack,
-            Vec::new(),
-            configured.options,
-        );
+        let config = crate::merge::MergeConfig::read(repo);
         Ok(MergeCaches {
             write_clean_trees: false,
             diff_cache: repo.diff_resource_cache_for_tree_diff()?,
-            blob_merge,
+            blob_merge: config.blob_platform(repo)?,
             commit_graph: repo.commit_graph_if_enabled()?,
-            options: gix::merge::commit::Options::from(repo.tree_merge_options()?),
+            options: gix::merge::commit::Options::from(config.tree_options(repo)?),
         })
     }
 

@@ -20,6 +20,7 @@ pub mod graph;
 pub mod integrate;
 pub mod layout;
 pub mod lock;
+pub mod merge;
 pub mod names;
 pub mod ops;
 pub mod output;

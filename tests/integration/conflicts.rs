@@ -1239,3 +1239,61 @@ fn a_pair_with_unrelated_histories_is_reported_and_the_rest_checked() {
     let text = conflicts(&env, &repo, &["a", "b", "c", "--target", "main"]).success();
     assert!(text.stdout.contains("a u b"), "{}", text.stdout);
 }
+
+/// Defect 08: with `merge.renormalize`, a side that only changed line endings merges cleanly
+/// with a real edit, as in git.
+#[test]
+fn merge_renormalize_agrees_with_merge_tree() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("f.txt", "l1\nl2\nl3\nl4\nl5\n")]);
+    let a = spawn(&env, &repo, "a", &[]);
+    let b = spawn(&env, &repo, "b", &[]);
+    env.commit(&a, &[("f.txt", "l1\r\nl2\r\nl3\r\nl4\r\nl5\r\n")], "crlf");
+    env.commit(&b, &[("f.txt", "l1\nl2\nl3 changed\nl4\nl5\n")], "edit");
+    env.commit(&repo, &[(".gitattributes", "* text=auto\n")], "attributes");
+    env.git(&repo, &["config", "merge.renormalize", "true"]);
+    assert!(merge_tree(&env, &repo, "agent/a", "agent/b").is_none(), "git merges this cleanly");
+    assert_agrees_with_merge_tree(&env, &repo, &["a", "b"], 0);
+}
+
+/// Defect 09: more than gix's default of 1000 inexact renames; git's limit for merges is 7000.
+#[test]
+fn more_than_a_thousand_renames_agree_with_merge_tree() {
+    let env = Env::new();
+    let files: Vec<(String, String)> = (1..=1100)
+        .map(|i| {
+            (
+                format!("d1/f{i:04}.txt"),
+                format!("file {i}\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8 {i}\n"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+    let repo = env.repo("repo", &refs);
+    let a = spawn(&env, &repo, "a", &[]);
+    let b = spawn(&env, &repo, "b", &[]);
+    env.git(&a, &["mv", "d1", "d2"]);
+    for (path, content) in &files {
+        write(&a.join(path.replacen("d1", "d2", 1)), &format!("{content}appended\n"));
+    }
+    env.git(&a, &["commit", "-q", "-am", "rename and edit every file"]);
+    replace_line(&b, "d1/f0001.txt", 4, "line 4 by b");
+    env.git(&b, &["commit", "-q", "-am", "edit one file"]);
+    assert!(merge_tree(&env, &repo, "agent/a", "agent/b").is_none(), "git merges this cleanly");
+    assert_agrees_with_merge_tree(&env, &repo, &["a", "b"], 0);
+}
+
+/// Defect 11: `git merge-tree` reads `.gitattributes` from the worktree, even when it is not
+/// committed: `merge=union` makes this append/append clean.
+#[test]
+fn worktree_attributes_agree_with_merge_tree() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("log.txt", "l1\nl2\n")]);
+    let a = spawn(&env, &repo, "a", &[]);
+    let b = spawn(&env, &repo, "b", &[]);
+    env.commit(&a, &[("log.txt", "l1\nl2\nfrom a\n")], "a");
+    env.commit(&b, &[("log.txt", "l1\nl2\nfrom b\n")], "b");
+    write(&repo.join(".gitattributes"), "*.txt merge=union\n");
+    assert!(merge_tree(&env, &repo, "agent/a", "agent/b").is_none(), "git merges this cleanly");
+    assert_agrees_with_merge_tree(&env, &repo, &["a", "b"], 0);
+}
