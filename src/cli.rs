@@ -258,9 +258,14 @@ pub struct PruneArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Remove refused tasks too, after archiving their commits and uncommitted changes.
+    /// Remove refused tasks too, after archiving their commits, uncommitted changes and
+    /// ignored files (never skipping a check: only what was archived is removed).
     #[arg(long)]
     pub force: bool,
+
+    /// Delete ignored files too large to archive (listed when prune refuses them).
+    #[arg(long)]
+    pub discard_ignored: bool,
 }
 
 /// Text layout of `conflicts`.

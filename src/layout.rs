@@ -33,11 +33,27 @@ pub fn claims_dir(common_dir: &Path) -> PathBuf {
     common_dir.join("agent-claims")
 }
 
-/// The lock serialising worktree registrations: `<common dir>/agent-worktrees.lock`
-/// (the path given here is the resource; the lock file adds `.lock`).
+/// The lock serialising worktree registrations: `<common dir>/agent-worktrees.lock`.
 pub fn worktrees_lock(common_dir: &Path) -> PathBuf {
-    common_dir.join("agent-worktrees")
+    common_dir.join("agent-worktrees.lock")
 }
+
+/// Where prune moves a worktree just before deleting it: beside it, in the same directory (so
+/// the rename is atomic), under a name no task can have (task names start with a letter or
+/// digit).
+pub fn prune_aside(worktree: &Path) -> PathBuf {
+    let name = worktree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    worktree.with_file_name(format!(".prune-{name}-{}", std::process::id()))
+}
+
+/// The first reflog message of a branch spawn created, which proves git-agent made it.
+pub fn spawn_reflog_message(task: &str) -> String {
+    format!("branch: created by git-agent spawn {task}")
+}
+
+/// Ignored files prune may delete without asking, unless `agent.disposable` says otherwise:
+/// common build output and caches.
+pub const DEFAULT_DISPOSABLE: &[&str] = &["target/", "node_modules/", "dist/", "build/", ".venv/", "__pycache__/"];
 
 /// Configuration keys git-agent reads.
 pub mod key {
@@ -49,4 +65,6 @@ pub mod key {
     pub const COMMAND: &str = "agent.command";
     pub const TEST: &str = "agent.test";
     pub const TEST_TIMEOUT: &str = "agent.testTimeout";
+    /// Globs of ignored files prune may delete (multi-valued; default [`super::DEFAULT_DISPOSABLE`]).
+    pub const DISPOSABLE: &str = "agent.disposable";
 }
