@@ -73,11 +73,15 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-/// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may hold spaces).
+/// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may hold
+/// spaces); `None` for no such process or a zombie (it has exited, only not been reaped).
 fn process_start(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// A held lock file; removed when dropped.

@@ -137,7 +137,8 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
         match prune_entry(repo, entry, named, options) {
             Ok(Some(task)) => report.tasks.push(task),
             Ok(None) => {}
-            Err((mut task, err)) => {
+            Err(failure) => {
+                let (mut task, err) = *failure;
                 task.refusals.push(format!("{err:#}"));
                 report.tasks.push(task);
             }
@@ -147,10 +148,26 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
     Ok(report)
 }
 
-type Outcome = Result<Option<TaskReport>, (TaskReport, anyhow::Error)>;
+/// A task's report, or its report so far and the error that stopped it (boxed: it is large).
+type Outcome = Result<Option<TaskReport>, Box<(TaskReport, anyhow::Error)>>;
 
 fn prune_entry(repo: &gix::Repository, entry: &TaskEntry, named: bool, options: &Options) -> Outcome {
-    let failed = |err: anyhow::Error| (TaskReport::new(&entry.name, Action::Failed), err);
+    // Before the task is known to be selected, a task that cannot be read is skipped unless named.
+    let unreadable = |err: anyhow::Error| {
+        let action = match crate::error::exit_of(&err) {
+            _ if !named => Action::Skipped,
+            crate::error::Exit::Refused => Action::Refused,
+            _ => Action::Failed,
+        };
+        Box::new((TaskReport::new(&entry.name, action), err))
+    };
+    let failed = |err: anyhow::Error| {
+        let action = match crate::error::exit_of(&err) {
+            crate::error::Exit::Refused => Action::Refused,
+            _ => Action::Failed,
+        };
+        Box::new((TaskReport::new(&entry.name, action), err))
+    };
     let record = match &entry.record {
         Ok(record) => record,
         Err(why) => {
@@ -160,12 +177,12 @@ fn prune_entry(repo: &gix::Repository, entry: &TaskEntry, named: bool, options: 
             return Ok(Some(task));
         }
     };
-    let target = target_of(repo, record, options.merged_into).map_err(failed)?;
+    let target = target_of(repo, record, options.merged_into).map_err(unreadable)?;
     let branch = crate::guard::task_branch(&options.branch_prefix, &record.name);
-    let tip = crate::git::ref_target(repo, &branch).map_err(failed)?;
+    let tip = crate::git::ref_target(repo, &branch).map_err(unreadable)?;
     let integrated = record.state == TaskState::Integrated
         || (tip.is_some_and(|t| Some(t) != parse_id(&record.base_commit))
-            && is_integrated(repo, record, tip, target).map_err(failed)?);
+            && is_integrated(repo, record, tip, target).map_err(unreadable)?);
     if !(named || options.all || (options.tasks.is_empty() && integrated)) {
         return Ok(None);
     }
@@ -202,7 +219,7 @@ fn prune_entry(repo: &gix::Repository, entry: &TaskEntry, named: bool, options: 
                 crate::error::Exit::Race | crate::error::Exit::Refused => Action::Changed,
                 _ => Action::Failed,
             };
-            Err((task, err))
+            Err(Box::new((task, err)))
         }
     }
 }
@@ -516,9 +533,11 @@ fn classify_ignored(wt: &gix::Repository, top: &Path, options: &Options) -> anyh
         }
         let path = item.entry.rela_path;
         let is_dir = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Directory));
-        if options.copy.iter().any(|p| copied_by(p, path.as_bstr()))
-            || is_disposable(&options.disposable, path.as_bstr(), is_dir)
-        {
+        // Copied in by spawn: the main worktree has the original; not worth naming.
+        if options.copy.iter().any(|p| copied_by(p, path.as_bstr())) {
+            continue;
+        }
+        if is_disposable(&options.disposable, path.as_bstr(), is_dir) {
             ignored.disposable.push(path);
             continue;
         }
@@ -846,10 +865,15 @@ fn clean_up_orphan(
     options: &Options,
 ) -> anyhow::Result<Orphan> {
     if !crate::guard::created_by_spawn(repo, name, task)? {
-        return Ok(Orphan::Kept("git-agent did not create it".into()));
+        return Ok(Orphan::Kept("it was not created by git-agent spawn".into()));
     }
-    let registration =
-        crate::git::registrations(repo)?.into_iter().find(|r| r.head == RegisteredHead::Branch(name.to_owned()));
+    // The spawn's own worktree is where spawn puts it; a worktree elsewhere with the branch
+    // checked out is someone else's, and keeps the branch.
+    let own_path = crate::git::normalise_path(&options.worktree_root.join(task));
+    let registration = crate::git::registrations(repo)?.into_iter().find(|r| {
+        r.head == RegisteredHead::Branch(name.to_owned())
+            && r.path.as_ref().is_some_and(|p| crate::git::normalise_path(p) == own_path)
+    });
     if let Some(owner) = crate::lock::task_holder(repo, task) {
         return Ok(Orphan::Kept(format!("a spawn is still working on it ({})", owner.describe())));
     }
@@ -860,6 +884,11 @@ fn clean_up_orphan(
     }
     if let Some(place) = crate::guard::checked_out_at(repo, name, leaving)? {
         return Ok(Orphan::Kept(format!("it is checked out in {place}")));
+    }
+    if let Some(reason) = registration.as_ref().and_then(|r| r.locked.as_deref())
+        && reason != "initializing"
+    {
+        return Ok(Orphan::Kept(format!("its worktree is locked ({reason})")));
     }
     let mut contents_refusal = None;
     if let Some(registration) = &registration

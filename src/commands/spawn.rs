@@ -205,6 +205,7 @@ fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()> {
     let options = crate::prune::Options {
         branch_prefix: ctx.settings.branch_prefix.clone(),
         copy: ctx.settings.copy.clone(),
+        worktree_root: ctx.worktree_root()?,
         disposable: crate::layout::DEFAULT_DISPOSABLE.iter().map(|s| s.to_string()).collect(),
         ..Default::default()
     };

@@ -10,4 +10,5 @@ mod integrate;
 mod list;
 mod plan;
 mod prune;
+mod prune_guard;
 mod spawn;
