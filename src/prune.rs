@@ -132,9 +132,15 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
             report.warnings.push(format!("put back {}, which an interrupted prune had moved aside", path.display()));
         }
     }
+    // Every record's worktree path: a record naming another task's worktree is never acted on.
+    let recorded: Vec<(String, PathBuf)> = entries
+        .iter()
+        .filter_map(|e| e.record.as_ref().ok())
+        .map(|r| (r.name.clone(), crate::git::normalise_path(&r.worktree)))
+        .collect();
     for entry in entries {
         let named = options.tasks.contains(&entry.name);
-        match prune_entry(repo, entry, named, options) {
+        match prune_entry(repo, entry, named, options, &recorded) {
             Ok(Some(task)) => report.tasks.push(task),
             Ok(None) => {}
             Err(failure) => {
@@ -151,7 +157,13 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
 /// A task's report, or its report so far and the error that stopped it (boxed: it is large).
 type Outcome = Result<Option<TaskReport>, Box<(TaskReport, anyhow::Error)>>;
 
-fn prune_entry(repo: &gix::Repository, entry: &TaskEntry, named: bool, options: &Options) -> Outcome {
+fn prune_entry(
+    repo: &gix::Repository,
+    entry: &TaskEntry,
+    named: bool,
+    options: &Options,
+    recorded: &[(String, PathBuf)],
+) -> Outcome {
     // Before the task is known to be selected, a task that cannot be read is skipped unless named.
     let unreadable = |err: anyhow::Error| {
         let action = match crate::error::exit_of(&err) {
@@ -197,7 +209,7 @@ fn prune_entry(repo: &gix::Repository, entry: &TaskEntry, named: bool, options: 
         });
         return Ok(Some(task));
     }
-    let check = check(repo, record, &branch, tip, target, options).map_err(failed)?;
+    let check = check(repo, record, &branch, tip, target, options, recorded).map_err(failed)?;
     let mut task = TaskReport::new(&record.name, Action::Pruned);
     task.refusals = check.refusals.clone();
     task.ignored = check.ignored.disposable.iter().cloned().map(JsonPath).collect();
@@ -215,7 +227,8 @@ fn prune_entry(repo: &gix::Repository, entry: &TaskEntry, named: bool, options: 
         Ok(()) => Ok(Some(task)),
         Err(err) => {
             task.action = match crate::error::exit_of(&err) {
-                crate::error::Exit::Refused if !task.removed.worktree => Action::Refused,
+                // Exit 3 promises nothing changed: an archive made already makes it "changed".
+                crate::error::Exit::Refused if !task.removed.worktree && task.archived.is_empty() => Action::Refused,
                 crate::error::Exit::Race | crate::error::Exit::Refused => Action::Changed,
                 _ => Action::Failed,
             };
@@ -314,8 +327,10 @@ fn check(
     tip: Option<ObjectId>,
     target: ObjectId,
     options: &Options,
+    recorded: &[(String, PathBuf)],
 ) -> anyhow::Result<Check> {
     let mut check = Check { tip, ..Default::default() };
+
     if record.branch != branch {
         check.refusals.push(format!(
             "the record names branch {:?}, but the branch of task {} is {branch}; git-agent never deletes another branch",
@@ -333,6 +348,19 @@ fn check(
             .push(format!("branch {} has {unmerged} commit(s) that are not in the target", record.short_branch()));
     }
     check.registration = find_registration(repo, branch, &record.worktree)?;
+    // Found by path only (its HEAD is not the task's branch): another record naming the same
+    // path makes it someone else's as likely as this task's.
+    let own_path = crate::git::normalise_path(&record.worktree);
+    let by_head = check.registration.as_ref().is_some_and(|r| r.head == RegisteredHead::Branch(branch.to_owned()));
+    if !by_head && let Some((other, _)) = recorded.iter().find(|(name, path)| name != &record.name && path == &own_path)
+    {
+        check.refusals.push(format!(
+            "the record names the worktree {} of task {other}; git-agent does not act on it",
+            record.worktree.display()
+        ));
+        check.hard_refusal = true;
+        return Ok(check);
+    }
     let Some(registration) = check.registration.clone() else {
         if crate::git::is_non_empty_dir(&record.worktree) {
             check

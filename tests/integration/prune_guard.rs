@@ -126,6 +126,32 @@ fn a_record_naming_main_never_deletes_main() {
     assert!(repo.join("second.txt").is_file());
 }
 
+#[test]
+fn a_record_naming_another_tasks_worktree_or_the_root_never_removes_it() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let victim = spawn(&env, &repo, "victim");
+    env.git(&victim, &["checkout", "-q", "--detach"]);
+    let base = rev(&env, &repo, "main");
+    for (name, worktree) in [("thief", victim.to_str().unwrap()), ("root", "/")] {
+        write_raw_record(
+            &env,
+            &repo,
+            name,
+            &format!(
+                r#"{{"version":1,"name":"{name}","branch":"refs/heads/agent/{name}","base_ref":"refs/heads/main","base_commit":"{base}","worktree":"{worktree}","created_ms":1,"state":"integrated"}}"#
+            ),
+        );
+    }
+    for args in
+        [&["prune"][..], &["prune", "--force", "thief"], &["prune", "--force", "root"], &["prune", "--all", "--force"]]
+    {
+        env.agent(&repo, args);
+        assert!(victim.join("README.md").is_file(), "{args:?} removed another task's worktree");
+        assert!(registered(&env, &repo, &victim));
+    }
+}
+
 // Defect 06: squash and rebase integration count as integrated.
 
 #[test]
@@ -318,14 +344,14 @@ fn a_running_agent_keeps_its_task_and_list_shows_it() {
         assert!(started.elapsed() < Duration::from_secs(60), "the agent never started");
         std::thread::sleep(Duration::from_millis(5));
     }
+    let run = env.agent(&repo, &["prune", "--all", "--force"]);
+    assert!(worktree.join("started").is_file(), "prune removed the worktree under a running agent:\n{run:#?}");
+    assert!(run.code == 0 && run.stdout.contains("skipped t"), "{run:#?}");
+    let run = env.agent(&repo, &["prune", "--force", "t"]).code(3);
+    assert!(run.stdout.contains("agent is running"), "{run:#?}");
     let list = env.agent(&repo, &["list", "--json"]).success().json();
     assert_eq!(list["tasks"][0]["running"], true, "{list:#}");
     env.agent(&repo, &["list"]).success().stdout_has("running");
-    let run = env.agent(&repo, &["prune", "--force", "t"]).code(3);
-    assert!(run.stdout.contains("agent is running"), "{run:#?}");
-    let run = env.agent(&repo, &["prune", "--all", "--force"]).success();
-    assert!(run.stdout.contains("skipped t"), "{run:#?}");
-    assert!(worktree.join("started").is_file());
 
     std::fs::write(&go, "").unwrap();
     let spawned = Run::from(child.wait_with_output().unwrap());
