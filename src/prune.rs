@@ -304,8 +304,9 @@ fn every_commit_has_an_equivalent(repo: &gix::Repository, tip: ObjectId, target:
     Ok(out.lines().all(|line| line.starts_with('-')))
 }
 
-/// The registration of the task's worktree: the one whose HEAD is the task's branch, else the
-/// one at the recorded path.
+/// The registration of the task's worktree: the one at the recorded path, else the only one
+/// whose HEAD is the task's branch (moved, or the worktree root changed). With several such,
+/// none is guessed at.
 pub fn find_registration(
     repo: &gix::Repository,
     branch: &str,
@@ -313,10 +314,16 @@ pub fn find_registration(
 ) -> anyhow::Result<Option<Registration>> {
     let registrations = crate::git::registrations(repo)?;
     let wanted = crate::git::normalise_path(recorded);
-    let by_head = registrations.iter().find(|r| r.head == RegisteredHead::Branch(branch.to_owned()));
-    let by_path =
-        || registrations.iter().find(|r| r.path.as_ref().is_some_and(|p| crate::git::normalise_path(p) == wanted));
-    Ok(by_head.or_else(by_path).cloned())
+    if let Some(at_path) =
+        registrations.iter().find(|r| r.path.as_ref().is_some_and(|p| crate::git::normalise_path(p) == wanted))
+    {
+        return Ok(Some(at_path.clone()));
+    }
+    let mut by_head = registrations.iter().filter(|r| r.head == RegisteredHead::Branch(branch.to_owned()));
+    Ok(match (by_head.next(), by_head.next()) {
+        (Some(only), None) => Some(only.clone()),
+        _ => None,
+    })
 }
 
 /// Checks everything that could make pruning the task lose work, or act on what is not its own.

@@ -479,3 +479,41 @@ fn one_bad_record_or_worktree_never_stops_prune_for_the_others() {
     assert_eq!(rev(&env, &repo, "refs/heads/agent/broken"), broken_tip, "a broken worktree's task is kept");
     assert!(broken.join("broken.txt").is_file());
 }
+
+#[test]
+fn a_read_only_git_directory_is_reported_as_such() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let git_dir = repo.join(".git");
+    let mode = |m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&git_dir, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(0o555);
+    // Root writes anyway: then there is nothing to test here.
+    let writable = std::fs::write(git_dir.join("probe"), "").is_ok();
+    let run = env.agent(&repo, &["spawn", "t"]);
+    mode(0o755);
+    if writable {
+        return;
+    }
+    assert_eq!(run.code, 3, "{run:#?}");
+    assert!(run.stderr.contains("read-only"), "{run:#?}");
+}
+
+/// Spawn's undo goes through the guard: a branch someone checked out meanwhile is kept.
+#[test]
+fn spawn_undo_keeps_a_branch_checked_out_elsewhere_meanwhile() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.git(&repo, &["config", "agent.setup", "exit 1"]);
+    let point = PausePoint::new(&env, "spawn-worktree-added");
+    let child = start_paused(&env, &repo, &point, &["spawn", "t"]);
+    let other = env.path().join("other");
+    env.git(&repo, &["worktree", "add", "-q", "-f", other.to_str().unwrap(), "agent/t"]);
+    let run = finish(&point, child);
+    assert_eq!(run.code, 1, "the failing setup is reported:\n{run:#?}");
+    assert!(run.stderr.contains("kept branch agent/t"), "{run:#?}");
+    assert!(ref_exists(&env, &repo, "refs/heads/agent/t") && other.join("README.md").is_file());
+    assert!(!agents_dir(&repo).join("t").exists(), "the spawn's own worktree is removed");
+}
