@@ -216,6 +216,19 @@ impl<'repo> Guard<'repo> {
     }
 }
 
+/// Removes the registration of a worktree no task owns whose directory is gone, if it is still
+/// exactly as it was checked (no task's claim covers it: the re-read is the guard).
+pub fn remove_stray_registration(repo: &gix::Repository, checked: &Registration) -> anyhow::Result<()> {
+    let now = crate::git::registrations(repo)?.into_iter().find(|r| r.admin_dir == checked.admin_dir);
+    match now {
+        Some(now) if now.missing && now.locked.is_none() && now.head == checked.head && now.path == checked.path => {
+            std::fs::remove_dir_all(&now.admin_dir)?;
+            Ok(())
+        }
+        _ => Err(race(format!("the worktree registration {} changed", checked.admin_dir.display())).into()),
+    }
+}
+
 /// `refs/heads/<prefix><task>`.
 pub fn task_branch(prefix: &str, task: &str) -> String {
     format!("refs/heads/{prefix}{task}")

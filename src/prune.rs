@@ -865,7 +865,7 @@ fn clean_up_damage(
             ));
             continue;
         }
-        if !options.dry_run && std::fs::remove_dir_all(&registration.admin_dir).is_err() {
+        if !options.dry_run && crate::guard::remove_stray_registration(repo, &registration).is_err() {
             continue;
         }
         report.cleaned.push(format!("{verb} the stale worktree registration of {}", path.display()));
