@@ -222,21 +222,32 @@ pub const PRUNE_LONG_ABOUT: &str = "\
 Remove finished tasks: their worktree, branch and record. Never loses work.
 
 Default: every integrated task (its record says integrated, or its branch has commits of its
-own and they are all in the target; a fresh task with no commits is left alone).
-Before removing anything it lists ignored files in the worktree that spawn did not copy in
-(build output is fine to lose, hand-made notes are not). A task is refused, left whole, with
-exit status 3 when its worktree has uncommitted changes or untracked files, its branch has
-commits the target does not have, the worktree is locked or has a merge, rebase, cherry-pick or
-bisect in progress, its HEAD is detached on commits on no branch, it holds a nested repository
-or initialised submodule, or its path is a link or disagrees with git's registration.
+own and they are all in the target: by ancestry, by patch id as `git cherry` sees it, or held
+by the record's integration commit after a squash or rebase integration; a fresh task with no
+commits is left alone). Worktrees are found by git's registrations (after `git worktree move`
+or a changed agent.worktreeRoot too). A task is refused, left whole, with exit status 3 when its
+worktree has uncommitted changes, untracked files, or ignored files git-agent did not put there
+(anything not matching agent.disposable or agent.copy), its branch has commits the target does
+not have, the worktree is locked (also when it is missing) or has a merge, rebase, cherry-pick
+or bisect in progress, its HEAD is detached on commits on no branch (also in a worktree deleted
+by hand), it holds a nested repository or initialised submodule, its path is a link, its agent
+is running, or its record names a branch that is not the task's own. --all skips tasks whose
+agent is running.
+
+Every removal goes through one guarded path, under the task's claim: a branch is deleted only
+if it is the task's own, checked out in no worktree (the main one included) and, without a
+record, created by git-agent spawn; a worktree is moved aside, checked again, and only what was
+checked is deleted; a file written meanwhile puts it back (exit status 4).
 
 --force removes anyway, but first saves what would be lost under
-refs/agent/archive/<task>/<stamp>/ (branch, head, worktree snapshot, record). Restore with
+refs/agent/archive/<task>/<stamp>/ (branch, head, worktree snapshot with ignored files, record),
+and removes exactly what it archived. Ignored files larger than 16 MiB are listed and need
+--discard-ignored. Restore with
 `git agent spawn <new-task> --base refs/agent/archive/<task>/<stamp>/worktree` (or /branch).
 
-It also cleans up after damage: a task worktree deleted by hand (its registration goes, its
-branch stays unless merged), stale registrations under the worktree root, and branches left
-by an interrupted spawn. Every deletion is a compare-and-swap against the value it checked.";
+It also cleans up after damage: stale registrations under the worktree root, branches and
+worktrees left by an interrupted (killed) spawn, worktrees a killed prune left moved aside. One
+bad task (a corrupt record, a broken worktree) is reported and never stops the others.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
@@ -258,9 +269,14 @@ pub struct PruneArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Remove refused tasks too, after archiving their commits and uncommitted changes.
+    /// Remove refused tasks too, after archiving their commits, uncommitted changes and
+    /// ignored files (never skipping a check: only what was archived is removed).
     #[arg(long)]
     pub force: bool,
+
+    /// Delete ignored files too large to archive (listed when prune refuses them).
+    #[arg(long)]
+    pub discard_ignored: bool,
 }
 
 /// Text layout of `conflicts`.

@@ -175,7 +175,7 @@ All state lives in the repository; the commands share nothing else. Every ref wr
 
 task.json (format version 1) holds: version, name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, worktree (absolute path), scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit. Readers ignore fields they do not know and keep them when rewriting. Records are untrusted input (hand-edited, fetched, written by another version): a record is corrupt when it is larger than 1 MiB, not valid JSON (or nested deeper than 128 levels), of a newer version, names another task, names a branch other than refs/heads/<agent.branchPrefix><task>, names a worktree that is not <worktree root>/<task> (or registered with git at that path, after git worktree move), is inside the main worktree, has ids that are not object ids, names in after that are not task names, lists of more than 1000 entries, or a NUL character in any text. A corrupt record is reported for its task only; no command acts on its fields, and none deletes it on that account. Record updates (done, agent-exit, integrated) re-read the record and retry when another process updated it first.
 
-While a spawn or prune works on a task it holds the lock file agent-claims/<task>.lock in the git directory (and agent-worktrees.lock while it registers a worktree); a second process gets exit code 4 instead of waiting. A lock left by a killed process can be deleted by hand.
+While a spawn (and the agent it started) or a prune works on a task it holds the lock file agent-claims/<task>.lock in the git directory (and agent-worktrees.lock while it registers a worktree). Each lock file names its owner (pid, host, process start time, purpose); a second process gets exit code 4 at once, naming the owner. A lock whose owner is provably gone (same host, the process is not running) is recovered by the next command; a lock naming no owner is never deleted, only named in the error. A read-only git directory is reported as such (exit code 3).
 
 Inspect a record with: git log -p refs/agent/tasks/<task>. Share records with: git push origin 'refs/agent/*:refs/agent/*'.";
 
@@ -188,6 +188,9 @@ Flags override configuration. Any config scope works (git config --local, --glob
   agent.branchPrefix   task branch prefix (default: agent/)
   agent.copy           glob of untracked files to copy into new worktrees,
                        for example .env*; multi-valued
+  agent.disposable     glob (as in .gitignore) of ignored files prune may
+                       delete without asking; multi-valued (default: target/,
+                       node_modules/, dist/, build/, .venv/, __pycache__/)
   agent.setup          shell command run in each new worktree, for example
                        npm ci; a failure rolls the spawn back
   agent.command        agent command started by spawn, split like a shell
@@ -235,6 +238,7 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   base_drift                   commits the target gained since spawn
   out_of_scope                 changed paths outside the task's scope
   worktree, worktree_missing   the worktree path, and whether it is gone
+  running                      whether the task's agent is running right now
   agent_exit                   exit status of the agent command, if it ran
   problems                     what could not be read (corrupt record, missing branch)
 Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";

@@ -33,10 +33,9 @@ pub fn claims_dir(common_dir: &Path) -> PathBuf {
     common_dir.join("agent-claims")
 }
 
-/// The lock serialising worktree registrations: `<common dir>/agent-worktrees.lock`
-/// (the path given here is the resource; the lock file adds `.lock`).
+/// The lock serialising worktree registrations: `<common dir>/agent-worktrees.lock`.
 pub fn worktrees_lock(common_dir: &Path) -> PathBuf {
-    common_dir.join("agent-worktrees")
+    common_dir.join("agent-worktrees.lock")
 }
 
 /// Where task worktrees go: `agent.worktreeRoot` (`configured`; relative to the main worktree),
@@ -78,6 +77,23 @@ pub fn worktree_root(repo: &gix::Repository, configured: Option<&Path>) -> anyho
     Ok(root)
 }
 
+/// Where prune moves a worktree just before deleting it: beside it, in the same directory (so
+/// the rename is atomic), under a name no task can have (task names start with a letter or
+/// digit).
+pub fn prune_aside(worktree: &Path) -> PathBuf {
+    let name = worktree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    worktree.with_file_name(format!(".prune-{name}-{}", std::process::id()))
+}
+
+/// The first reflog message of a branch spawn created, which proves git-agent made it.
+pub fn spawn_reflog_message(task: &str) -> String {
+    format!("branch: created by git-agent spawn {task}")
+}
+
+/// Ignored files prune may delete without asking, unless `agent.disposable` says otherwise:
+/// common build output and caches.
+pub const DEFAULT_DISPOSABLE: &[&str] = &["target/", "node_modules/", "dist/", "build/", ".venv/", "__pycache__/"];
+
 /// Configuration keys git-agent reads.
 pub mod key {
     pub const WORKTREE_ROOT: &str = "agent.worktreeRoot";
@@ -90,4 +106,6 @@ pub mod key {
     pub const TEST_TIMEOUT: &str = "agent.testTimeout";
     /// Whether git-agent's own `git` subprocesses run the repository's hooks (default: no).
     pub const RUN_HOOKS: &str = "agent.runHooks";
+    /// Globs of ignored files prune may delete (multi-valued; default [`super::DEFAULT_DISPOSABLE`]).
+    pub const DISPOSABLE: &str = "agent.disposable";
 }

@@ -17,6 +17,7 @@ pub mod docs;
 pub mod error;
 pub mod git;
 pub mod graph;
+pub mod guard;
 pub mod integrate;
 pub mod layout;
 pub mod lock;

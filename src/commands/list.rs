@@ -69,7 +69,9 @@ fn render(rows: &[Row], now: i64) -> String {
             let more = if row.out_of_scope.len() > 3 { ", ..." } else { "" };
             notes.push(format!("{} outside scope: {}{more}", row.out_of_scope.len(), shown.join(", ")));
         }
-        if let Some(exit) = row.agent_exit.filter(|e| *e != 0) {
+        if row.running {
+            notes.push("agent running".to_owned());
+        } else if let Some(exit) = row.agent_exit.filter(|e| *e != 0) {
             notes.push(format!("agent exited {exit}"));
         }
         notes.extend(row.problems.iter().cloned());

@@ -80,6 +80,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         command: args.command.clone(),
     };
     let ctx = Context::open(global)?;
+    if !args.check {
+        recover_interrupted_spawn(&ctx, &request.name)?;
+    }
     let prepared = prepare(&ctx, &request, &HashSet::new())?;
     if args.check {
         ui.status(format!(
@@ -91,17 +94,20 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         return Ok(Exit::Success);
     }
     let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
-    let mut spawned = create(&ctx, ui, prepared, !args.no_setup)?;
-
     let command = agent_command(&ctx, &request.command, args.no_agent)?;
+    // The claim stays held while the agent runs: a running agent is part of its task, so
+    // prune leaves the task alone and `list` shows it as running.
+    let (mut spawned, claim) = create(&ctx, ui, prepared, !args.no_setup)?;
     let mut exit = Exit::Success;
     if let Some(command) = command {
+        let _ = claim.set_purpose("agent");
         let status = run_agent(&ctx, ui, &spawned, &request.brief, &command)?;
         if status != 0 {
             exit = Exit::Found;
         }
         spawned.agent = Some(AgentRun { command, exit: status });
     }
+    drop(claim);
     report(ui, &spawned);
     Ok(exit)
 }
@@ -192,6 +198,21 @@ fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> anyho
     Ok(Prepared { record, branch, base_commit, root })
 }
 
+/// A branch and worktree left by a spawn of `name` that was killed (no record, the branch
+/// where spawn created it, a clean worktree, its claim's owner gone) are removed first, so that
+/// a killed spawn never blocks a new one. Anything else is left for the checks below to refuse.
+fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let options = crate::prune::Options {
+        branch_prefix: ctx.settings.branch_prefix.clone(),
+        copy: ctx.settings.copy.clone(),
+        worktree_root: ctx.worktree_root()?,
+        disposable: crate::layout::DEFAULT_DISPOSABLE.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    crate::prune::recover_interrupted_spawn(&ctx.repo, name, &options)?;
+    Ok(())
+}
+
 /// What a spawn has created so far, undone in reverse order if a later step fails.
 #[derive(Default)]
 struct Undo {
@@ -200,23 +221,34 @@ struct Undo {
 }
 
 impl Undo {
-    fn run(self, repo: &gix::Repository, ui: &Ui) {
-        if let Some(worktree) = self.worktree
-            && let Err(err) = crate::git::remove_created_worktree(repo, &worktree)
-        {
-            ui.warn(format!("could not remove the new worktree {}: {err:#}", worktree.display()));
-        }
-        if let Some((branch, at)) = self.branch {
-            // Compare-and-swap: if anything committed to the branch meanwhile, it stays.
-            if let Err(err) = crate::git::delete_ref(repo, branch.as_bstr().to_string().as_str(), at) {
-                ui.warn(format!("kept branch {}: {err:#}", branch.shorten()));
+    /// Through the guard like every removal: the worktree is moved aside and deleted (it holds
+    /// only what this spawn put there), the branch is deleted only if it is still where this
+    /// spawn created it and checked out nowhere else.
+    fn run(self, guard: &crate::guard::Guard<'_>, repo: &gix::Repository, ui: &Ui) {
+        if let Some(worktree) = self.worktree {
+            let removed =
+                crate::prune::find_registration(repo, guard.branch(), &worktree).and_then(|found| match found {
+                    Some(registration) => guard.remove_worktree(&registration, |_| Ok(()), || Ok(())),
+                    None => Ok(()),
+                });
+            if let Err(err) = removed {
+                ui.warn(format!("could not remove the new worktree {}: {err:#}", worktree.display()));
             }
+        }
+        if let Some((branch, at)) = self.branch
+            && let Err(err) = guard.delete_branch(at, false)
+        {
+            ui.warn(format!("kept branch {}: {err:#}", branch.shorten()));
         }
     }
 }
 
-/// Creates branch, worktree and record; on any failure removes what it created.
-fn create(ctx: &Context, ui: &Ui, prepared: Prepared, run_setup: bool) -> anyhow::Result<Spawned> {
+/// Creates branch, worktree and record; on any failure removes what it created. Returns the
+/// task's claim, still held.
+fn create(ctx: &Context, ui: &Ui, prepared: Prepared, run_setup: bool) -> anyhow::Result<(Spawned, crate::lock::Lock)> {
+    // Claiming the task for the whole spawn: of two spawns of the same task one loses here,
+    // and prune leaves a task alone while it is being spawned.
+    let claim = crate::lock::claim_task(&ctx.repo, &prepared.record.name, "spawn")?;
     let mut undo = Undo::default();
     let mut spawned = Spawned {
         task: prepared.record.name.clone(),
@@ -229,9 +261,11 @@ fn create(ctx: &Context, ui: &Ui, prepared: Prepared, run_setup: bool) -> anyhow
         agent: None,
     };
     match create_steps(ctx, ui, &prepared, run_setup, &mut undo, &mut spawned) {
-        Ok(()) => Ok(spawned),
+        Ok(()) => Ok((spawned, claim)),
         Err(err) => {
-            undo.run(&ctx.repo, ui);
+            let guard =
+                crate::guard::Guard::with_claim(&ctx.repo, &prepared.record.name, &ctx.settings.branch_prefix, claim);
+            undo.run(&guard, &ctx.repo, ui);
             Err(err.context(format!("spawn of task {:?} failed and was rolled back", prepared.record.name)))
         }
     }
@@ -248,23 +282,22 @@ fn create_steps(
     let repo = &ctx.repo;
     let record = &prepared.record;
     let branch = prepared.branch.as_bstr().to_string();
-    // Claiming the task for the whole spawn: of two spawns of the same task one loses here,
-    // and prune leaves a task alone while it is being spawned.
-    let _claim = crate::lock::claim_task(repo, &record.name)?;
     if state::find_task(repo, &record.name)?.is_some() {
         return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
     }
     crate::git::create_refs(
         repo,
         &[(&branch, prepared.base_commit)],
-        &format!("branch: created by git-agent spawn {}", record.name),
+        &crate::layout::spawn_reflog_message(&record.name),
     )?;
     undo.branch = Some((prepared.branch.clone(), prepared.base_commit));
+    crate::pause::point("spawn-branch-created");
     check_interrupted()?;
 
     std::fs::create_dir_all(&prepared.root).with_context(|| format!("cannot create {}", prepared.root.display()))?;
     crate::git::add_worktree(repo, &record.worktree, &prepared.branch, &gix::interrupt::IS_INTERRUPTED)?;
     undo.worktree = Some(record.worktree.clone());
+    crate::pause::point("spawn-worktree-added");
     check_interrupted()?;
 
     spawned.copied = copy_untracked(ctx, &record.worktree)?;
@@ -471,6 +504,9 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
             }
         })
         .collect();
+    for request in requests.iter().filter(|_| !args.check) {
+        recover_interrupted_spawn(&ctx, &request.name)?;
+    }
     for request in &requests {
         prepare(&ctx, request, &planned)
             .with_context(|| format!("task {:?} of the plan cannot be spawned", request.name))?;
@@ -491,7 +527,9 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
     let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let mut created = Vec::new();
     for request in &requests {
-        let result = prepare(&ctx, request, &planned).and_then(|prepared| create(&ctx, ui, prepared, !args.no_setup));
+        let result = prepare(&ctx, request, &planned)
+            .and_then(|prepared| create(&ctx, ui, prepared, !args.no_setup))
+            .map(|(spawned, _claim)| spawned);
         match result {
             Ok(spawned) => {
                 ui.status(format!("spawned task {} in {}", spawned.task, spawned.worktree.display()));

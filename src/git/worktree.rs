@@ -8,7 +8,7 @@ use bstr::{BString, ByteSlice};
 use gix::ObjectId;
 use gix::refs::FullName;
 
-use crate::error::{Fail, race, refused};
+use crate::error::{Fail, refused};
 use crate::git::*;
 
 /// Opens the worktree at `path` for a read-only status check, tuned for speed:
@@ -148,17 +148,11 @@ fn add_worktree_at(
     head: gix::worktree::add::Head,
     interrupt: &AtomicBool,
 ) -> anyhow::Result<()> {
+    // A lock left by a killed spawn is recovered; a live holder (another spawn checking out)
+    // is waited for, and named if it takes too long.
     let lock_path = crate::layout::worktrees_lock(repo.common_dir());
-    let _lock = gix::lock::Marker::acquire_to_hold_resource(
-        &lock_path,
-        gix::lock::acquire::Fail::AfterDurationWithBackoff(std::time::Duration::from_secs(60)),
-        None,
-        0,
-    )
-    .map_err(|err| {
-        race(format!("cannot take the lock {}.lock: {err}", lock_path.display()))
-            .hint("another git-agent spawn holds it; if none is running, delete that file")
-    })?;
+    let _lock = crate::lock::acquire_waiting(&lock_path, "worktree-add", std::time::Duration::from_secs(60))
+        .map_err(|busy| busy.into_fail("adding a worktree"))?;
     repo.add_worktree(dest, head, gix::progress::Discard, interrupt).map_err(|err| {
         if err.is_cancelled() {
             anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
@@ -251,4 +245,104 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_meta: &std::fs::Metadata) -> bool {
     false
+}
+
+/// What a worktree registration's own `HEAD` file names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisteredHead {
+    /// `ref: <full name>`.
+    Branch(String),
+    Detached(ObjectId),
+    /// Missing or unreadable.
+    Unknown,
+}
+
+/// One linked worktree as git has it registered in `<common dir>/worktrees/<id>`, read from
+/// the files themselves, so that broken registrations (missing directory, unreadable files)
+/// are seen too.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// `<common dir>/worktrees/<id>`.
+    pub admin_dir: std::path::PathBuf,
+    /// The worktree's directory (from the `gitdir` file, less its `/.git`), if readable.
+    pub path: Option<std::path::PathBuf>,
+    pub head: RegisteredHead,
+    /// `Some(reason)` when the registration is locked (git's `locked` file).
+    pub locked: Option<String>,
+    /// The directory the registration names does not exist.
+    pub missing: bool,
+    /// Branches an operation in progress works on (rebase, bisect): git treats them as
+    /// checked out as well.
+    pub busy_branches: Vec<String>,
+}
+
+/// Every linked worktree registration of the repository: the one walk over them.
+pub fn registrations(repo: &gix::Repository) -> anyhow::Result<Vec<Registration>> {
+    let dir = repo.common_dir().join("worktrees");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(anyhow!(err).context(format!("cannot read {}", dir.display()))),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let admin_dir = entry.path();
+        if !admin_dir.is_dir() {
+            continue;
+        }
+        out.push(read_registration(admin_dir));
+    }
+    out.sort_by(|a, b| a.admin_dir.cmp(&b.admin_dir));
+    Ok(out)
+}
+
+fn read_registration(admin_dir: std::path::PathBuf) -> Registration {
+    let path = std::fs::read(admin_dir.join("gitdir")).ok().and_then(|bytes| {
+        let text = bytes.trim_end_with(|c| c == '\n' || c == '\r');
+        let gitdir = gix::path::from_bstr(text.as_bstr()).ok()?.into_owned();
+        let gitdir = if gitdir.is_relative() { admin_dir.join(gitdir) } else { gitdir };
+        gitdir.parent().map(ToOwned::to_owned)
+    });
+    let missing = path.as_ref().is_none_or(|p| std::fs::symlink_metadata(p).is_err());
+    let locked = std::fs::read(admin_dir.join("locked")).ok().map(|r| r.to_str_lossy().trim().to_owned());
+    let mut busy_branches = Vec::new();
+    for file in ["rebase-merge/head-name", "rebase-apply/head-name", "BISECT_START"] {
+        if let Ok(bytes) = std::fs::read(admin_dir.join(file)) {
+            let name = bytes.to_str_lossy().trim().to_owned();
+            let name = if name.starts_with("refs/") { name } else { format!("refs/heads/{name}") };
+            busy_branches.push(name);
+        }
+    }
+    Registration { head: read_head_file(&admin_dir.join("HEAD")), admin_dir, path, locked, missing, busy_branches }
+}
+
+/// Parses a `HEAD` file as git writes it.
+pub fn read_head_file(path: &Path) -> RegisteredHead {
+    let Ok(bytes) = std::fs::read(path) else { return RegisteredHead::Unknown };
+    let text = bytes.to_str_lossy();
+    let text = text.trim();
+    if let Some(name) = text.strip_prefix("ref:") {
+        return RegisteredHead::Branch(name.trim().to_owned());
+    }
+    ObjectId::from_hex(text.as_bytes()).map_or(RegisteredHead::Unknown, RegisteredHead::Detached)
+}
+
+/// Does the worktree directory `path` belong to the registration `admin_dir`: is its `.git`
+/// a file pointing there? (A copied, replaced or foreign directory does not.)
+pub fn worktree_points_to(path: &Path, admin_dir: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path.join(".git")) else { return false };
+    let text = bytes.to_str_lossy();
+    let Some(target) = text.trim().strip_prefix("gitdir:") else { return false };
+    let target = Path::new(target.trim());
+    let target = if target.is_relative() { path.join(target) } else { target.to_owned() };
+    normalise_path(&target) == normalise_path(admin_dir)
+}
+
+/// The first reflog message of a local branch (the oldest entry), if it has a reflog.
+pub fn first_reflog_message(repo: &gix::Repository, name: &str) -> anyhow::Result<Option<String>> {
+    let Some(reference) = repo.try_find_reference(name)? else { return Ok(None) };
+    let mut platform = reference.log_iter();
+    let Some(entries) = platform.all()? else { return Ok(None) };
+    let first = entries.into_iter().next().transpose()?;
+    Ok(first.map(|line| line.message.to_str_lossy().into_owned()))
 }

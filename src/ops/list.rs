@@ -50,6 +50,8 @@ pub struct Row {
     pub out_of_scope: Vec<JsonPath>,
     pub worktree: Option<PathBuf>,
     pub worktree_missing: bool,
+    /// The task's agent is running right now (its spawn holds the task's claim).
+    pub running: bool,
     pub agent_exit: Option<i32>,
     pub problems: Vec<String>,
 }
@@ -97,6 +99,7 @@ fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
         out_of_scope: Vec::new(),
         worktree: None,
         worktree_missing: false,
+        running: false,
         agent_exit: None,
         problems: Vec::new(),
     };
@@ -113,6 +116,7 @@ fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
     row.base_commit = Some(record.base_commit.clone());
     row.worktree = Some(record.worktree.clone());
     row.agent_exit = record.agent_exit;
+    row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
     if let Err(err) = fill_branch_facts(repo, record, &mut row) {
         row.problems.push(format!("{err:#}"));
     }

@@ -11,6 +11,7 @@ mod list;
 mod plan;
 mod process;
 mod prune;
+mod prune_guard;
 mod records;
 mod spawn;
 mod trust;

@@ -157,6 +157,38 @@ fn stray_registration(env: &Env, repo: &Path) -> PathBuf {
     stray
 }
 
+/// Starts `git agent spawn <task>`, kills it with SIGKILL at the pause point `point`, and
+/// returns the worktree path it was creating.
+pub fn interrupted_spawn(env: &Env, repo: &Path, task: &str, point: &str) -> PathBuf {
+    // A directory of its own per task, the point's own name in the variable.
+    let dir = PausePoint::new(env, &format!("{point}-{task}")).dir;
+    let (key, value) = ("GIT_AGENT_TEST_PAUSE", format!("{point}:{}", dir.display()));
+    let child = env
+        .command("git", repo)
+        .args(["agent", "spawn", task])
+        .env(key, value)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_at(&dir, point, child);
+    agents_dir(repo).join(task)
+}
+
+/// Waits until the process paused at `point` (in `dir`), kills it with SIGKILL, and reaps `child`.
+pub fn kill_at(dir: &Path, point: &str, mut child: std::process::Child) {
+    let reached = dir.join(format!("{point}.reached"));
+    let started = std::time::Instant::now();
+    while !reached.exists() || std::fs::read_to_string(&reached).unwrap_or_default().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "{point} never reached");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = std::fs::read_to_string(&reached).unwrap();
+    let status = std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
+    assert!(status.success());
+    child.wait().unwrap();
+}
+
 // 1. The default: integrated tasks are removed whole.
 
 #[test]
@@ -170,20 +202,65 @@ fn default_prunes_an_integrated_task_and_names_ignored_files() {
     env.commit(&worktree, &[("t.txt", "task work\n")], "task work");
     let tip = rev(&env, &repo, "agent/t");
     write(&worktree.join("build.log"), "compiler output\n");
-    write(&worktree.join("notes.txt.bak"), "hand-made notes\n");
     env.agent(&worktree, &["done"]).success();
     env.agent(&repo, &["integrate"]).success();
     assert!(git_status(&env, &repo, &["merge-base", "--is-ancestor", &tip, "main"]), "integrate merged the task");
 
+    // build.log is not build output by default: a plain prune refuses, naming it.
+    let run = assert_refused(&env, &repo, "t", &[], "build.log");
+    assert!(run.stdout.contains("did not put there"), "{run:#?}");
+    env.git(&repo, &["config", "--add", "agent.disposable", "*.log"]);
     let run = prune(&env, &repo, &[]).success();
     assert!(run.stdout.contains("pruned t"), "{run:#?}");
     assert!(run.stdout.contains("build.log"), "the ignored build.log must be named:\n{run:#?}");
-    assert!(run.stdout.contains("notes.txt.bak"), "the ignored notes.txt.bak must be named:\n{run:#?}");
     assert!(!run.stdout.contains(".env"), "spawn copied .env in: it is not worth naming:\n{run:#?}");
     assert_gone(&env, &repo, "t");
     assert!(!env.git(&repo, &["worktree", "list"]).contains(worktree.to_str().unwrap()));
     assert!(git_status(&env, &repo, &["merge-base", "--is-ancestor", &tip, "main"]), "the work is still in main");
     assert!(repo.join("README.md").is_file() && repo.join(".env").is_file(), "the main worktree is untouched");
+}
+
+/// Ignored files git-agent did not put there (hand-made notes, a local `.env.local`) make a
+/// plain prune refuse; build output matching the default `agent.disposable` goes; `--force`
+/// archives the precious ones.
+#[test]
+fn hand_made_ignored_files_are_refused_build_output_goes_and_force_archives_them() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = spawn(&env, &repo, "t", &[]);
+    commit_and_merge(&env, &repo, &worktree, "t", &[(".gitignore", "*.log\nnotes.txt.bak\n.env\nnested/\ntarget/\n")]);
+    write(&worktree.join("target/debug/app"), "binary\n");
+    write(&worktree.join("notes.txt.bak"), "hand-made notes\n");
+    let run = assert_refused(&env, &repo, "t", &["t"], "notes.txt.bak");
+    let reasons = run.stdout.lines().find(|l| l.contains("did not put there")).unwrap();
+    assert!(!reasons.contains("target"), "build output is not a reason to refuse:\n{run:#?}");
+
+    std::fs::remove_file(worktree.join("notes.txt.bak")).unwrap();
+    let run = prune(&env, &repo, &["--dry-run", "t"]).success();
+    assert!(run.stdout.contains("would-prune t") && run.stdout.contains("target"), "{run:#?}");
+
+    write(&worktree.join("notes.txt.bak"), "hand-made notes\n");
+    let run = prune(&env, &repo, &["--force", "t"]).success();
+    assert_gone(&env, &repo, "t");
+    let snapshot = env.git(&repo, &["for-each-ref", "--format=%(objectname)", "refs/agent/archive/t/*/worktree"]);
+    assert!(!snapshot.trim().is_empty(), "the ignored notes are archived:\n{run:#?}");
+    assert_eq!(env.git(&repo, &["show", &format!("{}:notes.txt.bak", snapshot.trim())]), "hand-made notes\n");
+}
+
+/// Ignored files larger than the archive bound are listed; --force alone refuses them,
+/// --discard-ignored deletes them.
+#[test]
+fn ignored_files_too_large_to_archive_need_discard_ignored() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = spawn(&env, &repo, "t", &[]);
+    let big = worktree.join("huge.log");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(17 << 20).unwrap();
+    let run = assert_refused(&env, &repo, "t", &["--force", "t"], "too large to archive");
+    assert!(run.stdout.contains("huge.log"), "{run:#?}");
+    prune(&env, &repo, &["--force", "--discard-ignored", "t"]).success();
+    assert_gone(&env, &repo, "t");
 }
 
 #[test]
@@ -536,22 +613,31 @@ fn a_hand_deleted_worktree_keeps_its_unmerged_branch() {
     assert!(!worktree.exists());
 }
 
+/// Exit 3 means nothing was changed: a refused task keeps even the registration of its
+/// hand-deleted worktree.
 #[test]
-fn a_hand_deleted_worktree_loses_its_registration_even_when_the_branch_is_unmerged() {
+fn a_refused_hand_deleted_worktree_keeps_its_registration() {
     let env = Env::new();
     let repo = setup(&env);
     let (worktree, tip, run) = prune_a_hand_deleted_unmerged_task(&env, &repo);
-    assert!(!registered(&env, &repo, &worktree), "the stale registration should go:\n{run:#?}");
+    assert_eq!(run.code, 3, "{run:#?}");
+    assert!(registered(&env, &repo, &worktree), "a refused prune changed nothing:\n{run:#?}");
     assert_eq!(rev(&env, &repo, "refs/heads/agent/t"), tip, "the unmerged branch survives");
+    // --force archives the branch and then removes the registration too.
+    prune(&env, &repo, &["--force", "t"]).success();
+    assert!(!registered(&env, &repo, &worktree));
+    let archived = env.git(&repo, &["for-each-ref", "--format=%(objectname)", "refs/agent/archive/t/*/branch"]);
+    assert_eq!(archived.trim(), tip);
 }
 
 #[test]
-fn stale_registrations_and_merged_orphan_branches_are_cleaned_up_unmerged_ones_kept() {
+fn stale_registrations_and_interrupted_spawns_are_cleaned_up_other_branches_kept() {
     let env = Env::new();
     let repo = setup(&env);
     let stray = stray_registration(&env, &repo);
-    // Branches an interrupted spawn could leave: one merged, one with a commit of its own.
-    env.git(&repo, &["branch", "agent/orphan-merged"]);
+    let left = interrupted_spawn(&env, &repo, "left", "spawn-worktree-added");
+    // Branches git-agent did not create, one merged, one with a commit of its own: never deleted.
+    env.git(&repo, &["branch", "agent/by-hand"]);
     let side = repo.parent().unwrap().join("side-wt");
     env.git(&repo, &["worktree", "add", "-q", "-b", "agent/orphan-work", side.to_str().unwrap()]);
     env.commit(&side, &[("w.txt", "work\n")], "orphan work");
@@ -560,10 +646,11 @@ fn stale_registrations_and_merged_orphan_branches_are_cleaned_up_unmerged_ones_k
 
     let run = prune(&env, &repo, &[]).success();
     assert!(run.stdout.contains("stale worktree registration"), "{run:#?}");
-    assert!(run.stdout.contains("agent/orphan-merged"), "{run:#?}");
-    assert!(run.stderr.contains("agent/orphan-work"), "the kept branch is reported:\n{run:#?}");
+    assert!(run.stdout.contains("agent/left"), "{run:#?}");
+    assert!(run.stderr.contains("agent/orphan-work") && run.stderr.contains("agent/by-hand"), "{run:#?}");
     assert!(!registered(&env, &repo, &stray));
-    assert!(!ref_exists(&env, &repo, "refs/heads/agent/orphan-merged"));
+    assert!(!ref_exists(&env, &repo, "refs/heads/agent/left") && !left.exists(), "{run:#?}");
+    assert!(ref_exists(&env, &repo, "refs/heads/agent/by-hand"), "a hand-made branch is kept");
     assert_eq!(rev(&env, &repo, "refs/heads/agent/orphan-work"), work, "a branch with unmerged work is kept");
 }
 
@@ -576,6 +663,7 @@ fn dry_run_writes_nothing_and_says_what_it_would_do() {
     let done = spawn(&env, &repo, "done", &[]);
     commit_and_merge(&env, &repo, &done, "done", &[("done.txt", "merged\n")]);
     write(&done.join("build.log"), "output\n");
+    env.git(&repo, &["config", "agent.disposable", "*.log"]);
     let dirty = spawn(&env, &repo, "dirty", &[]);
     env.commit(&dirty, &[("dirty.txt", "unmerged\n")], "unmerged");
     write(&dirty.join("a.txt"), "edited\n");
@@ -585,7 +673,7 @@ fn dry_run_writes_nothing_and_says_what_it_would_do() {
 
     let run = prune(&env, &repo, &["--dry-run"]).success();
     assert!(run.stdout.contains("would-prune done"), "{run:#?}");
-    assert!(run.stdout.contains("would remove ignored files") && run.stdout.contains("build.log"), "{run:#?}");
+    assert!(run.stdout.contains("would remove ignored build output") && run.stdout.contains("build.log"), "{run:#?}");
     assert!(!run.stdout.contains("dirty"), "dirty is not integrated, so not considered:\n{run:#?}");
 
     let run = prune(&env, &repo, &["--dry-run", "--all"]).code(3);
@@ -616,7 +704,7 @@ fn dry_run_leaves_damage_alone() {
     let env = Env::new();
     let repo = setup(&env);
     stray_registration(&env, &repo);
-    env.git(&repo, &["branch", "agent/orphan"]);
+    interrupted_spawn(&env, &repo, "orphan", "spawn-worktree-added");
     let before = env.snapshot(&repo);
     let admin = files(&repo.join(".git/worktrees"));
     let run = prune(&env, &repo, &["--dry-run"]).success();
@@ -630,7 +718,7 @@ fn dry_run_says_would_for_damage_cleanup() {
     let env = Env::new();
     let repo = setup(&env);
     stray_registration(&env, &repo);
-    env.git(&repo, &["branch", "agent/orphan"]);
+    interrupted_spawn(&env, &repo, "orphan", "spawn-branch-created");
     let run = prune(&env, &repo, &["--dry-run"]).success();
     assert!(!run.stdout.contains("removed"), "nothing was removed in a dry run:\n{run:#?}");
     assert!(run.stdout.contains("would remove"), "{run:#?}");
