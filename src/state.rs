@@ -79,6 +79,9 @@ pub struct TaskRecord {
     /// The commit that integrated this task (set by integration).
     #[serde(default)]
     pub integrated_commit: Option<String>,
+    /// The task branch's tip that integration took (hex): later commits are new work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated_tip: Option<String>,
     /// Fields written by newer versions, kept as they are when this version rewrites a record.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::IntegrateArgs;
 use crate::error::{Exit, bad_input, refused};
-use crate::integrate::{Options, ResolveRule, Skipped, Step, Strategy};
+use crate::integrate::{Integrated, Options, ResolveRule, Skipped, Step, StepStatus, Strategy};
 use crate::output::{GlobalArgs, Style, Ui, paint};
 use crate::state::{self, TaskRecord, TaskState};
 
@@ -123,6 +123,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         keep_going: args.keep_going,
         dry_run: args.dry_run,
         rules: resolve_rules(repo),
+        identity: crate::git::signature(repo)?,
         scratch_dir: scratch_dir(&ctx)?,
     };
     let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
@@ -263,37 +264,40 @@ fn scratch_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
 }
 
 /// Appends an "integrated" event to each landed task's record.
-fn record_integrated(
-    repo: &gix::Repository,
-    records: &[(ObjectId, TaskRecord)],
-    integrated: &[(String, ObjectId)],
-    ui: &Ui,
-) {
-    for (name, commit) in integrated {
+fn record_integrated(repo: &gix::Repository, records: &[(ObjectId, TaskRecord)], integrated: &[Integrated], ui: &Ui) {
+    for Integrated { task: name, commit, tip } in integrated {
         let Some((record_commit, record)) = records.iter().find(|(_, r)| &r.name == name) else { continue };
-        if record.state == TaskState::Integrated {
+        if record.state == TaskState::Integrated && record.integrated_tip.as_deref() == Some(tip.to_string().as_str()) {
             continue;
         }
         let mut record = record.clone();
         record.state = TaskState::Integrated;
         record.integrated_commit = Some(commit.to_string());
+        record.integrated_tip = Some(tip.to_string());
         if let Err(err) = state::append_event(repo, *record_commit, &record, "integrated") {
             ui.warn(format!("task {name} landed, but its record could not be updated: {err:#}"));
         }
     }
 }
 
+/// A step status as printed: the same words as in the JSON report.
+fn status_text(status: StepStatus) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
 fn render(report: &Report<'_>) -> String {
     let mut out = String::new();
     for step in report.steps {
         let mark = match step.status {
-            "merged" | "would-merge" => paint("ok", Style::new().green()),
-            "already-integrated" => paint("--", Style::new().dimmed()),
-            "resolved-by-rule" => paint("ok", Style::new().yellow()),
-            "skipped" => paint("skip", Style::new().yellow()),
-            _ => paint("FAIL", Style::new().red().bold()),
+            StepStatus::Merged | StepStatus::WouldMerge => paint("ok", Style::new().green()),
+            StepStatus::AlreadyIntegrated => paint("--", Style::new().dimmed()),
+            StepStatus::ResolvedByRule | StepStatus::WouldResolveByRule => paint("ok", Style::new().yellow()),
+            StepStatus::Skipped => paint("skip", Style::new().yellow()),
+            StepStatus::Conflict | StepStatus::TestFailed | StepStatus::WouldConflict => {
+                paint("FAIL", Style::new().red().bold())
+            }
         };
-        let mut line = format!("{mark} {} {}", step.task, step.status);
+        let mut line = format!("{mark} {} {}", step.task, status_text(step.status));
         if let Some(commit) = &step.commit {
             line.push_str(&format!(" {}", &commit[..7]));
         }
