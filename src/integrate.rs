@@ -725,18 +725,6 @@ impl Runner<'_> {
     }
 }
 
-/// Records `notes` under refs/notes/agent, one notes commit each (as `git notes add` would).
-pub fn write_notes(repo: &gix::Repository, notes: &[(ObjectId, serde_json::Value)]) -> anyhow::Result<()> {
-    for (object, note) in notes {
-        let what = note["task"].as_str().unwrap_or("integration");
-        repo.notes()?
-            .with_commit_message(format!("git-agent: integrate {what}"))
-            .replace(crate::layout::NOTES_NAME, *object, note.to_string() + "\n")
-            .context("cannot record the integration results in refs/notes/agent")?;
-    }
-    Ok(())
-}
-
 type BStringPath = bstr::BString;
 
 fn step(task: &str, status: StepStatus) -> Step {

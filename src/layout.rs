@@ -18,6 +18,10 @@ pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
 /// Scratch worktrees of integration runs are `<worktree root>/<SCRATCH_PREFIX><pid>`.
 pub const SCRATCH_PREFIX: &str = ".integrate-";
 
+/// While integrate brings a checked-out target's worktree to the new commit, git writes the
+/// new index here (in that worktree's git directory) and integrate holds `index.lock`.
+pub const LANDING_INDEX: &str = "agent-integrate-index";
+
 /// The full ref name of a task's record.
 pub fn record_ref(task: &str) -> String {
     format!("{TASKS_PREFIX}{task}")

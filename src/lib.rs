@@ -5,6 +5,7 @@
 //! - [`git`]: all git access through gix, split by job (discovery, refs, history, worktrees)
 //! - [`process`]: every child process (user commands and `git` itself), with a clean environment
 //! - [`layout`]: every name of the state: refs, notes, lock files, scratch names, config keys
+//! - [`integrate`], [`land`]: integration runs, and landing them in one ref transaction
 //! - [`state`]: task records: reading, validating, writing
 //! - [`settings`]: the `agent.*` configuration, read once
 //! - [`lock`]: git-agent's own lock files
@@ -18,6 +19,7 @@ pub mod error;
 pub mod git;
 pub mod graph;
 pub mod integrate;
+pub mod land;
 pub mod layout;
 pub mod lock;
 pub mod names;

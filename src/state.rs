@@ -228,8 +228,7 @@ pub fn append_event(
     record: &TaskRecord,
     event: &str,
 ) -> anyhow::Result<gix::ObjectId> {
-    let message = format!("{event} {}\n", record.name);
-    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), Some(previous), &message)?;
+    let (commit, message) = event_commit(repo, previous, record, event)?;
     crate::git::update_ref(
         repo,
         &record_ref(&record.name),
@@ -238,6 +237,19 @@ pub fn append_event(
         &format!("git-agent: {}", message.trim()),
     )?;
     Ok(commit)
+}
+
+/// Writes an event's record commit on top of `previous` without moving the record ref, for
+/// a caller that moves it in a larger transaction; returns the commit and its message.
+pub fn event_commit(
+    repo: &gix::Repository,
+    previous: gix::ObjectId,
+    record: &TaskRecord,
+    event: &str,
+) -> anyhow::Result<(gix::ObjectId, String)> {
+    let message = format!("{event} {}\n", record.name);
+    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), Some(previous), &message)?;
+    Ok((commit, message))
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::IntegrateArgs;
 use crate::error::{Exit, bad_input, refused};
-use crate::integrate::{Integrated, Options, ResolveRule, Skipped, Step, StepStatus, Strategy};
+use crate::integrate::{Options, ResolveRule, Skipped, Step, StepStatus, Strategy};
 use crate::output::{GlobalArgs, Style, Ui, paint};
 use crate::state::{self, TaskRecord, TaskState};
 
@@ -22,6 +22,10 @@ struct TargetReport {
     full_ref: String,
     before: String,
     after: Option<String>,
+    /// What the destination points at now, after the run (`null`: it does not exist).
+    current: Option<String>,
+    /// The destination moved during the run, and not by this run.
+    moved_by_others: bool,
 }
 
 #[derive(Serialize)]
@@ -141,30 +145,32 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     let stopped = outcome.failed && !args.keep_going;
     let mut landed = false;
     if !args.dry_run && !stopped && outcome.head != start {
-        // The one write of the destination: compare-and-swap against what was read at the start.
-        match dest_before {
-            Some(before) => crate::git::update_ref(repo, &dest_ref, before, outcome.head, "git-agent: integrate")?,
-            None => crate::git::create_refs(repo, &[(&dest_ref, outcome.head)], "git-agent: integrate")?,
-        }
+        // The one write of the destination, with the records and notes: compare-and-swap
+        // against what was read at the start. An integration branch is not the target: the
+        // tasks are not integrated yet.
+        let (records, integrated) = match args.branch {
+            Some(_) => (&[][..], &[][..]),
+            None => (&records[..], &outcome.integrated[..]),
+        };
+        crate::land::land(
+            repo,
+            &crate::land::Landing {
+                dest_ref: &dest_ref,
+                before: dest_before,
+                after: outcome.head,
+                checked_out: checked_out.clone(),
+                records,
+                integrated,
+                notes: &outcome.notes,
+            },
+        )?;
         landed = true;
-        if let (Some(worktree), Some(before)) = (&checked_out, dest_before) {
-            // Index and files follow, as a fast-forward would; refuses rather than overwrite.
-            if let Err(err) = crate::process::run_git(
-                worktree,
-                &["read-tree", "-m", "-u", &before.to_string(), &outcome.head.to_string()],
-            ) {
-                ui.warn(format!("{dest_name} moved, but updating {} failed: {err:#}", worktree.display()));
-            }
-        }
+    } else if !args.dry_run && outcome.failed {
+        // A run that stopped on a conflict or a failed test keeps what it tested.
+        crate::land::record_notes(repo, &outcome.notes)?;
     }
-    if landed && args.branch.is_none() {
-        record_integrated(repo, &records, &outcome.integrated, ui);
-    }
-    // Results are kept when the run landed or stopped on a conflict or a failed test; a run
-    // that lost the race for the target returned above and leaves no trace.
-    if !args.dry_run && (landed || outcome.failed) {
-        crate::integrate::write_notes(repo, &outcome.notes)?;
-    }
+    // Said as it is: a test command (or anyone) may have moved the destination meanwhile.
+    let current = crate::git::ref_target(repo, &dest_ref)?;
 
     let report = Report {
         version: 1,
@@ -173,6 +179,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
             full_ref: dest_ref.clone(),
             before: start.to_string(),
             after: landed.then(|| outcome.head.to_string()),
+            current: current.map(|id| id.to_string()),
+            moved_by_others: !landed && current != dest_before,
         },
         strategy: args.strategy,
         dry_run: args.dry_run,
@@ -263,23 +271,6 @@ fn scratch_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
     ctx.worktree_root()
 }
 
-/// Appends an "integrated" event to each landed task's record.
-fn record_integrated(repo: &gix::Repository, records: &[(ObjectId, TaskRecord)], integrated: &[Integrated], ui: &Ui) {
-    for Integrated { task: name, commit, tip } in integrated {
-        let Some((record_commit, record)) = records.iter().find(|(_, r)| &r.name == name) else { continue };
-        if record.state == TaskState::Integrated && record.integrated_tip.as_deref() == Some(tip.to_string().as_str()) {
-            continue;
-        }
-        let mut record = record.clone();
-        record.state = TaskState::Integrated;
-        record.integrated_commit = Some(commit.to_string());
-        record.integrated_tip = Some(tip.to_string());
-        if let Err(err) = state::append_event(repo, *record_commit, &record, "integrated") {
-            ui.warn(format!("task {name} landed, but its record could not be updated: {err:#}"));
-        }
-    }
-}
-
 /// A step status as printed: the same words as in the JSON report.
 fn status_text(status: StepStatus) -> String {
     serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
@@ -330,7 +321,12 @@ fn render(report: &Report<'_>) -> String {
     match (&report.target.after, report.dry_run) {
         (_, true) => out.push_str(&format!("dry run: {} unchanged\n", report.target.name)),
         (Some(after), false) => out.push_str(&format!("{} is now {}\n", report.target.name, &after[..7])),
-        (None, false) => out.push_str(&format!("{} unchanged\n", report.target.name)),
+        (None, false) if !report.target.moved_by_others => out.push_str(&format!("{} unchanged\n", report.target.name)),
+        (None, false) => out.push_str(&format!(
+            "{} was moved during the run, not by git-agent: it is now {}\n",
+            report.target.name,
+            report.target.current.as_deref().map_or("deleted", |c| &c[..7])
+        )),
     }
     out
 }

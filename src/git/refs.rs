@@ -153,3 +153,18 @@ pub fn pending_delete<'repo>(
         .collect::<anyhow::Result<Vec<_>>>()?;
     PendingRefs::prepare(repo, edits, "delete")
 }
+
+/// One compare-and-swap edit for [`apply_transaction`]: `name` moves from `old` (`None`: it
+/// must not exist yet) to `new`.
+pub fn cas_edit(name: &str, old: Option<ObjectId>, new: ObjectId, message: &str) -> anyhow::Result<RefEdit> {
+    let expected = old.map_or(PreviousValue::MustNotExist, |old| PreviousValue::MustExistAndMatch(Target::Object(old)));
+    Ok(RefEdit::new(full_name(name)?, Change::Update { log: log(message), expected, new: Target::Object(new) }))
+}
+
+/// Applies `edits` as one transaction: every ref is locked and checked against its expected
+/// value first, and one lost expectation rejects them all (exit 4), writing nothing. (The
+/// files backend then renames the locks one by one: edits are applied in the order given.)
+pub fn apply_transaction(repo: &gix::Repository, edits: Vec<RefEdit>) -> anyhow::Result<()> {
+    apply_edits(repo, edits, "update")?;
+    Ok(())
+}

@@ -123,3 +123,202 @@ fn an_integrated_task_whose_record_lacks_the_tip_is_refused_when_it_has_new_work
     integrate(&env, &repo, &["t", "--strategy", "squash"]).code(3).stderr_has("has changed since");
     assert_eq!(rev(&env, &repo, "main"), main);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The checked-out target follows like receive.denyCurrentBranch=updateInstead (defect 03)
+
+/// `git agent-integrate <args>` started in the background, stopping at `pause`.
+fn integrate_paused(env: &Env, repo: &Path, pause: &PausePoint, args: &[&str]) -> std::process::Child {
+    let (key, value) = pause.env();
+    env.command("git", repo)
+        .arg("agent-integrate")
+        .args(args)
+        .env(key, value)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child) -> Run {
+    Run::from(child.wait_with_output().unwrap())
+}
+
+/// A shell word for `path`.
+fn quoted(path: &Path) -> String {
+    format!("'{}'", path.display())
+}
+
+#[test]
+fn an_edit_of_the_checked_out_target_during_the_tests_lands_nothing() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("f", "1\n2\n3\n")]);
+    task(&env, &repo, "t", &[("f", "1\n2\n3\n4\n")]);
+    let before = rev(&env, &repo, "main");
+    // The test stands in for the user editing f in the main worktree while the tests run.
+    let test = format!("echo 'user edit' >> {}", quoted(&repo.join("f")));
+    let run = integrate(&env, &repo, &["--test", &test]).code(3).stderr_has("nothing was landed");
+    assert_eq!(rev(&env, &repo, "main"), before, "{run:#?}");
+    assert_eq!(env.git(&repo, &["diff", "--cached", "--name-only"]), "", "the index is where HEAD is");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), " M f\n");
+    assert_eq!(std::fs::read_to_string(repo.join("f")).unwrap(), "1\n2\n3\nuser edit\n", "the edit is kept");
+    assert_eq!(record(&env, &repo, "t")["state"], "done");
+    // Once the user has committed their edit, the task lands and nothing is reverted.
+    env.git(&repo, &["commit", "-qam", "user's own fix"]);
+    env.git(&repo, &["config", "agent.resolve.f.path", "f"]);
+    env.git(&repo, &["config", "agent.resolve.f.run", "printf '1\\n2\\n3\\n4\\nuser edit\\n' > f"]);
+    integrate(&env, &repo, &[]).success();
+    assert_eq!(env.git(&repo, &["show", "main:f"]), "1\n2\n3\n4\nuser edit\n");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_file_edited_after_the_last_check_makes_the_worktree_refuse_to_follow() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("f", "1\n2\n3\n")]);
+    task(&env, &repo, "t", &[("f", "1\n2\n3\n4\n")]);
+    let before = rev(&env, &repo, "main");
+    let pause = PausePoint::new(&env, "integrate-worktree-update");
+    let child = integrate_paused(&env, &repo, &pause, &[]);
+    pause.wait_reached();
+    // Checked clean a moment ago; edited now, between the check and the checkout.
+    write(&repo.join("f"), "1\n2\n3\nedited meanwhile\n");
+    pause.release();
+    let run = finish(child).code(3);
+    assert_eq!(rev(&env, &repo, "main"), before, "{run:#?}");
+    assert_eq!(std::fs::read_to_string(repo.join("f")).unwrap(), "1\n2\n3\nedited meanwhile\n");
+    assert_eq!(env.git(&repo, &["diff", "--cached", "--name-only"]), "");
+    assert_eq!(record(&env, &repo, "t")["state"], "done");
+    assert!(!repo.join(".git/index.lock").exists());
+}
+
+#[test]
+fn a_target_moved_after_the_worktree_followed_is_undone_and_exits_4() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("f", "1\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let pause = PausePoint::new(&env, "integrate-ref-update");
+    let child = integrate_paused(&env, &repo, &pause, &[]);
+    pause.wait_reached();
+    assert_eq!(std::fs::read_to_string(repo.join("t.txt")).unwrap(), "t\n", "the worktree followed first");
+    // Someone moves main (same tree, another commit) before the ref transaction.
+    let sneaky = env.git(&repo, &["commit-tree", "-p", "main", "-m", "sneaky", "main^{tree}"]).trim().to_owned();
+    env.git(&repo, &["update-ref", "refs/heads/main", &sneaky]);
+    pause.release();
+    let run = finish(child).code(4);
+    assert_eq!(rev(&env, &repo, "main"), sneaky, "{run:#?}");
+    assert!(!repo.join("t.txt").exists(), "the worktree update was undone");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(record(&env, &repo, "t")["state"], "done", "no record says integrated");
+    assert!(
+        env.command("git", &repo)
+            .args(["rev-parse", "-q", "--verify", "refs/notes/agent"])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_fast_forward_of_the_checked_out_target_never_overwrites_an_ignored_file() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[(".gitignore", "*.env\n")]);
+    env.agent(&repo, &["spawn", "t", "-q", "--no-agent"]).success();
+    let wt = agents_dir(&repo).join("t");
+    write(&wt.join("config.env"), "from the task\n");
+    env.git(&wt, &["add", "-f", "config.env"]);
+    env.git(&wt, &["commit", "-qm", "t: a config file"]);
+    env.agent(&repo, &["done", "t", "-q"]).success();
+    write(&repo.join("config.env"), "the user's secrets\n");
+    let before = rev(&env, &repo, "main");
+    integrate(&env, &repo, &[]).code(3).stderr_has("config.env");
+    assert_eq!(rev(&env, &repo, "main"), before);
+    assert_eq!(std::fs::read_to_string(repo.join("config.env")).unwrap(), "the user's secrets\n");
+    assert_eq!(record(&env, &repo, "t")["state"], "done");
+}
+
+// ---------------------------------------------------------------------------------------------
+// One transaction for the target, the records and the notes
+
+#[test]
+fn a_record_changed_during_the_run_keeps_the_target_where_it_was() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let before = rev(&env, &repo, "main");
+    // The test rewrites the record (as a concurrent `git agent done` would).
+    let test = format!(
+        "cd {} && env -u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE sh -c \
+         'git update-ref refs/agent/tasks/t $(git commit-tree -p refs/agent/tasks/t -m again refs/agent/tasks/t^{{tree}})'",
+        quoted(&repo)
+    );
+    let run = integrate(&env, &repo, &["--test", &test]).code(4);
+    assert_eq!(rev(&env, &repo, "main"), before, "{run:#?}");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
+    assert!(!repo.join("t.txt").exists(), "the worktree was taken back");
+    assert_eq!(record(&env, &repo, "t")["state"], "done");
+}
+
+#[test]
+fn landing_writes_target_records_and_notes_together_and_git_notes_reads_them() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "a", &[("a.txt", "a\n")]);
+    task(&env, &repo, "b", &[("b.txt", "b\n")]);
+    // An earlier note by git itself is kept.
+    env.git(&repo, &["notes", "--ref", "agent", "add", "-m", "by hand", "main"]);
+    let json = integrate_json(&env, &repo, &["--test", "true"], 0);
+    let main = rev(&env, &repo, "main");
+    for task in ["a", "b"] {
+        assert_eq!(record(&env, &repo, task)["state"], "integrated");
+        let commit = step(&json, task)["commit"].as_str().unwrap().to_owned();
+        let note: Value = serde_json::from_str(&env.git(&repo, &["notes", "--ref", "agent", "show", &commit])).unwrap();
+        assert_eq!(note["task"], task);
+        assert_eq!(note["status"], "merged");
+    }
+    assert_eq!(env.git(&repo, &["notes", "--ref", "agent", "show", "main~2"]), "by hand\n");
+    // One reflog entry each: the target, each record and the notes moved once.
+    let reflog = |r: &str| env.git(&repo, &["reflog", "show", "--format=%gs", r]).lines().count();
+    assert_eq!(reflog("refs/notes/agent"), 2, "the hand-made note and this run");
+    assert_eq!(rev(&env, &repo, "main"), main);
+    // git can add to what git-agent wrote.
+    env.git(&repo, &["notes", "--ref", "agent", "add", "-f", "-m", "later", "main~1"]);
+    assert_eq!(env.git(&repo, &["notes", "--ref", "agent", "show", "main~1"]), "later\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile tests and branch names
+
+#[test]
+fn a_test_that_moves_the_target_and_fails_is_reported_as_it_is() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    env.commit(&repo, &[("second.txt", "2\n")], "second");
+    task(&env, &repo, "a", &[("a.txt", "a\n")]);
+    task(&env, &repo, "b", &[("b.txt", "b\n")]);
+    let parent = rev(&env, &repo, "main~1");
+    let test = format!(
+        "cd {} && env -u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE git reset -q --hard HEAD~1 && false",
+        quoted(&repo)
+    );
+    let run = integrate(&env, &repo, &["--test", &test]).code(1);
+    assert!(!run.stdout.contains("main unchanged"), "{run:#?}");
+    assert!(run.stdout.contains("main was moved during the run, not by git-agent"), "{run:#?}");
+    let json = integrate_json(&env, &repo, &["--test", "false"], 1);
+    assert_eq!(json["target"]["moved_by_others"], false, "{json:#}");
+    assert_eq!(rev(&env, &repo, "main"), parent);
+    // With --keep-going a later task would land: the landing loses the compare-and-swap.
+    env.commit(&repo, &[("third.txt", "3\n")], "third");
+    let marker = env.path().join("reset-once");
+    let test = format!(
+        "if ! test -e {marker}; then touch {marker}; cd {repo} && env -u GIT_DIR -u GIT_WORK_TREE -u GIT_INDEX_FILE \
+         git reset -q --hard HEAD~1; false; fi",
+        marker = quoted(&marker),
+        repo = quoted(&repo)
+    );
+    let before = rev(&env, &repo, "main");
+    let run = integrate(&env, &repo, &["--keep-going", "--test", &test]).code(4).stderr_has("moved");
+    assert_eq!(rev(&env, &repo, "main"), rev(&env, &repo, &format!("{before}~1")), "{run:#?}");
+    assert_eq!(record(&env, &repo, "b")["state"], "done");
+}
