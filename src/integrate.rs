@@ -32,13 +32,7 @@ pub enum Strategy {
     Squash,
 }
 
-/// A rule resolving conflicts confined to matching files (`agent.resolve.<name>.*`).
-#[derive(Debug, Clone)]
-pub struct ResolveRule {
-    pub name: String,
-    pub path: String,
-    pub run: String,
-}
+pub use crate::settings::ResolveRule;
 
 /// What integration needs to know, decided by the command.
 pub struct Options {

@@ -53,4 +53,6 @@ pub mod key {
     pub const COMMAND: &str = "agent.command";
     pub const TEST: &str = "agent.test";
     pub const TEST_TIMEOUT: &str = "agent.testTimeout";
+    pub const IDENTITY: &str = "agent.identity";
+    pub const RUN_HOOKS: &str = "agent.runHooks";
 }

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bstr::ByteSlice;
 use gix::ObjectId;
 use serde::Serialize;
 
@@ -39,6 +38,7 @@ struct Report<'a> {
     skipped: &'a [Skipped],
 }
 
+/// Seconds before a test is killed, when neither --test-timeout nor agent.testTimeout says.
 const DEFAULT_TEST_TIMEOUT: u64 = 600;
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<Exit> {
@@ -116,20 +116,33 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         }
     }
 
+    let test = test_command(&ctx, &args)?;
+    let rules = rule_commands(&ctx)?;
     let options = Options {
         strategy: args.strategy,
-        test: args.test.clone().or_else(|| config_string(repo, crate::layout::key::TEST)),
+        test: test.as_ref().map(|t| t.command.clone()),
         test_timeout: Duration::from_secs(
-            args.test_timeout
-                .or_else(|| config_string(repo, crate::layout::key::TEST_TIMEOUT).and_then(|v| v.parse().ok()))
-                .unwrap_or(DEFAULT_TEST_TIMEOUT),
+            args.test_timeout.or(ctx.settings.test_timeout).unwrap_or(DEFAULT_TEST_TIMEOUT),
         ),
         keep_going: args.keep_going,
         dry_run: args.dry_run,
-        rules: resolve_rules(repo),
-        identity: crate::git::signature(repo)?,
+        rules: rules.clone(),
+        identity: identity(&ctx, args.dry_run)?,
         scratch_dir: scratch_dir(&ctx)?,
     };
+    if !args.dry_run {
+        // Shown before anything runs: a command planted in a configuration file does not
+        // run unnoticed.
+        if let Some(test) = &test {
+            ui.status(format!("running {} after every merge: {}", test.from, test.command));
+        }
+        for rule in &rules {
+            ui.status(format!(
+                "running agent.resolve.{}.run from {} on conflicts confined to {}: {}",
+                rule.name, rule.origin, rule.path, rule.run
+            ));
+        }
+    }
     let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let order_text: Vec<&str> = ordered.iter().map(|t| t.name.as_str()).collect();
     ui.status(format!("integrating into {dest_name} ({}): {}", crate::git::short_id(&start), order_text.join(", ")));
@@ -243,27 +256,77 @@ fn checked_out_worktree(repo: &gix::Repository, full_ref: &str) -> anyhow::Resul
     Ok(None)
 }
 
-fn config_string(repo: &gix::Repository, key: &str) -> Option<String> {
-    repo.config_snapshot().string(key).map(|v| v.to_str_lossy().into_owned()).filter(|v| !v.is_empty())
+/// The test command and where it came from, as printed before it runs.
+struct TestCommand {
+    command: String,
+    /// `--test`, or `agent.test from <file>`.
+    from: String,
 }
 
-/// `agent.resolve.<name>.path` and `.run` pairs, in configuration order.
-fn resolve_rules(repo: &gix::Repository) -> Vec<ResolveRule> {
-    let config = repo.config_snapshot();
-    let mut rules: Vec<ResolveRule> = Vec::new();
-    let Some(sections) = config.plumbing().sections_by_name("agent") else { return rules };
-    for section in sections {
-        let Some(sub) = section.header().subsection_name() else { continue };
-        let Some(name) = sub.to_str().ok().and_then(|s| s.strip_prefix("resolve.")) else { continue };
-        let (Some(path), Some(run)) = (section.value("path"), section.value("run")) else { continue };
-        rules.retain(|r| r.name != name);
-        rules.push(ResolveRule {
-            name: name.to_owned(),
-            path: path.to_str_lossy().into_owned(),
-            run: run.to_str_lossy().into_owned(),
-        });
+/// `--test`, else `agent.test`; refused when it comes from a linked worktree's own config.
+fn test_command(ctx: &Context, args: &IntegrateArgs) -> anyhow::Result<Option<TestCommand>> {
+    if let Some(command) = &args.test {
+        return Ok(Some(TestCommand { command: command.clone(), from: "--test".to_owned() }));
     }
-    rules
+    let Some(command) = &ctx.settings.test else { return Ok(None) };
+    let origin = ctx.settings.origin(crate::layout::key::TEST).cloned();
+    if let Some(origin) = &origin {
+        refuse_worktree_config(ctx, crate::layout::key::TEST, origin)?;
+    }
+    let from = origin.map_or_else(|| "agent.test".to_owned(), |o| format!("agent.test from {o}"));
+    Ok(Some(TestCommand { command: command.clone(), from }))
+}
+
+/// The resolution rules; refused when one comes from a linked worktree's own config.
+fn rule_commands(ctx: &Context) -> anyhow::Result<Vec<ResolveRule>> {
+    for rule in &ctx.settings.rules {
+        refuse_worktree_config(ctx, &format!("agent.resolve.{}.run", rule.name), &rule.origin)?;
+    }
+    Ok(ctx.settings.rules.clone())
+}
+
+/// A per-worktree configuration (`extensions.worktreeConfig`) of a linked worktree belongs
+/// to whoever works there, an agent for a task's worktree: integrate runs no command from it.
+/// The main worktree's `config.worktree` is the user's.
+fn refuse_worktree_config(ctx: &Context, key: &str, origin: &crate::settings::Origin) -> anyhow::Result<()> {
+    if !origin.is_per_worktree() {
+        return Ok(());
+    }
+    let main = crate::git::normalise_path(&ctx.repo.common_dir().join("config.worktree"));
+    if origin.file.as_deref().map(crate::git::normalise_path).as_deref() == Some(main.as_path()) {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "{key} is set in {origin}, the configuration of a linked worktree; integrate runs no command from it"
+    ))
+    .hint("set it in the repository's configuration (git config --local), or run integrate from the main worktree")
+    .into())
+}
+
+/// Who the commits integrate writes on the user's branches are by: agent.identity, else the
+/// user's committer identity; like git, no identity is refused. git-agent's fallback identity
+/// (for reflogs and records) is only good for a dry run, whose commits stay in memory.
+fn identity(ctx: &Context, dry_run: bool) -> anyhow::Result<gix::actor::Signature> {
+    let repo = &ctx.repo;
+    if let Some(id) = &ctx.settings.identity {
+        let time = crate::git::signature(repo)?.time;
+        return Ok(gix::actor::Signature { name: id.name.as_str().into(), email: id.email.as_str().into(), time });
+    }
+    if let Some(signature) = crate::git::user_committer(repo)? {
+        return Ok(signature);
+    }
+    if dry_run {
+        return crate::git::signature(repo);
+    }
+    Err(refused(
+        "Committer identity unknown: integrate would write commits on your branches without knowing who you are",
+    )
+    .hint(
+        "tell git who you are: git config --global user.name \"Your Name\" and \
+         git config --global user.email you@example.com; or set git config agent.identity \"Name <email>\" \
+         for git-agent's integration commits",
+    )
+    .into())
 }
 
 /// Where the scratch worktree goes: beside the task worktrees.

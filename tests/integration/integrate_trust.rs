@@ -322,3 +322,114 @@ fn a_test_that_moves_the_target_and_fails_is_reported_as_it_is() {
     assert_eq!(rev(&env, &repo, "main"), rev(&env, &repo, &format!("{before}~1")), "{run:#?}");
     assert_eq!(record(&env, &repo, "b")["state"], "done");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
+/// Takes the user's identity away (the hermetic global config keeps the rest).
+fn forget_identity(env: &Env) {
+    std::fs::write(
+        env.path().join("home/.gitconfig"),
+        "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgsign = false\n[core]\n\tautocrlf = false\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn without_an_identity_integrate_refuses_like_git_unless_agent_identity_is_set() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    forget_identity(&env);
+    let before = rev(&env, &repo, "main");
+    let run = integrate(&env, &repo, &[]).code(3).stderr_has("identity unknown").stderr_has("agent.identity");
+    assert_eq!(rev(&env, &repo, "main"), before, "{run:#?}");
+    assert_eq!(record(&env, &repo, "t")["state"], "done");
+    // A dry run writes no commit anywhere: it works.
+    integrate(&env, &repo, &["--dry-run"]).success();
+    env.git(&repo, &["config", "agent.identity", "Integration Bot <bot@example.com>"]);
+    integrate(&env, &repo, &[]).success();
+    assert_eq!(
+        env.git(&repo, &["log", "-1", "--format=%an <%ae> / %cn <%ce>", "main"]).trim(),
+        "Integration Bot <bot@example.com> / Integration Bot <bot@example.com>"
+    );
+}
+
+#[test]
+fn the_users_identity_is_used_when_there_is_one() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    integrate(&env, &repo, &["-q"]).success();
+    assert_eq!(env.git(&repo, &["log", "-1", "--format=%cn <%ce>", "main"]).trim(), "Test <test@example.com>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings: validated once, before anything is created
+
+#[test]
+fn invalid_agent_settings_name_the_key_and_the_file_before_anything_is_created() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    let config = repo.join(".git/config");
+    for (key, value, says) in [
+        ("agent.testTimeout", "abc", "not a number of seconds"),
+        ("agent.command", "claude 'unclosed", "cannot be split"),
+        ("agent.runHooks", "maybe", "not a boolean"),
+        ("agent.identity", "just a name", "Name <email>"),
+    ] {
+        env.git(&repo, &["config", key, value]);
+        let before = env.snapshot(&repo);
+        for args in [&["spawn", "t", "--no-agent"][..], &["list"], &["integrate"], &["prune"]] {
+            let run = env.agent(&repo, args).code(2).stderr_has(key).stderr_has(says);
+            assert!(run.stderr.contains(&config.display().to_string()), "{key} {args:?}: {run:#?}");
+        }
+        assert_eq!(env.snapshot(&repo), before, "{key}: nothing was created");
+        assert!(!agents_dir(&repo).join("t").exists(), "{key}");
+        env.git(&repo, &["config", "--unset", key]);
+    }
+    // A rule needs both halves.
+    env.git(&repo, &["config", "agent.resolve.lock.path", "Cargo.lock"]);
+    env.agent(&repo, &["integrate"]).code(2).stderr_has("agent.resolve.lock.run is missing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands from configuration: shown before they run, never from a task's own worktree config
+
+#[test]
+fn configured_commands_are_printed_with_their_file_before_they_run() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    env.git(&repo, &["config", "agent.test", "true"]);
+    env.git(&repo, &["config", "agent.resolve.lock.path", "Cargo.lock"]);
+    env.git(&repo, &["config", "agent.resolve.lock.run", "cargo generate-lockfile"]);
+    let config = repo.join(".git/config").display().to_string();
+    let run = integrate(&env, &repo, &[]).success();
+    let run = run.stderr_has(&format!("running agent.test from {config} after every merge: true"));
+    run.stderr_has(&format!("running agent.resolve.lock.run from {config} on conflicts confined to Cargo.lock"));
+    integrate(&env, &repo, &["t", "--test", "true"]).success().stderr_has("running --test after every merge: true");
+}
+
+#[test]
+fn integrate_runs_no_command_from_a_task_worktrees_own_config() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    let wt = task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let marker = env.path().join("planted-ran");
+    env.git(&repo, &["config", "extensions.worktreeConfig", "true"]);
+    env.git(&wt, &["config", "--worktree", "agent.test", &format!("touch {}", quoted(&marker))]);
+    let before = rev(&env, &repo, "main");
+    let run = integrate(&env, &wt, &[]).code(3).stderr_has("config.worktree").stderr_has("runs no command");
+    assert!(!marker.exists(), "{run:#?}");
+    assert_eq!(rev(&env, &repo, "main"), before);
+    // Rules too.
+    env.git(&wt, &["config", "--worktree", "--unset", "agent.test"]);
+    env.git(&wt, &["config", "--worktree", "agent.resolve.x.path", "*"]);
+    env.git(&wt, &["config", "--worktree", "agent.resolve.x.run", &format!("touch {}", quoted(&marker))]);
+    integrate(&env, &wt, &[]).code(3).stderr_has("agent.resolve.x.run");
+    // The main worktree's own config.worktree is the user's.
+    env.git(&repo, &["config", "--worktree", "agent.test", "true"]);
+    integrate(&env, &repo, &[]).success().stderr_has("config.worktree after every merge: true");
+    assert!(!marker.exists());
+}
