@@ -649,8 +649,7 @@ impl Runner<'_> {
                 }
             }
             None => {
-                let path =
-                    self.options.scratch_dir.join(format!("{}{}", crate::layout::SCRATCH_PREFIX, std::process::id()));
+                let path = self.options.scratch_dir.join(crate::layout::scratch_name(std::process::id()));
                 std::fs::create_dir_all(&self.options.scratch_dir)
                     .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
                 crate::git::add_detached_worktree(self.repo, &path, commit, &gix::interrupt::IS_INTERRUPTED)?;
@@ -675,6 +674,7 @@ impl Runner<'_> {
             return Ok(TestRun { cached: true, ..previous });
         }
         let scratch = self.scratch_at(commit)?;
+        crate::pause::point("integrate-test");
         let run = run_test(&scratch, command, self.options.test_timeout)?;
         let note = serde_json::json!({
             "task": task.name, "command": command, "tree": tree.to_string(), "commit": commit.to_string(),
@@ -717,6 +717,50 @@ impl Runner<'_> {
         self.notes.push((commit, note));
         Ok(())
     }
+}
+
+/// A scratch worktree left by an integrate that was killed (`kill -9`, a crash), removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrphanedScratch {
+    pub path: PathBuf,
+    /// The pid of the integrate that made it.
+    pub pid: u32,
+}
+
+/// Removes the scratch worktrees under `root` (`<root>/.integrate-<pid>`, registered as
+/// worktrees of `repo`) whose integrate process is gone; returns what was removed. A scratch
+/// worktree holds only a checkout of commits git-agent wrote, and build output of the tests.
+/// For `integrate` at its start (before it makes its own) and for `prune`.
+pub fn remove_orphaned_scratch(repo: &gix::Repository, root: &Path) -> anyhow::Result<Vec<OrphanedScratch>> {
+    let root = crate::git::normalise_path(root);
+    let mut removed = Vec::new();
+    for proxy in repo.worktrees()? {
+        let Ok(base) = proxy.base() else { continue };
+        let base = crate::git::normalise_path(&base);
+        let Some(pid) = base.file_name().and_then(|n| n.to_str()).and_then(crate::layout::scratch_pid) else {
+            continue;
+        };
+        if base.parent() != Some(root.as_path()) || process_may_be_alive(pid) {
+            continue;
+        }
+        if base.exists() {
+            crate::git::remove_created_worktree(repo, &base)
+                .with_context(|| format!("cannot remove the orphaned scratch worktree {}", base.display()))?;
+        } else {
+            // Its directory is gone already: only the registration is left.
+            std::fs::remove_dir_all(proxy.git_dir())
+                .with_context(|| format!("cannot remove the registration {}", proxy.git_dir().display()))?;
+        }
+        removed.push(OrphanedScratch { path: base, pid });
+    }
+    Ok(removed)
+}
+
+/// Whether a process `pid` may still run. Without a way to tell (no /proc), it may: a
+/// scratch worktree in use is never removed on a guess.
+fn process_may_be_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 type BStringPath = bstr::BString;

@@ -22,6 +22,20 @@ pub const SCRATCH_PREFIX: &str = ".integrate-";
 /// new index here (in that worktree's git directory) and integrate holds `index.lock`.
 pub const LANDING_INDEX: &str = "agent-integrate-index";
 
+/// The scratch worktree's directory name for the integrate process `pid`.
+pub fn scratch_name(pid: u32) -> String {
+    format!("{SCRATCH_PREFIX}{pid}")
+}
+
+/// The pid in a scratch worktree's directory name, if it is one.
+pub fn scratch_pid(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix(SCRATCH_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The full ref name of a task's record.
 pub fn record_ref(task: &str) -> String {
     format!("{TASKS_PREFIX}{task}")

@@ -45,6 +45,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     for name in &args.tasks {
         crate::names::validate_task_name(name)?;
     }
+    let branch_ref = args.branch.as_deref().map(crate::git::branch_ref).transpose()?;
     let ctx = Context::open(global)?;
     let repo = &ctx.repo;
     let entries = state::read_tasks(repo)?;
@@ -78,12 +79,16 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     let (target_name, target_ref) = target(repo, args.into.as_deref(), &records)?;
     let target_tip = crate::git::ref_target(repo, &target_ref)?
         .ok_or_else(|| bad_input(format!("branch {target_name} does not exist")))?;
-    let (dest_ref, dest_name, dest_before) = match &args.branch {
-        Some(name) => {
-            let full = crate::git::full_name(&format!("refs/heads/{}", name.trim_start_matches("refs/heads/")))?;
-            let full = full.as_bstr().to_string();
-            let before = crate::git::ref_target(repo, &full)?;
-            (full, name.clone(), before)
+    let (dest_ref, dest_name, dest_before) = match &branch_ref {
+        Some(full) => {
+            let task_branches = format!("refs/heads/{}", ctx.settings.branch_prefix);
+            if full.as_bstr().starts_with(task_branches.as_bytes()) {
+                return Err(bad_input(format!("--branch {}: that is where task branches live", full.shorten()))
+                    .hint("name an integration branch outside agent.branchPrefix, for example integration/today")
+                    .into());
+            }
+            let before = crate::git::ref_target(repo, &full.as_bstr().to_string())?;
+            (full.as_bstr().to_string(), full.shorten().to_string(), before)
         }
         None => (target_ref.clone(), target_name.clone(), Some(target_tip)),
     };
@@ -147,6 +152,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     let order_text: Vec<&str> = ordered.iter().map(|t| t.name.as_str()).collect();
     ui.status(format!("integrating into {dest_name} ({}): {}", crate::git::short_id(&start), order_text.join(", ")));
 
+    if !args.dry_run {
+        remove_orphaned_scratch(repo, &options.scratch_dir, ui);
+    }
     let outcome = if args.dry_run {
         // In memory only: nothing the dry run computes reaches the object database.
         let memory_repo = repo.clone().with_object_memory();
@@ -327,6 +335,22 @@ fn identity(ctx: &Context, dry_run: bool) -> anyhow::Result<gix::actor::Signatur
          for git-agent's integration commits",
     )
     .into())
+}
+
+/// Scratch worktrees of integrate runs that were killed go first; failing that is only a warning.
+fn remove_orphaned_scratch(repo: &gix::Repository, root: &std::path::Path, ui: &Ui) {
+    match crate::integrate::remove_orphaned_scratch(repo, root) {
+        Ok(removed) => {
+            for orphan in removed {
+                ui.status(format!(
+                    "removed the scratch worktree {} of an integrate that did not finish (pid {})",
+                    orphan.path.display(),
+                    orphan.pid
+                ));
+            }
+        }
+        Err(err) => ui.warn(format!("{err:#}")),
+    }
 }
 
 /// Where the scratch worktree goes: beside the task worktrees.

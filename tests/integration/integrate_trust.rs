@@ -433,3 +433,48 @@ fn integrate_runs_no_command_from_a_task_worktrees_own_config() {
     integrate(&env, &repo, &[]).success().stderr_has("config.worktree after every merge: true");
     assert!(!marker.exists());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bad branch names
+
+#[test]
+fn branch_names_git_refuses_are_bad_input() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let before = env.snapshot(&repo);
+    for name in ["HEAD", "@", "-x", "refs/heads/HEAD", "a..b", "x@{1}", "a b", "x.lock", "agent/t", "agent/new"] {
+        let arg = format!("--branch={name}");
+        integrate(&env, &repo, &[&arg]).code(2);
+        assert_eq!(env.snapshot(&repo), before, "{name}: nothing was written");
+    }
+    integrate(&env, &repo, &["--branch", "integration/today"]).success();
+    assert_eq!(env.git(&repo, &["show", "integration/today:t.txt"]), "t\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A killed integrate
+
+#[test]
+fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_the_next_one() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let before = rev(&env, &repo, "main");
+    let pause = PausePoint::new(&env, "integrate-test");
+    let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
+    pause.wait_reached();
+    let pid = std::fs::read_to_string(pause.dir.join("integrate-test.reached")).unwrap();
+    let scratch = agents_dir(&repo).join(format!(".integrate-{pid}"));
+    assert!(scratch.is_dir());
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    finish(child);
+    assert!(env.git(&repo, &["worktree", "list"]).contains(".integrate-"), "left behind by kill -9");
+    assert_eq!(rev(&env, &repo, "main"), before);
+
+    let run = integrate(&env, &repo, &["--test", "true"]).success();
+    run.stderr_has(&format!("removed the scratch worktree {}", scratch.display()));
+    assert!(!scratch.exists());
+    assert!(!env.git(&repo, &["worktree", "list"]).contains(".integrate-"));
+    assert_eq!(env.git(&repo, &["show", "main:t.txt"]), "t\n");
+}
