@@ -108,7 +108,7 @@ impl Settings {
         }
         Ok(Settings {
             worktree_root,
-            branch_prefix: reader.string(key::BRANCH_PREFIX).unwrap_or_else(|| DEFAULT_BRANCH_PREFIX.to_owned()),
+            branch_prefix: reader.branch_prefix()?,
             base: reader.string(key::BASE),
             setup,
             copy: config
@@ -169,6 +169,17 @@ impl Reader<'_> {
             None => format!("fix or remove {key}"),
         };
         bad_input(format!("invalid git config {key}{place}: {what}")).hint(fix).into()
+    }
+
+    /// Task branches are `refs/heads/<prefix><task>`: the prefix must make valid ref names.
+    fn branch_prefix(&self) -> anyhow::Result<String> {
+        let Some(prefix) = self.string(key::BRANCH_PREFIX) else { return Ok(DEFAULT_BRANCH_PREFIX.to_owned()) };
+        match gix::refs::FullName::try_from(format!("refs/heads/{prefix}task")) {
+            Ok(_) => Ok(prefix),
+            Err(err) => {
+                Err(self.invalid(key::BRANCH_PREFIX, format!("{prefix:?} does not make valid branch names: {err}")))
+            }
+        }
     }
 
     fn test_timeout(&self) -> anyhow::Result<Option<u64>> {

@@ -173,6 +173,26 @@ fn an_edit_of_the_checked_out_target_during_the_tests_lands_nothing() {
 }
 
 #[test]
+fn the_target_edited_during_the_tests_lands_nothing() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("f", "1\n2\n3\n"), ("g", "g\n")]);
+    task(&env, &repo, "t", &[("f", "1\n2\n3\n4\n")]);
+    let before = rev(&env, &repo, "main");
+    let pause = PausePoint::new(&env, "integrate-test");
+    let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
+    pause.wait_reached();
+    // The user edits a file the integration does not even touch, and stages it.
+    write(&repo.join("g"), "g edited\n");
+    env.git(&repo, &["add", "g"]);
+    pause.release();
+    let run = finish(child).code(3).stderr_has("nothing was landed");
+    assert_eq!(rev(&env, &repo, "main"), before, "{run:#?}");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "M  g\n", "the user's staged edit is as it was");
+    assert_eq!(std::fs::read_to_string(repo.join("f")).unwrap(), "1\n2\n3\n");
+    assert_eq!(record(&env, &repo, "t")["state"], "done");
+}
+
+#[test]
 fn a_file_edited_after_the_last_check_makes_the_worktree_refuse_to_follow() {
     let env = Env::new();
     let repo = canonical_repo(&env, "repo", &[("f", "1\n2\n3\n")]);
@@ -377,6 +397,7 @@ fn invalid_agent_settings_name_the_key_and_the_file_before_anything_is_created()
         ("agent.command", "claude 'unclosed", "cannot be split"),
         ("agent.runHooks", "maybe", "not a boolean"),
         ("agent.identity", "just a name", "Name <email>"),
+        ("agent.branchPrefix", "bad..prefix/", "valid branch names"),
     ] {
         env.git(&repo, &["config", key, value]);
         let before = env.snapshot(&repo);
