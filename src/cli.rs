@@ -185,7 +185,9 @@ files and index to the new commit (a two-tree `git read-tree -m -u`), and only t
 ref, taking the worktree back if the ref cannot be moved. If the worktree cannot follow
 (edited during the run, or a file git does not track, even an ignored one, is where the new
 commit puts a file), nothing lands and the exit status is 3; if its index.lock is held or the
-target moved, 4.
+target moved, 4. An integrate killed between the two leaves the refs as they were and the
+integrated changes staged in that worktree: nothing is lost, and the next integrate refuses
+until they are committed or reset.
 Conflicts confined to files matching git config agent.resolve.<name>.path are resolved by
 running agent.resolve.<name>.run (for example `cargo generate-lockfile`) on the target's side.";
 

@@ -281,6 +281,27 @@ fn a_record_changed_during_the_run_keeps_the_target_where_it_was() {
 }
 
 #[test]
+fn an_integrate_killed_before_its_ref_transaction_moved_no_ref() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let refs = env.git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]);
+    let pause = PausePoint::new(&env, "integrate-ref-update");
+    let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
+    pause.wait_reached();
+    let pid = std::fs::read_to_string(pause.dir.join("integrate-ref-update.reached")).unwrap();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    finish(child);
+    // Target, record and notes: all as they were, none moved without the others.
+    assert_eq!(env.git(&repo, &["for-each-ref", "--format=%(refname) %(objectname)"]), refs);
+    assert!(!repo.join(".git/index.lock").exists(), "the index was written before the transaction");
+    // The worktree had followed: the integration shows as staged changes, nothing is lost,
+    // and the next integrate refuses until the user decides.
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "A  t.txt\n");
+    integrate(&env, &repo, &[]).code(3);
+}
+
+#[test]
 fn landing_writes_target_records_and_notes_together_and_git_notes_reads_them() {
     let env = Env::new();
     let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
