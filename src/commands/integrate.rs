@@ -163,33 +163,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         crate::integrate::run(repo, start, &ordered, &options)?
     };
 
-    let stopped = outcome.failed && !args.keep_going;
-    let mut landed = false;
-    if !args.dry_run && !stopped && outcome.head != start {
-        // The one write of the destination, with the records and notes: compare-and-swap
-        // against what was read at the start. An integration branch is not the target: the
-        // tasks are not integrated yet.
-        let (records, integrated) = match args.branch {
-            Some(_) => (&[][..], &[][..]),
-            None => (&records[..], &outcome.integrated[..]),
-        };
-        crate::land::land(
-            repo,
-            &crate::land::Landing {
-                dest_ref: &dest_ref,
-                before: dest_before,
-                after: outcome.head,
-                checked_out: checked_out.clone(),
-                records,
-                integrated,
-                notes: &outcome.notes,
-            },
-        )?;
-        landed = true;
-    } else if !args.dry_run && outcome.failed {
-        // A run that stopped on a conflict or a failed test keeps what it tested.
-        crate::land::record_notes(repo, &outcome.notes)?;
-    }
+    let landed = write_results(repo, &args, &dest_ref, dest_before, start, &records, &outcome)?;
     // Said as it is: a test command (or anyone) may have moved the destination meanwhile.
     let current = crate::git::ref_target(repo, &dest_ref)?;
 
@@ -215,6 +189,46 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         ui.data(&render(&report));
     }
     Ok(if outcome.failed { Exit::Found } else { Exit::Success })
+}
+
+/// Lands the run (destination, records, notes in one transaction), or, for a run that
+/// stopped on a conflict or a failed test, records what it tested; returns whether it landed.
+fn write_results(
+    repo: &gix::Repository,
+    args: &IntegrateArgs,
+    dest_ref: &str,
+    dest_before: Option<ObjectId>,
+    start: ObjectId,
+    records: &[(ObjectId, TaskRecord)],
+    outcome: &crate::integrate::Outcome,
+) -> anyhow::Result<bool> {
+    if args.dry_run {
+        return Ok(false);
+    }
+    let stopped = outcome.failed && !args.keep_going;
+    if stopped || outcome.head == start {
+        if outcome.failed {
+            crate::land::record_notes(repo, &outcome.notes)?;
+        }
+        return Ok(false);
+    }
+    // An integration branch is not the target: its tasks are not integrated yet.
+    let (records, integrated) = match args.branch {
+        Some(_) => (&[][..], &[][..]),
+        None => (records, &outcome.integrated[..]),
+    };
+    let landing = crate::land::Landing {
+        dest_ref,
+        before: dest_before,
+        after: outcome.head,
+        // Looked up again: it may have been checked out somewhere during the run.
+        checked_out: checked_out_worktree(repo, dest_ref)?,
+        records,
+        integrated,
+        notes: &outcome.notes,
+    };
+    crate::land::land(repo, &landing)?;
+    Ok(true)
 }
 
 /// `--into`, else the tasks' common base branch: (short name, full ref).
