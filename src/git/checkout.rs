@@ -162,9 +162,30 @@ fn first_untracked_in_the_way(
         let full = worktree.join(&relative);
         match std::fs::symlink_metadata(&full) {
             Ok(_) => return Ok(Some(full)),
-            // A file where the new commit has a directory.
-            Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => return Ok(Some(full)),
+            // A file where the new commit has a directory: in the way unless git tracks it
+            // (then the move replaces it).
+            Err(err) if err.kind() == std::io::ErrorKind::NotADirectory => {
+                if let Some(file) = untracked_file_among_parents(&before_tree, worktree, &relative)? {
+                    return Ok(Some(file));
+                }
+            }
             Err(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The first parent directory of `relative` that is a file on disk and not tracked in `tree`.
+fn untracked_file_among_parents(
+    tree: &gix::Tree<'_>,
+    worktree: &Path,
+    relative: &Path,
+) -> anyhow::Result<Option<PathBuf>> {
+    for parent in relative.ancestors().skip(1).filter(|p| !p.as_os_str().is_empty()) {
+        let full = worktree.join(parent);
+        if std::fs::symlink_metadata(&full).is_ok_and(|m| !m.is_dir()) {
+            let tracked = tree.lookup_entry_by_path(parent)?.is_some();
+            return Ok((!tracked).then_some(full));
         }
     }
     Ok(None)

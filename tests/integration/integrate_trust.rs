@@ -256,6 +256,31 @@ fn a_fast_forward_of_the_checked_out_target_never_overwrites_an_ignored_file() {
     assert_eq!(rev(&env, &repo, "main"), before);
     assert_eq!(std::fs::read_to_string(repo.join("config.env")).unwrap(), "the user's secrets\n");
     assert_eq!(record(&env, &repo, "t")["state"], "done");
+    // An ignored file where the new commit makes a directory is in the way too.
+    std::fs::remove_file(repo.join("config.env")).unwrap();
+    write(&repo.join("notes.env"), "the user's notes\n");
+    env.agent(&repo, &["spawn", "u", "-q", "--no-agent"]).success();
+    let wt = agents_dir(&repo).join("u");
+    write(&wt.join("notes.env/a.txt"), "a\n");
+    env.git(&wt, &["add", "-f", "notes.env/a.txt"]);
+    env.git(&wt, &["commit", "-qm", "u: a directory"]);
+    env.agent(&repo, &["done", "u", "-q"]).success();
+    integrate(&env, &repo, &["u"]).code(3).stderr_has("notes.env");
+    assert_eq!(std::fs::read_to_string(repo.join("notes.env")).unwrap(), "the user's notes\n");
+}
+
+#[test]
+fn a_tracked_file_replaced_by_a_directory_follows_into_the_checked_out_target() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("x", "a file\n")]);
+    env.agent(&repo, &["spawn", "t", "-q", "--no-agent"]).success();
+    let wt = agents_dir(&repo).join("t");
+    env.git(&wt, &["rm", "-q", "x"]);
+    env.commit(&wt, &[("x/y", "now a directory\n")], "x becomes a directory");
+    env.agent(&repo, &["done", "t", "-q"]).success();
+    integrate(&env, &repo, &[]).success();
+    assert_eq!(std::fs::read_to_string(repo.join("x/y")).unwrap(), "now a directory\n");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
 }
 
 // ---------------------------------------------------------------------------------------------
