@@ -42,7 +42,7 @@ pub fn land(repo: &gix::Repository, landing: &Landing<'_>) -> anyhow::Result<()>
         _ => None,
     };
     crate::pause::point("integrate-ref-update");
-    let result = crate::git::apply_transaction(repo, edits);
+    let result = crate::git::apply_transaction(repo, edits).map_err(nothing_landed);
     if let (Err(_), Some(followed)) = (&result, followed)
         && let Err(err) = followed.undo()
     {
@@ -53,6 +53,16 @@ pub fn land(repo: &gix::Repository, landing: &Landing<'_>) -> anyhow::Result<()>
         ));
     }
     result
+}
+
+/// A lost compare-and-swap said plainly: which ref moved, and that nothing was written.
+fn nothing_landed(err: anyhow::Error) -> anyhow::Error {
+    let Some(fail) = err.chain().find_map(|cause| cause.downcast_ref::<crate::error::Fail>()) else { return err };
+    let message = format!("nothing was landed: {}", fail.message);
+    anyhow::Error::new(
+        crate::error::Fail::new(fail.exit, message)
+            .hint("the target, a task record or the notes changed during the run; look, then run integrate again"),
+    )
 }
 
 /// Records the notes of a run that did not land (it stopped on a conflict or a failed test):

@@ -35,12 +35,22 @@ pub fn follow(worktree: &Path, branch: &str, before: ObjectId, after: ObjectId) 
     let lock = lock_index(&index, worktree)?;
     let head = repo.head_name()?.map(|name| name.as_bstr().to_owned());
     if head.as_ref().map(|h| h.as_bstr()) != Some(branch.as_bytes().as_bstr()) {
-        return Err(race(format!("{branch} is no longer checked out in {}", worktree.display())).into());
+        return Err(race(format!(
+            "nothing was landed: {branch} is no longer checked out in {}, as it was when the run started",
+            worktree.display()
+        ))
+        .hint("look at what changed, then run integrate again")
+        .into());
     }
-    if repo.head_id()?.detach() != before {
-        return Err(race(format!("{branch} moved meanwhile (checked out in {})", worktree.display()))
-            .hint("look at what changed, then run integrate again")
-            .into());
+    let now = repo.head_id()?.detach();
+    if now != before {
+        return Err(race(format!(
+            "nothing was landed: {branch} moved during the run, not by git-agent (now {}; checked out in {})",
+            short_id(&now),
+            worktree.display()
+        ))
+        .hint("look at what changed, then run integrate again")
+        .into());
     }
     if has_changes(&repo)? {
         return Err(refused(format!(

@@ -298,7 +298,9 @@ fn a_record_changed_during_the_run_keeps_the_target_where_it_was() {
          'git update-ref refs/agent/tasks/t $(git commit-tree -p refs/agent/tasks/t -m again refs/agent/tasks/t^{{tree}})'",
         quoted(&repo)
     );
-    let run = integrate(&env, &repo, &["--test", &test]).code(4);
+    let run = integrate(&env, &repo, &["--test", &test])
+        .code(4)
+        .stderr_has("nothing was landed: cannot update refs/agent/tasks/t");
     assert_eq!(rev(&env, &repo, "main"), before, "{run:#?}");
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
     assert!(!repo.join("t.txt").exists(), "the worktree was taken back");
@@ -384,7 +386,9 @@ fn a_test_that_moves_the_target_and_fails_is_reported_as_it_is() {
         repo = quoted(&repo)
     );
     let before = rev(&env, &repo, "main");
-    let run = integrate(&env, &repo, &["--keep-going", "--test", &test]).code(4).stderr_has("moved");
+    let run = integrate(&env, &repo, &["--keep-going", "--test", &test])
+        .code(4)
+        .stderr_has("nothing was landed: main moved during the run, not by git-agent");
     assert_eq!(rev(&env, &repo, "main"), rev(&env, &repo, &format!("{before}~1")), "{run:#?}");
     assert_eq!(record(&env, &repo, "b")["state"], "done");
 }
