@@ -388,7 +388,7 @@ fn a_test_that_moves_the_target_and_fails_is_reported_as_it_is() {
     let before = rev(&env, &repo, "main");
     let run = integrate(&env, &repo, &["--keep-going", "--test", &test])
         .code(4)
-        .stderr_has("nothing was landed: main moved during the run, not by git-agent");
+        .stderr_has("nothing was landed: refs/heads/main moved during the run, not by git-agent");
     assert_eq!(rev(&env, &repo, "main"), rev(&env, &repo, &format!("{before}~1")), "{run:#?}");
     assert_eq!(record(&env, &repo, "b")["state"], "done");
 }
