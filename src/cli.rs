@@ -174,8 +174,20 @@ depending on it instead). Tests run through the shell in a scratch worktree that
 git agent-integrate owns, with a timeout that kills the test's process group; a tree that
 passed the same command before (recorded in refs/notes/agent) is not tested again.
 
-When the target is checked out in a clean worktree, its index and files follow the new commit
-as a fast-forward would; with uncommitted changes there, integrate refuses before merging.
+Landing is one ref transaction: the target, the tasks' \"integrated\" record events and the
+notes in refs/notes/agent move together, each by compare-and-swap, or none does (exit 4 when
+any of them moved meanwhile).
+
+When the target is checked out in a worktree, that worktree follows as with git's
+receive.denyCurrentBranch=updateInstead: with uncommitted changes there, integrate refuses
+before merging; at landing time it takes the worktree's index.lock, checks again, brings the
+files and index to the new commit (a two-tree `git read-tree -m -u`), and only then moves the
+ref, taking the worktree back if the ref cannot be moved. If the worktree cannot follow
+(edited during the run, or a file git does not track, even an ignored one, is where the new
+commit puts a file), nothing lands and the exit status is 3; if its index.lock is held or the
+target moved, 4. An integrate killed between the two leaves the refs as they were and the
+integrated changes staged in that worktree: nothing is lost, and the next integrate refuses
+until they are committed or reset.
 Conflicts confined to files matching git config agent.resolve.<name>.path are resolved by
 running agent.resolve.<name>.run (for example `cargo generate-lockfile`) on the target's side.";
 

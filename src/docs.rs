@@ -177,6 +177,8 @@ task.json (format version 1) holds: version, name, branch (full ref name), base_
 
 While a spawn (and the agent it started) or a prune works on a task it holds the lock file agent-claims/<task>.lock in the git directory (and agent-worktrees.lock while it registers a worktree). Each lock file names its owner (pid, host, process start time, purpose); a second process gets exit code 4 at once, naming the owner. A lock whose owner is provably gone (same host, the process is not running) is recovered by the next command; a lock naming no owner is never deleted, only named in the error. A read-only git directory is reported as such (exit code 3).
 
+Identity: record commits, notes commits and reflog entries are written as the user's committer identity, or, where none is configured, as git-agent <git-agent@localhost>, so that git-agent works on a fresh machine. Commits on the user's branches (integrate's merge, squash and rebased commits) never use that fallback: they are by agent.identity, else by the user's committer identity, and without either, integrate refuses (exit code 3) as git commit does.
+
 Inspect a record with: git log -p refs/agent/tasks/<task>. Share records with: git push origin 'refs/agent/*:refs/agent/*'.";
 
 const CONFIGURATION: &str = "\
@@ -199,7 +201,11 @@ Flags override configuration. Any config scope works (git config --local, --glob
   agent.testTimeout    seconds before integrate kills a test (default 600)
   agent.resolve.<name>.path, agent.resolve.<name>.run
                        integrate resolves conflicts confined to files matching
-                       path by running run on the target's side";
+                       path by running run on the target's side
+  agent.identity       Name <email> for integrate's commits (default: the
+                       user's committer identity)
+
+Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 
 const ENVIRONMENT: &str = "\
 The agent command started by spawn gets:

@@ -32,13 +32,7 @@ pub enum Strategy {
     Squash,
 }
 
-/// A rule resolving conflicts confined to matching files (`agent.resolve.<name>.*`).
-#[derive(Debug, Clone)]
-pub struct ResolveRule {
-    pub name: String,
-    pub path: String,
-    pub run: String,
-}
+pub use crate::settings::ResolveRule;
 
 /// What integration needs to know, decided by the command.
 pub struct Options {
@@ -48,6 +42,8 @@ pub struct Options {
     pub keep_going: bool,
     pub dry_run: bool,
     pub rules: Vec<ResolveRule>,
+    /// Who the commits are by (committer, and author of merge and squash commits).
+    pub identity: gix::actor::Signature,
     /// Where the scratch worktree goes.
     pub scratch_dir: PathBuf,
 }
@@ -63,12 +59,65 @@ pub struct TestRun {
     pub output: Option<String>,
 }
 
+/// How one task's step came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    /// Merged (or rebased, or squashed) and, if there is a test, tested.
+    Merged,
+    /// Its work is in the result already: nothing to do.
+    AlreadyIntegrated,
+    /// The merge conflicts and no rule covers the conflicts.
+    Conflict,
+    /// Merged, but the test failed.
+    TestFailed,
+    /// The conflicts were confined to a rule's files and its command resolved them.
+    ResolvedByRule,
+    /// Not tried: a task it depends on did not land.
+    Skipped,
+    /// Dry run: would merge cleanly (untested).
+    WouldMerge,
+    /// Dry run: would conflict.
+    WouldConflict,
+    /// Dry run: would conflict only in a rule's files; the rule's command would run on the
+    /// target's side of them (the dry run goes on with that side).
+    WouldResolveByRule,
+}
+
+impl StepStatus {
+    /// Did the task's work make it into the result (or would it, in a dry run)?
+    pub fn landed(self) -> bool {
+        match self {
+            StepStatus::Merged
+            | StepStatus::AlreadyIntegrated
+            | StepStatus::ResolvedByRule
+            | StepStatus::WouldMerge
+            | StepStatus::WouldResolveByRule => true,
+            StepStatus::Conflict | StepStatus::TestFailed | StepStatus::Skipped | StepStatus::WouldConflict => false,
+        }
+    }
+}
+
+/// The id of a tree, never of a commit. Steps hand trees and commits on to each other; with
+/// one plain id type for both, a dry run once took a commit id for a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeId(pub ObjectId);
+
+/// The id of a commit, never of a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitId(pub ObjectId);
+
+impl CommitId {
+    /// The commit's tree.
+    pub fn tree(self, repo: &gix::Repository) -> anyhow::Result<TreeId> {
+        Ok(TreeId(repo.find_commit(self.0)?.tree_id()?.detach()))
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Step {
     pub task: String,
-    /// merged, already-integrated, conflict, test-failed, resolved-by-rule, skipped,
-    /// would-merge, would-conflict.
-    pub status: &'static str,
+    pub status: StepStatus,
     pub commit: Option<String>,
     pub tree: Option<String>,
     pub conflicts: Vec<JsonPath>,
@@ -90,12 +139,22 @@ pub struct Outcome {
     pub steps: Vec<Step>,
     pub skipped: Vec<Skipped>,
     /// Tasks whose work is now in `head` (merged, resolved by rule, or already there).
-    pub integrated: Vec<(String, ObjectId)>,
+    pub integrated: Vec<Integrated>,
     pub failed: bool,
     /// JSON notes to record under refs/notes/agent (on step commits and tested trees). They
     /// are written by the caller once it knows the run is not abandoned: a target that moved
     /// meanwhile must leave no trace.
     pub notes: Vec<(ObjectId, serde_json::Value)>,
+}
+
+/// A task whose work is in the result.
+#[derive(Debug, Clone)]
+pub struct Integrated {
+    pub task: String,
+    /// The commit that brought it in (the head after its step).
+    pub commit: ObjectId,
+    /// The task branch's tip that was integrated.
+    pub tip: ObjectId,
 }
 
 /// Orders `tasks` (in spawn order) by their dependencies. A dependency outside the set must
@@ -149,10 +208,31 @@ struct Runner<'a> {
     notes: Vec<(ObjectId, serde_json::Value)>,
 }
 
-/// How one task's merge came out.
-enum Merge {
-    Clean(ObjectId),
+/// How one task's merge came out: `T` is what a clean merge makes (a tree for merge and
+/// squash, a commit for rebase).
+enum Merge<T> {
+    Clean(T),
     Conflict(Vec<ConflictPath>),
+}
+
+/// What a step hands on to be committed: rebase makes commits itself; merge, squash and
+/// rules make a tree.
+#[derive(Clone, Copy)]
+enum Made {
+    Tree(TreeId),
+    Commit(CommitId),
+}
+
+/// What an earlier integration by squash or rebase (whose commits are not the task's own)
+/// says about the task's branch now.
+enum Earlier {
+    /// Not integrated into this head before, or integrated by merge (then the branch's own
+    /// commits are in the head and merge bases say the rest).
+    None,
+    /// Integrated with the branch at this tip: the new work is what came after it.
+    Tip(CommitId),
+    /// Integrated, but the record does not say at which tip, or the branch was rewritten since.
+    Unknown(CommitId),
 }
 
 impl Runner<'_> {
@@ -171,30 +251,55 @@ impl Runner<'_> {
             if let Some(dep) = task.after.iter().find(|d| failed_tasks.contains(*d)) {
                 failed_tasks.insert(task.name.clone());
                 outcome.skipped.push(Skipped { task: task.name.clone(), because: dep.clone() });
-                outcome.steps.push(step(&task.name, "skipped"));
+                outcome.steps.push(step(&task.name, StepStatus::Skipped));
                 continue;
             }
             let tip = crate::git::ref_target(self.repo, &task.branch)?.ok_or_else(|| {
                 Fail::new(Exit::Refused, format!("branch {} of task {} is missing", task.short_branch(), task.name))
             })?;
+            let (tip, head) = (CommitId(tip), CommitId(outcome.head));
             let step_started = Instant::now();
-            if crate::git::merge_base(self.repo, tip, outcome.head)? == Some(tip) {
-                outcome.integrated.push((task.name.clone(), outcome.head));
-                outcome.steps.push(step(&task.name, "already-integrated"));
+            let already = |outcome: &mut Outcome| {
+                outcome.integrated.push(Integrated { task: task.name.clone(), commit: outcome.head, tip: tip.0 });
+                outcome.steps.push(step(&task.name, StepStatus::AlreadyIntegrated));
+            };
+            if crate::git::merge_base(self.repo, tip.0, head.0)? == Some(tip.0) {
+                already(&mut outcome);
                 continue;
             }
-            if self.recorded_as_integrated(task, outcome.head)? {
-                outcome.integrated.push((task.name.clone(), outcome.head));
-                outcome.steps.push(step(&task.name, "already-integrated"));
-                continue;
-            }
-            let (mut step, new_head) = self.step(task, outcome.head, tip)?;
+            let since = match self.integrated_earlier(task, head, tip)? {
+                Earlier::Tip(earlier) if earlier == tip => {
+                    already(&mut outcome);
+                    continue;
+                }
+                Earlier::Tip(earlier) => Some(earlier),
+                Earlier::None => None,
+                Earlier::Unknown(commit) => {
+                    // Without the tip integrated then, only a merge that adds nothing is safe
+                    // to call integrated; anything else could bring back or drop work.
+                    let (step, _) = self.step(task, head, tip, None, true)?;
+                    if step.status == StepStatus::AlreadyIntegrated {
+                        already(&mut outcome);
+                        continue;
+                    }
+                    return Err(crate::error::refused(format!(
+                        "task {} was integrated before (as {}), and its branch {} has changed since in a way \
+                         git-agent cannot follow",
+                        task.name,
+                        crate::git::short_id(&commit.0),
+                        task.short_branch()
+                    ))
+                    .hint("spawn a new task for the new work, or merge the branch by hand")
+                    .into());
+                }
+            };
+            let (mut step, new_head) = self.step(task, head, tip, since, false)?;
             match new_head {
-                Some(head) => {
+                Some(new_head) => {
                     let test_time = step.test.as_ref().map_or(0, |t| if t.cached { 0 } else { t.duration_ms });
                     step.own_ms = (step_started.elapsed().as_millis() as u64).saturating_sub(test_time);
-                    outcome.head = head;
-                    outcome.integrated.push((task.name.clone(), head));
+                    outcome.head = new_head.0;
+                    outcome.integrated.push(Integrated { task: task.name.clone(), commit: new_head.0, tip: tip.0 });
                     outcome.steps.push(step);
                 }
                 None => {
@@ -211,83 +316,112 @@ impl Runner<'_> {
         Ok(outcome)
     }
 
-    /// Merges one task onto `head`; returns the step and the new head, `None` when it failed.
-    fn step(&mut self, task: &TaskRecord, head: ObjectId, tip: ObjectId) -> anyhow::Result<(Step, Option<ObjectId>)> {
-        let mut step = step(&task.name, "merged");
+    /// Merges one task onto `head` (its new work only, after `since` when given); returns
+    /// the step and the new head, `None` when it failed. `probe` only computes the merge:
+    /// no commit, rule command or test.
+    fn step(
+        &mut self,
+        task: &TaskRecord,
+        head: CommitId,
+        tip: CommitId,
+        since: Option<CommitId>,
+        probe: bool,
+    ) -> anyhow::Result<(Step, Option<CommitId>)> {
+        let dry_run = self.options.dry_run;
+        let mut step = step(&task.name, StepStatus::Merged);
         let merged = match self.options.strategy {
-            Strategy::Merge | Strategy::Squash => self.merge_tree(head, tip, task)?,
-            Strategy::Rebase => self.rebase(head, tip, task)?,
+            Strategy::Merge | Strategy::Squash => match self.merge_tree(head, tip, since, task)? {
+                Merge::Clean(tree) => Merge::Clean(Made::Tree(tree)),
+                Merge::Conflict(c) => Merge::Conflict(c),
+            },
+            Strategy::Rebase => match self.rebase(head, tip, since, task)? {
+                Merge::Clean(commit) => Merge::Clean(Made::Commit(commit)),
+                Merge::Conflict(c) => Merge::Conflict(c),
+            },
         };
-        let tree_or_commit = match merged {
-            Merge::Clean(id) => id,
+        let made = match merged {
+            Merge::Clean(made) => made,
             Merge::Conflict(conflicts) => {
-                let paths: Vec<JsonPath> = conflicts.iter().map(|c| c.path.clone()).collect();
-                match self.resolve_by_rule(head, tip, task, &conflicts)? {
+                step.conflicts = conflicts.iter().map(|c| c.path.clone()).collect();
+                let resolved = if probe { None } else { self.resolve_by_rule(head, tip, since, task, &conflicts)? };
+                match resolved {
                     Some((rule, tree)) => {
-                        step.status = "resolved-by-rule";
+                        step.status = if dry_run { StepStatus::WouldResolveByRule } else { StepStatus::ResolvedByRule };
                         step.rule = Some(rule);
-                        step.conflicts = paths;
-                        tree
+                        Made::Tree(tree)
                     }
                     None => {
-                        step.status = if self.options.dry_run { "would-conflict" } else { "conflict" };
-                        step.conflicts = paths;
+                        step.status = if dry_run { StepStatus::WouldConflict } else { StepStatus::Conflict };
                         return Ok((step, None));
                     }
                 }
             }
         };
         // Nothing new (the work arrived by another way, for example squashed before).
-        let head_tree = self.repo.find_commit(head)?.tree_id()?.detach();
-        let new_tree = match self.options.strategy {
-            Strategy::Rebase if step.status != "resolved-by-rule" => {
-                self.repo.find_commit(tree_or_commit)?.tree_id()?.detach()
-            }
-            _ => tree_or_commit,
+        let new_tree = match made {
+            Made::Tree(tree) => tree,
+            Made::Commit(commit) => commit.tree(self.repo)?,
         };
-        if new_tree == head_tree && step.status == "merged" {
-            step.status = "already-integrated";
+        if new_tree == head.tree(self.repo)? && step.status == StepStatus::Merged {
+            step.status = StepStatus::AlreadyIntegrated;
             return Ok((step, Some(head)));
         }
-        // Rebase produced a commit already; merge and squash produced a tree.
-        let commit = match self.options.strategy {
-            Strategy::Rebase if step.status != "resolved-by-rule" => tree_or_commit,
-            Strategy::Merge => self.commit(
-                tree_or_commit,
-                &[head, tip],
-                &format!("Merge task {} ({})\n", task.name, task.short_branch()),
-            )?,
-            _ => self.commit(tree_or_commit, &[head], &squash_message(task))?,
+        if probe {
+            return Ok((step, None));
+        }
+        let commit = match (made, self.options.strategy) {
+            (Made::Commit(commit), _) => commit,
+            (Made::Tree(tree), Strategy::Merge) => {
+                self.commit(tree, &[head, tip], &format!("Merge task {} ({})\n", task.name, task.short_branch()))?
+            }
+            (Made::Tree(tree), Strategy::Squash | Strategy::Rebase) => {
+                self.commit(tree, &[head], &squash_message(task))?
+            }
         };
-        let tree = self.repo.find_commit(commit)?.tree_id()?.detach();
-        step.commit = Some(commit.to_string());
-        step.tree = Some(tree.to_string());
-        if self.options.dry_run {
-            step.status = "would-merge";
+        step.commit = Some(commit.0.to_string());
+        step.tree = Some(new_tree.0.to_string());
+        if dry_run {
+            if step.status == StepStatus::Merged {
+                step.status = StepStatus::WouldMerge;
+            }
             return Ok((step, Some(commit)));
         }
         if let Some(command) = self.options.test.clone() {
-            let test = self.test(task, commit, tree, &command)?;
+            let test = self.test(task, commit, new_tree, &command)?;
             let passed = test.exit == Some(0);
             step.test = Some(test);
             if !passed {
-                step.status = "test-failed";
-                self.note_step(task, commit, tree, &step)?;
+                step.status = StepStatus::TestFailed;
+                self.note_step(task, commit, new_tree, &step)?;
                 return Ok((step, None));
             }
         }
-        self.note_step(task, commit, tree, &step)?;
+        self.note_step(task, commit, new_tree, &step)?;
         Ok((step, Some(commit)))
     }
 
     /// Rebased and squashed tasks leave no trace of their tip in the target: their record's
-    /// integration commit does.
-    fn recorded_as_integrated(&self, task: &TaskRecord, head: ObjectId) -> anyhow::Result<bool> {
-        let Some(commit) = task.integrated_commit.as_deref().and_then(|hex| ObjectId::from_hex(hex.as_bytes()).ok())
-        else {
-            return Ok(false);
-        };
-        Ok(self.repo.has_object(commit) && crate::git::merge_base(self.repo, commit, head)? == Some(commit))
+    /// integration commit does, and the tip it recorded says where the new work starts.
+    fn integrated_earlier(&self, task: &TaskRecord, head: CommitId, tip: CommitId) -> anyhow::Result<Earlier> {
+        let parse = |hex: Option<&str>| hex.and_then(|hex| ObjectId::from_hex(hex.as_bytes()).ok());
+        let Some(commit) = parse(task.integrated_commit.as_deref()) else { return Ok(Earlier::None) };
+        if !self.repo.has_object(commit) || crate::git::merge_base(self.repo, commit, head.0)? != Some(commit) {
+            return Ok(Earlier::None);
+        }
+        match parse(task.integrated_tip.as_deref()) {
+            Some(earlier) if earlier == tip.0 => Ok(Earlier::Tip(tip)),
+            Some(earlier)
+                if self.repo.has_object(earlier)
+                    && crate::git::merge_base(self.repo, earlier, tip.0)? == Some(earlier) =>
+            {
+                // Merged before: the earlier tip is in the head, and merge bases know the rest.
+                if crate::git::merge_base(self.repo, earlier, head.0)? == Some(earlier) {
+                    return Ok(Earlier::None);
+                }
+                Ok(Earlier::Tip(CommitId(earlier)))
+            }
+            _ => Ok(Earlier::Unknown(CommitId(commit))),
+        }
     }
 
     fn caches(&mut self) -> anyhow::Result<&mut MergeCaches> {
@@ -299,59 +433,88 @@ impl Runner<'_> {
         Ok(self.caches.as_mut().expect("just set"))
     }
 
-    /// The three-way merge of `tip` into `head`: its tree, or the conflicts (as git reports them).
-    fn merge_tree(&mut self, head: ObjectId, tip: ObjectId, task: &TaskRecord) -> anyhow::Result<Merge> {
+    /// The three-way merge of `tip` into `head`: its tree, or the conflicts (as git reports
+    /// them). With `since`, only the changes after it: `since` is the merge base.
+    fn merge_tree(
+        &mut self,
+        head: CommitId,
+        tip: CommitId,
+        since: Option<CommitId>,
+        task: &TaskRecord,
+    ) -> anyhow::Result<Merge<TreeId>> {
         let repo = self.repo;
-        let merged = self.caches()?.merge(repo, head, tip, "HEAD", task.short_branch(), false)?;
+        if let Some(since) = since {
+            return self.merge_trees(since.tree(repo)?, head.tree(repo)?, tip.tree(repo)?, task);
+        }
+        let merged = self.caches()?.merge(repo, head.0, tip.0, "HEAD", task.short_branch(), false)?;
         Ok(match merged.tree {
-            Some(tree) if merged.conflicts.is_empty() => Merge::Clean(tree),
+            Some(tree) if merged.conflicts.is_empty() => Merge::Clean(TreeId(tree)),
             _ => Merge::Conflict(merged.conflicts),
         })
     }
 
-    /// Replays the task's commits (oldest first, merges left out) onto `head`; the new tip.
-    fn rebase(&mut self, head: ObjectId, tip: ObjectId, task: &TaskRecord) -> anyhow::Result<Merge> {
+    /// A three-way merge of trees with a given base; conflicts as the paths left unresolved.
+    fn merge_trees(
+        &self,
+        base: TreeId,
+        ours: TreeId,
+        theirs: TreeId,
+        task: &TaskRecord,
+    ) -> anyhow::Result<Merge<TreeId>> {
+        let repo = self.repo;
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: Some("parent".into()),
+            current: Some("HEAD".into()),
+            other: Some(task.short_branch().into()),
+        };
+        let mut outcome = repo.merge_trees(base.0, ours.0, theirs.0, labels, repo.tree_merge_options()?)?;
+        let how = gix::merge::tree::TreatAsUnresolved::git();
+        if outcome.conflicts.iter().any(|c| c.is_unresolved(how)) {
+            let mut paths: Vec<BStringPath> = outcome
+                .conflicts
+                .iter()
+                .filter(|c| c.is_unresolved(how))
+                .map(|c| c.ours.location().to_owned())
+                .collect();
+            paths.sort();
+            paths.dedup();
+            return Ok(Merge::Conflict(
+                paths
+                    .into_iter()
+                    .map(|p| ConflictPath { path: JsonPath(p), kind: crate::conflicts::ConflictKind::Content })
+                    .collect(),
+            ));
+        }
+        Ok(Merge::Clean(TreeId(outcome.tree.write()?.detach())))
+    }
+
+    /// Replays the task's commits (oldest first, merges left out; after `since` when given)
+    /// onto `head`; the new tip.
+    fn rebase(
+        &mut self,
+        head: CommitId,
+        tip: CommitId,
+        since: Option<CommitId>,
+        task: &TaskRecord,
+    ) -> anyhow::Result<Merge<CommitId>> {
         let repo = self.repo;
         let mut commits = Vec::new();
-        for info in repo.rev_walk([tip]).with_hidden([head]).all()? {
+        let hidden = std::iter::once(head.0).chain(since.map(|c| c.0));
+        for info in repo.rev_walk([tip.0]).with_hidden(hidden).all()? {
             let info = info?;
             if info.parent_ids.len() == 1 {
-                commits.push(info.id);
+                commits.push(CommitId(info.id));
             }
         }
         commits.reverse();
         let mut current = head;
         for id in commits {
-            let commit = repo.find_commit(id)?;
-            let parent = commit.parent_ids().next().expect("one parent").detach();
-            let base_tree = repo.find_commit(parent)?.tree_id()?.detach();
-            let ours_tree = repo.find_commit(current)?.tree_id()?.detach();
-            let theirs_tree = commit.tree_id()?.detach();
-            let labels = gix::merge::blob::builtin_driver::text::Labels {
-                ancestor: Some("parent".into()),
-                current: Some("HEAD".into()),
-                other: Some(task.short_branch().into()),
+            let commit = repo.find_commit(id.0)?;
+            let parent = CommitId(commit.parent_ids().next().expect("one parent").detach());
+            let tree = match self.merge_trees(parent.tree(repo)?, current.tree(repo)?, id.tree(repo)?, task)? {
+                Merge::Clean(tree) => tree,
+                Merge::Conflict(conflicts) => return Ok(Merge::Conflict(conflicts)),
             };
-            let mut outcome =
-                repo.merge_trees(base_tree, ours_tree, theirs_tree, labels, repo.tree_merge_options()?)?;
-            let how = gix::merge::tree::TreatAsUnresolved::git();
-            if outcome.conflicts.iter().any(|c| c.is_unresolved(how)) {
-                let mut paths: Vec<BStringPath> = outcome
-                    .conflicts
-                    .iter()
-                    .filter(|c| c.is_unresolved(how))
-                    .map(|c| c.ours.location().to_owned())
-                    .collect();
-                paths.sort();
-                paths.dedup();
-                return Ok(Merge::Conflict(
-                    paths
-                        .into_iter()
-                        .map(|p| ConflictPath { path: JsonPath(p), kind: crate::conflicts::ConflictKind::Content })
-                        .collect(),
-                ));
-            }
-            let tree = outcome.tree.write()?.detach();
             let decoded = commit.decode()?;
             let author = decoded.author()?.to_owned()?;
             let message = decoded.message.to_owned();
@@ -360,40 +523,41 @@ impl Runner<'_> {
         Ok(Merge::Clean(current))
     }
 
-    fn commit(&self, tree: ObjectId, parents: &[ObjectId], message: &str) -> anyhow::Result<ObjectId> {
-        let author = crate::git::signature(self.repo)?;
+    fn commit(&self, tree: TreeId, parents: &[CommitId], message: &str) -> anyhow::Result<CommitId> {
+        let author = self.options.identity.clone();
         self.commit_as(tree, parents, message.into(), author)
     }
 
     fn commit_as(
         &self,
-        tree: ObjectId,
-        parents: &[ObjectId],
+        tree: TreeId,
+        parents: &[CommitId],
         message: bstr::BString,
         author: gix::actor::Signature,
-    ) -> anyhow::Result<ObjectId> {
+    ) -> anyhow::Result<CommitId> {
         let commit = gix::objs::Commit {
-            tree,
-            parents: parents.iter().copied().collect(),
+            tree: tree.0,
+            parents: parents.iter().map(|p| p.0).collect(),
             author,
-            committer: crate::git::signature(self.repo)?,
+            committer: self.options.identity.clone(),
             encoding: None,
             message,
             extra_headers: Vec::new(),
         };
-        Ok(self.repo.write_object(&commit)?.detach())
+        Ok(CommitId(self.repo.write_object(&commit)?.detach()))
     }
 
     /// A conflict confined to files a rule matches: take the target's side of them, run the
     /// rule's command in the scratch worktree, and take its result. Returns the rule and the
-    /// resolved tree (or, for rebase, the resolved commit).
+    /// resolved tree. A dry run runs no command: it goes on with the target's side.
     fn resolve_by_rule(
         &mut self,
-        head: ObjectId,
-        tip: ObjectId,
+        head: CommitId,
+        tip: CommitId,
+        since: Option<CommitId>,
         task: &TaskRecord,
         conflicts: &[ConflictPath],
-    ) -> anyhow::Result<Option<(String, ObjectId)>> {
+    ) -> anyhow::Result<Option<(String, TreeId)>> {
         let Some(rule) = self
             .options
             .rules
@@ -405,21 +569,20 @@ impl Runner<'_> {
         else {
             return Ok(None);
         };
-        if self.options.dry_run {
-            return Ok(Some((rule.name, head)));
-        }
         // Everything but the conflicted files merged as usual; the conflicted ones from the target.
         let repo = self.repo;
-        let head_tree = repo.find_commit(head)?.tree_id()?.detach();
-        let tip_tree = repo.find_commit(tip)?.tree_id()?.detach();
-        let base = crate::git::merge_base(repo, head, tip)?.context("no merge base")?;
-        let base_tree = repo.find_commit(base)?.tree_id()?.detach();
+        let head_tree = head.tree(repo)?;
+        let tip_tree = tip.tree(repo)?;
+        let base = match since {
+            Some(since) => since,
+            None => CommitId(crate::git::merge_base(repo, head.0, tip.0)?.context("no merge base")?),
+        };
         // Start from the task's tree, put the target's version of the conflicted files in, and
         // apply the target's other changes by a merge that now cannot conflict on those files.
-        let mut editor = repo.edit_tree(tip_tree)?;
+        let mut editor = repo.edit_tree(tip_tree.0)?;
         for conflict in conflicts {
             let path = conflict.path.0.as_bstr();
-            let head_tree_obj = repo.find_tree(head_tree)?;
+            let head_tree_obj = repo.find_tree(head_tree.0)?;
             match head_tree_obj.lookup_entry_by_path(gix::path::from_bstr(path)?)? {
                 Some(entry) => {
                     editor.upsert(path, entry.mode().kind(), entry.object_id())?;
@@ -429,20 +592,16 @@ impl Runner<'_> {
                 }
             }
         }
-        let adjusted_tip_tree = editor.write()?.detach();
-        let labels = gix::merge::blob::builtin_driver::text::Labels {
-            ancestor: None,
-            current: Some("HEAD".into()),
-            other: Some(task.short_branch().into()),
+        let adjusted_tip_tree = TreeId(editor.write()?.detach());
+        let provisional_tree = match self.merge_trees(base.tree(repo)?, head_tree, adjusted_tip_tree, task)? {
+            Merge::Clean(tree) => tree,
+            Merge::Conflict(_) => return Ok(None),
         };
-        let mut outcome =
-            repo.merge_trees(base_tree, head_tree, adjusted_tip_tree, labels, repo.tree_merge_options()?)?;
-        if outcome.conflicts.iter().any(|c| c.is_unresolved(gix::merge::tree::TreatAsUnresolved::git())) {
-            return Ok(None);
+        if self.options.dry_run {
+            return Ok(Some((rule.name, provisional_tree)));
         }
-        let provisional_tree = outcome.tree.write()?.detach();
         let provisional = self.commit(provisional_tree, &[head], "git-agent: provisional resolution\n")?;
-        let scratch = self.scratch_at(provisional)?;
+        let scratch = self.scratch_at(provisional.0)?;
         let outcome = crate::process::Run::shell(&rule.run, &scratch)
             .timeout(Some(self.options.test_timeout))
             .run()
@@ -458,7 +617,7 @@ impl Runner<'_> {
             ));
         }
         // Take the command's result for the files the rule covers.
-        let mut editor = repo.edit_tree(provisional_tree)?;
+        let mut editor = repo.edit_tree(provisional_tree.0)?;
         for conflict in conflicts {
             let path = conflict.path.0.as_bstr();
             let file = scratch.join(gix::path::from_bstr(path)?);
@@ -473,12 +632,7 @@ impl Runner<'_> {
                 Err(err) => return Err(anyhow!(err).context(format!("cannot read {}", file.display()))),
             }
         }
-        let tree = editor.write()?.detach();
-        let resolved = match self.options.strategy {
-            Strategy::Rebase => self.commit(tree, &[head], &squash_message(task))?,
-            _ => tree,
-        };
-        Ok(Some((rule.name, resolved)))
+        Ok(Some((rule.name, TreeId(editor.write()?.detach()))))
     }
 
     /// The scratch worktree, created on first use, checked out at `commit`.
@@ -497,8 +651,7 @@ impl Runner<'_> {
                 }
             }
             None => {
-                let path =
-                    self.options.scratch_dir.join(format!("{}{}", crate::layout::SCRATCH_PREFIX, std::process::id()));
+                let path = self.options.scratch_dir.join(crate::layout::scratch_name(std::process::id()));
                 std::fs::create_dir_all(&self.options.scratch_dir)
                     .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
                 crate::git::add_detached_worktree(self.repo, &path, commit, &gix::interrupt::IS_INTERRUPTED)?;
@@ -517,11 +670,13 @@ impl Runner<'_> {
     }
 
     /// Tests `commit` in the scratch worktree, unless its tree passed the same command before.
-    fn test(&mut self, task: &TaskRecord, commit: ObjectId, tree: ObjectId, command: &str) -> anyhow::Result<TestRun> {
+    fn test(&mut self, task: &TaskRecord, commit: CommitId, tree: TreeId, command: &str) -> anyhow::Result<TestRun> {
+        let (commit, tree) = (commit.0, tree.0);
         if let Some(previous) = self.passed_before(tree, command)? {
             return Ok(TestRun { cached: true, ..previous });
         }
         let scratch = self.scratch_at(commit)?;
+        crate::pause::point("integrate-test");
         let run = run_test(&scratch, command, self.options.test_timeout)?;
         let note = serde_json::json!({
             "task": task.name, "command": command, "tree": tree.to_string(), "commit": commit.to_string(),
@@ -552,7 +707,8 @@ impl Runner<'_> {
     }
 
     /// The step's outcome as a JSON note on its commit (written later, see [`Outcome::notes`]).
-    fn note_step(&mut self, task: &TaskRecord, commit: ObjectId, tree: ObjectId, step: &Step) -> anyhow::Result<()> {
+    fn note_step(&mut self, task: &TaskRecord, commit: CommitId, tree: TreeId, step: &Step) -> anyhow::Result<()> {
+        let (commit, tree) = (commit.0, tree.0);
         let note = serde_json::json!({
             "task": task.name, "commit": commit.to_string(), "tree": tree.to_string(), "status": step.status,
             "command": step.test.as_ref().map(|t| t.command.clone()),
@@ -565,21 +721,53 @@ impl Runner<'_> {
     }
 }
 
-/// Records `notes` under refs/notes/agent, one notes commit each (as `git notes add` would).
-pub fn write_notes(repo: &gix::Repository, notes: &[(ObjectId, serde_json::Value)]) -> anyhow::Result<()> {
-    for (object, note) in notes {
-        let what = note["task"].as_str().unwrap_or("integration");
-        repo.notes()?
-            .with_commit_message(format!("git-agent: integrate {what}"))
-            .replace(crate::layout::NOTES_NAME, *object, note.to_string() + "\n")
-            .context("cannot record the integration results in refs/notes/agent")?;
+/// A scratch worktree left by an integrate that was killed (`kill -9`, a crash), removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrphanedScratch {
+    pub path: PathBuf,
+    /// The pid of the integrate that made it.
+    pub pid: u32,
+}
+
+/// Removes the scratch worktrees under `root` (`<root>/.integrate-<pid>`, registered as
+/// worktrees of `repo`) whose integrate process is gone; returns what was removed. A scratch
+/// worktree holds only a checkout of commits git-agent wrote, and build output of the tests.
+/// For `integrate` at its start (before it makes its own) and for `prune`.
+pub fn remove_orphaned_scratch(repo: &gix::Repository, root: &Path) -> anyhow::Result<Vec<OrphanedScratch>> {
+    let root = crate::git::normalise_path(root);
+    let mut removed = Vec::new();
+    for proxy in repo.worktrees()? {
+        let Ok(base) = proxy.base() else { continue };
+        let base = crate::git::normalise_path(&base);
+        let Some(pid) = base.file_name().and_then(|n| n.to_str()).and_then(crate::layout::scratch_pid) else {
+            continue;
+        };
+        if base.parent() != Some(root.as_path()) || process_may_be_alive(pid) {
+            continue;
+        }
+        if base.exists() {
+            crate::git::remove_created_worktree(repo, &base)
+                .with_context(|| format!("cannot remove the orphaned scratch worktree {}", base.display()))?;
+        } else {
+            // Its directory is gone already: only the registration is left.
+            std::fs::remove_dir_all(proxy.git_dir())
+                .with_context(|| format!("cannot remove the registration {}", proxy.git_dir().display()))?;
+        }
+        removed.push(OrphanedScratch { path: base, pid });
     }
-    Ok(())
+    Ok(removed)
+}
+
+/// Whether a process `pid` may still run. Without a way to tell (no /proc), it may: a
+/// scratch worktree in use is never removed on a guess.
+fn process_may_be_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 type BStringPath = bstr::BString;
 
-fn step(task: &str, status: &'static str) -> Step {
+fn step(task: &str, status: StepStatus) -> Step {
     Step {
         task: task.to_owned(),
         status,

@@ -18,6 +18,24 @@ pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
 /// Scratch worktrees of integration runs are `<worktree root>/<SCRATCH_PREFIX><pid>`.
 pub const SCRATCH_PREFIX: &str = ".integrate-";
 
+/// While integrate brings a checked-out target's worktree to the new commit, git writes the
+/// new index here (in that worktree's git directory) and integrate holds `index.lock`.
+pub const LANDING_INDEX: &str = "agent-integrate-index";
+
+/// The scratch worktree's directory name for the integrate process `pid`.
+pub fn scratch_name(pid: u32) -> String {
+    format!("{SCRATCH_PREFIX}{pid}")
+}
+
+/// The pid in a scratch worktree's directory name, if it is one.
+pub fn scratch_pid(name: &str) -> Option<u32> {
+    let digits = name.strip_prefix(SCRATCH_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The full ref name of a task's record.
 pub fn record_ref(task: &str) -> String {
     format!("{TASKS_PREFIX}{task}")
@@ -108,4 +126,5 @@ pub mod key {
     pub const RUN_HOOKS: &str = "agent.runHooks";
     /// Globs of ignored files prune may delete (multi-valued; default [`super::DEFAULT_DISPOSABLE`]).
     pub const DISPOSABLE: &str = "agent.disposable";
+    pub const IDENTITY: &str = "agent.identity";
 }

@@ -5,6 +5,7 @@
 //! - [`git`]: all git access through gix, split by job (discovery, refs, history, worktrees)
 //! - [`process`]: every child process (user commands and `git` itself), with a clean environment
 //! - [`layout`]: every name of the state: refs, notes, lock files, scratch names, config keys
+//! - [`integrate`], [`land`]: integration runs, and landing them in one ref transaction
 //! - [`state`]: task records: reading, validating, writing
 //! - [`settings`]: the `agent.*` configuration, read once
 //! - [`lock`]: git-agent's own lock files
@@ -19,6 +20,7 @@ pub mod git;
 pub mod graph;
 pub mod guard;
 pub mod integrate;
+pub mod land;
 pub mod layout;
 pub mod lock;
 pub mod merge;

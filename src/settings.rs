@@ -1,9 +1,17 @@
 //! The `agent.*` settings, read once from git config and validated before anything is created.
+//!
+//! An invalid value is an error naming the key and the file it came from, in every command
+//! that reads settings, before that command changes anything. Commands (`agent.test`,
+//! `agent.setup`, `agent.command`, `agent.resolve.<name>.run`) keep where they were
+//! configured, so that a command planted in a configuration file is shown before it runs.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
 
-use bstr::ByteSlice;
+use bstr::{BStr, ByteSlice};
 
+use crate::error::bad_input;
 use crate::layout::{DEFAULT_BRANCH_PREFIX, key};
 
 /// The `agent.*` settings.
@@ -14,21 +22,95 @@ pub struct Settings {
     pub base: Option<String>,
     pub setup: Option<String>,
     pub copy: Vec<String>,
+    /// `agent.command` as configured; it splits into arguments (checked here).
     pub command: Option<String>,
+    pub test: Option<String>,
+    /// `agent.testTimeout` in seconds.
+    pub test_timeout: Option<u64>,
+    pub rules: Vec<ResolveRule>,
+    /// `agent.identity`: who integrate's commits are by, instead of the user's identity.
+    pub identity: Option<Identity>,
+    /// `agent.runHooks`: let git-agent's own git commands run the repository's hooks.
+    pub run_hooks: bool,
+    /// Where each command-valued key was configured, by key.
+    origins: BTreeMap<String, Origin>,
+}
+
+/// A rule resolving conflicts confined to matching files (`agent.resolve.<name>.*`).
+#[derive(Debug, Clone)]
+pub struct ResolveRule {
+    pub name: String,
+    pub path: String,
+    pub run: String,
+    /// Where `run` was configured.
+    pub origin: Origin,
+}
+
+/// `Name <email>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+/// Where a configured value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The configuration file, when it came from one.
+    pub file: Option<PathBuf>,
+    pub source: gix::config::Source,
+}
+
+impl Origin {
+    /// From a per-worktree configuration (`config.worktree`, with `extensions.worktreeConfig`).
+    pub fn is_per_worktree(&self) -> bool {
+        self.source == gix::config::Source::Worktree
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use gix::config::Source;
+        match (&self.file, self.source) {
+            (Some(file), _) => write!(f, "{}", file.display()),
+            (None, Source::Cli) => f.write_str("the command line (git -c)"),
+            (None, Source::Env | Source::EnvOverride) => f.write_str("the environment (GIT_CONFIG_*)"),
+            (None, Source::Api) => f.write_str("git-agent's defaults"),
+            (None, other) => write!(f, "the {other:?} configuration"),
+        }
+    }
 }
 
 impl Settings {
     pub fn read(repo: &gix::Repository) -> anyhow::Result<Settings> {
         let config = repo.config_snapshot();
-        let string = |key: &str| config.string(key).map(|v| v.to_str_lossy().into_owned()).filter(|v| !v.is_empty());
+        let reader = Reader { config: &config };
         let worktree_root = config
             .trusted_path(key::WORKTREE_ROOT)
-            .map_err(|err| anyhow::anyhow!("git config agent.worktreeRoot is not a usable path: {err}"))?;
+            .map_err(|err| reader.invalid(key::WORKTREE_ROOT, format!("is not a usable path: {err}")))?;
+        let mut origins = BTreeMap::new();
+        let mut command_value = |key: &str| {
+            let value = reader.string(key);
+            if value.is_some()
+                && let Some(origin) = reader.origin(key)
+            {
+                origins.insert(key.to_owned(), origin);
+            }
+            value
+        };
+        let setup = command_value(key::SETUP);
+        let command = command_value(key::COMMAND);
+        let test = command_value(key::TEST);
+        if let Some(line) = &command {
+            crate::state::split_command_line(line).map_err(|why| {
+                reader.invalid(key::COMMAND, format!("{line:?} cannot be split into arguments: {why}"))
+            })?;
+        }
         Ok(Settings {
             worktree_root,
-            branch_prefix: string(key::BRANCH_PREFIX).unwrap_or_else(|| DEFAULT_BRANCH_PREFIX.to_owned()),
-            base: string(key::BASE),
-            setup: string(key::SETUP),
+            branch_prefix: reader.branch_prefix()?,
+            base: reader.string(key::BASE),
+            setup,
             copy: config
                 .strings(key::COPY)
                 .unwrap_or_default()
@@ -36,7 +118,164 @@ impl Settings {
                 .map(|v| v.to_str_lossy().into_owned())
                 .filter(|v| !v.is_empty())
                 .collect(),
-            command: string(key::COMMAND),
+            command,
+            test,
+            test_timeout: reader.test_timeout()?,
+            rules: reader.rules()?,
+            identity: reader.identity()?,
+            run_hooks: reader.boolean(key::RUN_HOOKS)?.unwrap_or(false),
+            origins,
         })
+    }
+
+    /// Where a command-valued key (`agent.test`, `agent.setup`, `agent.command`) was set.
+    pub fn origin(&self, key: &str) -> Option<&Origin> {
+        self.origins.get(key)
+    }
+}
+
+struct Reader<'a> {
+    config: &'a gix::config::Snapshot<'a>,
+}
+
+impl Reader<'_> {
+    /// A non-empty string value (empty means unset, as for git's own command settings).
+    fn string(&self, key: &str) -> Option<String> {
+        self.config.string(key).map(|v| v.to_str_lossy().into_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// Where the value of `key` that wins (the last one) was set.
+    fn origin(&self, key: &str) -> Option<Origin> {
+        let (section, subsection, name) = split_key(key)?;
+        let sections = self.config.plumbing().sections_by_name(section)?;
+        let mut found = None;
+        for candidate in sections {
+            let sub = candidate.header().subsection_name().map(|s| s.as_bytes());
+            if sub == subsection.map(str::as_bytes) && candidate.value(name).is_some() {
+                // Absolute: gix gives paths relative to where the repository was found from.
+                let file = candidate.meta().path.as_deref().map(crate::git::normalise_path);
+                found = Some(Origin { file, source: candidate.meta().source });
+            }
+        }
+        found
+    }
+
+    /// An error naming the key and its file.
+    fn invalid(&self, key: &str, what: impl fmt::Display) -> anyhow::Error {
+        let origin = self.origin(key);
+        let place = origin.as_ref().map_or_else(String::new, |o| format!(" (set in {o})"));
+        let fix = match origin.as_ref().and_then(|o| o.file.as_ref()) {
+            Some(file) => format!("fix or remove it: git config --file {} --unset {key}", file.display()),
+            None => format!("fix or remove {key}"),
+        };
+        bad_input(format!("invalid git config {key}{place}: {what}")).hint(fix).into()
+    }
+
+    /// Task branches are `refs/heads/<prefix><task>`: the prefix must make valid ref names.
+    fn branch_prefix(&self) -> anyhow::Result<String> {
+        let Some(prefix) = self.string(key::BRANCH_PREFIX) else { return Ok(DEFAULT_BRANCH_PREFIX.to_owned()) };
+        match gix::refs::FullName::try_from(format!("refs/heads/{prefix}task")) {
+            Ok(_) => Ok(prefix),
+            Err(err) => {
+                Err(self.invalid(key::BRANCH_PREFIX, format!("{prefix:?} does not make valid branch names: {err}")))
+            }
+        }
+    }
+
+    fn test_timeout(&self) -> anyhow::Result<Option<u64>> {
+        let Some(value) = self.string(key::TEST_TIMEOUT) else { return Ok(None) };
+        match value.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Ok(Some(seconds)),
+            _ => Err(self.invalid(key::TEST_TIMEOUT, format!("{value:?} is not a number of seconds"))),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> anyhow::Result<Option<bool>> {
+        match self.config.try_boolean(key) {
+            Ok(value) => Ok(value),
+            Err(_) => {
+                let value = self.string(key).unwrap_or_default();
+                Err(self.invalid(key, format!("{value:?} is not a boolean (true or false)")))
+            }
+        }
+    }
+
+    fn identity(&self) -> anyhow::Result<Option<Identity>> {
+        let Some(value) = self.string(key::IDENTITY) else { return Ok(None) };
+        parse_identity(value.as_str().into())
+            .map(Some)
+            .ok_or_else(|| self.invalid(key::IDENTITY, format!("{value:?} is not of the form \"Name <email>\"")))
+    }
+
+    /// `agent.resolve.<name>.path` and `.run` pairs, in configuration order; a rule with one
+    /// of the two is an error.
+    fn rules(&self) -> anyhow::Result<Vec<ResolveRule>> {
+        let mut rules: Vec<ResolveRule> = Vec::new();
+        let Some(sections) = self.config.plumbing().sections_by_name("agent") else { return Ok(rules) };
+        let mut names: Vec<String> = Vec::new();
+        for section in sections {
+            let Some(sub) = section.header().subsection_name() else { continue };
+            let Some(name) = sub.to_str().ok().and_then(|s| s.strip_prefix("resolve.")) else { continue };
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+        for name in names {
+            let path_key = format!("agent.resolve.{name}.path");
+            let run_key = format!("agent.resolve.{name}.run");
+            match (self.string(&path_key), self.string(&run_key)) {
+                (Some(path), Some(run)) => {
+                    let origin = self.origin(&run_key).expect("the value was just read");
+                    rules.push(ResolveRule { name, path, run, origin });
+                }
+                (None, None) => {}
+                (Some(_), None) => return Err(self.invalid(&path_key, format!("{run_key} is missing"))),
+                (None, Some(_)) => return Err(self.invalid(&run_key, format!("{path_key} is missing"))),
+            }
+        }
+        Ok(rules)
+    }
+}
+
+/// `agent.resolve.lock.run` -> ("agent", Some("resolve.lock"), "run").
+fn split_key(key: &str) -> Option<(&str, Option<&str>, &str)> {
+    let (section, rest) = key.split_once('.')?;
+    match rest.rsplit_once('.') {
+        Some((sub, name)) => Some((section, Some(sub), name)),
+        None => Some((section, None, rest)),
+    }
+}
+
+/// `Name <email>`, both parts present, nothing after the `>`.
+pub fn parse_identity(value: &BStr) -> Option<Identity> {
+    let value = value.to_str().ok()?.trim();
+    let (name, rest) = value.split_once('<')?;
+    let email = rest.strip_suffix('>')?;
+    let name = name.trim();
+    if name.is_empty() || email.trim().is_empty() || email.contains(['<', '>']) || name.contains('>') {
+        return None;
+    }
+    Some(Identity { name: name.to_owned(), email: email.trim().to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_need_a_name_and_an_email() {
+        assert_eq!(
+            parse_identity("Integration Bot <bot@example.com>".into()),
+            Some(Identity { name: "Integration Bot".into(), email: "bot@example.com".into() })
+        );
+        for bad in ["bot", "<bot@example.com>", "Bot <>", "Bot <a> x", "Bot bot@example.com>"] {
+            assert_eq!(parse_identity(bad.into()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn keys_split_into_section_subsection_and_name() {
+        assert_eq!(split_key("agent.test"), Some(("agent", None, "test")));
+        assert_eq!(split_key("agent.resolve.lock.run"), Some(("agent", Some("resolve.lock"), "run")));
     }
 }

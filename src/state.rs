@@ -79,6 +79,9 @@ pub struct TaskRecord {
     /// The commit that integrated this task (set by integration).
     #[serde(default)]
     pub integrated_commit: Option<String>,
+    /// The task branch's tip that integration took (hex): later commits are new work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated_tip: Option<String>,
     /// Fields written by newer versions, kept as they are when this version rewrites a record.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,
@@ -360,8 +363,7 @@ pub fn append_event(
     record: &TaskRecord,
     event: &str,
 ) -> anyhow::Result<gix::ObjectId> {
-    let message = format!("{event} {}\n", record.name);
-    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), Some(previous), &message)?;
+    let (commit, message) = event_commit(repo, previous, record, event)?;
     crate::git::update_ref(
         repo,
         &record_ref(&record.name),
@@ -401,6 +403,19 @@ pub fn update_record(
         }
     }
     Err(last_error.expect("at least one attempt").context(format!("the record of task {task:?} kept changing")))
+}
+
+/// Writes an event's record commit on top of `previous` without moving the record ref, for
+/// a caller that moves it in a larger transaction; returns the commit and its message.
+pub fn event_commit(
+    repo: &gix::Repository,
+    previous: gix::ObjectId,
+    record: &TaskRecord,
+    event: &str,
+) -> anyhow::Result<(gix::ObjectId, String)> {
+    let message = format!("{event} {}\n", record.name);
+    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), Some(previous), &message)?;
+    Ok((commit, message))
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -4,14 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bstr::ByteSlice;
 use gix::ObjectId;
 use serde::Serialize;
 
 use super::Context;
 use crate::cli::IntegrateArgs;
 use crate::error::{Exit, bad_input, refused};
-use crate::integrate::{Options, ResolveRule, Skipped, Step, Strategy};
+use crate::integrate::{Options, ResolveRule, Skipped, Step, StepStatus, Strategy};
 use crate::output::{GlobalArgs, Style, Ui, paint};
 use crate::state::{self, TaskRecord, TaskState};
 
@@ -22,6 +21,10 @@ struct TargetReport {
     full_ref: String,
     before: String,
     after: Option<String>,
+    /// What the destination points at now, after the run (`null`: it does not exist).
+    current: Option<String>,
+    /// The destination moved during the run, and not by this run.
+    moved_by_others: bool,
 }
 
 #[derive(Serialize)]
@@ -35,12 +38,14 @@ struct Report<'a> {
     skipped: &'a [Skipped],
 }
 
+/// Seconds before a test is killed, when neither --test-timeout nor agent.testTimeout says.
 const DEFAULT_TEST_TIMEOUT: u64 = 600;
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<Exit> {
     for name in &args.tasks {
         crate::names::validate_task_name(name)?;
     }
+    let branch_ref = args.branch.as_deref().map(crate::git::branch_ref).transpose()?;
     let ctx = Context::open(global)?;
     let repo = &ctx.repo;
     let entries = state::read_tasks(repo)?;
@@ -74,12 +79,16 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     let (target_name, target_ref) = target(repo, args.into.as_deref(), &records)?;
     let target_tip = crate::git::ref_target(repo, &target_ref)?
         .ok_or_else(|| bad_input(format!("branch {target_name} does not exist")))?;
-    let (dest_ref, dest_name, dest_before) = match &args.branch {
-        Some(name) => {
-            let full = crate::git::full_name(&format!("refs/heads/{}", name.trim_start_matches("refs/heads/")))?;
-            let full = full.as_bstr().to_string();
-            let before = crate::git::ref_target(repo, &full)?;
-            (full, name.clone(), before)
+    let (dest_ref, dest_name, dest_before) = match &branch_ref {
+        Some(full) => {
+            let task_branches = format!("refs/heads/{}", ctx.settings.branch_prefix);
+            if full.as_bstr().starts_with(task_branches.as_bytes()) {
+                return Err(bad_input(format!("--branch {}: that is where task branches live", full.shorten()))
+                    .hint("name an integration branch outside agent.branchPrefix, for example integration/today")
+                    .into());
+            }
+            let before = crate::git::ref_target(repo, &full.as_bstr().to_string())?;
+            (full.as_bstr().to_string(), full.shorten().to_string(), before)
         }
         None => (target_ref.clone(), target_name.clone(), Some(target_tip)),
     };
@@ -112,23 +121,40 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         }
     }
 
+    let test = test_command(&ctx, &args)?;
+    let rules = rule_commands(&ctx)?;
     let options = Options {
         strategy: args.strategy,
-        test: args.test.clone().or_else(|| config_string(repo, crate::layout::key::TEST)),
+        test: test.as_ref().map(|t| t.command.clone()),
         test_timeout: Duration::from_secs(
-            args.test_timeout
-                .or_else(|| config_string(repo, crate::layout::key::TEST_TIMEOUT).and_then(|v| v.parse().ok()))
-                .unwrap_or(DEFAULT_TEST_TIMEOUT),
+            args.test_timeout.or(ctx.settings.test_timeout).unwrap_or(DEFAULT_TEST_TIMEOUT),
         ),
         keep_going: args.keep_going,
         dry_run: args.dry_run,
-        rules: resolve_rules(repo),
+        rules: rules.clone(),
+        identity: identity(&ctx, args.dry_run)?,
         scratch_dir: scratch_dir(&ctx)?,
     };
+    if !args.dry_run {
+        // Shown before anything runs: a command planted in a configuration file does not
+        // run unnoticed.
+        if let Some(test) = &test {
+            ui.status(format!("running {} after every merge: {}", test.from, test.command));
+        }
+        for rule in &rules {
+            ui.status(format!(
+                "running agent.resolve.{}.run from {} on conflicts confined to {}: {}",
+                rule.name, rule.origin, rule.path, rule.run
+            ));
+        }
+    }
     let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let order_text: Vec<&str> = ordered.iter().map(|t| t.name.as_str()).collect();
     ui.status(format!("integrating into {dest_name} ({}): {}", crate::git::short_id(&start), order_text.join(", ")));
 
+    if !args.dry_run {
+        remove_orphaned_scratch(repo, &options.scratch_dir, ui);
+    }
     let outcome = if args.dry_run {
         // In memory only: nothing the dry run computes reaches the object database.
         let memory_repo = repo.clone().with_object_memory();
@@ -137,33 +163,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         crate::integrate::run(repo, start, &ordered, &options)?
     };
 
-    let stopped = outcome.failed && !args.keep_going;
-    let mut landed = false;
-    if !args.dry_run && !stopped && outcome.head != start {
-        // The one write of the destination: compare-and-swap against what was read at the start.
-        match dest_before {
-            Some(before) => crate::git::update_ref(repo, &dest_ref, before, outcome.head, "git-agent: integrate")?,
-            None => crate::git::create_refs(repo, &[(&dest_ref, outcome.head)], "git-agent: integrate")?,
-        }
-        landed = true;
-        if let (Some(worktree), Some(before)) = (&checked_out, dest_before) {
-            // Index and files follow, as a fast-forward would; refuses rather than overwrite.
-            if let Err(err) = crate::process::run_git(
-                worktree,
-                &["read-tree", "-m", "-u", &before.to_string(), &outcome.head.to_string()],
-            ) {
-                ui.warn(format!("{dest_name} moved, but updating {} failed: {err:#}", worktree.display()));
-            }
-        }
-    }
-    if landed && args.branch.is_none() {
-        record_integrated(repo, &records, &outcome.integrated, ui);
-    }
-    // Results are kept when the run landed or stopped on a conflict or a failed test; a run
-    // that lost the race for the target returned above and leaves no trace.
-    if !args.dry_run && (landed || outcome.failed) {
-        crate::integrate::write_notes(repo, &outcome.notes)?;
-    }
+    let landed = write_results(repo, &args, &dest_ref, dest_before, start, &records, &outcome)?;
+    // Said as it is: a test command (or anyone) may have moved the destination meanwhile.
+    let current = crate::git::ref_target(repo, &dest_ref)?;
 
     let report = Report {
         version: 1,
@@ -172,6 +174,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
             full_ref: dest_ref.clone(),
             before: start.to_string(),
             after: landed.then(|| outcome.head.to_string()),
+            current: current.map(|id| id.to_string()),
+            moved_by_others: !landed && current != dest_before,
         },
         strategy: args.strategy,
         dry_run: args.dry_run,
@@ -185,6 +189,46 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         ui.data(&render(&report));
     }
     Ok(if outcome.failed { Exit::Found } else { Exit::Success })
+}
+
+/// Lands the run (destination, records, notes in one transaction), or, for a run that
+/// stopped on a conflict or a failed test, records what it tested; returns whether it landed.
+fn write_results(
+    repo: &gix::Repository,
+    args: &IntegrateArgs,
+    dest_ref: &str,
+    dest_before: Option<ObjectId>,
+    start: ObjectId,
+    records: &[(ObjectId, TaskRecord)],
+    outcome: &crate::integrate::Outcome,
+) -> anyhow::Result<bool> {
+    if args.dry_run {
+        return Ok(false);
+    }
+    let stopped = outcome.failed && !args.keep_going;
+    if stopped || outcome.head == start {
+        if outcome.failed {
+            crate::land::record_notes(repo, &outcome.notes)?;
+        }
+        return Ok(false);
+    }
+    // An integration branch is not the target: its tasks are not integrated yet.
+    let (records, integrated) = match args.branch {
+        Some(_) => (&[][..], &[][..]),
+        None => (records, &outcome.integrated[..]),
+    };
+    let landing = crate::land::Landing {
+        dest_ref,
+        before: dest_before,
+        after: outcome.head,
+        // Looked up again: it may have been checked out somewhere during the run.
+        checked_out: checked_out_worktree(repo, dest_ref)?,
+        records,
+        integrated,
+        notes: &outcome.notes,
+    };
+    crate::land::land(repo, &landing)?;
+    Ok(true)
 }
 
 /// `--into`, else the tasks' common base branch: (short name, full ref).
@@ -234,27 +278,93 @@ fn checked_out_worktree(repo: &gix::Repository, full_ref: &str) -> anyhow::Resul
     Ok(None)
 }
 
-fn config_string(repo: &gix::Repository, key: &str) -> Option<String> {
-    repo.config_snapshot().string(key).map(|v| v.to_str_lossy().into_owned()).filter(|v| !v.is_empty())
+/// The test command and where it came from, as printed before it runs.
+struct TestCommand {
+    command: String,
+    /// `--test`, or `agent.test from <file>`.
+    from: String,
 }
 
-/// `agent.resolve.<name>.path` and `.run` pairs, in configuration order.
-fn resolve_rules(repo: &gix::Repository) -> Vec<ResolveRule> {
-    let config = repo.config_snapshot();
-    let mut rules: Vec<ResolveRule> = Vec::new();
-    let Some(sections) = config.plumbing().sections_by_name("agent") else { return rules };
-    for section in sections {
-        let Some(sub) = section.header().subsection_name() else { continue };
-        let Some(name) = sub.to_str().ok().and_then(|s| s.strip_prefix("resolve.")) else { continue };
-        let (Some(path), Some(run)) = (section.value("path"), section.value("run")) else { continue };
-        rules.retain(|r| r.name != name);
-        rules.push(ResolveRule {
-            name: name.to_owned(),
-            path: path.to_str_lossy().into_owned(),
-            run: run.to_str_lossy().into_owned(),
-        });
+/// `--test`, else `agent.test`; refused when it comes from a linked worktree's own config.
+fn test_command(ctx: &Context, args: &IntegrateArgs) -> anyhow::Result<Option<TestCommand>> {
+    if let Some(command) = &args.test {
+        return Ok(Some(TestCommand { command: command.clone(), from: "--test".to_owned() }));
     }
-    rules
+    let Some(command) = &ctx.settings.test else { return Ok(None) };
+    let origin = ctx.settings.origin(crate::layout::key::TEST).cloned();
+    if let Some(origin) = &origin {
+        refuse_worktree_config(ctx, crate::layout::key::TEST, origin)?;
+    }
+    let from = origin.map_or_else(|| "agent.test".to_owned(), |o| format!("agent.test from {o}"));
+    Ok(Some(TestCommand { command: command.clone(), from }))
+}
+
+/// The resolution rules; refused when one comes from a linked worktree's own config.
+fn rule_commands(ctx: &Context) -> anyhow::Result<Vec<ResolveRule>> {
+    for rule in &ctx.settings.rules {
+        refuse_worktree_config(ctx, &format!("agent.resolve.{}.run", rule.name), &rule.origin)?;
+    }
+    Ok(ctx.settings.rules.clone())
+}
+
+/// A per-worktree configuration (`extensions.worktreeConfig`) of a linked worktree belongs
+/// to whoever works there, an agent for a task's worktree: integrate runs no command from it.
+/// The main worktree's `config.worktree` is the user's.
+fn refuse_worktree_config(ctx: &Context, key: &str, origin: &crate::settings::Origin) -> anyhow::Result<()> {
+    if !origin.is_per_worktree() {
+        return Ok(());
+    }
+    let main = crate::git::normalise_path(&ctx.repo.common_dir().join("config.worktree"));
+    if origin.file.as_deref().map(crate::git::normalise_path).as_deref() == Some(main.as_path()) {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "{key} is set in {origin}, the configuration of a linked worktree; integrate runs no command from it"
+    ))
+    .hint("set it in the repository's configuration (git config --local), or run integrate from the main worktree")
+    .into())
+}
+
+/// Who the commits integrate writes on the user's branches are by: agent.identity, else the
+/// user's committer identity; like git, no identity is refused. git-agent's fallback identity
+/// (for reflogs and records) is only good for a dry run, whose commits stay in memory.
+fn identity(ctx: &Context, dry_run: bool) -> anyhow::Result<gix::actor::Signature> {
+    let repo = &ctx.repo;
+    if let Some(id) = &ctx.settings.identity {
+        let time = crate::git::signature(repo)?.time;
+        return Ok(gix::actor::Signature { name: id.name.as_str().into(), email: id.email.as_str().into(), time });
+    }
+    if let Some(signature) = crate::git::user_committer(repo)? {
+        return Ok(signature);
+    }
+    if dry_run {
+        return crate::git::signature(repo);
+    }
+    Err(refused(
+        "Committer identity unknown: integrate would write commits on your branches without knowing who you are",
+    )
+    .hint(
+        "tell git who you are: git config --global user.name \"Your Name\" and \
+         git config --global user.email you@example.com; or set git config agent.identity \"Name <email>\" \
+         for git-agent's integration commits",
+    )
+    .into())
+}
+
+/// Scratch worktrees of integrate runs that were killed go first; failing that is only a warning.
+fn remove_orphaned_scratch(repo: &gix::Repository, root: &std::path::Path, ui: &Ui) {
+    match crate::integrate::remove_orphaned_scratch(repo, root) {
+        Ok(removed) => {
+            for orphan in removed {
+                ui.status(format!(
+                    "removed the scratch worktree {} of an integrate that did not finish (pid {})",
+                    orphan.path.display(),
+                    orphan.pid
+                ));
+            }
+        }
+        Err(err) => ui.warn(format!("{err:#}")),
+    }
 }
 
 /// Where the scratch worktree goes: beside the task worktrees.
@@ -262,38 +372,24 @@ fn scratch_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
     ctx.worktree_root()
 }
 
-/// Appends an "integrated" event to each landed task's record.
-fn record_integrated(
-    repo: &gix::Repository,
-    records: &[(ObjectId, TaskRecord)],
-    integrated: &[(String, ObjectId)],
-    ui: &Ui,
-) {
-    for (name, commit) in integrated {
-        let Some((record_commit, record)) = records.iter().find(|(_, r)| &r.name == name) else { continue };
-        if record.state == TaskState::Integrated {
-            continue;
-        }
-        let mut record = record.clone();
-        record.state = TaskState::Integrated;
-        record.integrated_commit = Some(commit.to_string());
-        if let Err(err) = state::append_event(repo, *record_commit, &record, "integrated") {
-            ui.warn(format!("task {name} landed, but its record could not be updated: {err:#}"));
-        }
-    }
+/// A step status as printed: the same words as in the JSON report.
+fn status_text(status: StepStatus) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn render(report: &Report<'_>) -> String {
     let mut out = String::new();
     for step in report.steps {
         let mark = match step.status {
-            "merged" | "would-merge" => paint("ok", Style::new().green()),
-            "already-integrated" => paint("--", Style::new().dimmed()),
-            "resolved-by-rule" => paint("ok", Style::new().yellow()),
-            "skipped" => paint("skip", Style::new().yellow()),
-            _ => paint("FAIL", Style::new().red().bold()),
+            StepStatus::Merged | StepStatus::WouldMerge => paint("ok", Style::new().green()),
+            StepStatus::AlreadyIntegrated => paint("--", Style::new().dimmed()),
+            StepStatus::ResolvedByRule | StepStatus::WouldResolveByRule => paint("ok", Style::new().yellow()),
+            StepStatus::Skipped => paint("skip", Style::new().yellow()),
+            StepStatus::Conflict | StepStatus::TestFailed | StepStatus::WouldConflict => {
+                paint("FAIL", Style::new().red().bold())
+            }
         };
-        let mut line = format!("{mark} {} {}", step.task, step.status);
+        let mut line = format!("{mark} {} {}", step.task, status_text(step.status));
         if let Some(commit) = &step.commit {
             line.push_str(&format!(" {}", &commit[..7]));
         }
@@ -326,7 +422,12 @@ fn render(report: &Report<'_>) -> String {
     match (&report.target.after, report.dry_run) {
         (_, true) => out.push_str(&format!("dry run: {} unchanged\n", report.target.name)),
         (Some(after), false) => out.push_str(&format!("{} is now {}\n", report.target.name, &after[..7])),
-        (None, false) => out.push_str(&format!("{} unchanged\n", report.target.name)),
+        (None, false) if !report.target.moved_by_others => out.push_str(&format!("{} unchanged\n", report.target.name)),
+        (None, false) => out.push_str(&format!(
+            "{} was moved during the run, not by git-agent: it is now {}\n",
+            report.target.name,
+            report.target.current.as_deref().map_or("deleted", |c| &c[..7])
+        )),
     }
     out
 }

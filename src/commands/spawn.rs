@@ -193,6 +193,7 @@ fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> anyho
         state: TaskState::Active,
         agent_exit: None,
         integrated_commit: None,
+        integrated_tip: None,
         unknown: Default::default(),
     };
     Ok(Prepared { record, branch, base_commit, root })

@@ -7,6 +7,7 @@
 //! Child processes (including `git` itself where gix has no equivalent) are started only by
 //! [`crate::process`].
 
+pub mod checkout;
 pub mod history;
 pub mod refs;
 pub mod repo;

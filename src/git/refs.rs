@@ -153,3 +153,46 @@ pub fn pending_delete<'repo>(
         .collect::<anyhow::Result<Vec<_>>>()?;
     PendingRefs::prepare(repo, edits, "delete")
 }
+
+/// One compare-and-swap edit for [`apply_transaction`]: `name` moves from `old` (`None`: it
+/// must not exist yet) to `new`.
+pub fn cas_edit(name: &str, old: Option<ObjectId>, new: ObjectId, message: &str) -> anyhow::Result<RefEdit> {
+    let expected = old.map_or(PreviousValue::MustNotExist, |old| PreviousValue::MustExistAndMatch(Target::Object(old)));
+    Ok(RefEdit::new(full_name(name)?, Change::Update { log: log(message), expected, new: Target::Object(new) }))
+}
+
+/// Applies `edits` as one transaction: every ref is locked and checked against its expected
+/// value first, and one lost expectation rejects them all (exit 4), writing nothing. (The
+/// files backend then renames the locks one by one: edits are applied in the order given.)
+pub fn apply_transaction(repo: &gix::Repository, edits: Vec<RefEdit>) -> anyhow::Result<()> {
+    apply_edits(repo, edits, "update")?;
+    Ok(())
+}
+
+/// The full ref of a branch named by the user (`x` or `refs/heads/x`), refused as bad input
+/// where `git check-ref-format --branch` refuses it: `HEAD`, `@`, names starting with `-`,
+/// `@{` (a reflog or previous-branch expression), or anything that is not a valid ref name.
+pub fn branch_ref(name: &str) -> anyhow::Result<FullName> {
+    let short = name.strip_prefix("refs/heads/").unwrap_or(name);
+    let why = if short.is_empty() {
+        Some("it is empty")
+    } else if short == "HEAD" || short == "@" {
+        Some("it names HEAD, not a branch")
+    } else if short.starts_with('-') {
+        Some("it starts with '-'")
+    } else if short.contains("@{") {
+        Some("it contains '@{'")
+    } else {
+        None
+    };
+    let full = match why {
+        Some(why) => Err(why.to_owned()),
+        None => FullName::try_from(format!("refs/heads/{short}")).map_err(|err| err.to_string()),
+    };
+    full.map_err(|why| {
+        anyhow!(
+            bad_input(format!("{name:?} is not a valid branch name: {why}"))
+                .hint("name a branch as `git check-ref-format --branch` accepts, for example integration/today")
+        )
+    })
+}

@@ -33,7 +33,9 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
     if repo.committer().is_none() {
         // Reflogs need an identity; like git, fall back to one instead of failing on a fresh
         // machine without user.name. Given as open options (not the user's configuration), so
-        // that repositories gix derives from this one, like a new worktree's, keep it.
+        // that repositories gix derives from this one, like a new worktree's, keep it, and so
+        // that [`user_committer`] can tell it from the user's: commits on the user's branches
+        // never use it.
         let options =
             gix::open::Options::default().config_overrides(["user.name=git-agent", "user.email=git-agent@localhost"]);
         let workdir_or_git_dir = repo.workdir().unwrap_or(repo.git_dir()).to_owned();
@@ -129,6 +131,20 @@ pub fn signature(repo: &gix::Repository) -> anyhow::Result<gix::actor::Signature
             time: gix::date::Time::now_local_or_utc(),
         },
     })
+}
+
+/// The committer identity the user configured (`user.*`, `committer.*`, `GIT_COMMITTER_*`,
+/// any config scope), leaving out the fallback [`open`] installs for reflogs and record
+/// commits: commits on the user's branches need a real one.
+pub fn user_committer(repo: &gix::Repository) -> anyhow::Result<Option<gix::actor::Signature>> {
+    let config = repo.config_snapshot();
+    let users = |meta: &gix::config::file::Metadata| meta.source != gix::config::Source::Api;
+    let first = |keys: &[&str]| keys.iter().find_map(|key| config.plumbing().string_filter(*key, users));
+    let name = first(&["committer.name", "user.name", "gitoxide.committer.nameFallback"]);
+    let email =
+        first(&["committer.email", "user.email", "gitoxide.committer.emailFallback", "gitoxide.user.emailFallback"]);
+    let (Some(name), Some(email)) = (name, email) else { return Ok(None) };
+    Ok(Some(gix::actor::Signature { name, email, time: signature(repo)?.time }))
 }
 
 /// Canonical form of a path that may not exist yet: its deepest existing ancestor is

@@ -210,7 +210,11 @@ fn tasks_land_in_dependency_order_with_ties_in_spawn_order() {
     assert_eq!(json["skipped"], json!([]));
     let after = rev(&env, &repo, "main");
     assert_ne!(after, before);
-    assert_eq!(json["target"], json!({"name": "main", "ref": "refs/heads/main", "before": before, "after": after}));
+    assert_eq!(
+        json["target"],
+        json!({"name": "main", "ref": "refs/heads/main", "before": before, "after": after, "current": after,
+               "moved_by_others": false})
+    );
     assert_eq!(steps(&json).last().unwrap()["commit"], after, "the last step's commit is the new target");
 
     let mut expected: Vec<String> = order.iter().rev().map(|t| format!("Merge task {t} (agent/{t})")).collect();

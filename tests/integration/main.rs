@@ -7,6 +7,7 @@ mod demo;
 mod dispatch;
 mod docs;
 mod integrate;
+mod integrate_trust;
 mod list;
 mod plan;
 mod process;

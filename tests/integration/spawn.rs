@@ -773,6 +773,9 @@ fn the_lifecycle_works_with_packed_refs_and_no_identity() {
     env.git(&repo, &["gc", "-q"]);
     anonymous(&["agent", "done", "t"], &repo).success();
     anonymous(&["agent", "conflicts"], &repo).success();
+    // Records and reflogs fall back to git-agent's identity; commits on main need a real one.
+    anonymous(&["agent", "integrate"], &repo).code(3).stderr_has("identity unknown");
+    env.git(&repo, &["config", "agent.identity", "Bot <bot@example.com>"]);
     anonymous(&["agent", "integrate"], &repo).success();
     anonymous(&["agent", "prune"], &repo).success().stdout_has("pruned t");
     assert_eq!(env.git(&repo, &["for-each-ref", "refs/agent/tasks", "refs/heads/agent"]), "");
