@@ -501,7 +501,7 @@ impl Runner<'_> {
                     self.options.scratch_dir.join(format!("{}{}", crate::layout::SCRATCH_PREFIX, std::process::id()));
                 std::fs::create_dir_all(&self.options.scratch_dir)
                     .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
-                crate::git::add_detached_worktree(self.repo, &path, commit, &gix::interrupt::IS_INTERRUPTED)?;
+                crate::git::add_detached_worktree(self.repo, &path, commit, crate::interrupt::flag())?;
                 self.scratch = Some(path);
             }
         }
@@ -598,10 +598,7 @@ fn squash_message(task: &TaskRecord) -> String {
 }
 
 fn check_interrupted() -> anyhow::Result<()> {
-    if gix::interrupt::is_triggered() {
-        return Err(Fail::new(Exit::Failed, "interrupted; the target is unchanged").into());
-    }
-    Ok(())
+    crate::interrupt::check("the target is unchanged")
 }
 
 /// Runs the user's test command through the shell in `dir`, in its own process group, killing

@@ -8,6 +8,7 @@
 //! - [`state`]: task records: reading, validating, writing
 //! - [`settings`]: the `agent.*` configuration, read once
 //! - [`lock`]: git-agent's own lock files
+//! - [`interrupt`]: SIGINT and SIGTERM, recorded and checked at safe points, never fatal
 //! - [`output`], [`error`]: what every binary shares: flags, colour, exit codes
 
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod git;
 pub mod graph;
 pub mod integrate;
+pub mod interrupt;
 pub mod layout;
 pub mod lock;
 pub mod names;

@@ -125,7 +125,6 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         rules: resolve_rules(repo),
         scratch_dir: scratch_dir(&ctx)?,
     };
-    let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let order_text: Vec<&str> = ordered.iter().map(|t| t.name.as_str()).collect();
     ui.status(format!("integrating into {dest_name} ({}): {}", crate::git::short_id(&start), order_text.join(", ")));
 
@@ -137,6 +136,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         crate::integrate::run(repo, start, &ordered, &options)?
     };
 
+    // The last safe point: a signal up to here leaves the target and the notes as they were.
+    crate::interrupt::check("the target is unchanged")?;
     let stopped = outcome.failed && !args.keep_going;
     let mut landed = false;
     if !args.dry_run && !stopped && outcome.head != start {

@@ -47,6 +47,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
     let mut refused_any = false;
     let mut raced = false;
     for entry in &entries {
+        // A signal stops prune between two tasks, never inside one task's removal.
+        if crate::interrupt::is_interrupted() {
+            ui.warn("interrupted: stopped between two tasks; the tasks reported are all that was done");
+            break;
+        }
         let named = args.tasks.contains(&entry.name);
         let record = match &entry.record {
             Ok(record) => record,
@@ -101,8 +106,13 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         }
         refused_any |= matches!(report.action, "refused" | "would-refuse");
         reports.push(report);
+        crate::pause::point("prune-task-done");
     }
-    let cleaned = clean_up_damage(repo, &ctx, &entries, args.dry_run, ui)?;
+    let cleaned = if crate::interrupt::is_interrupted() {
+        Vec::new()
+    } else {
+        clean_up_damage(repo, &ctx, &entries, args.dry_run, ui)?
+    };
 
     if ui.json {
         ui.json_data(

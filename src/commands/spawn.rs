@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use bstr::ByteSlice;
 use gix::ObjectId;
 use gix::refs::FullName;
@@ -90,12 +90,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         ));
         return Ok(Exit::Success);
     }
-    let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let mut spawned = create(&ctx, ui, prepared, !args.no_setup)?;
 
     let command = agent_command(&ctx, &request.command, args.no_agent)?;
     let mut exit = Exit::Success;
-    if let Some(command) = command {
+    // Interrupted after the task was complete: it is kept, and the agent not started.
+    if let Some(command) = command.filter(|_| !crate::interrupt::is_interrupted()) {
         let status = run_agent(&ctx, ui, &spawned, &request.brief, &command)?;
         if status != 0 {
             exit = Exit::Found;
@@ -192,15 +192,23 @@ fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> anyho
     Ok(Prepared { record, branch, base_commit, root })
 }
 
-/// What a spawn has created so far, undone in reverse order if a later step fails.
+/// What a spawn has created so far, undone in reverse order if a later step fails or a signal
+/// arrives. (A checkout that fails half-way removes its own files and registration: gix rolls
+/// it back.)
 #[derive(Default)]
 struct Undo {
     branch: Option<(FullName, ObjectId)>,
     worktree: Option<PathBuf>,
+    record: Option<(String, ObjectId)>,
 }
 
 impl Undo {
     fn run(self, repo: &gix::Repository, ui: &Ui) {
+        if let Some((record_ref, at)) = self.record
+            && let Err(err) = crate::git::delete_ref(repo, &record_ref, at)
+        {
+            ui.warn(format!("kept the task record {record_ref}: {err:#}"));
+        }
         if let Some(worktree) = self.worktree
             && let Err(err) = crate::git::remove_created_worktree(repo, &worktree)
         {
@@ -215,8 +223,11 @@ impl Undo {
     }
 }
 
-/// Creates branch, worktree and record; on any failure removes what it created.
+/// Creates branch, worktree and record; on any failure or signal removes what it created.
 fn create(ctx: &Context, ui: &Ui, prepared: Prepared, run_setup: bool) -> anyhow::Result<Spawned> {
+    // Claiming the task for the whole spawn, its undo included: of two spawns of the same task
+    // one loses here, and prune leaves a task alone while it is being spawned or rolled back.
+    let _claim = crate::lock::claim_task(&ctx.repo, &prepared.record.name)?;
     let mut undo = Undo::default();
     let mut spawned = Spawned {
         task: prepared.record.name.clone(),
@@ -248,9 +259,6 @@ fn create_steps(
     let repo = &ctx.repo;
     let record = &prepared.record;
     let branch = prepared.branch.as_bstr().to_string();
-    // Claiming the task for the whole spawn: of two spawns of the same task one loses here,
-    // and prune leaves a task alone while it is being spawned.
-    let _claim = crate::lock::claim_task(repo, &record.name)?;
     if state::find_task(repo, &record.name)?.is_some() {
         return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
     }
@@ -260,11 +268,13 @@ fn create_steps(
         &format!("branch: created by git-agent spawn {}", record.name),
     )?;
     undo.branch = Some((prepared.branch.clone(), prepared.base_commit));
+    crate::pause::point("spawn-branch-created");
     check_interrupted()?;
 
     std::fs::create_dir_all(&prepared.root).with_context(|| format!("cannot create {}", prepared.root.display()))?;
-    crate::git::add_worktree(repo, &record.worktree, &prepared.branch, &gix::interrupt::IS_INTERRUPTED)?;
+    crate::git::add_worktree(repo, &record.worktree, &prepared.branch, crate::interrupt::flag())?;
     undo.worktree = Some(record.worktree.clone());
+    crate::pause::point("spawn-worktree-created");
     check_interrupted()?;
 
     spawned.copied = copy_untracked(ctx, &record.worktree)?;
@@ -276,15 +286,15 @@ fn create_steps(
         spawned.setup = Some(setup.clone());
     }
     check_interrupted()?;
-    state::create_record(repo, record)?;
+    let record_commit = state::create_record(repo, record)?;
+    undo.record = Some((crate::layout::record_ref(&record.name), record_commit));
+    // The last safe point: a signal up to here undoes the record too.
+    check_interrupted()?;
     Ok(())
 }
 
 fn check_interrupted() -> anyhow::Result<()> {
-    if gix::interrupt::is_triggered() {
-        return Err(anyhow!(Fail::new(Exit::Failed, "interrupted")));
-    }
-    Ok(())
+    crate::interrupt::check("nothing of the task was kept")
 }
 
 /// Copies the main worktree's untracked and ignored files matching `agent.copy` into `dest`.
@@ -488,7 +498,6 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
         return Ok(Exit::Success);
     }
 
-    let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let mut created = Vec::new();
     for request in &requests {
         let result = prepare(&ctx, request, &planned).and_then(|prepared| create(&ctx, ui, prepared, !args.no_setup));

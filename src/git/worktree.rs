@@ -161,7 +161,9 @@ fn add_worktree_at(
     })?;
     repo.add_worktree(dest, head, gix::progress::Discard, interrupt).map_err(|err| {
         if err.is_cancelled() {
-            anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
+            crate::interrupt::check("the checkout was rolled back").err().unwrap_or_else(|| {
+                anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
+            })
         } else if err.is_conflict() {
             anyhow!(refused(format!("cannot add a worktree at {}: {err}", dest.display())))
         } else {
