@@ -70,6 +70,8 @@ pub fn exit_code() -> Option<i32> {
 pub fn check(undone: &str) -> anyhow::Result<()> {
     match exit() {
         Some(exit) => {
+            // Tests send a second signal here, while the command cleans up.
+            crate::pause::point("interrupt-noticed");
             let name = if exit == Exit::Terminated { "SIGTERM" } else { "SIGINT" };
             Err(Fail::new(exit, format!("interrupted by {name}; {undone}")).into())
         }

@@ -12,5 +12,6 @@ mod plan;
 mod process;
 mod prune;
 mod records;
+mod signals;
 mod spawn;
 mod trust;
