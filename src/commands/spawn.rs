@@ -262,6 +262,8 @@ fn create_steps(
     if state::find_task(repo, &record.name)?.is_some() {
         return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
     }
+    // A plan interrupted after its previous task starts no new one.
+    check_interrupted()?;
     crate::git::create_refs(
         repo,
         &[(&branch, prepared.base_commit)],

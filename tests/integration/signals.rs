@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use crate::common::*;
-use crate::spawn::{agents_dir, canonical_repo, rev};
+use crate::spawn::{agents_dir, canonical_repo, record, rev};
 
 /// Starts `program args` in `cwd` as a terminal starts a foreground job: in a new process group
 /// that it leads. `pause` makes git-agent stop at that pause point.
@@ -245,6 +245,26 @@ fn sigint_twice_during_the_integration_test_kills_it_and_lands_nothing() {
     assert_eq!(env.snapshot(&repo), before, "no ref moved, no notes were written, no worktree is registered");
     assert_eq!(worktree_root_entries(&repo), root_before, "the scratch worktree is gone");
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(lock_files(&repo), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn ctrl_c_twice_in_the_agent_is_the_agents_and_its_exit_is_recorded() {
+    // The agent shares the terminal: Ctrl-C is its to handle. spawn survives both signals (and
+    // git's forwarded one), records how the agent ended, and keeps the task.
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    let pid_file = env.path().join("agent.pid");
+    let agent = format!("echo $$ > '{}'; exec sleep 300", pid_file.display());
+    let pause = PausePoint::new(&env, "none");
+    let job = start_git_agent(&env, &repo, &["spawn", "t", "--", "sh", "-c", &agent], &pause);
+    let agent_pid = pid_in(&pid_file);
+    signal_job(&job, Signal::INT, 2);
+    let (status, run) = finish_job(job);
+    assert!(!alive(|stat| stat.pid == agent_pid));
+    assert_eq!(shell_status(status), 130, "{run:#?}");
+    assert_eq!(record(&env, &repo, "t")["agent_exit"], 130, "{run:#?}");
+    assert!(agents_dir(&repo).join("t/.git").is_file(), "the task is kept");
     assert_eq!(lock_files(&repo), Vec::<PathBuf>::new());
 }
 
