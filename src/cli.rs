@@ -11,7 +11,7 @@ use crate::output::GlobalArgs;
 /// The exit-code table, shown after every command's help.
 pub fn exit_status_help() -> String {
     let rows: Vec<String> =
-        crate::error::Exit::TABLE.iter().map(|(code, meaning)| format!("  {code}  {meaning}")).collect();
+        crate::error::Exit::TABLE.iter().map(|(code, meaning)| format!("  {code:<3}  {meaning}")).collect();
     format!("Exit status:\n{}", rows.join("\n"))
 }
 

@@ -17,7 +17,7 @@ pub struct Generated {
 /// a line starting with two spaces is kept as is (preformatted).
 fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
     let rows: Vec<String> =
-        crate::error::Exit::TABLE.iter().map(|(code, meaning)| format!("  {code}  {meaning}")).collect();
+        crate::error::Exit::TABLE.iter().map(|(code, meaning)| format!("  {code:<3}  {meaning}")).collect();
     let mut sections =
         vec![("EXIT STATUS", format!("Every git-agent command uses the same exit codes:\n{}", rows.join("\n")))];
     match name {

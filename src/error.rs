@@ -22,6 +22,10 @@ pub enum Exit {
     Race = 4,
     /// 5: an unexpected failure (I/O, a damaged repository, a bug).
     Failed = 5,
+    /// 130 (128 + SIGINT): interrupted by Ctrl-C; what was half done was undone.
+    Interrupted = 130,
+    /// 143 (128 + SIGTERM): terminated; what was half done was undone.
+    Terminated = 143,
 }
 
 impl Exit {
@@ -37,6 +41,13 @@ impl Exit {
         (3, "refused by the repository's state (exists already, dirty, unsupported repository); nothing was changed"),
         (4, "lost a race or a lock against a concurrent writer; nothing was overwritten"),
         (5, "an unexpected failure (I/O, a damaged repository)"),
+        (
+            130,
+            "interrupted by SIGINT (Ctrl-C, once or more): spawn and integrate undid what they had started \
+             (the target is unchanged, no scratch worktree or test process is left); prune stopped between \
+             two tasks and reported what it did",
+        ),
+        (143, "terminated by SIGTERM: as for 130"),
     ];
 }
 

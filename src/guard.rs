@@ -102,6 +102,11 @@ impl<'repo> Guard<'repo> {
         self.lock_deletions(None, Some(tip), has_record, None)?.commit()
     }
 
+    /// Deletes the task's record alone (compare-and-swap against `record`): spawn's undo.
+    pub fn delete_record(&self, record: ObjectId) -> anyhow::Result<()> {
+        self.lock_deletions(Some(record), None, true, None)?.commit()
+    }
+
     /// Removes the registration of a worktree whose directory is gone, if the registration is
     /// still exactly as it was checked (same HEAD, still missing, lock state unchanged).
     pub fn remove_missing_registration(&self, checked: &Registration) -> anyhow::Result<()> {

@@ -654,7 +654,7 @@ impl Runner<'_> {
                 let path = self.options.scratch_dir.join(crate::layout::scratch_name(std::process::id()));
                 std::fs::create_dir_all(&self.options.scratch_dir)
                     .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
-                crate::git::add_detached_worktree(self.repo, &path, commit, &gix::interrupt::IS_INTERRUPTED)?;
+                crate::git::add_detached_worktree(self.repo, &path, commit, crate::interrupt::flag())?;
                 self.scratch = Some(path);
             }
         }
@@ -786,10 +786,7 @@ fn squash_message(task: &TaskRecord) -> String {
 }
 
 fn check_interrupted() -> anyhow::Result<()> {
-    if gix::interrupt::is_triggered() {
-        return Err(Fail::new(Exit::Failed, "interrupted; the target is unchanged").into());
-    }
-    Ok(())
+    crate::interrupt::check("the target is unchanged")
 }
 
 /// Runs the user's test command through the shell in `dir`, in its own process group, killing

@@ -9,6 +9,7 @@
 //! - [`state`]: task records: reading, validating, writing
 //! - [`settings`]: the `agent.*` configuration, read once
 //! - [`lock`]: git-agent's own lock files
+//! - [`interrupt`]: SIGINT and SIGTERM, recorded and checked at safe points, never fatal
 //! - [`output`], [`error`]: what every binary shares: flags, colour, exit codes
 
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod git;
 pub mod graph;
 pub mod guard;
 pub mod integrate;
+pub mod interrupt;
 pub mod land;
 pub mod layout;
 pub mod lock;

@@ -16,7 +16,12 @@ pub fn point(point: &str) {
         return;
     }
     let dir = std::path::Path::new(dir);
-    let _ = std::fs::write(dir.join(format!("{point}.reached")), std::process::id().to_string());
+    // Written aside and renamed: a test that sees the file can read the pid in it at once.
+    let reached = dir.join(format!("{point}.reached"));
+    let written = dir.join(format!("{point}.reached.{}", std::process::id()));
+    if std::fs::write(&written, std::process::id().to_string()).is_ok() {
+        let _ = std::fs::rename(&written, &reached);
+    }
     let proceed = dir.join(format!("{point}.continue"));
     let started = std::time::Instant::now();
     while !proceed.exists() && started.elapsed() < std::time::Duration::from_secs(60) {

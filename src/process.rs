@@ -83,6 +83,19 @@ pub struct Run {
     /// Keep git's repository variables: only for git-agent's own sub-commands, which are
     /// git-agent itself and honour them as git does.
     pub keep_repository_env: bool,
+    /// What git-agent's interruption (SIGINT, SIGTERM) does to the child.
+    pub on_interrupt: OnInterrupt,
+}
+
+/// What happens to a running child when git-agent is interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInterrupt {
+    /// Its process group is killed at once (a user's test, setup or rule command: it may run
+    /// for minutes, and what it leaves is thrown away with the scratch or new worktree).
+    Kill,
+    /// It runs to its end (or its timeout): git-agent's own short `git` steps, which must not
+    /// stop half-way (an index half updated); git-agent checks for the signal afterwards.
+    Finish,
 }
 
 /// How a child ended.
@@ -150,6 +163,7 @@ impl Run {
             timeout: Some(GIT_TIMEOUT),
             capture: Capture::Tail(OUTPUT_TAIL),
             keep_repository_env: false,
+            on_interrupt: OnInterrupt::Kill,
         }
     }
 
@@ -188,6 +202,11 @@ impl Run {
         self
     }
 
+    pub fn on_interrupt(mut self, on_interrupt: OnInterrupt) -> Run {
+        self.on_interrupt = on_interrupt;
+        self
+    }
+
     /// Runs the command to its end, its timeout, or git-agent's interruption, whichever comes
     /// first. Fails only when it cannot be started (or, with [`Capture::Stdout`], when its
     /// output is larger than allowed).
@@ -196,7 +215,13 @@ impl Run {
         let own_group = self.capture != Capture::Terminal;
         let mut child = command.spawn().with_context(|| format!("cannot run {}", self.program.to_string_lossy()))?;
         let (stdout, tail) = self.read_output(&mut child);
-        let status = wait(&mut child, own_group, self.timeout, &gix::interrupt::IS_INTERRUPTED)?;
+        let stop =
+            if own_group && self.on_interrupt == OnInterrupt::Kill { Some(crate::interrupt::flag()) } else { None };
+        let status = wait(&mut child, own_group, self.timeout, stop)?;
+        if !own_group {
+            // It shared the terminal, so a Ctrl-C meanwhile reached it too: it was its to handle.
+            crate::interrupt::forget_terminal_interrupt();
+        }
         let stdout = stdout.map(|reader| reader.finish()).unwrap_or_default();
         let output_tail = tail.finish();
         if let Capture::Stdout(max) = self.capture
@@ -274,21 +299,30 @@ fn scrub_repository_env(command: &mut std::process::Command) {
     }
 }
 
-/// Waits for `child`, killing it (and its group) on timeout or interruption.
+/// Waits for `child`, killing it (and its group) on timeout, or on interruption when `stop`
+/// (the interrupt flag) is given. A child sharing the terminal gets a SIGTERM forwarded, as
+/// git forwards it to its own children: nothing else would send it one.
 fn wait(
     child: &mut std::process::Child,
     own_group: bool,
     timeout: Option<Duration>,
-    interrupted: &AtomicBool,
+    stop: Option<&AtomicBool>,
 ) -> anyhow::Result<Status> {
     let started = Instant::now();
+    let mut forwarded = false;
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(status_of(status));
         }
         let timed_out = timeout.is_some_and(|timeout| started.elapsed() > timeout);
         // A terminal's child got the same Ctrl-C from the terminal and decides itself.
-        let stop = own_group && interrupted.load(Ordering::Relaxed);
+        let stop = stop.is_some_and(|flag| flag.load(Ordering::SeqCst));
+        if !own_group && !forwarded && crate::interrupt::is_terminated() {
+            forwarded = true;
+            if let Some(pid) = i32::try_from(child.id()).ok().and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+        }
         if timed_out || stop {
             if own_group {
                 kill_group(child.id());
@@ -433,7 +467,9 @@ pub fn git(dir: &Path, args: &[&str]) -> anyhow::Result<Run> {
     if !GIT_SUBCOMMANDS.contains(subcommand) {
         anyhow::bail!("git-agent does not run `git {subcommand}`");
     }
-    let mut run = Run::new("git", dir).env("LC_ALL", "C").capture(Capture::Stdout(16 << 20));
+    // A git step is short and must not stop half-way: git-agent checks for a signal after it.
+    let mut run =
+        Run::new("git", dir).env("LC_ALL", "C").capture(Capture::Stdout(16 << 20)).on_interrupt(OnInterrupt::Finish);
     if !RUN_HOOKS.load(Ordering::Relaxed) {
         run = run.args(["-c", "core.hooksPath=/dev/null"]);
     }

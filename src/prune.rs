@@ -139,6 +139,13 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
         .map(|r| (r.name.clone(), crate::git::normalise_path(&r.worktree)))
         .collect();
     for entry in entries {
+        // A signal stops prune between two tasks, never inside one task's removal.
+        if crate::interrupt::is_interrupted() {
+            report
+                .warnings
+                .push("interrupted: stopped between two tasks; the tasks reported are all that was done".into());
+            return Ok(report);
+        }
         let named = options.tasks.contains(&entry.name);
         match prune_entry(repo, entry, named, options, &recorded) {
             Ok(Some(task)) => report.tasks.push(task),
@@ -149,8 +156,11 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
                 report.tasks.push(task);
             }
         }
+        crate::pause::point("prune-task-done");
     }
-    clean_up_damage(repo, entries, options, &mut report)?;
+    if !crate::interrupt::is_interrupted() {
+        clean_up_damage(repo, entries, options, &mut report)?;
+    }
     Ok(report)
 }
 

@@ -148,7 +148,6 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
             ));
         }
     }
-    let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let order_text: Vec<&str> = ordered.iter().map(|t| t.name.as_str()).collect();
     ui.status(format!("integrating into {dest_name} ({}): {}", crate::git::short_id(&start), order_text.join(", ")));
 
@@ -163,6 +162,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         crate::integrate::run(repo, start, &ordered, &options)?
     };
 
+    // The last safe point: a signal up to here leaves the target and the notes as they were.
+    crate::interrupt::check("the target is unchanged")?;
     let landed = write_results(repo, &args, &dest_ref, dest_before, start, &records, &outcome)?;
     // Said as it is: a test command (or anyone) may have moved the destination meanwhile.
     let current = crate::git::ref_target(repo, &dest_ref)?;

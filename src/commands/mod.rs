@@ -26,6 +26,9 @@ use crate::state::{self, TaskEntry, TaskRecord};
 pub fn git_agent_main() -> i32 {
     let cli = AgentCli::parse();
     let ui = Ui::new(&cli.global);
+    if cli.command.as_ref().is_some_and(handles_signals) {
+        crate::interrupt::install();
+    }
     let result = match cli.command {
         None => dispatch::overview(&ui),
         Some(AgentCommand::Spawn(args)) => spawn::run(&cli.global, &ui, args),
@@ -42,8 +45,22 @@ pub fn git_agent_main() -> i32 {
     finish(result)
 }
 
+/// The umbrella's commands that write, and external sub-commands (the umbrella waits for them
+/// and passes their status on, as git does for `git agent`): a signal is recorded, never fatal.
+fn handles_signals(command: &AgentCommand) -> bool {
+    matches!(
+        command,
+        AgentCommand::Spawn(_)
+            | AgentCommand::Integrate(_)
+            | AgentCommand::Prune(_)
+            | AgentCommand::Done(_)
+            | AgentCommand::External(_)
+    )
+}
+
 /// `git-agent-spawn`.
 pub fn git_agent_spawn_main() -> i32 {
+    crate::interrupt::install();
     let cli = SpawnCli::parse();
     let ui = Ui::new(&cli.global);
     finish(spawn::run(&cli.global, &ui, cli.spawn))
@@ -58,6 +75,7 @@ pub fn git_agent_conflicts_main() -> i32 {
 
 /// `git-agent-integrate`.
 pub fn git_agent_integrate_main() -> i32 {
+    crate::interrupt::install();
     let cli = IntegrateCli::parse();
     let ui = Ui::new(&cli.global);
     finish(integrate::run(&cli.global, &ui, cli.integrate))
@@ -65,16 +83,20 @@ pub fn git_agent_integrate_main() -> i32 {
 
 /// `git-agent-prune`.
 pub fn git_agent_prune_main() -> i32 {
+    crate::interrupt::install();
     let cli = PruneCli::parse();
     let ui = Ui::new(&cli.global);
     finish(prune::run(&cli.global, &ui, cli.prune))
 }
 
+/// The exit code: the command's, or 130 / 143 once a signal arrived (whatever the command had
+/// finished by then, it reported).
 fn finish(result: anyhow::Result<Exit>) -> i32 {
-    match result {
+    let code = match result {
         Ok(exit) => exit.code(),
         Err(err) => report_error(&err),
-    }
+    };
+    crate::interrupt::exit_code().unwrap_or(code)
 }
 
 /// What most commands need: the repository, seen from wherever the user stands, and the settings.

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use bstr::ByteSlice;
 use gix::ObjectId;
 use gix::refs::FullName;
@@ -93,13 +93,13 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         ));
         return Ok(Exit::Success);
     }
-    let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let command = agent_command(&ctx, &request.command, args.no_agent)?;
     // The claim stays held while the agent runs: a running agent is part of its task, so
     // prune leaves the task alone and `list` shows it as running.
     let (mut spawned, claim) = create(&ctx, ui, prepared, !args.no_setup)?;
     let mut exit = Exit::Success;
-    if let Some(command) = command {
+    // Interrupted after the task was complete: it is kept, and the agent not started.
+    if let Some(command) = command.filter(|_| !crate::interrupt::is_interrupted()) {
         let _ = claim.set_purpose("agent");
         let status = run_agent(&ctx, ui, &spawned, &request.brief, &command)?;
         if status != 0 {
@@ -214,18 +214,27 @@ fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What a spawn has created so far, undone in reverse order if a later step fails.
+/// What a spawn has created so far, undone in reverse order if a later step fails or a signal
+/// arrives. (A checkout that fails half-way removes its own files and registration: gix rolls
+/// it back.)
 #[derive(Default)]
 struct Undo {
     branch: Option<(FullName, ObjectId)>,
     worktree: Option<PathBuf>,
+    record: Option<(String, ObjectId)>,
 }
 
 impl Undo {
-    /// Through the guard like every removal: the worktree is moved aside and deleted (it holds
-    /// only what this spawn put there), the branch is deleted only if it is still where this
-    /// spawn created it and checked out nowhere else.
+    /// Through the guard like every removal: the record is deleted only if it is still the one
+    /// this spawn wrote, the worktree is moved aside and deleted (it holds only what this spawn
+    /// put there), the branch is deleted only if it is still where this spawn created it and
+    /// checked out nowhere else.
     fn run(self, guard: &crate::guard::Guard<'_>, repo: &gix::Repository, ui: &Ui) {
+        if let Some((record_ref, at)) = self.record
+            && let Err(err) = guard.delete_record(at)
+        {
+            ui.warn(format!("kept the task record {record_ref}: {err:#}"));
+        }
         if let Some(worktree) = self.worktree {
             let removed =
                 crate::prune::find_registration(repo, guard.branch(), &worktree).and_then(|found| match found {
@@ -244,11 +253,11 @@ impl Undo {
     }
 }
 
-/// Creates branch, worktree and record; on any failure removes what it created. Returns the
-/// task's claim, still held.
+/// Creates branch, worktree and record; on any failure or signal removes what it created.
+/// Returns the task's claim, still held.
 fn create(ctx: &Context, ui: &Ui, prepared: Prepared, run_setup: bool) -> anyhow::Result<(Spawned, crate::lock::Lock)> {
-    // Claiming the task for the whole spawn: of two spawns of the same task one loses here,
-    // and prune leaves a task alone while it is being spawned.
+    // Claiming the task for the whole spawn, its undo included: of two spawns of the same task
+    // one loses here, and prune leaves a task alone while it is being spawned or rolled back.
     let claim = crate::lock::claim_task(&ctx.repo, &prepared.record.name, "spawn")?;
     let mut undo = Undo::default();
     let mut spawned = Spawned {
@@ -286,6 +295,8 @@ fn create_steps(
     if state::find_task(repo, &record.name)?.is_some() {
         return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
     }
+    // A plan interrupted after its previous task starts no new one.
+    check_interrupted()?;
     crate::git::create_refs(
         repo,
         &[(&branch, prepared.base_commit)],
@@ -296,7 +307,7 @@ fn create_steps(
     check_interrupted()?;
 
     std::fs::create_dir_all(&prepared.root).with_context(|| format!("cannot create {}", prepared.root.display()))?;
-    crate::git::add_worktree(repo, &record.worktree, &prepared.branch, &gix::interrupt::IS_INTERRUPTED)?;
+    crate::git::add_worktree(repo, &record.worktree, &prepared.branch, crate::interrupt::flag())?;
     undo.worktree = Some(record.worktree.clone());
     crate::pause::point("spawn-worktree-added");
     check_interrupted()?;
@@ -310,15 +321,15 @@ fn create_steps(
         spawned.setup = Some(setup.clone());
     }
     check_interrupted()?;
-    state::create_record(repo, record)?;
+    let record_commit = state::create_record(repo, record)?;
+    undo.record = Some((crate::layout::record_ref(&record.name), record_commit));
+    // The last safe point: a signal up to here undoes the record too.
+    check_interrupted()?;
     Ok(())
 }
 
 fn check_interrupted() -> anyhow::Result<()> {
-    if gix::interrupt::is_triggered() {
-        return Err(anyhow!(Fail::new(Exit::Failed, "interrupted")));
-    }
-    Ok(())
+    crate::interrupt::check("nothing of the task was kept")
 }
 
 /// Copies the main worktree's untracked and ignored files matching `agent.copy` into `dest`.
@@ -525,7 +536,6 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
         return Ok(Exit::Success);
     }
 
-    let _signals = gix::interrupt::init_handler_default(1).ok().map(|d| d.auto_deregister());
     let mut created = Vec::new();
     for request in &requests {
         let result = prepare(&ctx, request, &planned)

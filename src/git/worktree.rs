@@ -155,7 +155,9 @@ fn add_worktree_at(
         .map_err(|busy| busy.into_fail("adding a worktree"))?;
     repo.add_worktree(dest, head, gix::progress::Discard, interrupt).map_err(|err| {
         if err.is_cancelled() {
-            anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
+            crate::interrupt::check("the checkout was rolled back").err().unwrap_or_else(|| {
+                anyhow!(Fail::new(crate::error::Exit::Failed, "interrupted while checking out the worktree"))
+            })
         } else if err.is_conflict() {
             anyhow!(refused(format!("cannot add a worktree at {}: {err}", dest.display())))
         } else {

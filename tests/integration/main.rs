@@ -14,5 +14,6 @@ mod process;
 mod prune;
 mod prune_guard;
 mod records;
+mod signals;
 mod spawn;
 mod trust;

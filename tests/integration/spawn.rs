@@ -728,7 +728,7 @@ fn an_interrupted_spawn_is_rolled_back() {
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let run = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(run.code, 5, "{run:#?}");
+    assert_eq!(run.code, 130, "{run:#?}");
     assert!(run.stderr.contains("interrupted") && run.stderr.contains("rolled back"), "{run:#?}");
     assert_eq!(env.snapshot(&repo), before, "an interrupted spawn leaves nothing behind");
     assert!(!worktree.exists());
