@@ -131,6 +131,14 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
         for path in crate::guard::restore_moved_aside(repo)? {
             report.warnings.push(format!("put back {}, which an interrupted prune had moved aside", path.display()));
         }
+        // A killed integrate's scratch worktree holds only commits git-agent wrote and test output.
+        for scratch in crate::integrate::remove_orphaned_scratch(repo, &options.worktree_root)? {
+            report.cleaned.push(format!(
+                "removed the scratch worktree {} of an integrate that is gone (pid {})",
+                scratch.path.display(),
+                scratch.pid
+            ));
+        }
     }
     // Every record's worktree path: a record naming another task's worktree is never acted on.
     let recorded: Vec<(String, PathBuf)> = entries

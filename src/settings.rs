@@ -22,6 +22,8 @@ pub struct Settings {
     pub base: Option<String>,
     pub setup: Option<String>,
     pub copy: Vec<String>,
+    /// `agent.disposable`: globs of ignored files prune may delete (default: common build output).
+    pub disposable: Vec<String>,
     /// `agent.command` as configured; it splits into arguments (checked here).
     pub command: Option<String>,
     pub test: Option<String>,
@@ -118,6 +120,12 @@ impl Settings {
                 .map(|v| v.to_str_lossy().into_owned())
                 .filter(|v| !v.is_empty())
                 .collect(),
+            disposable: match config.strings(key::DISPOSABLE) {
+                Some(values) => {
+                    values.into_iter().map(|v| v.to_str_lossy().trim().to_owned()).filter(|v| !v.is_empty()).collect()
+                }
+                None => crate::layout::DEFAULT_DISPOSABLE.iter().map(|s| s.to_string()).collect(),
+            },
             command,
             test,
             test_timeout: reader.test_timeout()?,

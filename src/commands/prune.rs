@@ -1,8 +1,6 @@
 //! `git agent-prune` (also `git agent prune`): remove finished tasks, never losing work. The
 //! checks, the archive and the removal are in [`crate::prune`] and [`crate::guard`].
 
-use bstr::ByteSlice;
-
 use super::Context;
 use crate::cli::PruneArgs;
 use crate::error::{Exit, bad_input};
@@ -31,7 +29,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         branch_prefix: ctx.settings.branch_prefix.clone(),
         worktree_root: ctx.worktree_root()?,
         copy: ctx.settings.copy.clone(),
-        disposable: disposable_globs(repo),
+        disposable: ctx.settings.disposable.clone(),
     };
     let report = crate::prune::prune(repo, &entries, &options)?;
     for warning in &report.warnings {
@@ -51,17 +49,6 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         }
     }
     Ok(exit_of(&report))
-}
-
-/// `agent.disposable` (multi-valued); unset means the defaults for common build output.
-fn disposable_globs(repo: &gix::Repository) -> Vec<String> {
-    let config = repo.config_snapshot();
-    match config.strings(crate::layout::key::DISPOSABLE) {
-        Some(values) => {
-            values.into_iter().map(|v| v.to_str_lossy().trim().to_owned()).filter(|v| !v.is_empty()).collect()
-        }
-        None => crate::layout::DEFAULT_DISPOSABLE.iter().map(|s| s.to_string()).collect(),
-    }
 }
 
 /// The worst outcome decides: a failure, then a lost race, then a refusal.

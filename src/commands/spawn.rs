@@ -207,7 +207,7 @@ fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()> {
         branch_prefix: ctx.settings.branch_prefix.clone(),
         copy: ctx.settings.copy.clone(),
         worktree_root: ctx.worktree_root()?,
-        disposable: crate::layout::DEFAULT_DISPOSABLE.iter().map(|s| s.to_string()).collect(),
+        disposable: ctx.settings.disposable.clone(),
         ..Default::default()
     };
     crate::prune::recover_interrupted_spawn(&ctx.repo, name, &options)?;

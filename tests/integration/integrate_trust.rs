@@ -549,3 +549,24 @@ fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_the_next_one() {
     assert!(!env.git(&repo, &["worktree", "list"]).contains(".integrate-"));
     assert_eq!(env.git(&repo, &["show", "main:t.txt"]), "t\n");
 }
+
+#[test]
+fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_prune_too() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let pause = PausePoint::new(&env, "integrate-test");
+    let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
+    pause.wait_reached();
+    let pid = std::fs::read_to_string(pause.dir.join("integrate-test.reached")).unwrap();
+    let scratch = agents_dir(&repo).join(format!(".integrate-{pid}"));
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    finish(child);
+    assert!(scratch.is_dir(), "left behind by kill -9");
+    let run = env.agent(&repo, &["prune"]).success();
+    run.stdout_has(&format!("removed the scratch worktree {}", scratch.display()));
+    assert!(!scratch.exists());
+    assert!(!env.git(&repo, &["worktree", "list"]).contains(".integrate-"));
+    // The task itself was not integrated, so it stays.
+    assert!(agents_dir(&repo).join("t").is_dir());
+}
