@@ -25,6 +25,7 @@ fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
             sections.push(("STATE", STATE.into()));
             sections.push(("CONFIGURATION", CONFIGURATION.into()));
             sections.push(("ENVIRONMENT", ENVIRONMENT.into()));
+            sections.push(("SECURITY", SECURITY.into()));
         }
         "git-agent-spawn" => sections.push(("PLAN FORMAT", PLAN_FORMAT.into())),
         "git-agent-list" => sections.push(("JSON OUTPUT", LIST_JSON.into())),
@@ -204,6 +205,8 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        path by running run on the target's side
   agent.identity       Name <email> for integrate's commits (default: the
                        user's committer identity)
+  agent.runHooks       true: git-agent's own git commands run the repository's
+                       hooks (default: false, they run none)
 
 Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 
@@ -213,7 +216,26 @@ The agent command started by spawn gets:
   GIT_AGENT_BRIEF      the brief
   GIT_AGENT_BRANCH     the task branch
   GIT_AGENT_WORKTREE   the worktree path
-NO_COLOR disables colour, as does --color never.";
+NO_COLOR disables colour, as does --color never.
+
+git-agent finds the repository as git does: -C first, then GIT_DIR and GIT_WORK_TREE. None of git's repository-selecting variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS and the rest of git's local_repo_env list) reaches a command git-agent starts: the agent, agent.setup, agent.test and rule commands run in their own worktree as if started there.";
+
+const SECURITY: &str = "\
+Agents run as the same user as the orchestrator and share the repository with it: objects, refs, .git/config, hooks, info/attributes. git-agent treats whatever an agent can write as input, never as instruction.
+
+Records. Task records are validated before any command acts on them (see STATE); a record naming main, another task's worktree, / or anything outside its task is corrupt, reported, and left alone by every command, prune --force included.
+
+Read-only commands. list, show and conflicts execute nothing configured in the repository: no hooks, no filter drivers (status of a worktree runs none; file contents are compared as stored), no merge drivers, no fsmonitor, no external diff, no textconv. prune executes nothing either: it removes only what it checked, after moving it aside, and it deletes only branches git-agent created for a task that are checked out nowhere.
+
+git-agent's own git commands (a handful of plumbing steps) run with core.hooksPath=/dev/null unless agent.runHooks is true, with core.fsmonitor=false and a plain core.sshCommand, never through an alias.
+
+Commands that run configured commands say so first. spawn runs agent.setup and the agent command; its checkout, and integrate's checkout of the scratch worktree, run the filter drivers .gitattributes names, as git's checkout does. integrate prints each command it is about to run with the file it was configured in, refuses commands from a task worktree's own config.worktree, and its merges run no merge driver in any strategy. A command planted in .git/config by an agent is therefore visible before it runs, but it does run: an orchestrator who cannot trust its agents with the shared configuration should run them in their own clones (containers, other machines).
+
+Ownership. A repository git refuses as of dubious ownership (owned by another user, not listed in safe.directory) is refused by every git-agent command (exit code 3) before any configured command could run.
+
+Identity. integrate commits on the user's branches only as agent.identity or the user's own identity, never as a made-up one (see STATE).
+
+Signals. SIGINT and SIGTERM, once or twice (git forwards the terminal's signal to git-agent, which then sees it twice), never leave half a task: spawn rolls back, integrate lands nothing and removes its scratch worktree and kills its test's process group, prune stops between two tasks. The exit code is 130 or 143. After kill -9, the next spawn, integrate or prune finds what was left (a claim whose owner is gone, a half-made task, a scratch worktree, a worktree moved aside) and repairs it.";
 
 const PLAN_FORMAT: &str = "\
 git agent spawn --plan FILE creates several tasks at once. FILE is JSON (- reads standard input):
