@@ -1,0 +1,437 @@
+//! The work of `git agent spawn`: check a request against the repository, create the task's
+//! branch, worktree and record all or nothing, and run its agent. Returns data and reports
+//! progress as [`Event`]s; the command renders both.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use bstr::ByteSlice;
+use gix::ObjectId;
+use gix::refs::FullName;
+use serde::Serialize;
+
+use super::Context;
+use crate::error::{Exit, Fail, bad_input, refused};
+use crate::process::Capture;
+use crate::state::{self, RECORD_VERSION, TaskRecord, TaskState};
+
+/// What the user asked for one task.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub name: String,
+    pub base: Option<String>,
+    pub scope: Vec<String>,
+    pub after: Vec<String>,
+    pub brief: String,
+    pub acceptance: Vec<String>,
+    pub command: Vec<String>,
+}
+
+/// A request checked against the repository: everything needed to create the task.
+pub struct Prepared {
+    pub record: TaskRecord,
+    pub branch: FullName,
+    pub base_commit: ObjectId,
+    pub root: PathBuf,
+}
+
+/// What a spawn did, for the report.
+#[derive(Debug, Serialize)]
+pub struct Spawned {
+    pub task: String,
+    pub branch: String,
+    pub base_ref: Option<String>,
+    pub base_commit: String,
+    pub worktree: PathBuf,
+    /// Files copied from the main worktree (agent.copy).
+    pub copied: Vec<String>,
+    /// The agent.setup command that ran, if any.
+    pub setup: Option<String>,
+    /// The agent command and its exit status, if it ran.
+    pub agent: Option<AgentRun>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentRun {
+    pub command: Vec<String>,
+    pub exit: i32,
+}
+
+/// How to create a task.
+#[derive(Debug, Clone, Copy)]
+pub struct CreateOptions {
+    /// Run `agent.setup` in the new worktree.
+    pub run_setup: bool,
+    /// Keep the setup command's output for an error message instead of showing it.
+    pub quiet: bool,
+}
+
+/// What happens while a task is created and its agent runs, as it happens.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Untracked files copied from the main worktree (`agent.copy`).
+    Copied(Vec<String>),
+    SetupStarting {
+        worktree: PathBuf,
+        command: String,
+    },
+    AgentStarting {
+        worktree: PathBuf,
+        command: Vec<String>,
+    },
+    AgentNotStarted {
+        program: String,
+        error: String,
+    },
+    AgentExited {
+        status: i32,
+    },
+    /// The rollback left something in place rather than risk losing work.
+    UndoKept {
+        what: String,
+        error: String,
+    },
+}
+
+/// Checks everything that can be checked before writing: the task, branch and directory do not
+/// exist, the dependencies and base do. `planned` are tasks a plan will create first.
+pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> anyhow::Result<Prepared> {
+    let repo = &ctx.repo;
+    let name = &request.name;
+    if let Some(existing) = state::find_task(repo, name)? {
+        let what = match &existing.record {
+            Ok(record) => format!("it is {}", record.state.as_str()),
+            Err(why) => format!("its record is corrupt: {why}"),
+        };
+        return Err(refused(format!("task {name:?} exists already ({what})"))
+            .hint("pick another name; `git agent list` shows the tasks")
+            .into());
+    }
+    for dep in &request.after {
+        if dep == name {
+            return Err(bad_input(format!("task {name:?} cannot come after itself")).into());
+        }
+        if !planned.contains(dep) && state::find_task(repo, dep)?.is_none() {
+            return Err(bad_input(format!("--after {dep:?}: no such task"))
+                .hint("create the task it depends on first, or spawn both from one --plan")
+                .into());
+        }
+    }
+    let base = match &request.base {
+        Some(base) => base.clone(),
+        None => ctx.default_base()?,
+    };
+    let base_commit = crate::git::resolve_commit(repo, &base)?;
+    let base_ref = crate::git::local_branch(repo, &base).map(|name| name.as_bstr().to_string());
+
+    let branch = crate::git::full_name(&format!("refs/heads/{}{name}", ctx.settings.branch_prefix))
+        .context("agent.branchPrefix does not make a valid branch name")?;
+    if repo.try_find_reference(branch.as_ref())?.is_some() {
+        return Err(refused(format!("branch {} exists already", branch.shorten()))
+            .hint("git-agent never reuses a branch; pick another task name, or delete the branch yourself")
+            .into());
+    }
+    let root = ctx.worktree_root()?;
+    let worktree = root.join(name);
+    if worktree.exists() && !worktree.is_dir() {
+        return Err(refused(format!("{} exists and is not a directory", worktree.display())).into());
+    }
+    if crate::git::is_non_empty_dir(&worktree) {
+        return Err(refused(format!("directory {} exists and is not empty", worktree.display()))
+            .hint("git-agent never reuses a directory; move it away or pick another task name")
+            .into());
+    }
+    if worktree.to_str().is_none() {
+        return Err(refused(format!("the worktree path {} is not valid UTF-8", worktree.display()))
+            .hint("set git config agent.worktreeRoot to a UTF-8 path")
+            .into());
+    }
+    let record = TaskRecord {
+        version: RECORD_VERSION,
+        name: name.clone(),
+        branch: branch.as_bstr().to_string(),
+        base_ref,
+        base_commit: base_commit.to_string(),
+        worktree,
+        scope: request.scope.clone(),
+        after: request.after.clone(),
+        brief: request.brief.clone(),
+        acceptance: request.acceptance.clone(),
+        command: request.command.clone(),
+        created_ms: state::now_ms(),
+        state: TaskState::Active,
+        agent_exit: None,
+        integrated_commit: None,
+        integrated_tip: None,
+        unknown: Default::default(),
+    };
+    Ok(Prepared { record, branch, base_commit, root })
+}
+
+/// A branch and worktree left by a spawn of `name` that was killed (no record, the branch
+/// where spawn created it, a clean worktree, its claim's owner gone) are removed first, so that
+/// a killed spawn never blocks a new one. Anything else is left for the checks below to refuse.
+pub fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()> {
+    let options = crate::prune::Options {
+        branch_prefix: ctx.settings.branch_prefix.clone(),
+        copy: ctx.settings.copy.clone(),
+        worktree_root: ctx.worktree_root()?,
+        disposable: ctx.settings.disposable.clone(),
+        ..Default::default()
+    };
+    crate::prune::recover_interrupted_spawn(&ctx.repo, name, &options)?;
+    Ok(())
+}
+
+/// What a spawn has created so far, undone in reverse order if a later step fails or a signal
+/// arrives. (A checkout that fails half-way removes its own files and registration: gix rolls
+/// it back.)
+#[derive(Default)]
+struct Undo {
+    branch: Option<(FullName, ObjectId)>,
+    worktree: Option<PathBuf>,
+    record: Option<(String, ObjectId)>,
+}
+
+impl Undo {
+    /// Through the guard like every removal: the record is deleted only if it is still the one
+    /// this spawn wrote, the worktree is moved aside and deleted (it holds only what this spawn
+    /// put there), the branch is deleted only if it is still where this spawn created it and
+    /// checked out nowhere else.
+    fn run(self, guard: &crate::guard::Guard<'_>, repo: &gix::Repository, events: &mut dyn FnMut(Event)) {
+        if let Some((record_ref, at)) = self.record
+            && let Err(err) = guard.delete_record(at)
+        {
+            events(Event::UndoKept { what: format!("the task record {record_ref}"), error: format!("{err:#}") });
+        }
+        if let Some(worktree) = self.worktree {
+            let removed =
+                crate::prune::find_registration(repo, guard.branch(), &worktree).and_then(|found| match found {
+                    Some(registration) => guard.remove_worktree(&registration, |_| Ok(()), || Ok(())),
+                    None => Ok(()),
+                });
+            if let Err(err) = removed {
+                events(Event::UndoKept {
+                    what: format!("the new worktree {}", worktree.display()),
+                    error: format!("{err:#}"),
+                });
+            }
+        }
+        if let Some((branch, at)) = self.branch
+            && let Err(err) = guard.delete_branch(at, false)
+        {
+            events(Event::UndoKept { what: format!("branch {}", branch.shorten()), error: format!("{err:#}") });
+        }
+    }
+}
+
+/// Creates branch, worktree and record; on any failure or signal removes what it created.
+/// Returns the task's claim, still held.
+pub fn create(
+    ctx: &Context,
+    prepared: Prepared,
+    options: CreateOptions,
+    events: &mut dyn FnMut(Event),
+) -> anyhow::Result<(Spawned, crate::lock::Lock)> {
+    // Claiming the task for the whole spawn, its undo included: of two spawns of the same task
+    // one loses here, and prune leaves a task alone while it is being spawned or rolled back.
+    let claim = crate::lock::claim_task(&ctx.repo, &prepared.record.name, "spawn")?;
+    let mut undo = Undo::default();
+    let mut spawned = Spawned {
+        task: prepared.record.name.clone(),
+        branch: prepared.branch.shorten().to_string(),
+        base_ref: prepared.record.base_ref.clone(),
+        base_commit: prepared.record.base_commit.clone(),
+        worktree: prepared.record.worktree.clone(),
+        copied: Vec::new(),
+        setup: None,
+        agent: None,
+    };
+    match create_steps(ctx, &prepared, options, &mut undo, &mut spawned, events) {
+        Ok(()) => Ok((spawned, claim)),
+        Err(err) => {
+            let guard =
+                crate::guard::Guard::with_claim(&ctx.repo, &prepared.record.name, &ctx.settings.branch_prefix, claim);
+            undo.run(&guard, &ctx.repo, events);
+            Err(err.context(format!("spawn of task {:?} failed and was rolled back", prepared.record.name)))
+        }
+    }
+}
+
+fn create_steps(
+    ctx: &Context,
+    prepared: &Prepared,
+    options: CreateOptions,
+    undo: &mut Undo,
+    spawned: &mut Spawned,
+    events: &mut dyn FnMut(Event),
+) -> anyhow::Result<()> {
+    let repo = &ctx.repo;
+    let record = &prepared.record;
+    let branch = prepared.branch.as_bstr().to_string();
+    if state::find_task(repo, &record.name)?.is_some() {
+        return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
+    }
+    // A plan interrupted after its previous task starts no new one.
+    check_interrupted()?;
+    crate::git::create_refs(
+        repo,
+        &[(&branch, prepared.base_commit)],
+        &crate::layout::spawn_reflog_message(&record.name),
+    )?;
+    undo.branch = Some((prepared.branch.clone(), prepared.base_commit));
+    crate::pause::point("spawn-branch-created");
+    check_interrupted()?;
+
+    std::fs::create_dir_all(&prepared.root).with_context(|| format!("cannot create {}", prepared.root.display()))?;
+    crate::git::add_worktree(repo, &record.worktree, &prepared.branch, crate::interrupt::flag())?;
+    undo.worktree = Some(record.worktree.clone());
+    crate::pause::point("spawn-worktree-added");
+    check_interrupted()?;
+
+    spawned.copied = copy_untracked(ctx, &record.worktree)?;
+    if !spawned.copied.is_empty() {
+        events(Event::Copied(spawned.copied.clone()));
+    }
+    if let (true, Some(setup)) = (options.run_setup, &ctx.settings.setup) {
+        events(Event::SetupStarting { worktree: record.worktree.clone(), command: setup.clone() });
+        run_setup_command(record, setup, options.quiet)?;
+        spawned.setup = Some(setup.clone());
+    }
+    check_interrupted()?;
+    let record_commit = state::create_record(repo, record)?;
+    undo.record = Some((crate::layout::record_ref(&record.name), record_commit));
+    // The last safe point: a signal up to here undoes the record too.
+    check_interrupted()?;
+    Ok(())
+}
+
+fn check_interrupted() -> anyhow::Result<()> {
+    crate::interrupt::check("nothing of the task was kept")
+}
+
+/// Copies the main worktree's untracked and ignored files matching `agent.copy` into `dest`.
+fn copy_untracked(ctx: &Context, dest: &Path) -> anyhow::Result<Vec<String>> {
+    if ctx.settings.copy.is_empty() {
+        return Ok(Vec::new());
+    }
+    let main = crate::git::main_repo(&ctx.repo)?;
+    let Some(source) = main.workdir().map(ToOwned::to_owned) else {
+        return Ok(Vec::new());
+    };
+    let mut copied = Vec::new();
+    for path in crate::git::untracked_matching(&main, &ctx.settings.copy)? {
+        let relative = gix::path::from_bstr(path.as_bstr())?.into_owned();
+        let target = dest.join(&relative);
+        if target.symlink_metadata().is_ok() {
+            continue; // Tracked in the new checkout: the branch's version wins.
+        }
+        copy_recursively(&source.join(&relative), &target)
+            .with_context(|| format!("cannot copy {} into the new worktree", relative.display()))?;
+        copied.push(crate::git::bytes_to_string(&path));
+    }
+    Ok(copied)
+}
+
+/// Copies a file, a symlink (as a symlink) or a directory tree.
+fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
+    let meta = from.symlink_metadata()?;
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if meta.file_type().is_symlink() {
+        #[cfg(unix)]
+        return std::os::unix::fs::symlink(std::fs::read_link(from)?, to);
+        #[cfg(not(unix))]
+        return std::fs::copy(from, to).map(|_| ());
+    }
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    std::fs::copy(from, to).map(|_| ())
+}
+
+fn agent_env(run: crate::process::Run, record: &TaskRecord) -> crate::process::Run {
+    run.env("GIT_AGENT_TASK", &record.name)
+        .env("GIT_AGENT_BRIEF", &record.brief)
+        .env("GIT_AGENT_BRANCH", record.short_branch())
+        .env("GIT_AGENT_WORKTREE", &record.worktree)
+}
+
+/// Runs `agent.setup` through the shell in the new worktree (it is the user's own command line).
+fn run_setup_command(record: &TaskRecord, setup: &str, quiet: bool) -> anyhow::Result<()> {
+    // Its output is status, not data: it goes to stderr, unless -q keeps it for the error.
+    let capture = if quiet { Capture::Tail(crate::process::OUTPUT_TAIL) } else { Capture::Stderr };
+    let outcome = agent_env(crate::process::Run::shell(setup, &record.worktree), record)
+        .timeout(Some(crate::process::SETUP_TIMEOUT))
+        .capture(capture)
+        .run()
+        .with_context(|| format!("cannot run agent.setup {setup:?}"))?;
+    check_interrupted()?;
+    if !outcome.status.success() {
+        let mut message = format!("agent.setup {setup:?} failed ({})", outcome.status);
+        let captured = outcome.output_tail_lossy();
+        if !captured.trim().is_empty() {
+            message.push_str(&format!(":\n{}", captured.trim_end()));
+        }
+        return Err(Fail::new(Exit::Found, message).hint("fix the setup command, or spawn with --no-setup").into());
+    }
+    Ok(())
+}
+
+/// The agent command: `-- COMMAND...`, else the plan's, else `agent.command`.
+pub fn agent_command(ctx: &Context, given: &[String], no_agent: bool) -> anyhow::Result<Option<Vec<String>>> {
+    if no_agent {
+        return Ok(None);
+    }
+    if !given.is_empty() {
+        return Ok(Some(given.to_vec()));
+    }
+    match &ctx.settings.command {
+        None => Ok(None),
+        Some(line) => {
+            let args = state::split_command_line(line)
+                .map_err(|why| bad_input(format!("git config agent.command {line:?} cannot be split: {why}")))?;
+            Ok(if args.is_empty() { None } else { Some(args) })
+        }
+    }
+}
+
+/// Runs the agent in the foreground in the task's worktree, without a shell, and records
+/// its exit status as an event on the task's record.
+pub fn run_agent(
+    ctx: &Context,
+    spawned: &Spawned,
+    brief: &str,
+    command: &[String],
+    events: &mut dyn FnMut(Event),
+) -> anyhow::Result<i32> {
+    let (_, record) = ctx.task(&spawned.task)?;
+    let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", brief)).collect();
+    events(Event::AgentStarting { worktree: spawned.worktree.clone(), command: command.to_vec() });
+    // The agent is interactive: it shares the terminal and has no timeout.
+    let agent = crate::process::Run::new(&args[0], &spawned.worktree).args(&args[1..]).timeout(None);
+    let status = match agent_env(agent, &record).capture(Capture::Terminal).run() {
+        Ok(outcome) => crate::process::exit_code(outcome.status),
+        Err(err) => {
+            events(Event::AgentNotStarted { program: args[0].clone(), error: format!("{err:#}") });
+            127
+        }
+    };
+    events(Event::AgentExited { status });
+    // The agent may have changed the record itself (`git agent done`): update the newest one.
+    state::update_record(&ctx.repo, &record.name, "agent-exit", |current| {
+        current.agent_exit = Some(status);
+        if current.command.is_empty() {
+            current.command = command.to_vec();
+        }
+        Ok(())
+    })?;
+    Ok(status)
+}
