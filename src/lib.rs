@@ -32,7 +32,6 @@ pub mod output;
 pub mod pause;
 pub mod plan;
 pub mod process;
-pub mod prune;
 pub mod scope;
 pub mod settings;
 pub mod state;

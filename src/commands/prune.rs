@@ -1,11 +1,11 @@
 //! `git agent-prune` (also `git agent prune`): remove finished tasks, never losing work. The
-//! checks, the archive and the removal are in [`crate::prune`] and [`crate::guard`].
+//! checks, the archive and the removal are in [`crate::ops::prune`] and [`crate::guard`].
 
 use super::Context;
 use crate::cli::PruneArgs;
 use crate::error::{Exit, bad_input};
+use crate::ops::prune::{Action, Options, Report, TaskReport};
 use crate::output::{GlobalArgs, Style, Ui, paint};
-use crate::prune::{Action, Options, Report, TaskReport};
 use crate::state;
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit> {
@@ -31,7 +31,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         copy: ctx.settings.copy.clone(),
         disposable: ctx.settings.disposable.clone(),
     };
-    let report = crate::prune::prune(repo, &entries, &options)?;
+    let report = crate::ops::prune::prune(repo, &entries, &options)?;
     for warning in &report.warnings {
         ui.warn(warning);
     }

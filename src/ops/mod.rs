@@ -3,6 +3,7 @@
 
 pub mod conflicts;
 pub mod list;
+pub mod prune;
 pub mod spawn;
 
 use std::path::PathBuf;

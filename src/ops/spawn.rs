@@ -173,14 +173,14 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
 /// where spawn created it, a clean worktree, its claim's owner gone) are removed first, so that
 /// a killed spawn never blocks a new one. Anything else is left for the checks below to refuse.
 pub fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()> {
-    let options = crate::prune::Options {
+    let options = crate::ops::prune::Options {
         branch_prefix: ctx.settings.branch_prefix.clone(),
         copy: ctx.settings.copy.clone(),
         worktree_root: ctx.worktree_root()?,
         disposable: ctx.settings.disposable.clone(),
         ..Default::default()
     };
-    crate::prune::recover_interrupted_spawn(&ctx.repo, name, &options)?;
+    crate::ops::prune::recover_interrupted_spawn(&ctx.repo, name, &options)?;
     Ok(())
 }
 
@@ -207,7 +207,7 @@ impl Undo {
         }
         if let Some(worktree) = self.worktree {
             let removed =
-                crate::prune::find_registration(repo, guard.branch(), &worktree).and_then(|found| match found {
+                crate::ops::prune::find_registration(repo, guard.branch(), &worktree).and_then(|found| match found {
                     Some(registration) => guard.remove_worktree(&registration, |_| Ok(()), || Ok(())),
                     None => Ok(()),
                 });
