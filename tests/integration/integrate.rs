@@ -50,7 +50,7 @@ fn commit_as(env: &Env, dir: &Path, files: &[(&str, &str)], message: &str, autho
 }
 
 /// Runs `git agent-integrate <args>` in `repo`.
-fn integrate(env: &Env, repo: &Path, args: &[&str]) -> Run {
+pub(crate) fn integrate(env: &Env, repo: &Path, args: &[&str]) -> Run {
     let mut all = vec!["agent-integrate"];
     all.extend_from_slice(args);
     env.run(repo, "git", &all)
@@ -58,7 +58,7 @@ fn integrate(env: &Env, repo: &Path, args: &[&str]) -> Run {
 
 /// Runs `git agent-integrate --json <args>`, asserts exit code `code` and the format version.
 #[track_caller]
-fn integrate_json(env: &Env, repo: &Path, args: &[&str], code: i32) -> Value {
+pub(crate) fn integrate_json(env: &Env, repo: &Path, args: &[&str], code: i32) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let run = integrate(env, repo, &all).code(code);
@@ -78,12 +78,12 @@ fn steps(json: &Value) -> &Vec<Value> {
 
 /// The step of `task`.
 #[track_caller]
-fn step<'a>(json: &'a Value, task: &str) -> &'a Value {
+pub(crate) fn step<'a>(json: &'a Value, task: &str) -> &'a Value {
     steps(json).iter().find(|s| s["task"] == task).unwrap_or_else(|| panic!("no step for {task}: {json:#}"))
 }
 
 /// The steps' statuses, in order.
-fn statuses(json: &Value) -> Vec<String> {
+pub(crate) fn statuses(json: &Value) -> Vec<String> {
     steps(json).iter().map(|s| s["status"].as_str().unwrap_or("<none>").to_owned()).collect()
 }
 

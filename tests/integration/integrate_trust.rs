@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::common::*;
+use crate::integrate::{integrate, integrate_json, statuses, step};
 use crate::spawn::{agents_dir, canonical_repo, record, rev};
 
 /// A finished task: spawned, one commit writing `files`, marked done; returns its worktree.
@@ -16,29 +17,6 @@ fn task(env: &Env, repo: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     env.commit(&wt, files, &format!("{name}: work"));
     env.agent(repo, &["done", name, "-q"]).success();
     wt
-}
-
-/// Runs `git agent-integrate <args>` in `repo`.
-fn integrate(env: &Env, repo: &Path, args: &[&str]) -> Run {
-    let mut all = vec!["agent-integrate"];
-    all.extend_from_slice(args);
-    env.run(repo, "git", &all)
-}
-
-/// `git agent-integrate --json <args>`, asserting the exit code.
-#[track_caller]
-fn integrate_json(env: &Env, repo: &Path, args: &[&str], code: i32) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    integrate(env, repo, &all).code(code).json()
-}
-
-fn statuses(json: &Value) -> Vec<String> {
-    json["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap().to_owned()).collect()
-}
-
-fn step<'a>(json: &'a Value, task: &str) -> &'a Value {
-    json["steps"].as_array().unwrap().iter().find(|s| s["task"] == task).unwrap_or_else(|| panic!("{json:#}"))
 }
 
 fn object_type(env: &Env, repo: &Path, id: &str) -> String {
