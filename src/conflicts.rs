@@ -198,7 +198,14 @@ struct Prepared {
 }
 
 /// Checks every pair of `branches` and each branch against `target`.
-pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -> anyhow::Result<Analysis> {
+///
+/// `snapshots` holds objects kept in memory only (snapshots of worktrees): every worker sees them.
+pub fn analyse(
+    repo: &gix::Repository,
+    branches: Vec<Branch>,
+    target: &Target,
+    snapshots: Option<gix::odb::memory::Storage>,
+) -> anyhow::Result<Analysis> {
     // Trees are read many times over (every branch's diff starts at the same root tree), and
     // in packs they are deltas: without a cache, inflating them dominated the whole check.
     let mut repo = repo.clone();
@@ -208,7 +215,7 @@ pub fn analyse(repo: &gix::Repository, branches: Vec<Branch>, target: &Target) -
     let repo = &repo;
     let mut analysis = Analysis::default();
     let mut prepared = Vec::new();
-    let mut workers = Workers::new(repo);
+    let mut workers = Workers::new(repo, snapshots);
     let results =
         workers.run(branches.len(), |_| Ok(()), |_, repo, k| prepare(repo, branches[k].clone(), target.commit))?;
     for (branch, result) in branches.iter().zip(results) {
@@ -524,12 +531,16 @@ struct Workers {
 }
 
 impl Workers {
-    fn new(repo: &gix::Repository) -> Self {
+    fn new(repo: &gix::Repository, snapshots: Option<gix::odb::memory::Storage>) -> Self {
         let sync = repo.clone().into_sync();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let repos = (0..threads)
             .map(|_| {
+                // In memory: merged trees and virtual merge bases are never written to disk.
                 let mut repo = sync.to_thread_local().with_object_memory();
+                if let Some(snapshots) = &snapshots {
+                    repo.objects.set_object_memory(snapshots.clone());
+                }
                 repo.object_cache_size(64 << 20);
                 repo
             })

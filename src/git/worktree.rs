@@ -178,12 +178,35 @@ pub fn head_branch(repo: &gix::Repository) -> anyhow::Result<Option<FullName>> {
     Ok(repo.head_name()?)
 }
 
+/// How [`snapshot_worktree`] reads the files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SnapshotOptions {
+    /// Files larger than this are not read: their entry stays as in HEAD, and they are listed.
+    pub max_file_bytes: Option<u64>,
+    /// Take file contents through the clean conversion, as `git add` would, with the built-in
+    /// conversions only (end of line, working-tree encoding): no filter driver runs. Without
+    /// it, the bytes are taken as they are (an archive keeps exactly what was there).
+    pub clean: bool,
+}
+
+/// A snapshot of a worktree: the commit, and the files it could not hold.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub commit: ObjectId,
+    /// Files larger than [`SnapshotOptions::max_file_bytes`], with their sizes.
+    pub not_read: Vec<(BString, u64)>,
+}
+
 /// A commit holding the worktree at `path` as it is now: HEAD plus uncommitted changes and
 /// untracked (not ignored) files, or `None` when the worktree is clean. The worktree's index
-/// and files are only read. File contents are taken as they are, without running clean
-/// filters. The commit and its blobs go to the object database as unreferenced objects (a
-/// later `git gc` removes them), so that merges on other threads can read them.
-pub fn snapshot_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<Option<ObjectId>> {
+/// and files are only read. The commit and its blobs are written to `repo`'s object store:
+/// the object database, or memory when `repo` keeps its objects in memory
+/// ([`gix::Repository::with_object_memory`]), as the read-only conflict check does.
+pub fn snapshot_worktree(
+    repo: &gix::Repository,
+    path: &Path,
+    options: SnapshotOptions,
+) -> anyhow::Result<Option<Snapshot>> {
     let worktree = open_worktree_for_status(path)?;
     let workdir = worktree.workdir().context("the task worktree has no working directory")?.to_owned();
     let head = worktree.head_id()?.detach();
@@ -197,8 +220,10 @@ pub fn snapshot_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<
     if changed.is_empty() {
         return Ok(None);
     }
+    let mut clean = if options.clean { Some(CleanConversion::new(&worktree)?) } else { None };
     let head_tree = repo.find_commit(head)?.tree_id()?.detach();
     let mut editor = repo.edit_tree(head_tree)?;
+    let mut not_read = Vec::new();
     for relative in changed {
         let full = workdir.join(gix::path::from_bstr(relative.as_bstr())?);
         match std::fs::symlink_metadata(&full) {
@@ -211,8 +236,16 @@ pub fn snapshot_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<
                 let blob = repo.write_blob(gix::path::into_bstr(target.as_path())?.as_ref())?.detach();
                 editor.upsert(relative.as_bstr(), gix::objs::tree::EntryKind::Link, blob)?;
             }
+            Ok(meta) if options.max_file_bytes.is_some_and(|max| meta.len() > max) => {
+                not_read.push((relative, meta.len()));
+            }
             Ok(meta) if meta.is_file() => {
-                let blob = repo.write_blob(std::fs::read(&full)?)?.detach();
+                let raw = std::fs::read(&full)?;
+                let bytes = match clean.as_mut() {
+                    Some(clean) => clean.convert(&raw, relative.as_bstr())?,
+                    None => raw,
+                };
+                let blob = repo.write_blob(bytes)?.detach();
                 let kind = if is_executable(&meta) {
                     gix::objs::tree::EntryKind::BlobExecutable
                 } else {
@@ -235,7 +268,55 @@ pub fn snapshot_worktree(repo: &gix::Repository, path: &Path) -> anyhow::Result<
         message: "git-agent: snapshot of uncommitted changes\n".into(),
         extra_headers: Vec::new(),
     };
-    Ok(Some(repo.write_object(&commit)?.detach()))
+    Ok(Some(Snapshot { commit: repo.write_object(&commit)?.detach(), not_read }))
+}
+
+/// git's clean conversion (`git add`) with the built-in conversions only: the attributes of
+/// the worktree, end-of-line and working-tree-encoding conversion, and no filter driver.
+struct CleanConversion<'repo> {
+    repo: &'repo gix::Repository,
+    pipeline: gix::filter::plumbing::Pipeline,
+    attributes: gix::worktree::Stack,
+}
+
+impl<'repo> CleanConversion<'repo> {
+    fn new(worktree: &'repo gix::Repository) -> anyhow::Result<Self> {
+        let mut options = gix::filter::Pipeline::options(worktree)?;
+        options.drivers.clear();
+        let pipeline =
+            gix::filter::plumbing::Pipeline::new(worktree.command_context()?, worktree.object_hash(), options);
+        let index = worktree.index_or_empty()?;
+        let attributes = worktree
+            .attributes_only(&index, gix::worktree::stack::state::attributes::Source::WorktreeThenIdMapping)?
+            .detach();
+        Ok(CleanConversion { repo: worktree, pipeline, attributes })
+    }
+
+    fn convert(&mut self, bytes: &[u8], path: &bstr::BStr) -> anyhow::Result<Vec<u8>> {
+        use gix::filter::plumbing::pipeline::convert::ToGitOutcome;
+        use std::io::Read as _;
+        let entry = self.attributes.at_entry(path, None, &self.repo.objects)?;
+        let relative = gix::path::from_bstr(path)?;
+        // No index object: git's "a CR is already in the index" exception is for `git add`
+        // into that index; a snapshot compares contents, as a renormalising merge does.
+        let outcome = self.pipeline.convert_to_git(
+            bytes,
+            relative.as_ref(),
+            &mut |_, attributes| {
+                entry.matching_attributes(attributes);
+            },
+            &mut |_| Ok(None),
+        )?;
+        Ok(match outcome {
+            ToGitOutcome::Unchanged(_) => bytes.to_vec(),
+            ToGitOutcome::Buffer(converted) => converted.to_vec(),
+            ToGitOutcome::Process(mut reader) => {
+                let mut out = Vec::new();
+                reader.read_to_end(&mut out)?;
+                out
+            }
+        })
+    }
 }
 
 #[cfg(unix)]

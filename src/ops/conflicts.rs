@@ -8,7 +8,11 @@ use serde::Serialize;
 
 use crate::conflicts::{Analysis, Branch, Target};
 use crate::error::bad_input;
+use crate::git::SnapshotOptions;
 use crate::state::{self, TaskState};
+
+/// Files larger than this are not read into a worktree's snapshot (`--include-uncommitted`).
+pub const MAX_SNAPSHOT_FILE_BYTES: u64 = 64 << 20;
 
 /// What to check.
 pub struct Request {
@@ -57,6 +61,9 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Option
         entries.retain(|e| request.tasks.contains(&e.name));
     }
 
+    // Snapshots of worktrees live in memory only: a read-only check writes nothing to the
+    // object database (defect 16), and reads no file larger than the limit.
+    let mut memory_repo = repo.clone().with_object_memory();
     let mut rows = Vec::new();
     let mut branches = Vec::new();
     let mut base_refs = BTreeSet::new();
@@ -71,10 +78,18 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Option
                     None => row.problems.push(format!("branch {} is missing", record.short_branch())),
                     Some(mut head) => {
                         if request.include_uncommitted && record.worktree.is_dir() {
-                            match crate::git::snapshot_worktree(repo, &record.worktree) {
+                            let options =
+                                SnapshotOptions { max_file_bytes: Some(MAX_SNAPSHOT_FILE_BYTES), clean: true };
+                            match crate::git::snapshot_worktree(&memory_repo, &record.worktree, options) {
                                 Ok(Some(snapshot)) => {
-                                    head = snapshot;
+                                    head = snapshot.commit;
                                     row.uncommitted = true;
+                                    for (path, size) in snapshot.not_read {
+                                        row.problems.push(format!(
+                                            "{} is {size} bytes, larger than {MAX_SNAPSHOT_FILE_BYTES}: checked as committed",
+                                            crate::git::bytes_to_string(&path)
+                                        ));
+                                    }
                                 }
                                 Ok(None) => {}
                                 Err(err) => row.problems.push(format!("cannot snapshot the worktree: {err:#}")),
@@ -99,7 +114,8 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Option
     }
     let target = resolve_target(repo, request.target.as_deref(), &base_refs)?;
 
-    let analysis = crate::conflicts::analyse(repo, branches, &target)?;
+    let snapshots = memory_repo.objects.take_object_memory();
+    let analysis = crate::conflicts::analyse(repo, branches, &target, snapshots)?;
     for (task, problem) in &analysis.problems {
         if let Some(row) = rows.iter_mut().find(|r| &r.name == task) {
             row.problems.push(problem.clone());

@@ -750,7 +750,7 @@ fn verify_moved_aside(
     if let Some(head) = contents.detached_head {
         refs.push((format!("{prefix}/head"), head));
     }
-    let snapshot = crate::git::snapshot_worktree(repo, aside)?;
+    let snapshot = crate::git::snapshot_worktree(repo, aside, Default::default())?.map(|s| s.commit);
     let with_ignored = if contents.ignored.precious.is_empty() {
         snapshot
     } else {

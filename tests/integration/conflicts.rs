@@ -1297,3 +1297,29 @@ fn worktree_attributes_agree_with_merge_tree() {
     assert!(merge_tree(&env, &repo, "agent/a", "agent/b").is_none(), "git merges this cleanly");
     assert_agrees_with_merge_tree(&env, &repo, &["a", "b"], 0);
 }
+
+/// Defect 16: `--include-uncommitted` keeps its snapshots in memory (nothing reaches
+/// `.git/objects`), reads no file above the limit, and takes text through the clean
+/// conversion (a CRLF-only difference under `text=auto` is no change).
+#[test]
+fn include_uncommitted_writes_no_object_and_reads_no_huge_file() {
+    let env = Env::new();
+    let repo =
+        canonical_repo(&env, "repo", &[("shared.txt", &numbered("shared")), (".gitattributes", "* text=auto\n")]);
+    let wt_a = spawn(&env, &repo, "a", &[]);
+    commit_line(&env, &wt_a, "shared.txt", 5, "a changed line 5");
+    let wt_b = spawn(&env, &repo, "b", &[]);
+    // Only line endings differ from what is committed: the clean conversion makes it no change.
+    write(&wt_b.join("shared.txt"), &numbered("shared").replace('\n', "\r\n"));
+    write(&wt_b.join("notes.txt"), "an untracked note\n");
+    let big = std::fs::File::create(wt_b.join("big.bin")).unwrap();
+    big.set_len(65 << 20).unwrap();
+    let objects = |env: &Env| env.git(&repo, &["count-objects", "-v"]);
+    let before = objects(&env);
+    let json = conflicts_json(&env, &repo, &["--include-uncommitted"], 0);
+    assert_eq!(objects(&env), before, "objects were written to the repository");
+    assert!(pair(&json, "a", "b").is_none_or(|p| p["verdict"] != "conflict"), "{json:#}");
+    let task = json["tasks"].as_array().unwrap().iter().find(|t| t["name"] == "b").unwrap();
+    assert_eq!(task["uncommitted"], true, "{json:#}");
+    assert!(task["problems"].to_string().contains("big.bin"), "the huge file is named: {json:#}");
+}
