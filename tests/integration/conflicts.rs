@@ -1323,3 +1323,18 @@ fn include_uncommitted_writes_no_object_and_reads_no_huge_file() {
     assert_eq!(task["uncommitted"], true, "{json:#}");
     assert!(task["problems"].to_string().contains("big.bin"), "the huge file is named: {json:#}");
 }
+
+/// Defects 22 and 23: git's file merge places each side's hunks without the indent
+/// heuristic. Here one side appends a block after the comment, the other inserts a line
+/// before it: with the heuristic both insertions land after line 2 and conflict; git merges.
+#[test]
+fn a_content_merge_places_hunks_as_git_does() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("f.h", "x;\n\n/*\n */\n")]);
+    let a = spawn(&env, &repo, "a", &[]);
+    let b = spawn(&env, &repo, "b", &[]);
+    env.commit(&a, &[("f.h", "x;\n\n/*\n */\ny;\n\n/*\n */\n")], "a");
+    env.commit(&b, &[("f.h", "x;\n\nz;\n\n/*\n */\n")], "b");
+    assert!(merge_tree(&env, &repo, "agent/a", "agent/b").is_none(), "git merges this cleanly");
+    assert_agrees_with_merge_tree(&env, &repo, &["a", "b"], 0);
+}
