@@ -621,7 +621,24 @@ fn run_merges(
             Job::Target(i) => (target.commit, prepared[i].branch.head, &target.label, &prepared[i].branch.label),
         };
         let with_overlap = matches!(jobs[k], Job::Pair(_, _, true));
-        Ok(match caches.merge(repo, ours, theirs, our_label, their_label, with_overlap) {
+        // gix has assertions a merge can trip: a panic fails this merge only, and the worker's
+        // caches are rebuilt, as they may be half-updated.
+        let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            caches.merge(repo, ours, theirs, our_label, their_label, with_overlap)
+        }));
+        let merged = match merged {
+            Ok(merged) => merged,
+            Err(panic) => {
+                *caches = MergeCaches::new(repo)?;
+                let what = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("a panic");
+                return Ok(JobOutcome::Failed(format!("the merge failed inside gix: {what}")));
+            }
+        };
+        Ok(match merged {
             Ok(merged) => JobOutcome::Merged(merged),
             // Only now look for the reason: merge bases are costly, and failures rare.
             Err(_) if crate::git::merge_bases(repo, ours, theirs).is_ok_and(|bases| bases.is_empty()) => {
@@ -758,6 +775,7 @@ impl MergeCaches {
         for (path, kind) in relocated {
             paths.entry(path).or_insert(kind);
         }
+        drop_sources_renamed_alike(&mut paths, &merge.conflicts, how);
         let conflicts = paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect();
         Ok(Merged { conflicts, overlap, tree: None })
     }
@@ -906,6 +924,27 @@ fn files_moved_by_directory_renames(
         }
     }
     Ok(moved)
+}
+
+/// A file both sides renamed to the same new name (and changed differently) conflicts at the
+/// new name only, for git; gix's index also keeps the old name at the base stage. The old
+/// name is dropped unless another unresolved conflict is about it.
+fn drop_sources_renamed_alike(
+    paths: &mut BTreeMap<BString, ConflictKind>,
+    conflicts: &[gix::merge::tree::Conflict],
+    how: TreatAsUnresolved,
+) {
+    let unresolved: Vec<&gix::merge::tree::Conflict> = conflicts.iter().filter(|c| c.is_unresolved(how)).collect();
+    for conflict in &unresolved {
+        let (a, b) = (&conflict.ours, &conflict.theirs);
+        let source = a.source_location();
+        let renamed_alike = source != a.location() && source == b.source_location() && a.location() == b.location();
+        let source_is_conflicted_itself =
+            unresolved.iter().any(|other| other.ours.location() == source || other.theirs.location() == source);
+        if renamed_alike && !source_is_conflicted_itself {
+            paths.remove(source);
+        }
+    }
 }
 
 /// If `mover` is a file that moved along with its directory (`dir/x` -> `newdir/x` as part of

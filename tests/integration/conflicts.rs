@@ -56,7 +56,7 @@ fn spawn(env: &Env, repo: &Path, name: &str, extra: &[&str]) -> PathBuf {
 }
 
 /// Runs `git agent-conflicts <args>` in `repo`.
-fn conflicts(env: &Env, repo: &Path, args: &[&str]) -> Run {
+pub(crate) fn conflicts(env: &Env, repo: &Path, args: &[&str]) -> Run {
     let mut all = vec!["agent-conflicts"];
     all.extend_from_slice(args);
     env.run(repo, "git", &all)
@@ -317,7 +317,13 @@ fn changes(env: &Env, repo: &Path, target: &str, branch: &str) -> Changes {
 /// Overlap ("files changed on both sides") is checked where it is unambiguous: both branches
 /// forked from the same target commit (so the pair's merge base is that fork), neither renamed,
 /// and they are not the very same commit.
-fn compare_with_merge_tree(env: &Env, repo: &Path, json: &Value, names: &[&str], target: &str) -> Vec<String> {
+pub(crate) fn compare_with_merge_tree(
+    env: &Env,
+    repo: &Path,
+    json: &Value,
+    names: &[&str],
+    target: &str,
+) -> Vec<String> {
     let mut mismatches: Vec<String> = Vec::new();
     let mut check = |ok: bool, message: String| {
         if !ok {
