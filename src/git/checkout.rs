@@ -130,6 +130,16 @@ fn two_tree_checkout(
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(anyhow::anyhow!(err).context(format!("cannot copy {}", index.display()))),
     }
+    // As updateInstead does: refresh first, so that a file that was only touched (an editor, a
+    // formatter, a branch switch) counts as the clean file it is, not as "not uptodate".
+    let refresh = crate::process::git(worktree, &["update-index", "-q", "--refresh"])
+        .and_then(|git| git.env("GIT_INDEX_FILE", &scratch_index).run())
+        .context("cannot run git update-index --refresh");
+    // Its exit status says whether files differ; read-tree below decides whether that matters.
+    if let Err(err) = refresh {
+        let _ = std::fs::remove_file(&scratch_index);
+        return Err(err);
+    }
     let result = crate::process::git(worktree, &["read-tree", "-m", "-u", &from.to_string(), &to.to_string()])
         .and_then(|git| git.env("GIT_INDEX_FILE", &scratch_index).run())
         .context("cannot run git read-tree");

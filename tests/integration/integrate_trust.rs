@@ -548,3 +548,17 @@ fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_prune_too() {
     // The task itself was not integrated, so it stays.
     assert!(agents_dir(&repo).join("t").is_dir());
 }
+
+#[test]
+fn a_file_only_touched_in_the_checked_out_target_does_not_stop_the_landing() {
+    // Editors and formatters rewrite files unchanged: git's updateInstead refreshes the index
+    // first, and so does integrate.
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a", "1\n")]);
+    task(&env, &repo, "t", &[("a", "1\n2\n")]);
+    let file = std::fs::File::options().append(true).open(repo.join("a")).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5)).unwrap();
+    integrate(&env, &repo, &[]).success();
+    assert_eq!(std::fs::read_to_string(repo.join("a")).unwrap(), "1\n2\n");
+    assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
+}
