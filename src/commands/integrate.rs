@@ -36,6 +36,92 @@ struct Report<'a> {
     landed: bool,
     steps: &'a [Step],
     skipped: &'a [Skipped],
+    /// Done tasks not integrated because something about them is wrong (default selection only).
+    left_out: &'a [LeftOut],
+}
+
+/// A done task the default selection left out, and why.
+#[derive(Debug, Clone, Serialize)]
+struct LeftOut {
+    task: String,
+    why: String,
+}
+
+/// Removes from `records` (the done tasks) every task that would stop the whole run: a missing
+/// branch, a base branch that is another task's, a dependency that is neither being integrated
+/// nor integrated already (repeatedly: its dependents follow it), and the tasks of a cycle.
+fn leave_out_unintegrable(
+    repo: &gix::Repository,
+    entries: &[state::TaskEntry],
+    records: &mut Vec<(ObjectId, TaskRecord)>,
+    branch_prefix: &str,
+) -> anyhow::Result<Vec<LeftOut>> {
+    let mut left_out = Vec::new();
+    let task_branches = format!("refs/heads/{branch_prefix}");
+    let mut keep = Vec::new();
+    for (commit, record) in records.drain(..) {
+        let why = if crate::git::ref_target(repo, &record.branch)?.is_none() {
+            Some(format!("its branch {} is missing", record.short_branch()))
+        } else {
+            record
+                .base_ref
+                .as_deref()
+                .filter(|base| base.starts_with(&task_branches))
+                .map(|base| format!("it was spawned from the task branch {base}; integrate it with --into"))
+        };
+        match why {
+            Some(why) => left_out.push(LeftOut { task: record.name.clone(), why }),
+            None => keep.push((commit, record)),
+        }
+    }
+    let integrated_elsewhere = |name: &str| {
+        entries.iter().any(|e| e.name == name && e.record.as_ref().is_ok_and(|r| r.state == TaskState::Integrated))
+    };
+    // Leaving a task out can leave its dependents without their dependency: until nothing changes.
+    loop {
+        let names: Vec<String> = keep.iter().map(|(_, r)| r.name.clone()).collect();
+        let lacking = |r: &TaskRecord| {
+            r.after
+                .iter()
+                .find(|dep| !names.contains(dep) && !integrated_elsewhere(dep) && !merged_already(repo, entries, dep))
+                .cloned()
+        };
+        if let Some(i) = keep.iter().position(|(_, r)| lacking(r).is_some()) {
+            let (_, record) = keep.remove(i);
+            let dep = lacking(&record).unwrap_or_default();
+            left_out.push(LeftOut {
+                task: record.name,
+                why: format!("its dependency {dep} is neither done nor integrated"),
+            });
+            continue;
+        }
+        let index = crate::graph::index_by_name(&names);
+        let deps: Vec<Vec<usize>> =
+            keep.iter().map(|(_, r)| r.after.iter().filter_map(|d| index.get(d.as_str()).copied()).collect()).collect();
+        let Err(cycle) = crate::graph::topo_order(&names, &deps) else { break };
+        let why = format!("it is in the dependency cycle {cycle}");
+        keep.retain(|(_, r)| {
+            let in_cycle = cycle.0.contains(&r.name);
+            if in_cycle {
+                left_out.push(LeftOut { task: r.name.clone(), why: why.clone() });
+            }
+            !in_cycle
+        });
+    }
+    *records = keep;
+    Ok(left_out)
+}
+
+/// Is the task `name`'s branch merged into its base already (integrated by hand)?
+fn merged_already(repo: &gix::Repository, entries: &[state::TaskEntry], name: &str) -> bool {
+    entries.iter().any(|e| {
+        e.name == name
+            && e.record.as_ref().is_ok_and(|r| {
+                let tip = crate::git::ref_target(repo, &r.branch).ok().flatten();
+                let base = r.base_ref.as_deref().and_then(|b| crate::git::ref_target(repo, b).ok().flatten());
+                matches!((tip, base), (Some(tip), Some(base)) if crate::git::merge_base(repo, tip, base).ok().flatten() == Some(tip))
+            })
+    })
 }
 
 /// Seconds before a test is killed, when neither --test-timeout nor agent.testTimeout says.
@@ -67,10 +153,23 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     if let Some(missing) = args.tasks.iter().find(|n| !entries.iter().any(|e| &e.name == *n)) {
         return Err(bad_input(format!("no task named {missing:?}")).hint("`git agent list` shows the tasks").into());
     }
+    // Without names, one task that cannot be integrated (no branch, a cycle, a missing
+    // dependency, a base that is another task's branch) is left out and said so, not allowed
+    // to stop the others. Named tasks are the user's explicit choice: their problems are errors.
+    let left_out = if args.tasks.is_empty() {
+        leave_out_unintegrable(repo, &entries, &mut records, &ctx.settings.branch_prefix)?
+    } else {
+        Vec::new()
+    };
+    for left in &left_out {
+        ui.warn(format!("task {} left out: {}", left.task, left.why));
+    }
     if records.is_empty() {
         ui.status("no tasks to integrate: mark tasks ready with `git agent done <task>`, or name them");
         if ui.json {
-            ui.json_data(&serde_json::json!({ "version": 1, "landed": false, "steps": [], "skipped": [] }));
+            ui.json_data(
+                &serde_json::json!({ "version": 1, "landed": false, "steps": [], "skipped": [], "left_out": left_out }),
+            );
         }
         return Ok(Exit::Success);
     }
@@ -183,6 +282,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         landed,
         steps: &outcome.steps,
         skipped: &outcome.skipped,
+        left_out: &left_out,
     };
     if ui.json {
         ui.json_data(&report);
@@ -419,6 +519,9 @@ fn render(report: &Report<'_>) -> String {
     }
     for skipped in report.skipped {
         out.push_str(&format!("skipped {} because {} did not land\n", skipped.task, skipped.because));
+    }
+    for left in report.left_out {
+        out.push_str(&format!("left out {}: {}\n", left.task, left.why));
     }
     match (&report.target.after, report.dry_run) {
         (_, true) => out.push_str(&format!("dry run: {} unchanged\n", report.target.name)),

@@ -562,3 +562,40 @@ fn a_file_only_touched_in_the_checked_out_target_does_not_stop_the_landing() {
     assert_eq!(std::fs::read_to_string(repo.join("a")).unwrap(), "1\n2\n");
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn one_odd_done_task_is_left_out_and_the_others_land() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "good", &[("g.txt", "g\n")]);
+    let base = rev(&env, &repo, "main");
+    let root = agents_dir(&repo);
+    let done = |name: &str, extra: serde_json::Value| {
+        let mut record = serde_json::json!({"version":1,"name":name,"branch":format!("refs/heads/agent/{name}"),
+            "base_ref":"refs/heads/main","base_commit":base,"worktree":root.join(name),"created_ms":2,"state":"done"});
+        for (k, v) in extra.as_object().unwrap() {
+            record[k] = v.clone();
+        }
+        write_raw_record(&env, &repo, name, &record.to_string());
+    };
+    // Spawned from another task's branch, with no branch of its own; a cycle; a missing dependency.
+    done("stacked", serde_json::json!({"base_ref": "refs/heads/agent/good"}));
+    for (name, dep) in [("c1", "c2"), ("c2", "c1")] {
+        env.git(&repo, &["branch", &format!("agent/{name}"), "main"]);
+        env.commit(&repo, &[(&format!("{name}.txt"), "x\n")], name);
+        env.git(&repo, &["branch", "-f", &format!("agent/{name}"), "HEAD"]);
+        env.git(&repo, &["reset", "-q", "--hard", &base]);
+        done(name, serde_json::json!({"after": [dep]}));
+    }
+    done("orphan", serde_json::json!({"after": ["nobody"]}));
+    env.git(&repo, &["branch", "agent/orphan", "main"]);
+    let json = integrate_json(&env, &repo, &[], 0);
+    assert_eq!(statuses(&json), ["merged"], "{json:#}");
+    let left: Vec<&str> = json["left_out"].as_array().unwrap().iter().map(|l| l["task"].as_str().unwrap()).collect();
+    for name in ["stacked", "c1", "c2", "orphan"] {
+        assert!(left.contains(&name), "{name} should be left out: {json:#}");
+    }
+    assert_eq!(env.git(&repo, &["show", "main:g.txt"]), "g\n");
+    // Named, the same task is an error: the user asked for it.
+    integrate(&env, &repo, &["orphan"]).code(2);
+}
