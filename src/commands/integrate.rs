@@ -246,6 +246,13 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
                 rule.name, rule.origin, rule.path, rule.run
             ));
         }
+        // The scratch worktree is checked out as git checks out: the filter drivers the
+        // attributes name run there. They are commands too.
+        if test.is_some() || !rules.is_empty() {
+            for (key, origin, command) in filter_drivers(repo) {
+                ui.status(format!("the scratch checkout may run {key} from {origin}: {command}"));
+            }
+        }
     }
     let order_text: Vec<&str> = ordered.iter().map(|t| t.name.as_str()).collect();
     ui.status(format!("integrating into {dest_name} ({}): {}", crate::git::short_id(&start), order_text.join(", ")));
@@ -408,10 +415,58 @@ fn rule_commands(ctx: &Context) -> anyhow::Result<Vec<ResolveRule>> {
     Ok(ctx.settings.rules.clone())
 }
 
+/// Every configured filter driver command (`filter.<name>.clean`, `.smudge`, `.process`):
+/// (key, the file it is set in, the command).
+fn filter_drivers(repo: &gix::Repository) -> Vec<(String, String, String)> {
+    let config = repo.config_snapshot();
+    let Some(sections) = config.plumbing().sections_by_name("filter") else { return Vec::new() };
+    let mut drivers = Vec::new();
+    for section in sections {
+        let Some(name) = section.header().subsection_name() else { continue };
+        for key in ["clean", "smudge", "process"] {
+            if let Some(command) = section.value(key) {
+                let origin = section.meta().path.as_deref().map_or_else(
+                    || format!("the {:?} configuration", section.meta().source),
+                    |p| p.display().to_string(),
+                );
+                drivers.push((
+                    format!("filter.{name}.{key}"),
+                    origin,
+                    bstr::ByteSlice::to_str_lossy(command.as_slice()).into_owned(),
+                ));
+            }
+        }
+    }
+    drivers
+}
+
+/// The linked worktree (a task's, or any other) whose directory holds `file`, if any.
+fn linked_worktree_holding(repo: &gix::Repository, file: &std::path::Path) -> anyhow::Result<Option<PathBuf>> {
+    for proxy in repo.worktrees()? {
+        let Ok(base) = proxy.base() else { continue };
+        let base = crate::git::normalise_path(&base);
+        if file.starts_with(&base) {
+            return Ok(Some(base));
+        }
+    }
+    Ok(None)
+}
+
 /// A per-worktree configuration (`extensions.worktreeConfig`) of a linked worktree belongs
 /// to whoever works there, an agent for a task's worktree: integrate runs no command from it.
 /// The main worktree's `config.worktree` is the user's.
 fn refuse_worktree_config(ctx: &Context, key: &str, origin: &crate::settings::Origin) -> anyhow::Result<()> {
+    // A file inside a linked worktree (an `include.path` pointing there) is the agent's too.
+    if let Some(file) = origin.file.as_deref().map(crate::git::normalise_path)
+        && let Some(worktree) = linked_worktree_holding(&ctx.repo, &file)?
+    {
+        return Err(refused(format!(
+            "{key} is set in {origin}, a file inside the linked worktree {}; integrate runs no command from it",
+            worktree.display()
+        ))
+        .hint("set it in the repository's configuration (git config --local), not in a file an agent can write")
+        .into());
+    }
     if !origin.is_per_worktree() {
         return Ok(());
     }

@@ -599,3 +599,29 @@ fn one_odd_done_task_is_left_out_and_the_others_land() {
     // Named, the same task is an error: the user asked for it.
     integrate(&env, &repo, &["orphan"]).code(2);
 }
+
+#[test]
+fn a_test_command_included_from_a_task_worktree_is_refused() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    let wt = task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    let marker = env.path().join("planted-test-ran");
+    write(&wt.join("evil.cfg"), &format!("[agent]\n\ttest = touch {}\n", quoted(&marker)));
+    env.git(&repo, &["config", "include.path", wt.join("evil.cfg").to_str().unwrap()]);
+    let before = rev(&env, &repo, "main");
+    integrate(&env, &repo, &[]).code(3).stderr_has("inside the linked worktree");
+    assert!(!marker.exists(), "the planted test ran");
+    assert_eq!(rev(&env, &repo, "main"), before);
+}
+
+#[test]
+fn filter_drivers_the_scratch_checkout_may_run_are_printed_first() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "t", &[("t.txt", "t\n")]);
+    env.git(&repo, &["config", "filter.lfs-like.smudge", "cat"]);
+    integrate(&env, &repo, &["--test", "true"])
+        .success()
+        .stderr_has("the scratch checkout may run filter.lfs-like.smudge from")
+        .stderr_has(": cat");
+}
