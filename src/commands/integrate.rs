@@ -186,6 +186,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
                     .hint("name an integration branch outside agent.branchPrefix, for example integration/today")
                     .into());
             }
+            if full.as_bstr() == target_ref.as_str() {
+                return Err(bad_input(format!("--branch {} is the target itself", full.shorten()))
+                    .hint("leave out --branch to integrate into the target, or name another branch")
+                    .into());
+            }
             let before = crate::git::ref_target(repo, &full.as_bstr().to_string())?;
             (full.as_bstr().to_string(), full.shorten().to_string(), before)
         }

@@ -172,6 +172,12 @@ pub fn apply_transaction(repo: &gix::Repository, edits: Vec<RefEdit>) -> anyhow:
 /// The full ref of a branch named by the user (`x` or `refs/heads/x`), refused as bad input
 /// where `git check-ref-format --branch` refuses it: `HEAD`, `@`, names starting with `-`,
 /// `@{` (a reflog or previous-branch expression), or anything that is not a valid ref name.
+/// All-caps names git keeps in the git directory (`ORIG_HEAD`, `FETCH_HEAD`, `MERGE_HEAD`,
+/// `CHERRY_PICK_HEAD`, ...): a branch of that name makes every mention of it ambiguous.
+fn is_pseudo_ref(name: &str) -> bool {
+    name.ends_with("HEAD") && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+}
+
 pub fn branch_ref(name: &str) -> anyhow::Result<FullName> {
     let short = name.strip_prefix("refs/heads/").unwrap_or(name);
     let why = if short.is_empty() {
@@ -182,6 +188,10 @@ pub fn branch_ref(name: &str) -> anyhow::Result<FullName> {
         Some("it starts with '-'")
     } else if short.contains("@{") {
         Some("it contains '@{'")
+    } else if is_pseudo_ref(short) {
+        Some("it is the name of one of git's pseudo-refs (like ORIG_HEAD), which a branch would shadow")
+    } else if short.starts_with("remotes/") || short.starts_with("origin/") {
+        Some("it looks like a remote-tracking branch")
     } else {
         None
     };

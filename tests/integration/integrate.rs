@@ -1081,6 +1081,9 @@ fn a_dependency_cycle_and_an_unknown_task_are_bad_input() {
     integrate(&env, &repo, &["--into", "no-such-branch"]).code(2);
     integrate(&env, &repo, &["--into", "main", "--branch", "x"]).code(2);
     integrate(&env, &repo, &["--branch", "bad..name"]).code(2);
+    for name in ["ORIG_HEAD", "FETCH_HEAD", "origin/main", "main"] {
+        integrate(&env, &repo, &["--branch", name]).code(2);
+    }
     assert_eq!(all_refs(&env, &repo), refs);
 
     set_after(&env, &repo, "a", &["b"]);
