@@ -238,7 +238,7 @@ pub fn analyse(
         }
     }
 
-    let candidates = candidate_pairs(&prepared);
+    let candidates = candidate_pairs(repo, &prepared)?;
     let mut jobs: Vec<Job> = candidates
         .iter()
         .map(|&(i, j)| {
@@ -487,8 +487,18 @@ impl<'a> PathIndex<'a> {
     }
 }
 
-/// The pairs that need a real merge.
-fn candidate_pairs(prepared: &[Prepared]) -> BTreeSet<(usize, usize)> {
+/// The pairs that need a real merge. Every pair left out merges cleanly; the proof:
+///
+/// - Same fork F, no shared commits: F is the pair's only merge base (a common ancestor
+///   outside F's history would be a shared commit), and changes from F that do not interact
+///   merge cleanly.
+/// - Different forks F_i, F_j, each the *only* merge base with the target, no shared commits,
+///   and F_i an ancestor of F_j (the normal case: the target moved between two spawns): then
+///   F_i is the pair's only merge base, the older branch changed C_i from it and the newer one
+///   at most what the target changed from F_i to F_j plus its own C_j; if C_i interacts with
+///   neither, the merge is clean.
+/// - Anything else (several merge bases, forks on unrelated lines, shared commits) is merged.
+fn candidate_pairs(repo: &gix::Repository, prepared: &[Prepared]) -> anyhow::Result<BTreeSet<(usize, usize)>> {
     let mut pairs = PathIndex::new(prepared.iter().map(|p| &p.changes)).interacting_pairs();
     // Shared commits (one branch built on another) move the merge base off the fork point.
     let mut by_commit: HashMap<ObjectId, Vec<usize>> = HashMap::new();
@@ -505,14 +515,53 @@ fn candidate_pairs(prepared: &[Prepared]) -> BTreeSet<(usize, usize)> {
         }
     }
     // Branches forked from different target commits also see the target's changes in between.
+    let mut between = ForkChanges::default();
     for i in 0..prepared.len() {
         for j in i + 1..prepared.len() {
-            if prepared[i].fork != prepared[j].fork {
+            if prepared[i].fork == prepared[j].fork || pairs.contains(&(i, j)) {
+                continue;
+            }
+            if !between.pair_is_proven_clean(repo, &prepared[i], &prepared[j])? {
                 pairs.insert((i, j));
             }
         }
     }
-    pairs
+    Ok(pairs)
+}
+
+/// What the target changed between two fork points, and which fork is older, computed once
+/// per pair of forks.
+#[derive(Default)]
+struct ForkChanges {
+    older: HashMap<(ObjectId, ObjectId), Option<ObjectId>>,
+    changes: HashMap<(ObjectId, ObjectId), BTreeMap<BString, ChangeKind>>,
+}
+
+impl ForkChanges {
+    /// For branches with different forks and no shared commits (see [`candidate_pairs`]).
+    fn pair_is_proven_clean(&mut self, repo: &gix::Repository, a: &Prepared, b: &Prepared) -> anyhow::Result<bool> {
+        if !(a.fork_is_unique && b.fork_is_unique) {
+            return Ok(false);
+        }
+        let key = (a.fork.min(b.fork), a.fork.max(b.fork));
+        let older = match self.older.get(&key) {
+            Some(older) => *older,
+            None => {
+                let base = crate::git::merge_base(repo, a.fork, b.fork)?;
+                let older = base.filter(|base| *base == a.fork || *base == b.fork);
+                self.older.insert(key, older);
+                older
+            }
+        };
+        let Some(older) = older else { return Ok(false) };
+        let (old, new) = if older == a.fork { (a, b) } else { (b, a) };
+        let span = (old.fork, new.fork);
+        let moved = match self.changes.entry(span) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(changes(repo, old.fork, new.fork)?),
+        };
+        Ok(!paths_interact(&old.changes, moved))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,8 @@
 //! A property test of the conflict gate: random small histories, every verdict and conflicted
 //! path compared with `git merge-tree` (through the same comparison as the differential
 //! tests). Histories come from a seeded generator; a failing case prints its seed, and
-//! `GIT_AGENT_PROPERTY_SEED=<seed>` replays just that one.
+//! `GIT_AGENT_PROPERTY_SEED=<seed>` replays just that one; `GIT_AGENT_PROPERTY_CASES=<n>` runs
+//! n cases per test.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -205,7 +206,11 @@ const KNOWN_DIFFERENCES: &[(u64, &str)] = &[
 fn run_seeds(first: u64, count: u64) {
     let seeds: Vec<u64> = match std::env::var("GIT_AGENT_PROPERTY_SEED") {
         Ok(seed) => vec![seed.parse().expect("GIT_AGENT_PROPERTY_SEED is a number")],
-        Err(_) => (first..first + count).collect(),
+        // GIT_AGENT_PROPERTY_CASES=<n> runs n cases per test instead (a longer hunt by hand).
+        Err(_) => {
+            let count = std::env::var("GIT_AGENT_PROPERTY_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(count);
+            (first..first + count).collect()
+        }
     };
     let env = Env::new();
     let mut failures = Vec::new();
