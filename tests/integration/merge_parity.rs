@@ -72,3 +72,57 @@ fn a_rebase_step_reads_the_worktree_attributes_as_git_merge_tree_does() {
     assert!(clean, "git merges the step cleanly");
     assert_eq!(tree_of(&env, &repo, "out"), tree);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2. Merge drivers: none runs, in any strategy or dry run
+
+/// Tasks a and b change `x.lock`, whose merge attribute names a configured driver that leaves
+/// a marker file when it runs; returns the repository and the marker.
+fn repo_with_a_merge_driver(env: &Env) -> (PathBuf, PathBuf) {
+    let repo = canonical_repo(&env, "repo", &[("x.lock", "v1\n"), (".gitattributes", "x.lock merge=keepours\n")]);
+    task(env, &repo, "a", &[("x.lock", "v-a\n")]);
+    task(env, &repo, "b", &[("x.lock", "v-b\n")]);
+    // git without the driver: the text merge conflicts.
+    assert!(!git_merge_tree(env, &repo, None, "agent/a", "agent/b").1);
+    let marker = env.path().join("driver-ran");
+    env.git(&repo, &["config", "merge.keepours.driver", &format!("touch '{}'; true", marker.display())]);
+    (repo, marker)
+}
+
+#[test]
+fn no_strategy_and_no_dry_run_runs_a_merge_driver() {
+    let env = Env::new();
+    let (repo, marker) = repo_with_a_merge_driver(&env);
+    for strategy in ["merge", "squash", "rebase"] {
+        for dry_run in [false, true] {
+            let mut args = vec!["--strategy", strategy];
+            if dry_run {
+                args.push("--dry-run");
+            }
+            let json = integrate_json(&env, &repo, &args, 1);
+            let conflict = if dry_run { "would-conflict" } else { "conflict" };
+            assert_eq!(
+                statuses(&json),
+                [if dry_run { "would-merge" } else { "merged" }, conflict],
+                "{args:?} {json:#}"
+            );
+            assert_eq!(json["steps"][1]["conflicts"], serde_json::json!(["x.lock"]), "{args:?}");
+            assert!(!marker.exists(), "{args:?} ran the merge driver");
+        }
+    }
+}
+
+#[test]
+fn a_rule_resolves_a_driver_path_in_every_strategy_without_running_the_driver() {
+    let env = Env::new();
+    let (repo, marker) = repo_with_a_merge_driver(&env);
+    env.git(&repo, &["config", "agent.resolve.lock.path", "x.lock"]);
+    env.git(&repo, &["config", "agent.resolve.lock.run", "echo resolved > x.lock"]);
+    for strategy in ["merge", "squash", "rebase"] {
+        let branch = format!("out-{strategy}");
+        let json = integrate_json(&env, &repo, &["--strategy", strategy, "--branch", &branch], 0);
+        assert_eq!(statuses(&json), ["merged", "resolved-by-rule"], "{strategy}: {json:#}");
+        assert_eq!(env.git(&repo, &["show", &format!("{branch}:x.lock")]), "resolved\n", "{strategy}");
+        assert!(!marker.exists(), "{strategy} ran the merge driver");
+    }
+}
