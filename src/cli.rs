@@ -189,7 +189,21 @@ target moved, 4. An integrate killed between the two leaves the refs as they wer
 integrated changes staged in that worktree: nothing is lost, and the next integrate refuses
 until they are committed or reset.
 Conflicts confined to files matching git config agent.resolve.<name>.path are resolved by
-running agent.resolve.<name>.run (for example `cargo generate-lockfile`) on the target's side.";
+running agent.resolve.<name>.run (for example `cargo generate-lockfile`) on the target's side;
+with --strategy rebase, for the one replayed commit that conflicts. A resolved file keeps its
+mode (executable bit, symlink) and goes through the built-in end-of-line conversion, as
+`git add` would store it. --dry-run runs no rule and goes on with the target's side.
+
+Every strategy merges as `git merge-tree` does (merge.renames, merge.renameLimit and diff.*,
+merge.renormalize with the built-in conversions, attributes from the .gitattributes of the
+worktree integrate runs in, virtual merge bases), and --strategy rebase replays the task's commits in
+`git rebase` order (`git rev-list --reverse --topo-order --no-merges`), dropping commits that
+become empty. Merge drivers (merge.<driver>.driver, named by a merge attribute) and filter
+drivers never run, in any strategy or --dry-run, as in `git agent-conflicts`: they are commands
+anyone who can write the repository's config or a worktree's .gitattributes can plant, and the
+dry run's answer must be the real run's. A path whose driver would run merges as with that
+driver undefined (git's text merge, or the built-in text, binary or union driver of that
+name); to run a command on such conflicts, configure it as an agent.resolve rule.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = INTEGRATE_ABOUT, long_about = INTEGRATE_LONG_ABOUT)]

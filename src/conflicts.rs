@@ -706,17 +706,21 @@ pub(crate) struct MergeCaches {
     blob_merge: gix::merge::blob::Platform,
     commit_graph: Option<gix::commitgraph::Graph>,
     options: gix::merge::commit::Options,
+    /// The same options for merges of trees with a given base (integrate's rebase steps and rules).
+    tree_options: gix::merge::plumbing::tree::Options,
 }
 
 impl MergeCaches {
     pub(crate) fn new(repo: &gix::Repository) -> anyhow::Result<Self> {
         let config = crate::merge::MergeConfig::read(repo);
+        let tree_options = config.tree_options(repo)?;
         Ok(MergeCaches {
             write_clean_trees: false,
             diff_cache: repo.diff_resource_cache_for_tree_diff()?,
             blob_merge: config.blob_platform(repo)?,
             commit_graph: repo.commit_graph_if_enabled()?,
-            options: gix::merge::commit::Options::from(config.tree_options(repo)?),
+            options: gix::merge::commit::Options::from(tree_options.clone()),
+            tree_options,
         })
     }
 
@@ -759,7 +763,90 @@ impl MergeCaches {
         } else {
             Vec::new()
         };
-        let mut merge = outcome.tree_merge;
+        self.conflicts_of(repo, outcome.tree_merge, base_tree, our_label, their_label, overlap)
+    }
+
+    /// Merges the trees `ours` and `theirs` with `base` as their merge base (a rebase step's
+    /// parent, a rule's base), with the same caches and configuration as [`Self::merge`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn merge_trees(
+        &mut self,
+        repo: &gix::Repository,
+        base: ObjectId,
+        ours: ObjectId,
+        theirs: ObjectId,
+        our_label: &str,
+        their_label: &str,
+    ) -> anyhow::Result<Merged> {
+        use gix::objs::Write as _;
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: Some("merge base".into()),
+            current: Some(our_label.into()),
+            other: Some(their_label.into()),
+        };
+        let merge = gix::merge::plumbing::tree(
+            &base,
+            &ours,
+            &theirs,
+            labels,
+            repo,
+            |buf| repo.write_buf(gix::objs::Kind::Blob, buf),
+            &mut Default::default(),
+            &mut self.diff_cache,
+            &mut self.blob_merge,
+            self.tree_options.clone(),
+        )?;
+        self.conflicts_of(repo, merge, base, our_label, their_label, Vec::new())
+    }
+
+    /// The tree to merge `ours` and `theirs` against, as git chooses it: the tree of their
+    /// merge base, or with several bases (criss-cross histories) the virtual merge base built
+    /// by merging the bases, as `git merge-tree` does. `None` for unrelated histories.
+    pub(crate) fn merge_base_tree(
+        &mut self,
+        repo: &gix::Repository,
+        ours: ObjectId,
+        theirs: ObjectId,
+    ) -> anyhow::Result<Option<ObjectId>> {
+        let mut graph = repo.revision_graph(self.commit_graph.as_ref());
+        let Some(bases) = gix::revision::plumbing::merge_base(ours, &[theirs], &mut graph)? else {
+            return Ok(None);
+        };
+        let mut bases: Vec<ObjectId> = bases.into();
+        if bases.len() == 1 {
+            return Ok(Some(repo.find_commit(bases[0])?.tree_id()?.detach()));
+        }
+        // git pops the bases from the end of the list (merge-ort.c), as gix's commit merge does.
+        let first = bases.pop().expect("two or more");
+        let second = bases.pop().expect("two or more");
+        let merged = gix::merge::plumbing::commit::virtual_merge_base(
+            first,
+            second,
+            bases,
+            &mut graph,
+            &mut self.diff_cache,
+            &mut self.blob_merge,
+            repo,
+            &mut |id| {
+                use gix::prelude::ObjectIdExt;
+                id.to_owned().attach(repo).shorten_or_id().to_string()
+            },
+            self.tree_options.clone(),
+        )?;
+        Ok(Some(merged.tree_id))
+    }
+
+    /// The outcome of a tree merge: the merged tree when clean (if asked for), else the
+    /// conflicted paths exactly as git lists them.
+    fn conflicts_of(
+        &self,
+        repo: &gix::Repository,
+        mut merge: gix::merge::plumbing::tree::Outcome<'_>,
+        base_tree: ObjectId,
+        our_label: &str,
+        their_label: &str,
+        overlap: Vec<BString>,
+    ) -> anyhow::Result<Merged> {
         let how = TreatAsUnresolved::git();
         let relocated = files_moved_by_directory_renames(repo, &merge.conflicts, base_tree)?;
         if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {

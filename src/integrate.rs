@@ -453,39 +453,22 @@ impl Runner<'_> {
         })
     }
 
-    /// A three-way merge of trees with a given base; conflicts as the paths left unresolved.
+    /// A three-way merge of trees with a given base (a rebase step's parent, a rule's base),
+    /// through the same engine and configuration as every other merge; conflicts as git lists
+    /// them.
     fn merge_trees(
-        &self,
+        &mut self,
         base: TreeId,
         ours: TreeId,
         theirs: TreeId,
         task: &TaskRecord,
     ) -> anyhow::Result<Merge<TreeId>> {
         let repo = self.repo;
-        let labels = gix::merge::blob::builtin_driver::text::Labels {
-            ancestor: Some("parent".into()),
-            current: Some("HEAD".into()),
-            other: Some(task.short_branch().into()),
-        };
-        let mut outcome = repo.merge_trees(base.0, ours.0, theirs.0, labels, repo.tree_merge_options()?)?;
-        let how = gix::merge::tree::TreatAsUnresolved::git();
-        if outcome.conflicts.iter().any(|c| c.is_unresolved(how)) {
-            let mut paths: Vec<BStringPath> = outcome
-                .conflicts
-                .iter()
-                .filter(|c| c.is_unresolved(how))
-                .map(|c| c.ours.location().to_owned())
-                .collect();
-            paths.sort();
-            paths.dedup();
-            return Ok(Merge::Conflict(
-                paths
-                    .into_iter()
-                    .map(|p| ConflictPath { path: JsonPath(p), kind: crate::conflicts::ConflictKind::Content })
-                    .collect(),
-            ));
-        }
-        Ok(Merge::Clean(TreeId(outcome.tree.write()?.detach())))
+        let merged = self.caches()?.merge_trees(repo, base.0, ours.0, theirs.0, "HEAD", task.short_branch())?;
+        Ok(match merged.tree {
+            Some(tree) if merged.conflicts.is_empty() => Merge::Clean(TreeId(tree)),
+            _ => Merge::Conflict(merged.conflicts),
+        })
     }
 
     /// Replays the task's commits (oldest first, merges left out; after `since` when given)
@@ -573,9 +556,10 @@ impl Runner<'_> {
         let repo = self.repo;
         let head_tree = head.tree(repo)?;
         let tip_tree = tip.tree(repo)?;
+        // With several merge bases (criss-cross), git merges against the virtual merge base.
         let base = match since {
-            Some(since) => since,
-            None => CommitId(crate::git::merge_base(repo, head.0, tip.0)?.context("no merge base")?),
+            Some(since) => since.tree(repo)?,
+            None => TreeId(self.caches()?.merge_base_tree(repo, head.0, tip.0)?.context("no merge base")?),
         };
         // Start from the task's tree, put the target's version of the conflicted files in, and
         // apply the target's other changes by a merge that now cannot conflict on those files.
@@ -593,7 +577,7 @@ impl Runner<'_> {
             }
         }
         let adjusted_tip_tree = TreeId(editor.write()?.detach());
-        let provisional_tree = match self.merge_trees(base.tree(repo)?, head_tree, adjusted_tip_tree, task)? {
+        let provisional_tree = match self.merge_trees(base, head_tree, adjusted_tip_tree, task)? {
             Merge::Clean(tree) => tree,
             Merge::Conflict(_) => return Ok(None),
         };
@@ -764,8 +748,6 @@ fn process_may_be_alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
     !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
-
-type BStringPath = bstr::BString;
 
 fn step(task: &str, status: StepStatus) -> Step {
     Step {

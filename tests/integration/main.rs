@@ -9,6 +9,7 @@ mod docs;
 mod integrate;
 mod integrate_trust;
 mod list;
+mod merge_parity;
 mod merge_property;
 mod plan;
 mod process;
