@@ -126,3 +126,89 @@ fn a_rule_resolves_a_driver_path_in_every_strategy_without_running_the_driver() 
         assert!(!marker.exists(), "{strategy} ran the merge driver");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. Rebase order
+
+/// Commits `files` in `dir` with author and committer date `date`.
+fn commit_at(env: &Env, dir: &Path, files: &[(&str, &str)], message: &str, date: &str) {
+    for (path, content) in files {
+        write(&dir.join(path), content);
+    }
+    env.git(dir, &["add", "-A"]);
+    let out = env
+        .command("git", dir)
+        .args(["commit", "-q", "-m", message])
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Subject and tree of every commit in `range`, newest first.
+fn subjects_and_trees(env: &Env, repo: &Path, range: &str) -> Vec<String> {
+    env.git(repo, &["log", "--format=%s %T", range]).lines().map(str::to_owned).collect()
+}
+
+/// What `git rebase <onto>` makes of `branch`: its subjects and trees after `onto`.
+fn git_rebase(env: &Env, repo: &Path, onto: &str, branch: &str) -> Vec<String> {
+    let wt = env.path().join("reference");
+    env.git(repo, &["worktree", "add", "-q", "--detach", wt.to_str().unwrap(), branch]);
+    env.git(&wt, &["rebase", "-q", onto]);
+    let replayed = subjects_and_trees(env, &wt, &format!("{onto}..HEAD"));
+    env.git(repo, &["worktree", "remove", "--force", wt.to_str().unwrap()]);
+    replayed
+}
+
+#[test]
+fn rebase_replays_in_git_rebase_order_when_dates_are_out_of_order_and_a_merge_is_inside() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("f", "base\n")]);
+    let wt = spawned(&env, &repo, "t");
+    // Dated so that a walk by date reaches D (through the side branch) before C1, C2 and P1:
+    // reversed, it would replay C1 (which edits d) before D (which adds it).
+    commit_at(&env, &wt, &[("d", "d\n")], "D", "2026-01-05T00:00:00Z");
+    env.git(&wt, &["checkout", "-q", "-b", "side"]);
+    commit_at(&env, &wt, &[("p2", "p2\n")], "P2", "2026-01-06T00:00:00Z");
+    env.git(&wt, &["checkout", "-q", "agent/t"]);
+    commit_at(&env, &wt, &[("d", "d\nc1\n")], "C1", "2026-01-01T00:00:00Z");
+    commit_at(&env, &wt, &[("d", "d\nc1\nc2\n")], "C2", "2026-01-02T00:00:00Z");
+    commit_at(&env, &wt, &[("p1", "p1\n")], "P1", "2026-01-03T00:00:00Z");
+    env.git(&wt, &["merge", "-q", "--no-edit", "side"]);
+    env.agent(&repo, &["done", "t", "-q"]).success();
+    // The target moves on, so every commit is really replayed.
+    env.commit(&repo, &[("main.txt", "moved\n")], "main moved");
+
+    let expected = git_rebase(&env, &repo, "main", "agent/t");
+    assert_eq!(expected.len(), 5, "{expected:?}");
+    let json = integrate_json(&env, &repo, &["--strategy", "rebase", "--branch", "out"], 0);
+    assert_eq!(statuses(&json), ["merged"], "{json:#}");
+    assert_eq!(subjects_and_trees(&env, &repo, "main..out"), expected);
+}
+
+#[test]
+fn a_rule_on_a_rebase_step_resolves_that_step_only_and_the_replay_goes_on() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("Cargo.lock", "v0\n"), ("src.txt", "s0\n")]);
+    task(&env, &repo, "a", &[("Cargo.lock", "va\n")]);
+    let wt = spawned(&env, &repo, "b");
+    env.commit(&wt, &[("Cargo.lock", "vb\n")], "b: lock");
+    env.commit(&wt, &[("src.txt", "s1\n")], "b: source");
+    env.agent(&repo, &["done", "b", "-q"]).success();
+    env.git(&repo, &["config", "agent.resolve.lock.path", "Cargo.lock"]);
+    env.git(&repo, &["config", "agent.resolve.lock.run", "echo regenerated > Cargo.lock"]);
+
+    let json = integrate_json(&env, &repo, &["--strategy", "rebase", "--branch", "out"], 0);
+    assert_eq!(statuses(&json), ["merged", "resolved-by-rule"], "{json:#}");
+    assert_eq!(json["steps"][1]["conflicts"], serde_json::json!(["Cargo.lock"]));
+    // b's two commits are replayed one by one (not squashed): the rule made the first.
+    let subjects = env.git(&repo, &["log", "--format=%s", "main..out"]);
+    assert_eq!(subjects, "b: source\nb: lock\na: work\n");
+    assert_eq!(env.git(&repo, &["show", "out~1:Cargo.lock"]), "regenerated\n");
+    assert_eq!(env.git(&repo, &["show", "out~1:src.txt"]), "s0\n");
+    assert_eq!(env.git(&repo, &["show", "out:src.txt"]), "s1\n");
+    // The dry run takes the same steps, with the target's side of the conflicted file.
+    let json = integrate_json(&env, &repo, &["--strategy", "rebase", "--dry-run"], 0);
+    assert_eq!(statuses(&json), ["would-merge", "would-resolve-by-rule"], "{json:#}");
+}
