@@ -212,3 +212,56 @@ fn a_rule_on_a_rebase_step_resolves_that_step_only_and_the_replay_goes_on() {
     let json = integrate_json(&env, &repo, &["--strategy", "rebase", "--dry-run"], 0);
     assert_eq!(statuses(&json), ["would-merge", "would-resolve-by-rule"], "{json:#}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. Rules in criss-cross histories
+
+/// Ten lines, with line `n` replaced for each `(n, text)`.
+fn lines(changes: &[(usize, &str)]) -> String {
+    (1..=10)
+        .map(|i| match changes.iter().find(|(n, _)| *n == i) {
+            Some((_, text)) => format!("{text}\n"),
+            None => format!("{i}\n"),
+        })
+        .collect()
+}
+
+/// In `dir`, merges `other` and commits `x` as `resolved` (a merge resolved by hand).
+fn merge_resolving_as(env: &Env, dir: &Path, other: &str, resolved: &str) {
+    env.git(dir, &["merge", "-q", "--no-ff", "--no-commit", other]);
+    write(&dir.join("x"), resolved);
+    env.git(dir, &["commit", "-q", "-am", &format!("merge {other}")]);
+}
+
+#[test]
+fn a_rule_in_a_criss_cross_merges_against_the_virtual_merge_base() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("x", &lines(&[])), ("Cargo.lock", "v0\n")]);
+    let wt = spawned(&env, &repo, "t");
+    env.commit(&repo, &[("x", &lines(&[(2, "2a")]))], "A1");
+    env.commit(&wt, &[("x", &lines(&[(9, "9t")]))], "T1");
+    let (a1, t1) = (rev(&env, &repo, "main"), rev(&env, &repo, "agent/t"));
+    // Each side merges the other's first commit, and each takes back one of the other's changes:
+    // the two merge bases A1 and T1 each give a different answer for x than their virtual base.
+    merge_resolving_as(&env, &repo, &t1, &lines(&[(2, "2a")]));
+    merge_resolving_as(&env, &wt, &a1, &lines(&[(9, "9t")]));
+    env.commit(&repo, &[("Cargo.lock", "main\n")], "main: lock");
+    env.commit(&wt, &[("Cargo.lock", "t\n")], "t: lock");
+    env.agent(&repo, &["done", "t", "-q"]).success();
+    let bases = env.git(&repo, &["merge-base", "--all", "main", "agent/t"]);
+    assert_eq!(bases.lines().count(), 2, "a criss-cross: {bases}");
+    let (git_tree, clean) = git_merge_tree(&env, &repo, None, "main", "agent/t");
+    assert!(!clean, "git conflicts in Cargo.lock only");
+    env.git(&repo, &["config", "agent.resolve.lock.path", "Cargo.lock"]);
+    env.git(&repo, &["config", "agent.resolve.lock.run", "echo regenerated > Cargo.lock"]);
+
+    for strategy in ["merge", "squash"] {
+        let branch = format!("out-{strategy}");
+        let json = integrate_json(&env, &repo, &["--strategy", strategy, "--branch", &branch], 0);
+        assert_eq!(statuses(&json), ["resolved-by-rule"], "{strategy}: {json:#}");
+        assert_eq!(json["steps"][0]["conflicts"], serde_json::json!(["Cargo.lock"]));
+        let ours = env.git(&repo, &["show", &format!("{branch}:x")]);
+        assert_eq!(ours, env.git(&repo, &["show", &format!("{git_tree}:x")]), "{strategy}: x as git merges it");
+        assert_eq!(ours, lines(&[]), "{strategy}");
+    }
+}
