@@ -646,19 +646,22 @@ impl Runner<'_> {
             ));
         }
         // Take the command's result for the files the rule covers.
+        // As `git add` would store them: mode from the file system, clean conversion.
+        let mut clean = crate::merge::CleanConversion::for_worktree(&scratch)?;
+        let provisional_entries = repo.find_tree(provisional_tree.0)?;
         let mut editor = repo.edit_tree(provisional_tree.0)?;
         for conflict in &conflicts {
             let path = conflict.path.0.as_bstr();
-            let file = scratch.join(gix::path::from_bstr(path)?);
-            match std::fs::read(&file) {
-                Ok(bytes) => {
-                    let blob = repo.write_blob(bytes)?.detach();
-                    editor.upsert(path, gix::objs::tree::EntryKind::Blob, blob)?;
+            let fallback = provisional_entries
+                .lookup_entry_by_path(gix::path::from_bstr(path)?)?
+                .map_or(gix::objs::tree::EntryKind::Blob, |entry| entry.mode().kind());
+            match clean.entry(path, fallback, repo)? {
+                Some((kind, blob)) => {
+                    editor.upsert(path, kind, blob)?;
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                None => {
                     editor.remove(path)?;
                 }
-                Err(err) => return Err(anyhow!(err).context(format!("cannot read {}", file.display()))),
             }
         }
         Ok(resolved(TreeId(editor.write()?.detach())))

@@ -265,3 +265,79 @@ fn a_rule_in_a_criss_cross_merges_against_the_virtual_merge_base() {
         assert_eq!(ours, lines(&[]), "{strategy}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. Rule-resolved files as `git add` stores them
+
+/// `git ls-tree <rev> <path>`: mode, type, id and path.
+fn ls_tree(env: &Env, repo: &Path, rev: &str, path: &str) -> String {
+    env.git(repo, &["ls-tree", rev, "--", path]).trim().to_owned()
+}
+
+/// A repository whose `path` is made by `make` (in the main worktree, then committed), and
+/// tasks a and b that each make it again with their own name, then commit; a rule for `path`
+/// running `run`. Integrates onto branch `out`; returns the repository.
+fn rule_on_both_changed(env: &Env, path: &str, make: &dyn Fn(&Path, &str), run: &str) -> PathBuf {
+    let repo = canonical_repo(env, "repo", &[]);
+    make(&repo, "base");
+    env.git(&repo, &["add", "-A"]);
+    env.git(&repo, &["commit", "-q", "-m", "base"]);
+    for name in ["a", "b"] {
+        let wt = spawned(env, &repo, name);
+        make(&wt, name);
+        env.git(&wt, &["commit", "-q", "-am", name]);
+        env.agent(&repo, &["done", name, "-q"]).success();
+    }
+    assert!(!git_merge_tree(env, &repo, None, "agent/a", "agent/b").1, "git conflicts on {path}");
+    env.git(&repo, &["config", "agent.resolve.r.path", path]);
+    env.git(&repo, &["config", "agent.resolve.r.run", run]);
+    let json = integrate_json(env, &repo, &["--branch", "out"], 0);
+    assert_eq!(statuses(&json), ["merged", "resolved-by-rule"], "{json:#}");
+    assert_eq!(json["steps"][1]["conflicts"], serde_json::json!([path]), "{json:#}");
+    repo
+}
+
+#[test]
+fn a_rule_resolved_file_keeps_its_executable_bit() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let make = |dir: &Path, name: &str| {
+        write(&dir.join("gen.sh"), &format!("#!/bin/sh\necho {name}\n"));
+        std::fs::set_permissions(dir.join("gen.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let repo = rule_on_both_changed(&env, "gen.sh", &make, "printf '#!/bin/sh\\necho resolved\\n' > gen.sh");
+    let entry = ls_tree(&env, &repo, "out", "gen.sh");
+    assert!(entry.starts_with("100755 blob "), "{entry}");
+    assert_eq!(env.git(&repo, &["show", "out:gen.sh"]), "#!/bin/sh\necho resolved\n");
+}
+
+#[test]
+fn a_rule_resolved_symlink_stays_a_symlink() {
+    let env = Env::new();
+    let make = |dir: &Path, name: &str| {
+        let _ = std::fs::remove_file(dir.join("link"));
+        std::os::unix::fs::symlink(format!("to-{name}"), dir.join("link")).unwrap();
+    };
+    let repo = rule_on_both_changed(&env, "link", &make, "ln -sfn resolved link");
+    let entry = ls_tree(&env, &repo, "out", "link");
+    assert!(entry.starts_with("120000 blob "), "{entry}");
+    assert_eq!(env.git(&repo, &["cat-file", "-p", "out:link"]), "resolved");
+}
+
+#[test]
+fn a_rule_resolved_file_goes_through_the_clean_conversion_as_git_add_would() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("notes.txt", "v0\n"), (".gitattributes", "notes.txt text eol=crlf\n")]);
+    task(&env, &repo, "a", &[("notes.txt", "va\n")]);
+    task(&env, &repo, "b", &[("notes.txt", "vb\n")]);
+    env.git(&repo, &["config", "agent.resolve.notes.path", "notes.txt"]);
+    env.git(&repo, &["config", "agent.resolve.notes.run", "printf 'one\\r\\ntwo\\r\\n' > notes.txt"]);
+    let json = integrate_json(&env, &repo, &["--branch", "out"], 0);
+    assert_eq!(statuses(&json), ["merged", "resolved-by-rule"], "{json:#}");
+    // What git stores for the same bytes at that path.
+    let file = env.path().join("crlf");
+    std::fs::write(&file, "one\r\ntwo\r\n").unwrap();
+    let git_blob = env.git(&repo, &["hash-object", "--path", "notes.txt", file.to_str().unwrap()]);
+    assert_eq!(rev(&env, &repo, "out:notes.txt"), git_blob.trim());
+    assert_eq!(env.git(&repo, &["cat-file", "-p", "out:notes.txt"]), "one\ntwo\n");
+}
