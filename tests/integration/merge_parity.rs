@@ -216,6 +216,20 @@ fn a_rule_on_a_rebase_step_resolves_that_step_only_and_the_replay_goes_on() {
 // ---------------------------------------------------------------------------------------------
 // 4. Rules in criss-cross histories
 
+/// Every file under .git/objects.
+fn loose_and_packed_objects(repo: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() { walk(&path, out) } else { out.push(path) }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&repo.join(".git/objects"), &mut files);
+    files.sort();
+    files
+}
+
 /// Ten lines, with line `n` replaced for each `(n, text)`.
 fn lines(changes: &[(usize, &str)]) -> String {
     (1..=10)
@@ -254,6 +268,16 @@ fn a_rule_in_a_criss_cross_merges_against_the_virtual_merge_base() {
     assert!(!clean, "git conflicts in Cargo.lock only");
     env.git(&repo, &["config", "agent.resolve.lock.path", "Cargo.lock"]);
     env.git(&repo, &["config", "agent.resolve.lock.run", "echo regenerated > Cargo.lock"]);
+
+    // 6. The dry runs take the same path in memory: same verdicts, nothing written (not even
+    // the virtual merge base's commits).
+    let objects = loose_and_packed_objects(&repo);
+    for strategy in ["merge", "squash", "rebase"] {
+        let json = integrate_json(&env, &repo, &["--strategy", strategy, "--dry-run"], 0);
+        assert_eq!(statuses(&json), ["would-resolve-by-rule"], "{strategy}: {json:#}");
+        assert_eq!(json["steps"][0]["conflicts"], serde_json::json!(["Cargo.lock"]), "{strategy}");
+    }
+    assert_eq!(loose_and_packed_objects(&repo), objects, "a dry run writes no object");
 
     for strategy in ["merge", "squash"] {
         let branch = format!("out-{strategy}");
