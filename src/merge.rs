@@ -10,7 +10,16 @@
 //!   without filter drivers (only the built-in end-of-line and encoding conversions run);
 //! - attributes: `git merge-tree` reads `.gitattributes` from the worktree (and
 //!   `$GIT_DIR/info/attributes`, `core.attributesFile`), never from the index or the merged
-//!   trees; gix's default is the index (defect 11).
+//!   trees; gix's default is the index (defect 11);
+//! - merge drivers: git runs `merge.<driver>.driver`; git-agent runs none, anywhere (the gate,
+//!   every integrate strategy, the dry run), so the platform is built with no driver and a path
+//!   naming one merges as git does with that driver undefined. Drivers are commands anyone who
+//!   can write the config or a worktree's `.gitattributes` can plant, and a dry run must give
+//!   the real run's answer; `agent.resolve` rules are the printed, explicit way (defect 21).
+//!
+//! Every merge goes through `crate::conflicts::MergeCaches` (commit merges, tree merges with a
+//! given base, virtual merge bases), built from this configuration; no code calls gix's
+//! `Repository::merge_trees`/`merge_commits`, which read the configuration gix's way.
 
 use bstr::ByteSlice;
 

@@ -79,7 +79,7 @@ fn a_rebase_step_reads_the_worktree_attributes_as_git_merge_tree_does() {
 /// Tasks a and b change `x.lock`, whose merge attribute names a configured driver that leaves
 /// a marker file when it runs; returns the repository and the marker.
 fn repo_with_a_merge_driver(env: &Env) -> (PathBuf, PathBuf) {
-    let repo = canonical_repo(&env, "repo", &[("x.lock", "v1\n"), (".gitattributes", "x.lock merge=keepours\n")]);
+    let repo = canonical_repo(env, "repo", &[("x.lock", "v1\n"), (".gitattributes", "x.lock merge=keepours\n")]);
     task(env, &repo, "a", &[("x.lock", "v-a\n")]);
     task(env, &repo, "b", &[("x.lock", "v-b\n")]);
     // git without the driver: the text merge conflicts.
