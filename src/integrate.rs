@@ -212,7 +212,25 @@ struct Runner<'a> {
 /// squash, a commit for rebase).
 enum Merge<T> {
     Clean(T),
+    /// Clean once a rule resolved the conflicts (of the merge, or of rebase steps).
+    Resolved(T, Resolution),
     Conflict(Vec<ConflictPath>),
+}
+
+impl<T> Merge<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Merge<U> {
+        match self {
+            Merge::Clean(made) => Merge::Clean(f(made)),
+            Merge::Resolved(made, resolution) => Merge::Resolved(f(made), resolution),
+            Merge::Conflict(conflicts) => Merge::Conflict(conflicts),
+        }
+    }
+}
+
+/// Which rule resolved which conflicts.
+struct Resolution {
+    rule: String,
+    conflicts: Vec<ConflictPath>,
 }
 
 /// What a step hands on to be committed: rebase makes commits itself; merge, squash and
@@ -330,31 +348,21 @@ impl Runner<'_> {
         let dry_run = self.options.dry_run;
         let mut step = step(&task.name, StepStatus::Merged);
         let merged = match self.options.strategy {
-            Strategy::Merge | Strategy::Squash => match self.merge_tree(head, tip, since, task)? {
-                Merge::Clean(tree) => Merge::Clean(Made::Tree(tree)),
-                Merge::Conflict(c) => Merge::Conflict(c),
-            },
-            Strategy::Rebase => match self.rebase(head, tip, since, task)? {
-                Merge::Clean(commit) => Merge::Clean(Made::Commit(commit)),
-                Merge::Conflict(c) => Merge::Conflict(c),
-            },
+            Strategy::Merge | Strategy::Squash => self.merge_with_rules(head, tip, since, task, probe)?.map(Made::Tree),
+            Strategy::Rebase => self.rebase(head, tip, since, task, probe)?.map(Made::Commit),
         };
         let made = match merged {
             Merge::Clean(made) => made,
+            Merge::Resolved(made, resolution) => {
+                step.conflicts = resolution.conflicts.iter().map(|c| c.path.clone()).collect();
+                step.status = if dry_run { StepStatus::WouldResolveByRule } else { StepStatus::ResolvedByRule };
+                step.rule = Some(resolution.rule);
+                made
+            }
             Merge::Conflict(conflicts) => {
                 step.conflicts = conflicts.iter().map(|c| c.path.clone()).collect();
-                let resolved = if probe { None } else { self.resolve_by_rule(head, tip, since, task, &conflicts)? };
-                match resolved {
-                    Some((rule, tree)) => {
-                        step.status = if dry_run { StepStatus::WouldResolveByRule } else { StepStatus::ResolvedByRule };
-                        step.rule = Some(rule);
-                        Made::Tree(tree)
-                    }
-                    None => {
-                        step.status = if dry_run { StepStatus::WouldConflict } else { StepStatus::Conflict };
-                        return Ok((step, None));
-                    }
-                }
+                step.status = if dry_run { StepStatus::WouldConflict } else { StepStatus::Conflict };
+                return Ok((step, None));
             }
         };
         // Nothing new (the work arrived by another way, for example squashed before).
@@ -453,6 +461,29 @@ impl Runner<'_> {
         })
     }
 
+    /// The merge of `tip` into `head` (merge and squash), with a rule for its conflicts unless
+    /// `probe`.
+    fn merge_with_rules(
+        &mut self,
+        head: CommitId,
+        tip: CommitId,
+        since: Option<CommitId>,
+        task: &TaskRecord,
+        probe: bool,
+    ) -> anyhow::Result<Merge<TreeId>> {
+        let conflicts = match self.merge_tree(head, tip, since, task)? {
+            Merge::Conflict(conflicts) if !probe => conflicts,
+            merged => return Ok(merged),
+        };
+        let repo = self.repo;
+        // With several merge bases (criss-cross), git merges against the virtual merge base.
+        let base = match since {
+            Some(since) => since.tree(repo)?,
+            None => TreeId(self.caches()?.merge_base_tree(repo, head.0, tip.0)?.context("no merge base")?),
+        };
+        self.resolve_by_rule(base, head, tip.tree(repo)?, task, conflicts)
+    }
+
     /// A three-way merge of trees with a given base (a rebase step's parent, a rule's base),
     /// through the same engine and configuration as every other merge; conflicts as git lists
     /// them.
@@ -471,39 +502,56 @@ impl Runner<'_> {
         })
     }
 
-    /// Replays the task's commits (oldest first, merges left out; after `since` when given)
-    /// onto `head`; the new tip.
+    /// Replays the task's commits onto `head` as `git rebase` does: in its order, merges left
+    /// out, after `since` when given, commits that become empty dropped; a rule resolves the
+    /// conflicts of the one step that has them (unless `probe`). The new tip.
     fn rebase(
         &mut self,
         head: CommitId,
         tip: CommitId,
         since: Option<CommitId>,
         task: &TaskRecord,
+        probe: bool,
     ) -> anyhow::Result<Merge<CommitId>> {
         let repo = self.repo;
-        let mut commits = Vec::new();
-        let hidden = std::iter::once(head.0).chain(since.map(|c| c.0));
-        for info in repo.rev_walk([tip.0]).with_hidden(hidden).all()? {
-            let info = info?;
-            if info.parent_ids.len() == 1 {
-                commits.push(CommitId(info.id));
-            }
-        }
-        commits.reverse();
         let mut current = head;
-        for id in commits {
+        let mut resolved: Option<Resolution> = None;
+        for id in replay_order(repo, tip, head, since)? {
             let commit = repo.find_commit(id.0)?;
-            let parent = CommitId(commit.parent_ids().next().expect("one parent").detach());
-            let tree = match self.merge_trees(parent.tree(repo)?, current.tree(repo)?, id.tree(repo)?, task)? {
-                Merge::Clean(tree) => tree,
-                Merge::Conflict(conflicts) => return Ok(Merge::Conflict(conflicts)),
+            let parent = CommitId(commit.parent_ids().next().expect("one parent").detach()).tree(repo)?;
+            let (ours, theirs) = (current.tree(repo)?, id.tree(repo)?);
+            let tree = match self.merge_trees(parent, ours, theirs, task)? {
+                Merge::Clean(tree) | Merge::Resolved(tree, _) => tree,
+                Merge::Conflict(conflicts) if probe => return Ok(Merge::Conflict(conflicts)),
+                Merge::Conflict(conflicts) => match self.resolve_by_rule(parent, current, theirs, task, conflicts)? {
+                    Merge::Clean(tree) => tree,
+                    Merge::Resolved(tree, resolution) => {
+                        match &mut resolved {
+                            None => resolved = Some(resolution),
+                            Some(earlier) => earlier.conflicts.extend(resolution.conflicts),
+                        }
+                        tree
+                    }
+                    Merge::Conflict(conflicts) => return Ok(Merge::Conflict(conflicts)),
+                },
             };
+            // git rebase drops a commit that becomes empty (one that was empty from the start stays).
+            if tree == ours && theirs != parent {
+                continue;
+            }
             let decoded = commit.decode()?;
             let author = decoded.author()?.to_owned()?;
             let message = decoded.message.to_owned();
             current = self.commit_as(tree, &[current], message, author)?;
         }
-        Ok(Merge::Clean(current))
+        Ok(match resolved {
+            Some(mut resolution) => {
+                resolution.conflicts.sort();
+                resolution.conflicts.dedup();
+                Merge::Resolved(current, resolution)
+            }
+            None => Merge::Clean(current),
+        })
     }
 
     fn commit(&self, tree: TreeId, parents: &[CommitId], message: &str) -> anyhow::Result<CommitId> {
@@ -530,17 +578,18 @@ impl Runner<'_> {
         Ok(CommitId(self.repo.write_object(&commit)?.detach()))
     }
 
-    /// A conflict confined to files a rule matches: take the target's side of them, run the
-    /// rule's command in the scratch worktree, and take its result. Returns the rule and the
-    /// resolved tree. A dry run runs no command: it goes on with the target's side.
+    /// A conflict (of merging `theirs` into `ours` from `base`) confined to files a rule
+    /// matches: take the target's side of them, run the rule's command in the scratch
+    /// worktree, and take its result. A dry run runs no command: it goes on with the target's
+    /// side. The conflicts as they are when no rule covers them.
     fn resolve_by_rule(
         &mut self,
-        head: CommitId,
-        tip: CommitId,
-        since: Option<CommitId>,
+        base: TreeId,
+        ours: CommitId,
+        theirs: TreeId,
         task: &TaskRecord,
-        conflicts: &[ConflictPath],
-    ) -> anyhow::Result<Option<(String, TreeId)>> {
+        conflicts: Vec<ConflictPath>,
+    ) -> anyhow::Result<Merge<TreeId>> {
         let Some(rule) = self
             .options
             .rules
@@ -550,21 +599,15 @@ impl Runner<'_> {
             })
             .cloned()
         else {
-            return Ok(None);
+            return Ok(Merge::Conflict(conflicts));
         };
         // Everything but the conflicted files merged as usual; the conflicted ones from the target.
         let repo = self.repo;
-        let head_tree = head.tree(repo)?;
-        let tip_tree = tip.tree(repo)?;
-        // With several merge bases (criss-cross), git merges against the virtual merge base.
-        let base = match since {
-            Some(since) => since.tree(repo)?,
-            None => TreeId(self.caches()?.merge_base_tree(repo, head.0, tip.0)?.context("no merge base")?),
-        };
+        let head_tree = ours.tree(repo)?;
         // Start from the task's tree, put the target's version of the conflicted files in, and
         // apply the target's other changes by a merge that now cannot conflict on those files.
-        let mut editor = repo.edit_tree(tip_tree.0)?;
-        for conflict in conflicts {
+        let mut editor = repo.edit_tree(theirs.0)?;
+        for conflict in &conflicts {
             let path = conflict.path.0.as_bstr();
             let head_tree_obj = repo.find_tree(head_tree.0)?;
             match head_tree_obj.lookup_entry_by_path(gix::path::from_bstr(path)?)? {
@@ -578,13 +621,15 @@ impl Runner<'_> {
         }
         let adjusted_tip_tree = TreeId(editor.write()?.detach());
         let provisional_tree = match self.merge_trees(base, head_tree, adjusted_tip_tree, task)? {
-            Merge::Clean(tree) => tree,
-            Merge::Conflict(_) => return Ok(None),
+            Merge::Clean(tree) | Merge::Resolved(tree, _) => tree,
+            Merge::Conflict(_) => return Ok(Merge::Conflict(conflicts)),
         };
+        let resolved =
+            |tree| Merge::Resolved(tree, Resolution { rule: rule.name.clone(), conflicts: conflicts.clone() });
         if self.options.dry_run {
-            return Ok(Some((rule.name, provisional_tree)));
+            return Ok(resolved(provisional_tree));
         }
-        let provisional = self.commit(provisional_tree, &[head], "git-agent: provisional resolution\n")?;
+        let provisional = self.commit(provisional_tree, &[ours], "git-agent: provisional resolution\n")?;
         let scratch = self.scratch_at(provisional.0)?;
         let outcome = crate::process::Run::shell(&rule.run, &scratch)
             .timeout(Some(self.options.test_timeout))
@@ -601,22 +646,25 @@ impl Runner<'_> {
             ));
         }
         // Take the command's result for the files the rule covers.
+        // As `git add` would store them: mode from the file system, clean conversion.
+        let mut clean = crate::merge::CleanConversion::for_worktree(&scratch)?;
+        let provisional_entries = repo.find_tree(provisional_tree.0)?;
         let mut editor = repo.edit_tree(provisional_tree.0)?;
-        for conflict in conflicts {
+        for conflict in &conflicts {
             let path = conflict.path.0.as_bstr();
-            let file = scratch.join(gix::path::from_bstr(path)?);
-            match std::fs::read(&file) {
-                Ok(bytes) => {
-                    let blob = repo.write_blob(bytes)?.detach();
-                    editor.upsert(path, gix::objs::tree::EntryKind::Blob, blob)?;
+            let fallback = provisional_entries
+                .lookup_entry_by_path(gix::path::from_bstr(path)?)?
+                .map_or(gix::objs::tree::EntryKind::Blob, |entry| entry.mode().kind());
+            match clean.entry(path, fallback, repo)? {
+                Some((kind, blob)) => {
+                    editor.upsert(path, kind, blob)?;
                 }
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                None => {
                     editor.remove(path)?;
                 }
-                Err(err) => return Err(anyhow!(err).context(format!("cannot read {}", file.display()))),
             }
         }
-        Ok(Some((rule.name, TreeId(editor.write()?.detach()))))
+        Ok(resolved(TreeId(editor.write()?.detach())))
     }
 
     /// The scratch worktree, created on first use, checked out at `commit`.
@@ -703,6 +751,32 @@ impl Runner<'_> {
         self.notes.push((commit, note));
         Ok(())
     }
+}
+
+/// The commits `git rebase` replays from `tip` onto `head` (after `since` when given): oldest
+/// first in the order of `git rev-list --reverse --topo-order --no-merges`. A walk by commit
+/// date is not topological when dates are out of order (defect 12).
+fn replay_order(
+    repo: &gix::Repository,
+    tip: CommitId,
+    head: CommitId,
+    since: Option<CommitId>,
+) -> anyhow::Result<Vec<CommitId>> {
+    use gix::traverse::commit::topo;
+    let hidden: Vec<ObjectId> = std::iter::once(head.0).chain(since.map(|c| c.0)).collect();
+    let walk = topo::Builder::from_iters(&repo.objects, [tip.0], Some(hidden))
+        .sorting(topo::Sorting::TopoOrder)
+        .with_commit_graph(repo.commit_graph_if_enabled()?)
+        .build()?;
+    let mut commits = Vec::new();
+    for info in walk {
+        let info = info?;
+        if info.parent_ids.len() == 1 {
+            commits.push(CommitId(info.id));
+        }
+    }
+    commits.reverse();
+    Ok(commits)
 }
 
 /// A scratch worktree left by an integrate that was killed (`kill -9`, a crash), removed.

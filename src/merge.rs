@@ -10,7 +10,16 @@
 //!   without filter drivers (only the built-in end-of-line and encoding conversions run);
 //! - attributes: `git merge-tree` reads `.gitattributes` from the worktree (and
 //!   `$GIT_DIR/info/attributes`, `core.attributesFile`), never from the index or the merged
-//!   trees; gix's default is the index (defect 11).
+//!   trees; gix's default is the index (defect 11);
+//! - merge drivers: git runs `merge.<driver>.driver`; git-agent runs none, anywhere (the gate,
+//!   every integrate strategy, the dry run), so the platform is built with no driver and a path
+//!   naming one merges as git does with that driver undefined. Drivers are commands anyone who
+//!   can write the config or a worktree's `.gitattributes` can plant, and a dry run must give
+//!   the real run's answer; `agent.resolve` rules are the printed, explicit way (defect 21).
+//!
+//! Every merge goes through `crate::conflicts::MergeCaches` (commit merges, tree merges with a
+//! given base, virtual merge bases), built from this configuration; no code calls gix's
+//! `Repository::merge_trees`/`merge_commits`, which read the configuration gix's way.
 
 use bstr::ByteSlice;
 
@@ -61,13 +70,9 @@ impl MergeConfig {
         let empty = gix::index::State::new(repo.object_hash());
         let source = Source::WorktreeThenIdMapping.adjust_for_bare(repo.workdir().is_none());
         let attributes = repo.attributes_only(&empty, source)?.detach();
-        let mut filter_options = gix::filter::Pipeline::options(repo)?;
-        filter_options.drivers.clear();
-        filter_options.crlf_roundtrip_check = gix::filter::plumbing::pipeline::CrlfRoundTripCheck::Skip;
-        let filter = gix::filter::plumbing::Pipeline::new(repo.command_context()?, repo.object_hash(), filter_options);
         let pipeline = gix::merge::blob::Pipeline::new(
             Default::default(),
-            filter,
+            builtin_filters(repo)?,
             gix::merge::blob::pipeline::Options { large_file_threshold_bytes: repo.big_file_threshold()? },
         );
         let mode = if self.renormalize {
@@ -79,6 +84,106 @@ impl MergeConfig {
             gix::merge::blob::platform::Options { default_driver: repo.config_snapshot().string("merge.default") };
         Ok(gix::merge::blob::Platform::new(pipeline, mode, attributes, Vec::new(), options))
     }
+}
+
+/// git's filter pipeline with the built-in conversions only (end of line, working-tree
+/// encoding, ident): no configured filter driver (clean, smudge, process) ever runs.
+fn builtin_filters(repo: &gix::Repository) -> anyhow::Result<gix::filter::plumbing::Pipeline> {
+    let mut options = gix::filter::Pipeline::options(repo)?;
+    options.drivers.clear();
+    options.crlf_roundtrip_check = gix::filter::plumbing::pipeline::CrlfRoundTripCheck::Skip;
+    Ok(gix::filter::plumbing::Pipeline::new(repo.command_context()?, repo.object_hash(), options))
+}
+
+/// What `git add` does to a file of a worktree before storing it, with the built-in
+/// conversions only: attributes from that worktree's `.gitattributes`, the mode from the file
+/// system (a symlink stays a link, the executable bit counts unless `core.fileMode=false`).
+pub struct CleanConversion {
+    repo: gix::Repository,
+    filter: gix::filter::plumbing::Pipeline,
+    attributes: gix::worktree::Stack,
+    file_mode: bool,
+}
+
+impl CleanConversion {
+    /// For the worktree at `worktree` (its own repository handle: its attributes, its config).
+    pub fn for_worktree(worktree: &std::path::Path) -> anyhow::Result<CleanConversion> {
+        use gix::worktree::stack::state::attributes::Source;
+        let repo = gix::open(worktree)?;
+        let empty = gix::index::State::new(repo.object_hash());
+        let attributes = repo.attributes_only(&empty, Source::WorktreeThenIdMapping)?.detach();
+        let filter = builtin_filters(&repo)?;
+        let file_mode = repo.config_snapshot().boolean("core.fileMode").unwrap_or(true);
+        Ok(CleanConversion { repo, filter, attributes, file_mode })
+    }
+
+    /// The entry `git add` would make of the file at `path` (relative to the worktree) as it
+    /// is now, stored through `store`; `None` when it does not exist. `fallback` is the mode
+    /// to keep when the file system cannot say (`core.fileMode=false`).
+    pub fn entry(
+        &mut self,
+        path: &bstr::BStr,
+        fallback: gix::objs::tree::EntryKind,
+        store: &gix::Repository,
+    ) -> anyhow::Result<Option<(gix::objs::tree::EntryKind, gix::ObjectId)>> {
+        use gix::objs::tree::EntryKind;
+        let relative = gix::path::from_bstr(path)?.into_owned();
+        let file = self.repo.workdir().expect("a worktree").join(&relative);
+        let metadata = match std::fs::symlink_metadata(&file) {
+            Ok(metadata) => metadata,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(anyhow::anyhow!(err).context(format!("cannot read {}", file.display()))),
+        };
+        if metadata.file_type().is_symlink() {
+            let target = std::fs::read_link(&file)?;
+            let target = gix::path::into_bstr(target)?.into_owned();
+            return Ok(Some((EntryKind::Link, store.write_blob(target)?.detach())));
+        }
+        let kind = if !self.file_mode {
+            match fallback {
+                EntryKind::BlobExecutable => EntryKind::BlobExecutable,
+                _ => EntryKind::Blob,
+            }
+        } else if is_executable(&metadata) {
+            EntryKind::BlobExecutable
+        } else {
+            EntryKind::Blob
+        };
+        let bytes = std::fs::read(&file)
+            .map_err(|err| anyhow::anyhow!(err).context(format!("cannot read {}", file.display())))?;
+        let attributes = self.attributes.at_path(relative.as_path(), None, &self.repo.objects)?;
+        let mut converted = Vec::new();
+        match self.filter.convert_to_git(
+            bytes.as_slice(),
+            &relative,
+            &mut |_, out| {
+                attributes.matching_attributes(out);
+            },
+            &mut |_| Ok(None),
+        )? {
+            gix::filter::plumbing::pipeline::convert::ToGitOutcome::Unchanged(mut read) => {
+                std::io::Read::read_to_end(&mut read, &mut converted)?;
+            }
+            gix::filter::plumbing::pipeline::convert::ToGitOutcome::Process(mut read) => {
+                std::io::Read::read_to_end(&mut read, &mut converted)?;
+            }
+            gix::filter::plumbing::pipeline::convert::ToGitOutcome::Buffer(buffer) => {
+                converted.extend_from_slice(buffer)
+            }
+        }
+        Ok(Some((kind, store.write_blob(converted)?.detach())))
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    metadata.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// git's boolean words (`git config --type=bool`), and "copies"/"copy", which mean true for
