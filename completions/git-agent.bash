@@ -75,7 +75,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__conflicts)
-            opts="-C -q -h --target --format --include-uncommitted --color --json --quiet --help"
+            opts="-C -q -h --target --format --include-uncommitted --pairwise --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -84,6 +84,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l color 
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l include-uncommitted -d 'Also count each task worktree\'s uncommitted changes and untracked files (read, never touched)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l pairwise -d 'Exit status from every pair, even when tasks have dependencies (no dependency-order view)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s h -l help -d 'Print help (see more with \'--help\')'

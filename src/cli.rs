@@ -155,9 +155,18 @@ Reported: conflicting pairs with their paths and kinds; clean overlaps (same fil
 cleanly: worth a look at review); each branch against the target as it is now (base drift);
 and hazards: changes outside a task's scope, several tasks changing dependency manifests or
 lock files, two tasks adding migrations with the same number in one directory, two tasks
-adding the same new path.
+adding the same new path. A file a task only inherited from a task it depends on (by merging
+or stacking on that branch) counts as the dependency's change, not the dependent's.
 
-Exit status 1 means something conflicts; hazards alone do not change the exit status.";
+When tasks have dependencies (spawn --after), the tasks are also merged in memory in
+dependency order, one onto the result of the other, as integrate does: each task is reported
+as applying cleanly at its place in that order, conflicting there, or blocked by a
+dependency that conflicts. The exit status then follows that order-aware verdict: a pair
+that conflicts only because one task carries an older version of the other's work does not
+count. --pairwise keeps the strict all-pairs verdict.
+
+Exit status 1 means something conflicts; hazards alone do not change the exit status. With
+no tasks at all there is nothing to check, and the exit status is 0.";
 
 pub const INTEGRATE_ABOUT: &str =
     "Merge the done tasks in dependency order, test after every merge, land all or nothing";
@@ -334,6 +343,10 @@ pub struct ConflictsArgs {
     /// Also count each task worktree's uncommitted changes and untracked files (read, never touched).
     #[arg(long)]
     pub include_uncommitted: bool,
+
+    /// Exit status from every pair, even when tasks have dependencies (no dependency-order view).
+    #[arg(long)]
+    pub pairwise: bool,
 }
 
 /// Show every task: state, branch, commits ahead of its base and behind the target, files

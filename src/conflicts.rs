@@ -41,6 +41,11 @@ pub struct Branch {
     pub label: String,
     pub head: ObjectId,
     pub scope: Vec<String>,
+    /// The tasks it depends on (spawn --after).
+    pub after: Vec<String>,
+    /// The tips of the branches of the tasks it depends on, where they exist: what it may
+    /// have inherited by merging or stacking on them.
+    pub dependency_tips: Vec<ObjectId>,
 }
 
 /// What the branches are merged into.
@@ -194,7 +199,17 @@ struct Prepared {
     /// the target changed since `fork` says nothing about the merge's outcome.
     fork_is_unique: bool,
     changes: BTreeMap<BString, ChangeKind>,
+    /// Of `changes`, those inherited from a dependency's branch unchanged: the dependency's
+    /// work, not this task's (scope and hazards leave them out).
+    inherited: BTreeSet<BString>,
     commits: HashSet<ObjectId>,
+}
+
+impl Prepared {
+    /// The changes this task made itself, without those it inherited from its dependencies.
+    fn own_changes(&self) -> impl Iterator<Item = (&BString, &ChangeKind)> {
+        self.changes.iter().filter(|(path, _)| !self.inherited.contains(*path))
+    }
 }
 
 /// Checks every pair of `branches` and each branch against `target`.
@@ -348,13 +363,14 @@ fn prepare(repo: &gix::Repository, branch: Branch, target: ObjectId) -> anyhow::
     };
     let fork_is_unique = bases.len() == 1;
     let changes = changes(repo, fork, branch.head)?;
+    let inherited = crate::git::inherited_paths(repo, branch.head, fork, &branch.dependency_tips, changes.keys())?;
     let mut commits = HashSet::new();
     if fork != branch.head {
         for info in repo.rev_walk([branch.head]).with_hidden([fork]).all()? {
             commits.insert(info?.id);
         }
     }
-    Ok(Some(Prepared { branch, fork, fork_is_unique, changes, commits }))
+    Ok(Some(Prepared { branch, fork, fork_is_unique, changes, inherited, commits }))
 }
 
 /// Files that differ between the trees of two commits, and how.
@@ -1232,8 +1248,8 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
             continue;
         }
         let outside: Vec<JsonPath> = p
-            .changes
-            .keys()
+            .own_changes()
+            .map(|(path, _)| path)
             .filter(|path| !crate::scope::contains(&p.branch.scope, path.as_bstr()))
             .map(|path| JsonPath(path.clone()))
             .collect();
@@ -1249,7 +1265,15 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
 
     let manifest_changes: Vec<(&Prepared, Vec<&BString>)> = prepared
         .iter()
-        .map(|p| (p, p.changes.keys().filter(|path| is_dependency_manifest(path.as_bstr())).collect::<Vec<_>>()))
+        .map(|p| {
+            (
+                p,
+                p.own_changes()
+                    .map(|(path, _)| path)
+                    .filter(|path| is_dependency_manifest(path.as_bstr()))
+                    .collect::<Vec<_>>(),
+            )
+        })
         .filter(|(_, paths)| !paths.is_empty())
         .collect();
     if manifest_changes.len() > 1 {
@@ -1266,7 +1290,7 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
     let mut migrations: BTreeMap<(BString, BString), Vec<(usize, BString)>> = BTreeMap::new();
     let mut added: BTreeMap<&BString, Vec<usize>> = BTreeMap::new();
     for (i, p) in prepared.iter().enumerate() {
-        for (path, kind) in &p.changes {
+        for (path, kind) in p.own_changes() {
             if *kind != ChangeKind::Added {
                 continue;
             }

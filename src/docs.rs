@@ -276,7 +276,8 @@ Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 const CONFLICTS_JSON: &str = "\
 git agent-conflicts --json prints one object:
   version          1
-  target           {\"name\", \"commit\"}: what the branches were merged into
+  target           {\"name\", \"commit\"}: what the branches were merged into (null when
+                   there was nothing to check: no tasks, or every task integrated)
   tasks            [{\"name\", \"branch\", \"head\", \"uncommitted\", \"problems\"}]
   pairs            every pair that is not plainly clean, in task order:
                    {\"a\", \"b\", \"verdict\": \"conflict\" | \"clean-overlap\" |
@@ -284,7 +285,12 @@ git agent-conflicts --json prints one object:
                     \"overlap\": [paths], \"error\" (with verdict error)}
   against_target   [{\"task\", \"verdict\": \"conflict\" | \"clean\" | \"error\",
                     \"conflicts\", \"error\" (with verdict error)}]
-  hazards          [{\"kind\", \"tasks\", \"paths\", \"message\"}]
+ hazards          [{\"kind\", \"tasks\", \"paths\", \"message\"}]
+  in_order         null, or when tasks have dependencies (and not --pairwise) the tasks
+                   merged one onto the other in dependency order, as integrate does:
+                   [{\"task\", \"verdict\": \"applies\" | \"already-in\" | \"conflict\" |
+                    \"blocked\" | \"unrelated\" | \"error\", \"conflicts\",
+                    \"blocked_by\" (the dependency that does not apply), \"error\"}]
   summary          {\"tasks\", \"pairs_checked\", \"merged_in_memory\", \"conflicting_pairs\",
                     \"clean_overlaps\", \"conflicts_with_target\", \"hazards\",
                     \"unrelated_pairs\", \"failed_merges\"}

@@ -6,6 +6,7 @@
 //! - [`process`]: every child process (user commands and `git` itself), with a clean environment
 //! - [`layout`]: every name of the state: refs, notes, lock files, scratch names, config keys
 //! - [`integrate`], [`land`]: integration runs, and landing them in one ref transaction
+//! - [`conflicts`], [`ordered`]: the conflict gate, pairwise and in dependency order
 //! - [`state`]: task records: reading, validating, writing
 //! - [`settings`]: the `agent.*` configuration, read once
 //! - [`lock`]: git-agent's own lock files
@@ -28,6 +29,7 @@ pub mod lock;
 pub mod merge;
 pub mod names;
 pub mod ops;
+pub mod ordered;
 pub mod output;
 pub mod pause;
 pub mod plan;

@@ -9,7 +9,8 @@ use super::Context;
 use crate::cli::{ConflictsArgs, ConflictsFormat};
 use crate::conflicts::{Analysis, ConflictPath, PairVerdict, Target, TargetVerdict};
 use crate::error::Exit;
-use crate::ops::conflicts::{Checked, Request, TaskRow};
+use crate::ops::conflicts::{Checked, NothingToCheck, Request, TaskRow};
+use crate::ordered::{OrderStep, OrderVerdict};
 use crate::output::{GlobalArgs, Style, Ui, kebab, paint};
 
 #[derive(Serialize)]
@@ -21,11 +22,13 @@ struct TargetInfo {
 #[derive(Serialize)]
 struct Report<'a> {
     version: u32,
-    target: TargetInfo,
+    /// None when there was nothing to check.
+    target: Option<TargetInfo>,
     tasks: &'a [TaskRow],
     pairs: &'a [crate::conflicts::PairResult],
     against_target: &'a [crate::conflicts::TargetResult],
     hazards: &'a [crate::conflicts::Hazard],
+    in_order: Option<&'a [OrderStep]>,
     summary: &'a crate::conflicts::Summary,
 }
 
@@ -38,42 +41,99 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ConflictsArgs) -> anyhow::Result<
         tasks: args.tasks.clone(),
         target: args.target.clone(),
         include_uncommitted: args.include_uncommitted,
+        pairwise: args.pairwise,
     };
-    let Some(checked) = crate::ops::conflicts::check(&ctx.repo, &request)? else {
-        ui.status("every task is integrated: nothing to check");
-        return Ok(Exit::Success);
+    let checked = match crate::ops::conflicts::check(&ctx.repo, &request)? {
+        Ok(checked) => checked,
+        Err(nothing) => {
+            ui.status(match nothing {
+                NothingToCheck::NoTasks => "there are no tasks: nothing to check (`git agent spawn <task>` makes one)",
+                NothingToCheck::AllIntegrated => "every task is integrated: nothing to check",
+            });
+            if ui.json {
+                // The same schema, empty, so that a script reads "nothing conflicts" the usual way.
+                let empty = Analysis::default();
+                ui.json_data(&Report {
+                    version: 1,
+                    target: None,
+                    tasks: &[],
+                    pairs: &empty.pairs,
+                    against_target: &empty.against_target,
+                    hazards: &empty.hazards,
+                    in_order: None,
+                    summary: &empty.summary,
+                });
+            }
+            return Ok(Exit::Success);
+        }
     };
-    let Checked { target, tasks: rows, analysis } = &checked;
+    let Checked { target, tasks: rows, analysis, in_order } = &checked;
     for row in rows.iter().filter(|r| !r.problems.is_empty()) {
         ui.warn(format!("task {}: {}", row.name, row.problems.join("; ")));
     }
     if ui.json {
         ui.json_data(&Report {
             version: 1,
-            target: TargetInfo { name: target.label.clone(), commit: target.commit.to_string() },
+            target: Some(TargetInfo { name: target.label.clone(), commit: target.commit.to_string() }),
             tasks: rows,
             pairs: &analysis.pairs,
             against_target: &analysis.against_target,
             hazards: &analysis.hazards,
+            in_order: in_order.as_deref(),
             summary: &analysis.summary,
         });
     } else {
         let names: Vec<String> =
             rows.iter().filter(|r| r.head.is_some() && r.problems.is_empty()).map(|r| r.name.clone()).collect();
         let text = match args.format {
-            ConflictsFormat::Matrix => render_matrix(&names, target, analysis),
-            ConflictsFormat::List => render_list(target, analysis),
+            ConflictsFormat::Matrix => render_matrix(&names, target, analysis, in_order.as_deref()),
+            ConflictsFormat::List => render_list(target, analysis, in_order.as_deref()),
         };
         ui.data(&text);
     }
-    Ok(if analysis.summary.failed_merges > 0 {
+    Ok(exit_status(analysis, in_order.as_deref()))
+}
+
+/// With a dependency order, its verdict decides; else every pair's and the target's.
+fn exit_status(analysis: &Analysis, in_order: Option<&[OrderStep]>) -> Exit {
+    let order_error = in_order.is_some_and(|steps| steps.iter().any(|s| s.verdict == OrderVerdict::Error));
+    if analysis.summary.failed_merges > 0 || order_error {
         // The report is printed, but the check is incomplete: no "clean" may be read into it.
-        Exit::Failed
-    } else if analysis.has_conflicts() {
-        Exit::Found
-    } else {
-        Exit::Success
-    })
+        return Exit::Failed;
+    }
+    let conflicts = match in_order {
+        Some(steps) => steps.iter().any(|s| s.verdict.fails()),
+        None => analysis.has_conflicts(),
+    };
+    if conflicts { Exit::Found } else { Exit::Success }
+}
+
+fn order_text(in_order: &[OrderStep], target: &Target) -> String {
+    let mut out = format!(
+        "\n{}\n",
+        paint(format!("In dependency order onto {} (as integrate merges them):", target.label), Style::new().bold())
+    );
+    let width = in_order.iter().map(|s| s.task.chars().count()).max().unwrap_or(0);
+    for step in in_order {
+        let what = match step.verdict {
+            OrderVerdict::Applies => paint("applies cleanly", Style::new().green()),
+            OrderVerdict::AlreadyIn => "already in".to_owned(),
+            OrderVerdict::Conflict => {
+                format!("{}: {}", paint("conflicts", Style::new().red().bold()), conflict_text(&step.conflicts))
+            }
+            OrderVerdict::Blocked => format!(
+                "{} (depends on {})",
+                paint("blocked", Style::new().red()),
+                step.blocked_by.as_deref().unwrap_or("?")
+            ),
+            OrderVerdict::Unrelated => "unrelated history (git refuses the merge)".to_owned(),
+            OrderVerdict::Error => {
+                format!("{}: {}", paint("merge failed", Style::new().red().bold()), step.error.as_deref().unwrap_or(""))
+            }
+        };
+        out.push_str(&format!("  {:<width$}  {what}\n", step.task));
+    }
+    out
 }
 
 fn conflict_text(conflicts: &[ConflictPath]) -> String {
@@ -83,7 +143,7 @@ fn conflict_text(conflicts: &[ConflictPath]) -> String {
 /// Tasks beyond this many are summarised: a 100-column matrix helps nobody.
 const MATRIX_MAX: usize = 24;
 
-fn render_matrix(names: &[String], target: &Target, analysis: &Analysis) -> String {
+fn render_matrix(names: &[String], target: &Target, analysis: &Analysis, in_order: Option<&[OrderStep]>) -> String {
     let mut cell: HashMap<(&str, &str), char> = HashMap::new();
     for pair in &analysis.pairs {
         let mark = match pair.verdict {
@@ -146,7 +206,7 @@ fn render_matrix(names: &[String], target: &Target, analysis: &Analysis) -> Stri
         paint_mark('~'),
         paint_mark('.')
     ));
-    out.push_str(&details(analysis, target));
+    out.push_str(&details(analysis, target, in_order));
     out
 }
 
@@ -160,7 +220,7 @@ fn paint_mark(mark: char) -> String {
     paint(mark, style)
 }
 
-fn details(analysis: &Analysis, target: &Target) -> String {
+fn details(analysis: &Analysis, target: &Target, in_order: Option<&[OrderStep]>) -> String {
     let mut out = String::new();
     let conflicts: Vec<_> = analysis.pairs.iter().filter(|p| p.verdict == PairVerdict::Conflict).collect();
     let against: Vec<_> = analysis.against_target.iter().filter(|t| t.verdict == TargetVerdict::Conflict).collect();
@@ -213,13 +273,25 @@ fn details(analysis: &Analysis, target: &Target) -> String {
         out.push_str(&format!("\n{}\n", paint("Merges that failed (no verdict):", Style::new().red().bold())));
         out.push_str(&failed.concat());
     }
-    if !analysis.has_conflicts() && failed.is_empty() {
-        out.push_str("\nNo conflicts.\n");
+    if !failed.is_empty() {
+        return out;
+    }
+    match in_order {
+        Some(steps) => {
+            out.push_str(&order_text(steps, target));
+            if steps.iter().all(|s| !s.verdict.fails()) {
+                let pairwise =
+                    if analysis.has_conflicts() { " (the pairwise conflicts above are not met)" } else { "" };
+                out.push_str(&format!("\nNo conflicts in dependency order{pairwise}.\n"));
+            }
+        }
+        None if !analysis.has_conflicts() => out.push_str("\nNo conflicts.\n"),
+        None => {}
     }
     out
 }
 
-fn render_list(target: &Target, analysis: &Analysis) -> String {
+fn render_list(target: &Target, analysis: &Analysis, in_order: Option<&[OrderStep]>) -> String {
     let mut out = String::new();
     for pair in &analysis.pairs {
         out.push_str(&format!("{} {} {}\n", kebab(&pair.verdict), pair.a, pair.b));
@@ -240,6 +312,16 @@ fn render_list(target: &Target, analysis: &Analysis) -> String {
         out.push_str(&format!("hazard {} {}\n", hazard.kind, hazard.tasks.join(" ")));
         for path in &hazard.paths {
             out.push_str(&format!("  {path}\n"));
+        }
+    }
+    for step in in_order.unwrap_or_default() {
+        out.push_str(&format!("in-order {} {}", kebab(&step.verdict), step.task));
+        if let Some(dep) = &step.blocked_by {
+            out.push_str(&format!(" {dep}"));
+        }
+        out.push('\n');
+        for c in &step.conflicts {
+            out.push_str(&format!("  {} {}\n", c.kind, c.path));
         }
     }
     out

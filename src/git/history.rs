@@ -96,3 +96,40 @@ pub fn changed_paths(
 pub fn commit_time(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<i64> {
     Ok(repo.find_commit(id)?.time()?.seconds)
 }
+
+/// Of `paths` (changed on `head` since `fork`), those the branch only inherited from one of
+/// `dependency_tips`: the branch holds some of the dependency's commits beyond `fork` (it
+/// merged the dependency, or was stacked on it), and its version of the path is exactly the
+/// version it got from there (same mode and content, or deleted in both). A path the branch
+/// changed again after inheriting it is its own change.
+pub fn inherited_paths<'a>(
+    repo: &gix::Repository,
+    head: ObjectId,
+    fork: ObjectId,
+    dependency_tips: &[ObjectId],
+    paths: impl Iterator<Item = &'a BString> + Clone,
+) -> anyhow::Result<std::collections::BTreeSet<BString>> {
+    let mut inherited = std::collections::BTreeSet::new();
+    let head_tree = repo.find_commit(head)?.tree()?;
+    for &tip in dependency_tips {
+        // What the branch holds of the dependency: their merge base. Nothing beyond the fork
+        // (the base is the fork or older) means nothing inherited.
+        let Some(held) = merge_base(repo, head, tip)? else { continue };
+        if merge_base(repo, held, fork)? == Some(held) {
+            continue;
+        }
+        let held_tree = repo.find_commit(held)?.tree()?;
+        for path in paths.clone() {
+            if inherited.contains(path) {
+                continue;
+            }
+            let entry = |tree: &gix::Tree<'_>| -> anyhow::Result<Option<(gix::objs::tree::EntryMode, ObjectId)>> {
+                Ok(tree.lookup_entry(path.split(|&b| b == b'/'))?.map(|entry| (entry.mode(), entry.object_id())))
+            };
+            if entry(&head_tree)? == entry(&held_tree)? {
+                inherited.insert(path.clone());
+            }
+        }
+    }
+    Ok(inherited)
+}

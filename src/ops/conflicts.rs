@@ -1,7 +1,7 @@
 //! The work of `git agent-conflicts`: which tasks to check, their heads (or snapshots of
 //! their worktrees), the target, and the analysis. Returns data; the command renders it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use gix::ObjectId;
 use serde::Serialize;
@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::conflicts::{Analysis, Branch, Target};
 use crate::error::bad_input;
 use crate::git::SnapshotOptions;
+use crate::ordered::OrderStep;
 use crate::state::{self, TaskState};
 
 /// Files larger than this are not read into a worktree's snapshot (`--include-uncommitted`).
@@ -22,6 +23,8 @@ pub struct Request {
     pub target: Option<String>,
     /// Check each worktree as it is, uncommitted changes included.
     pub include_uncommitted: bool,
+    /// Skip the dependency-order view even when tasks have dependencies.
+    pub pairwise: bool,
 }
 
 /// A task as the report shows it.
@@ -40,15 +43,35 @@ pub struct Checked {
     pub target: Target,
     pub tasks: Vec<TaskRow>,
     pub analysis: Analysis,
+    /// The tasks merged in dependency order (when any checked task has a dependency among
+    /// the checked tasks, and not `pairwise`).
+    pub in_order: Option<Vec<OrderStep>>,
 }
 
-/// Checks every pair of tasks and each against the target; `None` when every task is integrated.
-pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Option<Checked>> {
+/// Why there was nothing to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NothingToCheck {
+    /// There are no tasks at all.
+    NoTasks,
+    /// Every task is integrated.
+    AllIntegrated,
+}
+
+/// Checks every pair of tasks and each against the target, and with dependencies the tasks
+/// in dependency order.
+pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Result<Checked, NothingToCheck>> {
     let mut entries = state::read_tasks(repo)?;
     if entries.is_empty() {
-        return Err(bad_input("there are no tasks to check")
-            .hint("create tasks with `git agent spawn <task>` first")
-            .into());
+        return Ok(Err(NothingToCheck::NoTasks));
+    }
+    // Every task's branch tip, for what its dependents inherited.
+    let mut tips: HashMap<String, ObjectId> = HashMap::new();
+    for entry in &entries {
+        if let Ok(record) = &entry.record
+            && let Some(tip) = crate::git::ref_target(repo, &record.branch)?
+        {
+            tips.insert(entry.name.clone(), tip);
+        }
     }
     if request.tasks.is_empty() {
         entries.retain(|e| e.record.as_ref().map_or(true, |r| r.state != TaskState::Integrated));
@@ -102,6 +125,8 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Option
                             label: record.short_branch().to_owned(),
                             head,
                             scope: record.scope.clone(),
+                            after: record.after.clone(),
+                            dependency_tips: record.after.iter().filter_map(|dep| tips.get(dep).copied()).collect(),
                         });
                     }
                 }
@@ -110,10 +135,16 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Option
         rows.push(row);
     }
     if entries.is_empty() {
-        return Ok(None);
+        return Ok(Err(NothingToCheck::AllIntegrated));
     }
     let target = resolve_target(repo, request.target.as_deref(), &base_refs)?;
 
+    let in_order = if !request.pairwise && has_dependencies(&branches) {
+        // On the repository that already holds the snapshots, in memory like them.
+        Some(crate::ordered::merge_in_order(&memory_repo, &target, &in_dependency_order(&branches)?)?)
+    } else {
+        None
+    };
     let snapshots = memory_repo.objects.take_object_memory();
     let analysis = crate::conflicts::analyse(repo, branches, &target, snapshots)?;
     for (task, problem) in &analysis.problems {
@@ -121,7 +152,24 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Option
             row.problems.push(problem.clone());
         }
     }
-    Ok(Some(Checked { target, tasks: rows, analysis }))
+    Ok(Ok(Checked { target, tasks: rows, analysis, in_order }))
+}
+
+/// Does any branch depend on another one being checked?
+fn has_dependencies(branches: &[Branch]) -> bool {
+    branches.iter().any(|b| b.after.iter().any(|dep| branches.iter().any(|other| &other.task == dep)))
+}
+
+/// The branches in dependency order, ties in spawn order (integrate's order). Dependencies
+/// outside the checked set are left to the target: integrated, or not part of this check.
+fn in_dependency_order(branches: &[Branch]) -> anyhow::Result<Vec<Branch>> {
+    let names: Vec<String> = branches.iter().map(|b| b.task.clone()).collect();
+    let index = crate::graph::index_by_name(&names);
+    let deps: Vec<Vec<usize>> =
+        branches.iter().map(|b| b.after.iter().filter_map(|dep| index.get(dep.as_str()).copied()).collect()).collect();
+    let order = crate::graph::topo_order(&names, &deps)
+        .map_err(|cycle| bad_input(format!("dependency cycle: {cycle}")).hint("check the tasks' --after"))?;
+    Ok(order.into_iter().map(|i| branches[i].clone()).collect())
 }
 
 /// `--target`, else the tasks' common base branch.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bstr::BString;
 use gix::ObjectId;
 use serde::Serialize;
 
@@ -70,7 +71,7 @@ pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) ->
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(entry) = entries.get(i) else { break };
-                        done.push((i, row(&repo, entry, check_dirty)));
+                        done.push((i, row(&repo, entries, entry, check_dirty)));
                     }
                     done
                 })
@@ -82,7 +83,7 @@ pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) ->
     rows.into_iter().map(|(_, row)| row).collect()
 }
 
-fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
+fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_dirty: bool) -> Row {
     let mut row = Row {
         name: entry.name.clone(),
         state: RowState::Corrupt,
@@ -117,7 +118,15 @@ fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
     row.worktree = Some(record.worktree.clone());
     row.agent_exit = record.agent_exit;
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
-    if let Err(err) = fill_branch_facts(repo, record, &mut row) {
+    // The branches of the tasks it depends on: a file it only inherited from one of them is
+    // that task's change, never outside this one's scope.
+    let dependency_branches: Vec<&str> = record
+        .after
+        .iter()
+        .filter_map(|dep| entries.iter().find(|e| &e.name == dep))
+        .filter_map(|e| e.record.as_ref().ok().map(|r| r.branch.as_str()))
+        .collect();
+    if let Err(err) = fill_branch_facts(repo, record, &dependency_branches, &mut row) {
         row.problems.push(format!("{err:#}"));
     }
     row.worktree_missing = !record.worktree.is_dir();
@@ -133,7 +142,12 @@ fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
 }
 
 /// Ahead/behind, files changed, drift, scope: everything that comes from commits.
-fn fill_branch_facts(repo: &gix::Repository, record: &TaskRecord, row: &mut Row) -> anyhow::Result<()> {
+fn fill_branch_facts(
+    repo: &gix::Repository,
+    record: &TaskRecord,
+    dependency_branches: &[&str],
+    row: &mut Row,
+) -> anyhow::Result<()> {
     let base_commit = ObjectId::from_hex(record.base_commit.as_bytes())
         .map_err(|_| anyhow::anyhow!("the record's base commit is not an object id"))?;
     let Some(head) = crate::git::ref_target(repo, &record.branch)? else {
@@ -153,10 +167,17 @@ fn fill_branch_facts(repo: &gix::Repository, record: &TaskRecord, row: &mut Row)
     let merge_base = crate::git::merge_base(repo, head, target)?.unwrap_or(base_commit);
     let changed = crate::git::changed_paths(repo, merge_base, head)?;
     row.files_changed = Some(changed.len());
-    row.out_of_scope = changed
-        .into_iter()
-        .filter(|path| !crate::scope::contains(&record.scope, path.as_ref()))
-        .map(JsonPath)
-        .collect();
+    let outside: Vec<BString> =
+        changed.into_iter().filter(|path| !crate::scope::contains(&record.scope, path.as_ref())).collect();
+    let mut tips = Vec::new();
+    for branch in dependency_branches {
+        tips.extend(crate::git::ref_target(repo, branch)?);
+    }
+    let inherited = if tips.is_empty() || outside.is_empty() {
+        Default::default()
+    } else {
+        crate::git::inherited_paths(repo, head, merge_base, &tips, outside.iter())?
+    };
+    row.out_of_scope = outside.into_iter().filter(|path| !inherited.contains(path)).map(JsonPath).collect();
     Ok(())
 }

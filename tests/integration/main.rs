@@ -3,6 +3,7 @@
 
 mod common;
 mod conflicts;
+mod conflicts_order;
 mod demo;
 mod dispatch;
 mod docs;
