@@ -351,7 +351,7 @@ pub fn analyse(
     analysis.against_target.sort_by_key(|t| order[t.task.as_str()]);
     analysis.pairs.sort_by_key(|pair| (order[pair.a.as_str()], order[pair.b.as_str()]));
 
-    analysis.hazards = hazards(&prepared);
+    analysis.hazards = hazards(repo, &prepared)?;
     analysis.summary.hazards = analysis.hazards.len();
     Ok(analysis)
 }
@@ -1241,7 +1241,7 @@ fn migration_number(path: &BStr) -> Option<(&BStr, &[u8])> {
 }
 
 /// The decomposition checklist: scope, manifests, migrations, same new path.
-fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
+fn hazards(repo: &gix::Repository, prepared: &[Prepared]) -> anyhow::Result<Vec<Hazard>> {
     let mut hazards = Vec::new();
     for p in prepared {
         if p.branch.scope.is_empty() {
@@ -1313,7 +1313,14 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
         }
     }
     for (path, owners) in added {
-        if owners.len() > 1 {
+        // The same file, byte for byte and mode, on branches that share the commits beyond
+        // their forks (an upstream branch both built on) was inherited, not added twice: git
+        // merges it cleanly and nobody's work collides. Two agents writing the same new file
+        // on their own still count.
+        let inherited_alike = owners.len() > 1
+            && owners[1..].iter().all(|&i| !prepared[i].commits.is_disjoint(&prepared[owners[0]].commits))
+            && same_entry_everywhere(repo, prepared, &owners, path)?;
+        if owners.len() > 1 && !inherited_alike {
             let tasks: Vec<String> = owners.iter().map(|&i| prepared[i].branch.task.clone()).collect();
             hazards.push(Hazard {
                 kind: HazardKind::SameNewPath,
@@ -1323,7 +1330,28 @@ fn hazards(prepared: &[Prepared]) -> Vec<Hazard> {
             });
         }
     }
-    hazards
+    Ok(hazards)
+}
+
+/// Do the heads of `owners` hold the same entry (mode and object) at `path`?
+fn same_entry_everywhere(
+    repo: &gix::Repository,
+    prepared: &[Prepared],
+    owners: &[usize],
+    path: &BString,
+) -> anyhow::Result<bool> {
+    let mut first = None;
+    for &i in owners {
+        let tree = repo.find_commit(prepared[i].branch.head)?.tree()?;
+        let entry = tree.lookup_entry(path.split(|&b| b == b'/'))?.map(|e| (e.mode(), e.object_id()));
+        match (&first, entry) {
+            (_, None) => return Ok(false),
+            (None, Some(entry)) => first = Some(entry),
+            (Some(seen), Some(entry)) if *seen == entry => {}
+            (Some(_), Some(_)) => return Ok(false),
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -83,11 +83,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ConflictsArgs) -> anyhow::Result<
             summary: &analysis.summary,
         });
     } else {
-        let names: Vec<String> =
-            rows.iter().filter(|r| r.head.is_some() && r.problems.is_empty()).map(|r| r.name.clone()).collect();
+        // The tasks that were checked (a task with a warning, such as a file too large for its
+        // snapshot, was checked too), in task order: each has a verdict against the target.
+        let names: Vec<String> = analysis.against_target.iter().map(|t| t.task.clone()).collect();
         let text = match args.format {
             ConflictsFormat::Matrix => render_matrix(&names, target, analysis, in_order.as_deref()),
-            ConflictsFormat::List => render_list(target, analysis, in_order.as_deref()),
+            ConflictsFormat::List => render_list(&names, target, analysis, in_order.as_deref()),
         };
         ui.data(&text);
     }
@@ -291,15 +292,25 @@ fn details(analysis: &Analysis, target: &Target, in_order: Option<&[OrderStep]>)
     out
 }
 
-fn render_list(target: &Target, analysis: &Analysis, in_order: Option<&[OrderStep]>) -> String {
+/// One entry per pair, in task order (`clean` for the pairs that merge cleanly without
+/// touching the same files), then per branch against the target, hazards, and the order.
+fn render_list(names: &[String], target: &Target, analysis: &Analysis, in_order: Option<&[OrderStep]>) -> String {
     let mut out = String::new();
-    for pair in &analysis.pairs {
-        out.push_str(&format!("{} {} {}\n", kebab(&pair.verdict), pair.a, pair.b));
-        for c in &pair.conflicts {
-            out.push_str(&format!("  {} {}\n", c.kind, c.path));
-        }
-        for path in pair.overlap.iter().filter(|p| !pair.conflicts.iter().any(|c| &c.path == *p)) {
-            out.push_str(&format!("  overlap {path}\n"));
+    let reported: HashMap<(&str, &str), &crate::conflicts::PairResult> =
+        analysis.pairs.iter().map(|p| ((p.a.as_str(), p.b.as_str()), p)).collect();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            let Some(pair) = reported.get(&(a.as_str(), b.as_str())) else {
+                out.push_str(&format!("clean {a} {b}\n"));
+                continue;
+            };
+            out.push_str(&format!("{} {} {}\n", kebab(&pair.verdict), pair.a, pair.b));
+            for c in &pair.conflicts {
+                out.push_str(&format!("  {} {}\n", c.kind, c.path));
+            }
+            for path in pair.overlap.iter().filter(|p| !pair.conflicts.iter().any(|c| &c.path == *p)) {
+                out.push_str(&format!("  overlap {path}\n"));
+            }
         }
     }
     for t in &analysis.against_target {

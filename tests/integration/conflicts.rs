@@ -900,7 +900,8 @@ fn hazard_same_new_path() {
     let repo = canonical_repo(&env, "repo", &[("README.md", "# readme\n")]);
     for name in ["a", "b"] {
         let wt = spawn(&env, &repo, name, &[]);
-        env.commit(&wt, &[("docs/new.md", "# the same new page\n")], "same page");
+        // Each its own commit (with the fixed dates, the same message would make them one).
+        env.commit(&wt, &[("docs/new.md", "# the same new page\n")], &format!("same page, by {name}"));
     }
     assert_eq!(merge_tree(&env, &repo, "agent/a", "agent/b"), None, "git merges identical additions cleanly");
     let json = conflicts_json(&env, &repo, &[], 0);
@@ -1146,6 +1147,10 @@ fn matrix_text_and_the_umbrella_command() {
     assert_eq!(direct.json(), through.json());
     let list = env.agent(&repo, &["conflicts", "--format", "list", "alpha", "beta"]).code(1);
     assert!(list.stdout.contains("shared.txt"), "{list:#?}");
+    // One entry per pair, the clean ones included.
+    let all = env.agent(&repo, &["conflicts", "--format", "list"]).code(1);
+    let pairs: Vec<&str> = all.stdout.lines().filter(|l| !l.starts_with(' ') && l.ends_with("gamma")).collect();
+    assert_eq!(pairs, ["clean alpha gamma", "clean beta gamma"], "{}", all.stdout);
     env.agent(&repo, &["conflicts", "alpha", "gamma"]).success();
     env.agent(&repo, &["conflicts", "ghost"]).code(2);
     // From a task's worktree, and with -C from elsewhere: the same answer.

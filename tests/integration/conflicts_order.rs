@@ -160,3 +160,26 @@ fn conflicts_without_any_task_exits_0() {
     assert!(json["target"].is_null() && json["tasks"].as_array().unwrap().is_empty(), "{json:#}");
     assert_eq!(json["summary"]["tasks"], 0, "{json:#}");
 }
+
+#[test]
+fn a_file_both_tasks_inherited_from_one_upstream_commit_is_not_the_same_new_path() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "# r\n")]);
+    env.git(&repo, &["checkout", "-q", "-b", "upstream"]);
+    env.commit(&repo, &[("lib/up.txt", "from upstream\n")], "upstream adds a file");
+    env.git(&repo, &["checkout", "-q", "main"]);
+    for name in ["a", "b"] {
+        let wt = spawn(&env, &repo, name, &["--base", "upstream"]);
+        env.commit(&wt, &[(&format!("{name}.txt") as &str, "own\n")], "own work");
+    }
+    // Two agents writing the same new file on their own still count.
+    for name in ["c", "d"] {
+        let wt = spawn(&env, &repo, name, &["--base", "main"]);
+        env.commit(&wt, &[("docs/new.md", "# the same page\n")], &format!("same page, by {name}"));
+    }
+    let json = conflicts_json(&env, &repo, &["--target", "main"], 0);
+    let same: Vec<&Value> =
+        json["hazards"].as_array().unwrap().iter().filter(|h| h["kind"] == "same-new-path").collect();
+    assert_eq!(same.len(), 1, "{json:#}");
+    assert_eq!(same[0]["paths"], serde_json::json!(["docs/new.md"]), "{json:#}");
+}
