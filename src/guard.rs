@@ -191,8 +191,12 @@ impl<'repo> Guard<'repo> {
         Ok(result)
     }
 
-    /// The registration as it is now; it must be as it was checked.
+    /// The registration as it is now; it must be as it was checked, and not the worktree this
+    /// command runs in.
     fn current(&self, checked: &Registration) -> anyhow::Result<Registration> {
+        if let Some(fail) = current_worktree_refusal(self.repo, checked) {
+            return Err(fail.into());
+        }
         let now = crate::git::registrations(self.repo)?
             .into_iter()
             .find(|r| r.admin_dir == checked.admin_dir)
@@ -224,6 +228,9 @@ impl<'repo> Guard<'repo> {
 /// Removes the registration of a worktree no task owns whose directory is gone, if it is still
 /// exactly as it was checked (no task's claim covers it: the re-read is the guard).
 pub fn remove_stray_registration(repo: &gix::Repository, checked: &Registration) -> anyhow::Result<()> {
+    if let Some(fail) = current_worktree_refusal(repo, checked) {
+        return Err(fail.into());
+    }
     let now = crate::git::registrations(repo)?.into_iter().find(|r| r.admin_dir == checked.admin_dir);
     match now {
         Some(now) if now.missing && now.locked.is_none() && now.head == checked.head && now.path == checked.path => {
@@ -232,6 +239,29 @@ pub fn remove_stray_registration(repo: &gix::Repository, checked: &Registration)
         }
         _ => Err(race(format!("the worktree registration {} changed", checked.admin_dir.display())).into()),
     }
+}
+
+/// Why the worktree of `registration` must not be removed by this command, if it must not: it
+/// is the worktree the command runs in (the repository was opened from it, so its state is
+/// found through that registration's files) or it holds the current directory. git refuses
+/// `git worktree remove` of the current worktree for the same reason.
+pub fn current_worktree_refusal(repo: &gix::Repository, registration: &Registration) -> Option<Fail> {
+    let admin = crate::git::normalise_path(&registration.admin_dir);
+    let opened_from = crate::git::normalise_path(repo.git_dir()) == admin;
+    let cwd_inside = registration.path.as_ref().is_some_and(|path| {
+        std::env::current_dir().is_ok_and(|cwd| {
+            crate::git::normalise_path(&cwd).starts_with(crate::git::normalise_path(path))
+        })
+    });
+    if !opened_from && !cwd_inside {
+        return None;
+    }
+    let main = crate::git::main_repo(repo).ok().and_then(|m| m.workdir().map(crate::git::normalise_path));
+    let hint = match main {
+        Some(main) => format!("run it from the main worktree, for example: git -C {} agent prune", main.display()),
+        None => "run it from another directory, outside this worktree".to_owned(),
+    };
+    Some(refused(format!("{} is the worktree you are in; it is not removed from inside", display(&registration.path))).hint(hint))
 }
 
 /// `refs/heads/<prefix><task>`.

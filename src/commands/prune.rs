@@ -119,7 +119,7 @@ fn render_task(out: &mut String, task: &TaskReport) {
     if task.removed.worktree && task.action != Action::Pruned {
         out.push_str("    (its worktree was removed before this happened)\n");
     }
-    if matches!(task.action, Action::Refused | Action::WouldRefuse) {
-        out.push_str("    (commit, merge or stash the work, or --force to archive it and prune anyway)\n");
+    if let Some(hint) = task.hint.as_ref().filter(|_| !matches!(task.action, Action::Pruned | Action::WouldPrune)) {
+        out.push_str(&format!("    hint: {hint}\n"));
     }
 }

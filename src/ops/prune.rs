@@ -73,6 +73,8 @@ pub struct TaskReport {
     pub precious_ignored: Vec<JsonPath>,
     pub archived: Vec<(String, String)>,
     pub removed: Removed,
+    /// How to get past the refusal or failure, if there is a way that does what it says.
+    pub hint: Option<String>,
 }
 
 impl TaskReport {
@@ -85,6 +87,7 @@ impl TaskReport {
             precious_ignored: Vec::new(),
             archived: Vec::new(),
             removed: Removed::default(),
+            hint: None,
         }
     }
 }
@@ -117,6 +120,8 @@ pub struct Check {
     pub refusals: Vec<String>,
     /// Why it cannot be pruned even with --force (nothing could archive it).
     pub hard_refusal: bool,
+    /// What to do about a hard refusal, if anything.
+    pub hint: Option<String>,
     pub tip: Option<ObjectId>,
     pub registration: Option<Registration>,
     pub detached_head: Option<ObjectId>,
@@ -161,6 +166,7 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
             Err(failure) => {
                 let (mut task, err) = *failure;
                 task.refusals.push(format!("{err:#}"));
+                task.hint = crate::error::hint_of(&err).map(str::to_owned);
                 report.tasks.push(task);
             }
         }
@@ -233,6 +239,13 @@ fn prune_entry(
     task.ignored = check.ignored.disposable.iter().cloned().map(JsonPath).collect();
     task.precious_ignored = check.ignored.precious.iter().cloned().map(JsonPath).collect();
     let refused = !check.refusals.is_empty() && (!options.force || check.hard_refusal);
+    if refused {
+        task.hint = if check.hard_refusal {
+            check.hint.clone()
+        } else {
+            Some("commit, merge or stash the work, or prune with --force to archive it and prune anyway".into())
+        };
+    }
     if options.dry_run {
         task.action = if refused { Action::WouldRefuse } else { Action::WouldPrune };
         return Ok(Some(task));
@@ -383,6 +396,12 @@ fn check(
             "the record names the worktree {} of task {other}; git-agent does not act on it",
             record.worktree.display()
         ));
+        check.hard_refusal = true;
+        return Ok(check);
+    }
+    if let Some(fail) = check.registration.as_ref().and_then(|r| crate::guard::current_worktree_refusal(repo, r)) {
+        check.refusals.push(fail.message);
+        check.hint = fail.hint;
         check.hard_refusal = true;
         return Ok(check);
     }

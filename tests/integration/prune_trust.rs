@@ -1,0 +1,80 @@
+//! The remaining trust defects of issue 8 (F1..F13 of the hostile review): prune run from
+//! inside a task's worktree, `--merged-into` a task branch, planted records for user branches,
+//! kill -9 during prune and spawn, late files during a plain prune's deletion, liveness of
+//! recorded pids, hints and exit codes, and what `--force` archives.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+use crate::prune::kill_at;
+use crate::spawn::{agents_dir, canonical_repo, rev};
+
+fn setup(env: &Env) -> PathBuf {
+    canonical_repo(env, "repo", &[("README.md", "hello\n"), (".gitignore", "*.log\n")])
+}
+
+fn spawn(env: &Env, repo: &Path, task: &str) -> PathBuf {
+    env.agent(repo, &["spawn", task, "-q"]).success();
+    agents_dir(repo).join(task)
+}
+
+fn ref_exists(env: &Env, repo: &Path, name: &str) -> bool {
+    env.command("git", repo).args(["rev-parse", "--verify", "-q", name]).output().unwrap().status.success()
+}
+
+fn registered(env: &Env, repo: &Path, worktree: &Path) -> bool {
+    env.git(repo, &["worktree", "list", "--porcelain"])
+        .lines()
+        .any(|l| l.strip_prefix("worktree ") == Some(worktree.to_str().unwrap()))
+}
+
+/// A task with one commit, merged into main with --no-ff; returns its worktree.
+fn merged_task(env: &Env, repo: &Path, task: &str) -> PathBuf {
+    let worktree = spawn(env, repo, task);
+    env.commit(&worktree, &[(&format!("{task}.txt"), "work\n")], &format!("work on {task}"));
+    env.git(repo, &["merge", "-q", "--no-ff", "-m", "merge", &format!("agent/{task}")]);
+    worktree
+}
+
+/// Every `*.lock` file below `dir`.
+fn lock_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "lock") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+// F1: prune run from inside the worktree it would remove refuses that task, like
+// `git worktree remove` of the current worktree, and prunes the others correctly.
+
+#[test]
+fn prune_from_inside_a_tasks_worktree_refuses_that_task_and_prunes_the_others() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let inside = merged_task(&env, &repo, "t");
+    let other = merged_task(&env, &repo, "u");
+    let run = env.agent(&inside, &["prune"]).code(3);
+    assert!(run.stdout.contains("refused t") && run.stdout.contains("you are in"), "{run:#?}");
+    assert!(run.stdout.contains("pruned u"), "{run:#?}");
+    assert!(inside.join("t.txt").is_file() && registered(&env, &repo, &inside));
+    assert!(ref_exists(&env, &repo, "refs/heads/agent/t") && ref_exists(&env, &repo, "refs/agent/tasks/t"));
+    assert!(!other.exists() && !ref_exists(&env, &repo, "refs/heads/agent/u"));
+    assert_eq!(lock_files(&repo.join(".git")), Vec::<PathBuf>::new(), "no lock file is left behind");
+    // Named, with --force too: refused, nothing changed.
+    let before = env.snapshot(&repo);
+    env.agent(&inside, &["prune", "--force", "t"]).code(3).stdout_has("you are in");
+    assert_eq!(env.snapshot(&repo), before);
+    // From the main worktree it goes.
+    env.agent(&repo, &["prune", "t"]).success();
+    assert!(!inside.exists() && lock_files(&repo.join(".git")).is_empty());
+}
