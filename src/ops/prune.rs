@@ -268,6 +268,44 @@ fn prune_entry(
     }
 }
 
+/// Checks `--merged-into REV` (resolved to `commit`): work counts as merged only into commits
+/// that stay. A task branch as REV would count the other tasks as merged into a branch that
+/// this very run may delete, so REV must not name one, and its commit must be reachable from a
+/// ref that is not a task branch (or one of git-agent's own refs).
+pub fn check_merged_into(repo: &gix::Repository, rev: &str, commit: ObjectId, prefix: &str) -> anyhow::Result<()> {
+    let task_branches = format!("refs/heads/{prefix}");
+    let name = rev.split(['~', '^', ':']).next().unwrap_or(rev);
+    let name = name.split("@{").next().unwrap_or(name);
+    if !name.is_empty()
+        && let Ok(Some(reference)) = repo.try_find_reference(name)
+        && reference.name().as_bstr().starts_with(task_branches.as_bytes())
+    {
+        return Err(refused(format!(
+            "--merged-into {rev}: {} is a task branch, which prune may delete in this run",
+            reference.name().as_bstr()
+        ))
+        .hint("name the branch the work was merged into (for example main)")
+        .into());
+    }
+    for reference in repo.references()?.all()? {
+        let Ok(mut reference) = reference else { continue };
+        let full = reference.name().as_bstr().to_owned();
+        if full.starts_with(task_branches.as_bytes()) || full.starts_with(b"refs/agent/") {
+            continue;
+        }
+        let Ok(tip) = reference.peel_to_id() else { continue };
+        if crate::git::merge_base(repo, commit, tip.detach())? == Some(commit) {
+            return Ok(());
+        }
+    }
+    Err(refused(format!(
+        "--merged-into {rev}: {} is only on task branches, which prune may delete in this run",
+        crate::git::short_id(&commit)
+    ))
+    .hint("name a branch or tag outside the task branches that holds the work")
+    .into())
+}
+
 fn parse_id(hex: &str) -> Option<ObjectId> {
     ObjectId::from_hex(hex.as_bytes()).ok()
 }

@@ -78,3 +78,44 @@ fn prune_from_inside_a_tasks_worktree_refuses_that_task_and_prunes_the_others() 
     env.agent(&repo, &["prune", "t"]).success();
     assert!(!inside.exists() && lock_files(&repo.join(".git")).is_empty());
 }
+
+// F2: `--merged-into` a task branch never counts work as merged into a branch that goes in the
+// same run; integrate never takes a task's own branch as the target of that task.
+
+#[test]
+fn merged_into_a_task_branch_is_refused_and_loses_nothing() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let a = spawn(&env, &repo, "a");
+    env.commit(&a, &[("a.txt", "a\n")], "a's work");
+    let b = spawn(&env, &repo, "b");
+    env.commit(&b, &[("b.txt", "b\n")], "b's work");
+    env.git(&a, &["merge", "-q", "--no-ff", "-m", "take b", "agent/b"]);
+    let tip_a = rev(&env, &repo, "agent/a");
+    let before = env.snapshot(&repo);
+    for spec in ["agent/a", "refs/heads/agent/a", "heads/agent/a", "agent/a~0", tip_a.as_str()] {
+        let run = env.agent(&repo, &["prune", "--all", "--merged-into", spec]);
+        assert!(run.code == 2 || run.code == 3, "--merged-into {spec}: {run:#?}");
+        assert!(run.stderr.contains("task branch"), "--merged-into {spec}: {run:#?}");
+        assert_eq!(env.snapshot(&repo), before, "--merged-into {spec} changed something");
+    }
+    assert!(a.join("b.txt").is_file() && b.join("b.txt").is_file());
+    // A ref outside the task branches holding the same commits is fine.
+    env.git(&repo, &["branch", "keep", "agent/a"]);
+    env.agent(&repo, &["prune", "--all", "--merged-into", "keep"]).success();
+    assert!(!ref_exists(&env, &repo, "refs/heads/agent/a") && !ref_exists(&env, &repo, "refs/heads/agent/b"));
+}
+
+#[test]
+fn integrate_into_the_branch_of_a_task_being_integrated_is_refused() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let a = spawn(&env, &repo, "a");
+    env.commit(&a, &[("a.txt", "a\n")], "a's work");
+    env.agent(&a, &["done"]).success();
+    let before = env.snapshot(&repo);
+    let run = env.agent(&repo, &["integrate", "--into", "agent/a", "a"]);
+    assert!(run.code == 2 || run.code == 3, "{run:#?}");
+    assert!(run.stderr.contains("own branch"), "{run:#?}");
+    assert_eq!(env.snapshot(&repo), before);
+}
