@@ -6,7 +6,8 @@
 //! refuses when anything changed:
 //! - a branch is deleted only if it is the task's own (`refs/heads/<prefix><task>`), is checked
 //!   out in no worktree (the main one included), points where it was checked (compare-and-swap),
-//!   and, without a record, was created by `git agent spawn` for this task (its reflog says so);
+//!   and was created by `git agent spawn` for this task (its first reflog entry says so; a
+//!   record alone proves nothing);
 //! - a worktree is moved aside atomically first (same directory), checked there (the caller's
 //!   `verify`: still clean, or archived), and only the entries that were there when it was
 //!   checked are deleted; anything that appeared meanwhile is put back.
@@ -50,8 +51,8 @@ impl<'repo> Guard<'repo> {
     }
 
     /// Why `name` must not be deleted, if anything: it is not the task's branch, it is checked
-    /// out somewhere (except in `leaving`, a registration being removed with it), or, with no
-    /// record to say the task owns it, git-agent did not create it.
+    /// out somewhere (except in `leaving`, a registration being removed with it), or git-agent
+    /// did not create it (whether or not a record claims it).
     pub fn branch_refusal(
         &self,
         name: &str,
@@ -64,9 +65,12 @@ impl<'repo> Guard<'repo> {
         if let Some(place) = checked_out_at(self.repo, name, leaving)? {
             return Ok(Some(format!("branch {} is checked out in {place}", short(name))));
         }
-        if !has_record && !created_by_spawn(self.repo, name, &self.task)? {
+        // A record is no proof: it can be hand-made, fetched or planted. Only the branch's own
+        // first reflog entry, written by spawn when it created the branch, is.
+        if !created_by_spawn(self.repo, name, &self.task)? {
+            let record = if has_record { "" } else { "has no task record and " };
             return Ok(Some(format!(
-                "branch {} has no task record and was not created by git-agent spawn {}",
+                "branch {} {record}was not created by git-agent spawn {} (its first reflog entry does not say so)",
                 short(name),
                 self.task
             )));

@@ -120,8 +120,11 @@ pub struct Check {
     pub refusals: Vec<String>,
     /// Why it cannot be pruned even with --force (nothing could archive it).
     pub hard_refusal: bool,
-    /// What to do about a hard refusal, if anything.
+    /// What to do about the refusal, if there is something better than the general advice.
     pub hint: Option<String>,
+    /// The branch was not created by git-agent spawn for this task: it is never deleted;
+    /// --force archives and removes the rest (record, worktree) and keeps the branch.
+    pub foreign_branch: bool,
     pub tip: Option<ObjectId>,
     pub registration: Option<Registration>,
     pub detached_head: Option<ObjectId>,
@@ -243,7 +246,9 @@ fn prune_entry(
         task.hint = if check.hard_refusal {
             check.hint.clone()
         } else {
-            Some("commit, merge or stash the work, or prune with --force to archive it and prune anyway".into())
+            check.hint.clone().or_else(|| {
+                Some("commit, merge or stash the work, or prune with --force to archive it and prune anyway".into())
+            })
         };
     }
     if options.dry_run {
@@ -414,6 +419,16 @@ fn check(
         ));
         check.hard_refusal = true;
         return Ok(check);
+    }
+    if tip.is_some() && !crate::guard::created_by_spawn(repo, branch, &record.name)? {
+        check.foreign_branch = true;
+        check.refusals.push(format!(
+            "branch {} was not created by git-agent spawn {} (its first reflog entry does not say so); \
+             git-agent deletes only branches it created",
+            record.short_branch(),
+            record.name
+        ));
+        check.hint = Some("prune --force archives and removes the record and worktree, and keeps the branch".into());
     }
     if let Some(tip) = tip
         && !is_integrated(repo, record, Some(tip), target)?
@@ -735,7 +750,9 @@ fn remove_task(
         return Err(race(format!("branch {} moved since it was checked", record.short_branch())).into());
     }
     let leaving = check.registration.as_ref().map(|r| r.admin_dir.as_path());
-    if let Some(why) = check.tip.map(|_| guard.branch_refusal(branch, true, leaving)).transpose()?.flatten() {
+    // A branch git-agent did not create stays, whatever the record says.
+    let delete_tip = check.tip.filter(|_| !check.foreign_branch);
+    if let Some(why) = delete_tip.map(|_| guard.branch_refusal(branch, true, leaving)).transpose()?.flatten() {
         return Err(refused(why).into());
     }
     let stamp = crate::state::now_ms();
@@ -750,7 +767,7 @@ fn remove_task(
         archive_refs(repo, record, &refs, task)?;
     }
     crate::pause::point("prune-before-remove");
-    let lock_refs = || guard.lock_deletions(Some(record_commit), check.tip, true, leaving);
+    let lock_refs = || guard.lock_deletions(Some(record_commit), delete_tip, true, leaving);
     let pending = match &check.registration {
         None => lock_refs()?,
         Some(registration) if registration.missing => {
@@ -767,7 +784,7 @@ fn remove_task(
         }
     };
     pending.commit()?;
-    task.removed.branch = check.tip.is_some();
+    task.removed.branch = delete_tip.is_some();
     task.removed.record = true;
     Ok(())
 }

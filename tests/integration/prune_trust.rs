@@ -119,3 +119,38 @@ fn integrate_into_the_branch_of_a_task_being_integrated_is_refused() {
     assert!(run.stderr.contains("own branch"), "{run:#?}");
     assert_eq!(env.snapshot(&repo), before);
 }
+
+// F3: a record is no proof that git-agent made a branch: a planted record for the user's own
+// `agent/foo` never lets prune delete it; --force archives and removes only the record.
+
+#[test]
+fn a_planted_record_for_a_users_branch_never_deletes_the_branch() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.git(&repo, &["branch", "agent/foo"]);
+    let base = rev(&env, &repo, "main");
+    let worktree = agents_dir(&repo).join("foo");
+    write_raw_record(
+        &env,
+        &repo,
+        "foo",
+        &format!(
+            r#"{{"version":1,"name":"foo","branch":"refs/heads/agent/foo","base_ref":"refs/heads/main","base_commit":"{base}","worktree":"{}","created_ms":1,"state":"integrated"}}"#,
+            worktree.display()
+        ),
+    );
+    let before = env.snapshot(&repo);
+    let run = env.agent(&repo, &["prune"]).code(3);
+    assert!(run.stdout.contains("not created by git-agent"), "{run:#?}");
+    assert_eq!(env.snapshot(&repo), before);
+    let run = env.agent(&repo, &["prune", "--force", "foo"]).success();
+    assert_eq!(rev(&env, &repo, "refs/heads/agent/foo"), base, "the user's branch is kept:\n{run:#?}");
+    assert!(!ref_exists(&env, &repo, "refs/agent/tasks/foo"), "the record goes");
+    let archived = env.git(&repo, &["for-each-ref", "--format=%(refname)", "refs/agent/archive/foo/"]);
+    assert!(archived.contains("/record"), "the record is archived:\n{archived}");
+    // A task made by spawn keeps working, also with core.logAllRefUpdates off.
+    env.git(&repo, &["config", "core.logAllRefUpdates", "false"]);
+    let t = merged_task(&env, &repo, "t");
+    env.agent(&repo, &["prune"]).success().stdout_has("pruned t");
+    assert!(!t.exists() && !ref_exists(&env, &repo, "refs/heads/agent/t"));
+}
