@@ -309,20 +309,23 @@ pub fn checked_out_at(repo: &gix::Repository, branch: &str, except: Option<&Path
     Ok(None)
 }
 
-/// Puts back worktrees a killed prune left moved aside: a `.prune-<name>-<pid>` directory
+/// Puts back worktrees a killed prune left moved aside: a `.prune-<name>-<pid>-<start>` directory
 /// beside a missing registered worktree, pointing to that registration, whose prune is gone.
 /// Returns the paths restored.
 pub fn restore_moved_aside(repo: &gix::Repository) -> anyhow::Result<Vec<PathBuf>> {
     let mut restored = Vec::new();
     for registration in crate::git::registrations(repo)? {
         let Some(path) = registration.path.as_ref().filter(|_| registration.missing) else { continue };
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { continue };
-        let prefix = format!(".prune-{}-", name.to_string_lossy());
+        let Some(parent) = path.parent() else { continue };
+        let prefix = crate::layout::prune_aside_prefix(path);
         let Ok(entries) = std::fs::read_dir(parent) else { continue };
         for entry in entries.flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = file_name.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
-            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            let Some((pid, start)) = file_name.strip_prefix(&prefix).and_then(crate::layout::parse_pid_and_start)
+            else {
+                continue;
+            };
+            let alive = crate::process::process_may_be_alive(pid, start);
             if alive || !crate::git::worktree_points_to(&entry.path(), &registration.admin_dir) {
                 continue;
             }

@@ -154,3 +154,53 @@ fn a_planted_record_for_a_users_branch_never_deletes_the_branch() {
     env.agent(&repo, &["prune"]).success().stdout_has("pruned t");
     assert!(!t.exists() && !ref_exists(&env, &repo, "refs/heads/agent/t"));
 }
+
+// F11: a recorded pid that is a zombie (exited, not reaped) or now another process is dead.
+
+fn is_zombie(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'))
+}
+
+#[test]
+fn a_worktree_moved_aside_by_a_prune_that_is_now_a_zombie_is_put_back() {
+    if !Path::new("/proc/self/stat").exists() {
+        return;
+    }
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = spawn(&env, &repo, "t");
+    write(&worktree.join("precious.txt"), "uncommitted\n");
+    let point = PausePoint::new(&env, "prune-moved-aside");
+    let (key, value) = point.env();
+    // Started directly, not through git: once killed it stays a zombie of this test until reaped.
+    let mut child = env.command("git-agent-prune", &repo).args(["--force", "t"]).env(key, value).spawn().unwrap();
+    point.wait_reached();
+    let pid = std::fs::read_to_string(point.dir.join("prune-moved-aside.reached")).unwrap();
+    std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
+    let started = std::time::Instant::now();
+    while !is_zombie(pid.trim()) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "never a zombie");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let run = env.agent(&repo, &["prune", "t"]);
+    child.wait().unwrap();
+    assert!(run.stderr.contains("put back"), "{run:#?}");
+    assert_eq!(std::fs::read_to_string(worktree.join("precious.txt")).unwrap(), "uncommitted\n");
+}
+
+#[test]
+fn a_lock_whose_pid_now_belongs_to_another_process_is_recovered() {
+    let env = Env::new();
+    let repo = setup(&env);
+    // This test process is alive, but started at another time than the lock says.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    std::fs::write(
+        repo.join(".git/agent-worktrees.lock"),
+        format!("pid {}\nhost {}\nstart 1\npurpose worktree-add\n", std::process::id(), host.trim()),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    spawn(&env, &repo, "t");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
