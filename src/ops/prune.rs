@@ -824,6 +824,10 @@ fn verify_moved_aside(
     if let Some(head) = contents.detached_head {
         refs.push((format!("{prefix}/head"), head));
     }
+    // What is staged, apart from the files: it can differ from both HEAD and the worktree.
+    if let Some(index) = crate::git::snapshot_index(repo, aside)? {
+        refs.push((format!("{prefix}/index"), index));
+    }
     let snapshot = crate::git::snapshot_worktree(repo, aside, Default::default())?.map(|s| s.commit);
     let with_ignored = if contents.ignored.precious.is_empty() {
         snapshot

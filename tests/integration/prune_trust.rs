@@ -204,3 +204,32 @@ fn a_lock_whose_pid_now_belongs_to_another_process_is_recovered() {
     spawn(&env, &repo, "t");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+// F13: --force archives everything it removes: the staged version of a file too; removal never
+// follows a link out of the worktree.
+
+#[test]
+fn force_archives_the_staged_version_and_never_follows_links_out() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = spawn(&env, &repo, "t");
+    write(&worktree.join("README.md"), "staged\n");
+    env.git(&worktree, &["add", "README.md"]);
+    write(&worktree.join("README.md"), "on disk\n");
+    let outside = env.path().join("outside");
+    write(&outside.join("keep.txt"), "not the task's\n");
+    std::os::unix::fs::symlink(&outside, worktree.join("link")).unwrap();
+    env.agent(&repo, &["prune", "--force", "t"]).success();
+    assert!(!worktree.exists());
+    assert_eq!(std::fs::read_to_string(outside.join("keep.txt")).unwrap(), "not the task's\n");
+    let archived = env.git(&repo, &["for-each-ref", "--format=%(refname)", "refs/agent/archive/t/"]);
+    let contents: Vec<String> = archived
+        .lines()
+        .filter_map(|name| {
+            let out = env.command("git", &repo).args(["show", &format!("{name}:README.md")]).output().unwrap();
+            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        })
+        .collect();
+    assert!(contents.iter().any(|c| c == "staged\n"), "the staged version is archived:\n{archived}\n{contents:?}");
+    assert!(contents.iter().any(|c| c == "on disk\n"), "the worktree version is archived:\n{archived}");
+}
