@@ -126,7 +126,8 @@ impl<'repo> Guard<'repo> {
     /// Removes the worktree of `checked` and its registration: moves the directory aside,
     /// runs `verify` on the moved directory (it fails to keep the worktree), and deletes only
     /// what was there when `verify` ran; if anything changed meanwhile, puts it back.
-    /// `before_delete` runs between the check and the deletion (prune locks the refs there).
+    /// `before_delete` runs between the check and the deletion. (prune takes its ref locks only
+    /// after the deletion: a kill during it must leave no ref lock behind.)
     pub fn remove_worktree<T>(
         &self,
         checked: &Registration,
@@ -253,9 +254,8 @@ pub fn current_worktree_refusal(repo: &gix::Repository, registration: &Registrat
     let admin = crate::git::normalise_path(&registration.admin_dir);
     let opened_from = crate::git::normalise_path(repo.git_dir()) == admin;
     let cwd_inside = registration.path.as_ref().is_some_and(|path| {
-        std::env::current_dir().is_ok_and(|cwd| {
-            crate::git::normalise_path(&cwd).starts_with(crate::git::normalise_path(path))
-        })
+        std::env::current_dir()
+            .is_ok_and(|cwd| crate::git::normalise_path(&cwd).starts_with(crate::git::normalise_path(path)))
     });
     if !opened_from && !cwd_inside {
         return None;
@@ -265,7 +265,10 @@ pub fn current_worktree_refusal(repo: &gix::Repository, registration: &Registrat
         Some(main) => format!("run it from the main worktree, for example: git -C {} agent prune", main.display()),
         None => "run it from another directory, outside this worktree".to_owned(),
     };
-    Some(refused(format!("{} is the worktree you are in; it is not removed from inside", display(&registration.path))).hint(hint))
+    Some(
+        refused(format!("{} is the worktree you are in; it is not removed from inside", display(&registration.path)))
+            .hint(hint),
+    )
 }
 
 /// `refs/heads/<prefix><task>`.
@@ -392,7 +395,12 @@ fn manifest(dir: &Path, admin_dir: &Path) -> BTreeMap<PathBuf, Stamp> {
 /// `dir` itself; returns false if anything else was found (and kept).
 fn delete_exactly(dir: &Path, entries: &BTreeMap<PathBuf, Stamp>) -> bool {
     let mut clean = true;
-    let mut paths: Vec<&PathBuf> = entries.keys().filter(|p| p.starts_with(dir)).collect();
+    let mut first = true;
+    // The worktree's `.git` file goes last: until then, a half-deleted worktree (a late file
+    // kept it, or the process was killed) still belongs to its registration, and the next
+    // prune can check it, archive it and finish.
+    let dot_git = dir.join(".git");
+    let mut paths: Vec<&PathBuf> = entries.keys().filter(|p| p.starts_with(dir) && **p != dot_git).collect();
     paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for path in paths {
         let recorded = &entries[path];
@@ -403,8 +411,24 @@ fn delete_exactly(dir: &Path, entries: &BTreeMap<PathBuf, Stamp>) -> bool {
         }
         let removed = if recorded.kind == 1 { std::fs::remove_dir(path) } else { std::fs::remove_file(path) };
         clean &= removed.is_ok();
+        if first {
+            // Half-way through the deletion: a test writes a late file here.
+            crate::pause::point("prune-deleting");
+            first = false;
+        }
     }
-    clean && std::fs::remove_dir(dir).is_ok()
+    // Anything still there but `.git` appeared meanwhile: keep the worktree git's.
+    let only_dot_git = std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().all(|e| e.path() == dot_git));
+    if !clean || !only_dot_git {
+        return false;
+    }
+    if let Some(recorded) = entries.get(&dot_git)
+        && dot_git.symlink_metadata().is_ok_and(|meta| stamp(&meta) == *recorded)
+        && std::fs::remove_file(&dot_git).is_err()
+    {
+        return false;
+    }
+    std::fs::remove_dir(dir).is_ok()
 }
 
 fn short(name: &str) -> &str {

@@ -797,8 +797,7 @@ pub fn remove_orphaned_scratch(repo: &gix::Repository, root: &Path) -> anyhow::R
     for proxy in repo.worktrees()? {
         let Ok(base) = proxy.base() else { continue };
         let base = crate::git::normalise_path(&base);
-        let Some((pid, start)) = base.file_name().and_then(|n| n.to_str()).and_then(crate::layout::scratch_pid)
-        else {
+        let Some((pid, start)) = base.file_name().and_then(|n| n.to_str()).and_then(crate::layout::scratch_pid) else {
             continue;
         };
         // A zombie or a reused pid is not the integrate that made the scratch worktree.

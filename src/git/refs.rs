@@ -49,7 +49,7 @@ pub fn create_refs(repo: &gix::Repository, refs: &[(&str, ObjectId)], message: &
             .transaction()
             .prepare(edits, LockFail::Immediately, LockFail::Immediately)
             .and_then(|t| t.commit(Some(committer.to_ref(&mut time))))
-            .map_err(|err| ref_error(err.into(), "create"))?
+            .map_err(|err| ref_error(err, "create"))?
     };
     // gix accepts "must not exist" when the ref exists with the very value we write: two
     // spawns of one task both "create" the branch at the base. The applied edit tells.

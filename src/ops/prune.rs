@@ -768,22 +768,23 @@ fn remove_task(
     }
     crate::pause::point("prune-before-remove");
     let lock_refs = || guard.lock_deletions(Some(record_commit), delete_tip, true, leaving);
-    let pending = match &check.registration {
-        None => lock_refs()?,
+    // Files first, refs last: a prune killed while it deletes files leaves no ref lock behind,
+    // and the next prune finds the refs as they were and completes the removal. A branch that
+    // moved meanwhile fails the compare-and-swap below and is kept (its commits with it).
+    match &check.registration {
+        None => {}
         Some(registration) if registration.missing => {
-            let pending = lock_refs()?;
             guard.remove_missing_registration(registration)?;
             task.removed.worktree = true;
-            pending
         }
         Some(registration) => {
             let verify = |aside: &Path| verify_moved_aside(repo, record, aside, target, check, options, &prefix, task);
-            let pending = guard.remove_worktree(registration, verify, lock_refs)?;
+            guard.remove_worktree(registration, verify, || Ok(()))?;
             task.removed.worktree = true;
-            pending
         }
-    };
-    pending.commit()?;
+    }
+    crate::pause::point("prune-worktree-removed");
+    lock_refs()?.commit()?;
     task.removed.branch = delete_tip.is_some();
     task.removed.record = true;
     Ok(())

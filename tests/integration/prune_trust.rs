@@ -233,3 +233,80 @@ fn force_archives_the_staged_version_and_never_follows_links_out() {
     assert!(contents.iter().any(|c| c == "staged\n"), "the staged version is archived:\n{archived}\n{contents:?}");
     assert!(contents.iter().any(|c| c == "on disk\n"), "the worktree version is archived:\n{archived}");
 }
+
+// F5: a file written while a plain prune is deleting the worktree's files stops the removal of
+// that task: the worktree is put back, registered, with the late file; a later prune sees what
+// is left and refuses it until it is clean, then removes it.
+
+#[test]
+fn a_file_written_while_plain_prune_deletes_the_files_stops_that_task() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = merged_task(&env, &repo, "t");
+    env.commit(&worktree, &[("sub/a.txt", "a\n"), ("sub/b.txt", "b\n")], "more files");
+    env.git(&repo, &["merge", "-q", "--no-ff", "-m", "merge again", "agent/t"]);
+    let point = PausePoint::new(&env, "prune-deleting");
+    let (key, value) = point.env();
+    let child = env
+        .command("git", &repo)
+        .args(["agent", "prune", "t"])
+        .env(key, value)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    point.wait_reached();
+    let aside = std::fs::read_dir(worktree.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(".prune-t-"))
+        .expect("moved aside");
+    write(&aside.join("late.txt"), "written while deleting\n");
+    point.release();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 4, "{run:#?}");
+    assert!(run.stdout.contains("put back"), "{run:#?}");
+    assert_eq!(std::fs::read_to_string(worktree.join("late.txt")).unwrap(), "written while deleting\n");
+    assert!(registered(&env, &repo, &worktree));
+    assert!(ref_exists(&env, &repo, "refs/heads/agent/t") && ref_exists(&env, &repo, "refs/agent/tasks/t"));
+    assert!(lock_files(&repo.join(".git")).is_empty(), "no lock is left: {:?}", lock_files(&repo.join(".git")));
+    // What is left is a worktree with a late file and some files deleted: refused, not lost.
+    env.agent(&repo, &["prune", "t"]).code(3).stdout_has("uncommitted");
+    std::fs::remove_file(worktree.join("late.txt")).unwrap();
+    env.git(&worktree, &["checkout", "-q", "--", "."]);
+    env.agent(&repo, &["prune", "t"]).success();
+    assert!(!worktree.exists());
+}
+
+// F4: kill -9 while prune deletes files leaves no ref lock, and a state the next prune repairs.
+
+#[test]
+fn kill_9_of_prune_while_deleting_files_leaves_no_lock_and_is_recovered() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = merged_task(&env, &repo, "t");
+    env.commit(&worktree, &[("sub/a.txt", "a\n"), ("sub/b.txt", "b\n")], "more files");
+    env.git(&repo, &["merge", "-q", "--no-ff", "-m", "merge again", "agent/t"]);
+    let dir = PausePoint::new(&env, "prune-deleting").dir;
+    let child = env
+        .command("git", &repo)
+        .args(["agent", "prune", "t"])
+        .env("GIT_AGENT_TEST_PAUSE", format!("prune-deleting:{}", dir.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    kill_at(&dir, "prune-deleting", child);
+    let locks: Vec<PathBuf> =
+        lock_files(&repo.join(".git")).into_iter().filter(|p| !p.starts_with(repo.join(".git/agent-claims"))).collect();
+    assert!(locks.is_empty(), "no ref lock is left by kill -9: {locks:?}");
+    // The next prune puts the half-deleted worktree back (it still has its .git file), sees
+    // the deleted files, and refuses; --force archives what is left and completes.
+    let run = env.agent(&repo, &["prune", "t"]).code(3);
+    assert!(run.stderr.contains("put back"), "{run:#?}");
+    assert!(registered(&env, &repo, &worktree) && ref_exists(&env, &repo, "refs/heads/agent/t"));
+    env.agent(&repo, &["prune", "--force", "t"]).success();
+    assert!(!worktree.exists() && !ref_exists(&env, &repo, "refs/heads/agent/t"));
+    assert!(lock_files(&repo.join(".git")).is_empty());
+}
