@@ -779,7 +779,15 @@ fn remove_task(
         }
         Some(registration) => {
             let verify = |aside: &Path| verify_moved_aside(repo, record, aside, target, check, options, &prefix, task);
-            guard.remove_worktree(registration, verify, || Ok(()))?;
+            // Checked again just before the deletion (without a lock, see above): a commit made
+            // since the check keeps the worktree.
+            let unmoved = || {
+                if crate::git::ref_target(repo, branch)? != check.tip {
+                    return Err(race(format!("branch {} moved since it was checked", record.short_branch())).into());
+                }
+                Ok(())
+            };
+            guard.remove_worktree(registration, verify, unmoved)?;
             task.removed.worktree = true;
         }
     }
