@@ -123,7 +123,9 @@ impl Busy {
                 race(format!("{what} is locked by {}: {}", owner.describe(), path.display()))
                     .hint("wait until it has finished; the lock goes when its owner exits")
             }
-            Busy::Held { path, owner: None } => race(format!("{what} is locked: {} names no owner", path.display()))
+            // No concurrent writer is known: it is the repository's state, and the user's to fix
+            // (exit 3 wherever it is met, as prune reports a claimed task).
+            Busy::Held { path, owner: None } => refused(format!("{what} is locked: {} names no owner", path.display()))
                 .hint(format!("if no git-agent is running, delete {}", path.display())),
             Busy::ReadOnly { path, error } => {
                 refused(format!("cannot take the lock {}: the repository is read-only ({error})", path.display()))

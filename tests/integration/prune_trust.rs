@@ -310,3 +310,18 @@ fn kill_9_of_prune_while_deleting_files_leaves_no_lock_and_is_recovered() {
     assert!(!worktree.exists() && !ref_exists(&env, &repo, "refs/heads/agent/t"));
     assert!(lock_files(&repo.join(".git")).is_empty());
 }
+
+// F12 (b): a lock file naming no owner is the same exit status (3, refused) everywhere.
+
+#[test]
+fn an_ownerless_claim_is_refused_with_one_exit_status_everywhere() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = merged_task(&env, &repo, "t");
+    std::fs::write(repo.join(".git/agent-claims/t.lock"), "").unwrap();
+    env.agent(&repo, &["prune", "t"]).code(3);
+    env.agent(&repo, &["spawn", "t"]).code(3);
+    std::fs::write(repo.join(".git/agent-claims/u.lock"), "").unwrap();
+    env.agent(&repo, &["spawn", "u"]).code(3).stderr_has("names no owner");
+    assert!(worktree.is_dir());
+}
