@@ -114,17 +114,18 @@ fn row(repo: &gix::Repository, entry: &TaskEntry, check_dirty: bool) -> Row {
     row.branch = Some(record.short_branch().to_owned());
     row.base_ref = record.base_ref.clone();
     row.base_commit = Some(record.base_commit.clone());
-    row.worktree = Some(record.worktree.clone());
+    let worktree = crate::ops::prune::worktree_path(repo, record);
+    row.worktree = Some(worktree.clone());
     row.agent_exit = record.agent_exit;
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
     if let Err(err) = fill_branch_facts(repo, record, &mut row) {
         row.problems.push(format!("{err:#}"));
     }
-    row.worktree_missing = !record.worktree.is_dir();
+    row.worktree_missing = !worktree.is_dir();
     if row.worktree_missing {
         row.problems.push("worktree missing".into());
     } else if check_dirty {
-        match crate::git::open_worktree_for_status(&record.worktree).and_then(|wt| crate::git::has_changes(&wt)) {
+        match crate::git::open_worktree_for_status(&worktree).and_then(|wt| crate::git::has_changes(&wt)) {
             Ok(dirty) => row.dirty = Some(dirty),
             Err(err) => row.problems.push(format!("cannot check the worktree: {err:#}")),
         }

@@ -400,6 +400,17 @@ pub fn find_registration(
     })
 }
 
+/// Where the task's worktree is now: found through git's registrations (after `git worktree
+/// move` the record's path is stale), else the recorded path.
+pub fn worktree_path(repo: &gix::Repository, record: &TaskRecord) -> PathBuf {
+    find_registration(repo, &record.branch, &record.worktree)
+        .ok()
+        .flatten()
+        .filter(|r| !r.missing)
+        .and_then(|r| r.path)
+        .unwrap_or_else(|| record.worktree.clone())
+}
+
 /// Checks everything that could make pruning the task lose work, or act on what is not its own.
 fn check(
     repo: &gix::Repository,

@@ -325,3 +325,20 @@ fn an_ownerless_claim_is_refused_with_one_exit_status_everywhere() {
     env.agent(&repo, &["spawn", "u"]).code(3).stderr_has("names no owner");
     assert!(worktree.is_dir());
 }
+
+// F12 (c): after `git worktree move`, list and show find the worktree by git's registration.
+
+#[test]
+fn list_and_show_find_a_moved_worktree() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let worktree = spawn(&env, &repo, "t");
+    let moved = env.path().join("moved-t");
+    env.git(&repo, &["worktree", "move", worktree.to_str().unwrap(), moved.to_str().unwrap()]);
+    let list = env.agent(&repo, &["list"]).success();
+    assert!(!list.stdout.contains("worktree missing") && !list.stderr.contains("worktree missing"), "{list:#?}");
+    let json = env.agent(&repo, &["list", "--json"]).success().json();
+    assert_eq!(json["tasks"][0]["worktree_missing"], false, "{json:#}");
+    assert_eq!(json["tasks"][0]["worktree"], moved.to_str().unwrap(), "{json:#}");
+    env.agent(&repo, &["show", "t"]).success().stdout_has(moved.to_str().unwrap());
+}
