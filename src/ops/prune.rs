@@ -1041,6 +1041,10 @@ fn clean_up_orphan(
     {
         return Ok(Orphan::Kept(format!("its worktree is locked ({reason})")));
     }
+    // Killed during its checkout (gix locks the registration as "initializing" until it is
+    // done): no index may exist yet, so git's status cannot judge it; every file must be one the
+    // checkout wrote, with the branch's content.
+    let initializing = registration.as_ref().and_then(|r| r.locked.as_deref()) == Some("initializing");
     let mut contents_refusal = None;
     if let Some(registration) = &registration
         && !registration.missing
@@ -1049,9 +1053,18 @@ fn clean_up_orphan(
         if !crate::git::worktree_points_to(path, &registration.admin_dir) {
             return Ok(Orphan::Kept(format!("its worktree {} does not belong to its registration", path.display())));
         }
-        let contents = check_contents(repo, path, tip, options)?;
-        if !contents.refusals.is_empty() {
-            contents_refusal = Some(format!("its worktree {}: {}", path.display(), contents.refusals.join("; ")));
+        if initializing {
+            if !only_checkout_files(repo, path, tip)? {
+                contents_refusal = Some(format!(
+                    "its half-checked-out worktree {} holds files its checkout did not write",
+                    path.display()
+                ));
+            }
+        } else {
+            let contents = check_contents(repo, path, tip, options)?;
+            if !contents.refusals.is_empty() {
+                contents_refusal = Some(format!("its worktree {}: {}", path.display(), contents.refusals.join("; ")));
+            }
         }
     }
     if let Some(why) = contents_refusal {
@@ -1069,6 +1082,13 @@ fn clean_up_orphan(
         Some(registration) if registration.missing => guard.remove_missing_registration(registration)?,
         Some(registration) => {
             let verify = |aside: &Path| {
+                if initializing {
+                    return if only_checkout_files(repo, aside, tip)? {
+                        Ok(())
+                    } else {
+                        Err(race("files appeared in the half-checked-out worktree").into())
+                    };
+                }
                 let contents = check_contents(repo, aside, tip, options)?;
                 if contents.refusals.is_empty() {
                     Ok(())
@@ -1082,6 +1102,39 @@ fn clean_up_orphan(
     }
     guard.delete_branch(tip, false)?;
     Ok(Orphan::Removed { worktree: registration.is_some() })
+}
+
+/// Is every file below `dir` (but its `.git`) a file of `tip`'s tree with the same content (and
+/// every link a link there with the same target)? Links are not followed.
+fn only_checkout_files(repo: &gix::Repository, dir: &Path, tip: ObjectId) -> anyhow::Result<bool> {
+    let tree = repo.find_commit(tip)?.tree()?;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            let path = entry.path();
+            if current == dir && entry.file_name() == ".git" {
+                continue;
+            }
+            let meta = path.symlink_metadata()?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir)?;
+            let Some(found) = tree.lookup_entry_by_path(relative)? else { return Ok(false) };
+            let bytes = if meta.file_type().is_symlink() {
+                gix::path::into_bstr(std::fs::read_link(&path)?)?.to_vec()
+            } else {
+                std::fs::read(&path)?
+            };
+            let id = gix::objs::compute_hash(repo.object_hash(), gix::objs::Kind::Blob, &bytes)?;
+            if id != found.object_id() {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 fn is_integrated_tip(repo: &gix::Repository, tip: ObjectId, target: ObjectId) -> anyhow::Result<bool> {

@@ -342,3 +342,23 @@ fn list_and_show_find_a_moved_worktree() {
     assert_eq!(json["tasks"][0]["worktree"], moved.to_str().unwrap(), "{json:#}");
     env.agent(&repo, &["show", "t"]).success().stdout_has(moved.to_str().unwrap());
 }
+
+// F6: a spawn killed in the middle of its checkout (registration locked "initializing", no
+// index yet, some files written) never blocks the task name: prune removes it, spawn works.
+
+#[test]
+fn kill_9_of_spawn_in_the_middle_of_its_checkout_is_cleaned_up() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.commit(&repo, &[("src/a.txt", "a\n"), ("src/b.txt", "b\n")], "more");
+    let worktree = crate::prune::interrupted_spawn(&env, &repo, "t", "spawn-worktree-added");
+    // What gix leaves when killed during the checkout: locked, no index, some files missing.
+    let admin = repo.join(".git/worktrees/t");
+    std::fs::write(admin.join("locked"), "initializing\n").unwrap();
+    std::fs::remove_file(admin.join("index")).unwrap();
+    std::fs::remove_file(worktree.join("src/b.txt")).unwrap();
+    let run = env.agent(&repo, &["prune"]).success();
+    assert!(run.stdout.contains("interrupted spawn"), "{run:#?}");
+    assert!(!worktree.exists() && !admin.exists() && !ref_exists(&env, &repo, "refs/heads/agent/t"));
+    spawn(&env, &repo, "t");
+}
