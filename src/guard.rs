@@ -6,7 +6,8 @@
 //! refuses when anything changed:
 //! - a branch is deleted only if it is the task's own (`refs/heads/<prefix><task>`), is checked
 //!   out in no worktree (the main one included), points where it was checked (compare-and-swap),
-//!   and, without a record, was created by `git agent spawn` for this task (its reflog says so);
+//!   and was created by `git agent spawn` for this task (its first reflog entry says so; a
+//!   record alone proves nothing);
 //! - a worktree is moved aside atomically first (same directory), checked there (the caller's
 //!   `verify`: still clean, or archived), and only the entries that were there when it was
 //!   checked are deleted; anything that appeared meanwhile is put back.
@@ -50,8 +51,8 @@ impl<'repo> Guard<'repo> {
     }
 
     /// Why `name` must not be deleted, if anything: it is not the task's branch, it is checked
-    /// out somewhere (except in `leaving`, a registration being removed with it), or, with no
-    /// record to say the task owns it, git-agent did not create it.
+    /// out somewhere (except in `leaving`, a registration being removed with it), or git-agent
+    /// did not create it (whether or not a record claims it).
     pub fn branch_refusal(
         &self,
         name: &str,
@@ -64,9 +65,12 @@ impl<'repo> Guard<'repo> {
         if let Some(place) = checked_out_at(self.repo, name, leaving)? {
             return Ok(Some(format!("branch {} is checked out in {place}", short(name))));
         }
-        if !has_record && !created_by_spawn(self.repo, name, &self.task)? {
+        // A record is no proof: it can be hand-made, fetched or planted. Only the branch's own
+        // first reflog entry, written by spawn when it created the branch, is.
+        if !created_by_spawn(self.repo, name, &self.task)? {
+            let record = if has_record { "" } else { "has no task record and " };
             return Ok(Some(format!(
-                "branch {} has no task record and was not created by git-agent spawn {}",
+                "branch {} {record}was not created by git-agent spawn {} (its first reflog entry does not say so)",
                 short(name),
                 self.task
             )));
@@ -122,7 +126,8 @@ impl<'repo> Guard<'repo> {
     /// Removes the worktree of `checked` and its registration: moves the directory aside,
     /// runs `verify` on the moved directory (it fails to keep the worktree), and deletes only
     /// what was there when `verify` ran; if anything changed meanwhile, puts it back.
-    /// `before_delete` runs between the check and the deletion (prune locks the refs there).
+    /// `before_delete` runs between the check and the deletion. (prune takes its ref locks only
+    /// after the deletion: a kill during it must leave no ref lock behind.)
     pub fn remove_worktree<T>(
         &self,
         checked: &Registration,
@@ -191,8 +196,12 @@ impl<'repo> Guard<'repo> {
         Ok(result)
     }
 
-    /// The registration as it is now; it must be as it was checked.
+    /// The registration as it is now; it must be as it was checked, and not the worktree this
+    /// command runs in.
     fn current(&self, checked: &Registration) -> anyhow::Result<Registration> {
+        if let Some(fail) = current_worktree_refusal(self.repo, checked) {
+            return Err(fail.into());
+        }
         let now = crate::git::registrations(self.repo)?
             .into_iter()
             .find(|r| r.admin_dir == checked.admin_dir)
@@ -224,6 +233,9 @@ impl<'repo> Guard<'repo> {
 /// Removes the registration of a worktree no task owns whose directory is gone, if it is still
 /// exactly as it was checked (no task's claim covers it: the re-read is the guard).
 pub fn remove_stray_registration(repo: &gix::Repository, checked: &Registration) -> anyhow::Result<()> {
+    if let Some(fail) = current_worktree_refusal(repo, checked) {
+        return Err(fail.into());
+    }
     let now = crate::git::registrations(repo)?.into_iter().find(|r| r.admin_dir == checked.admin_dir);
     match now {
         Some(now) if now.missing && now.locked.is_none() && now.head == checked.head && now.path == checked.path => {
@@ -232,6 +244,31 @@ pub fn remove_stray_registration(repo: &gix::Repository, checked: &Registration)
         }
         _ => Err(race(format!("the worktree registration {} changed", checked.admin_dir.display())).into()),
     }
+}
+
+/// Why the worktree of `registration` must not be removed by this command, if it must not: it
+/// is the worktree the command runs in (the repository was opened from it, so its state is
+/// found through that registration's files) or it holds the current directory. git refuses
+/// `git worktree remove` of the current worktree for the same reason.
+pub fn current_worktree_refusal(repo: &gix::Repository, registration: &Registration) -> Option<Fail> {
+    let admin = crate::git::normalise_path(&registration.admin_dir);
+    let opened_from = crate::git::normalise_path(repo.git_dir()) == admin;
+    let cwd_inside = registration.path.as_ref().is_some_and(|path| {
+        std::env::current_dir()
+            .is_ok_and(|cwd| crate::git::normalise_path(&cwd).starts_with(crate::git::normalise_path(path)))
+    });
+    if !opened_from && !cwd_inside {
+        return None;
+    }
+    let main = crate::git::main_repo(repo).ok().and_then(|m| m.workdir().map(crate::git::normalise_path));
+    let hint = match main {
+        Some(main) => format!("run it from the main worktree, for example: git -C {} agent prune", main.display()),
+        None => "run it from another directory, outside this worktree".to_owned(),
+    };
+    Some(
+        refused(format!("{} is the worktree you are in; it is not removed from inside", display(&registration.path)))
+            .hint(hint),
+    )
 }
 
 /// `refs/heads/<prefix><task>`.
@@ -275,20 +312,23 @@ pub fn checked_out_at(repo: &gix::Repository, branch: &str, except: Option<&Path
     Ok(None)
 }
 
-/// Puts back worktrees a killed prune left moved aside: a `.prune-<name>-<pid>` directory
+/// Puts back worktrees a killed prune left moved aside: a `.prune-<name>-<pid>-<start>` directory
 /// beside a missing registered worktree, pointing to that registration, whose prune is gone.
 /// Returns the paths restored.
 pub fn restore_moved_aside(repo: &gix::Repository) -> anyhow::Result<Vec<PathBuf>> {
     let mut restored = Vec::new();
     for registration in crate::git::registrations(repo)? {
         let Some(path) = registration.path.as_ref().filter(|_| registration.missing) else { continue };
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else { continue };
-        let prefix = format!(".prune-{}-", name.to_string_lossy());
+        let Some(parent) = path.parent() else { continue };
+        let prefix = crate::layout::prune_aside_prefix(path);
         let Ok(entries) = std::fs::read_dir(parent) else { continue };
         for entry in entries.flatten() {
             let file_name = entry.file_name().to_string_lossy().into_owned();
-            let Some(pid) = file_name.strip_prefix(&prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
-            let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+            let Some((pid, start)) = file_name.strip_prefix(&prefix).and_then(crate::layout::parse_pid_and_start)
+            else {
+                continue;
+            };
+            let alive = crate::process::process_may_be_alive(pid, start);
             if alive || !crate::git::worktree_points_to(&entry.path(), &registration.admin_dir) {
                 continue;
             }
@@ -355,7 +395,12 @@ fn manifest(dir: &Path, admin_dir: &Path) -> BTreeMap<PathBuf, Stamp> {
 /// `dir` itself; returns false if anything else was found (and kept).
 fn delete_exactly(dir: &Path, entries: &BTreeMap<PathBuf, Stamp>) -> bool {
     let mut clean = true;
-    let mut paths: Vec<&PathBuf> = entries.keys().filter(|p| p.starts_with(dir)).collect();
+    let mut first = true;
+    // The worktree's `.git` file goes last: until then, a half-deleted worktree (a late file
+    // kept it, or the process was killed) still belongs to its registration, and the next
+    // prune can check it, archive it and finish.
+    let dot_git = dir.join(".git");
+    let mut paths: Vec<&PathBuf> = entries.keys().filter(|p| p.starts_with(dir) && **p != dot_git).collect();
     paths.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for path in paths {
         let recorded = &entries[path];
@@ -366,8 +411,24 @@ fn delete_exactly(dir: &Path, entries: &BTreeMap<PathBuf, Stamp>) -> bool {
         }
         let removed = if recorded.kind == 1 { std::fs::remove_dir(path) } else { std::fs::remove_file(path) };
         clean &= removed.is_ok();
+        if first {
+            // Half-way through the deletion: a test writes a late file here.
+            crate::pause::point("prune-deleting");
+            first = false;
+        }
     }
-    clean && std::fs::remove_dir(dir).is_ok()
+    // Anything still there but `.git` appeared meanwhile: keep the worktree git's.
+    let only_dot_git = std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().all(|e| e.path() == dot_git));
+    if !clean || !only_dot_git {
+        return false;
+    }
+    if let Some(recorded) = entries.get(&dot_git)
+        && dot_git.symlink_metadata().is_ok_and(|meta| stamp(&meta) == *recorded)
+        && std::fs::remove_file(&dot_git).is_err()
+    {
+        return false;
+    }
+    std::fs::remove_dir(dir).is_ok()
 }
 
 fn short(name: &str) -> &str {

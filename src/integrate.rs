@@ -683,7 +683,7 @@ impl Runner<'_> {
                 }
             }
             None => {
-                let path = self.options.scratch_dir.join(crate::layout::scratch_name(std::process::id()));
+                let path = self.options.scratch_dir.join(crate::layout::scratch_name());
                 std::fs::create_dir_all(&self.options.scratch_dir)
                     .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
                 crate::git::add_detached_worktree(self.repo, &path, commit, crate::interrupt::flag())?;
@@ -797,10 +797,11 @@ pub fn remove_orphaned_scratch(repo: &gix::Repository, root: &Path) -> anyhow::R
     for proxy in repo.worktrees()? {
         let Ok(base) = proxy.base() else { continue };
         let base = crate::git::normalise_path(&base);
-        let Some(pid) = base.file_name().and_then(|n| n.to_str()).and_then(crate::layout::scratch_pid) else {
+        let Some((pid, start)) = base.file_name().and_then(|n| n.to_str()).and_then(crate::layout::scratch_pid) else {
             continue;
         };
-        if base.parent() != Some(root.as_path()) || process_may_be_alive(pid) {
+        // A zombie or a reused pid is not the integrate that made the scratch worktree.
+        if base.parent() != Some(root.as_path()) || crate::process::process_may_be_alive(pid, start) {
             continue;
         }
         if base.exists() {
@@ -814,13 +815,6 @@ pub fn remove_orphaned_scratch(repo: &gix::Repository, root: &Path) -> anyhow::R
         removed.push(OrphanedScratch { path: base, pid });
     }
     Ok(removed)
-}
-
-/// Whether a process `pid` may still run. Without a way to tell (no /proc), it may: a
-/// scratch worktree in use is never removed on a guess.
-fn process_may_be_alive(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 fn step(task: &str, status: StepStatus) -> Step {

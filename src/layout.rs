@@ -22,18 +22,34 @@ pub const SCRATCH_PREFIX: &str = ".integrate-";
 /// new index here (in that worktree's git directory) and integrate holds `index.lock`.
 pub const LANDING_INDEX: &str = "agent-integrate-index";
 
-/// The scratch worktree's directory name for the integrate process `pid`.
-pub fn scratch_name(pid: u32) -> String {
-    format!("{SCRATCH_PREFIX}{pid}")
+/// The scratch worktree's directory name for this integrate process: its pid and start time
+/// (so that a later process with the same pid is not taken for it).
+pub fn scratch_name() -> String {
+    format!("{SCRATCH_PREFIX}{}", pid_and_start())
 }
 
-/// The pid in a scratch worktree's directory name, if it is one.
-pub fn scratch_pid(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix(SCRATCH_PREFIX)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// The pid and start time (if known) in a scratch worktree's directory name, if it is one.
+pub fn scratch_pid(name: &str) -> Option<(u32, Option<u64>)> {
+    parse_pid_and_start(name.strip_prefix(SCRATCH_PREFIX)?)
+}
+
+/// `<pid>-<start>` of this process (`<pid>` alone where the start time is unknown).
+fn pid_and_start() -> String {
+    let pid = std::process::id();
+    match crate::process::process_start(pid) {
+        Some(start) => format!("{pid}-{start}"),
+        None => pid.to_string(),
     }
-    digits.parse().ok()
+}
+
+/// Parses `<pid>` or `<pid>-<start>`, digits only.
+pub fn parse_pid_and_start(text: &str) -> Option<(u32, Option<u64>)> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match text.split_once('-') {
+        Some((pid, start)) if digits(pid) && digits(start) => Some((pid.parse().ok()?, Some(start.parse().ok()?))),
+        None if digits(text) => Some((text.parse().ok()?, None)),
+        _ => None,
+    }
 }
 
 /// The full ref name of a task's record.
@@ -99,8 +115,14 @@ pub fn worktree_root(repo: &gix::Repository, configured: Option<&Path>) -> anyho
 /// the rename is atomic), under a name no task can have (task names start with a letter or
 /// digit).
 pub fn prune_aside(worktree: &Path) -> PathBuf {
+    worktree.with_file_name(format!("{}{}", prune_aside_prefix(worktree), pid_and_start()))
+}
+
+/// The start of the names [`prune_aside`] gives `worktree`: `.prune-<name>-`, then the pid
+/// and start time of the prune (see [`parse_pid_and_start`]).
+pub fn prune_aside_prefix(worktree: &Path) -> String {
     let name = worktree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    worktree.with_file_name(format!(".prune-{name}-{}", std::process::id()))
+    format!(".prune-{name}-")
 }
 
 /// The first reflog message of a branch spawn created, which proves git-agent made it.

@@ -25,7 +25,7 @@ pub struct Owner {
 impl Owner {
     fn me(purpose: &str) -> Owner {
         let pid = std::process::id();
-        Owner { pid, host: host_name(), start: process_start(pid), purpose: purpose.to_owned() }
+        Owner { pid, host: host_name(), start: crate::process::process_start(pid), purpose: purpose.to_owned() }
     }
 
     fn to_bytes(&self) -> Vec<u8> {
@@ -48,13 +48,11 @@ impl Owner {
 
     /// Is the owner certainly not running any more? Only provable on this host.
     pub fn is_gone(&self) -> bool {
+        // Without /proc, a pid alone cannot prove a lock stale (it may have been reused).
         if self.host != host_name() || !Path::new("/proc/self/stat").exists() {
             return false;
         }
-        match process_start(self.pid) {
-            None => true,
-            Some(start) => self.start.is_some_and(|recorded| recorded != start),
-        }
+        !crate::process::process_may_be_alive(self.pid, self.start)
     }
 
     pub fn describe(&self) -> String {
@@ -71,17 +69,6 @@ fn host_name() -> String {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
-}
-
-/// Field 22 of `/proc/<pid>/stat` (after the parenthesised command name, which may hold
-/// spaces); `None` for no such process or a zombie (it has exited, only not been reaped).
-fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    if matches!(fields.next(), Some("Z" | "X")) {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
 }
 
 /// A held lock file; removed when dropped.
@@ -136,7 +123,9 @@ impl Busy {
                 race(format!("{what} is locked by {}: {}", owner.describe(), path.display()))
                     .hint("wait until it has finished; the lock goes when its owner exits")
             }
-            Busy::Held { path, owner: None } => race(format!("{what} is locked: {} names no owner", path.display()))
+            // No concurrent writer is known: it is the repository's state, and the user's to fix
+            // (exit 3 wherever it is met, as prune reports a claimed task).
+            Busy::Held { path, owner: None } => refused(format!("{what} is locked: {} names no owner", path.display()))
                 .hint(format!("if no git-agent is running, delete {}", path.display())),
             Busy::ReadOnly { path, error } => {
                 refused(format!("cannot take the lock {}: the repository is read-only ({error})", path.display()))

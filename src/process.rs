@@ -349,6 +349,49 @@ fn status_of(status: std::process::ExitStatus) -> Status {
     }
 }
 
+/// The start time of process `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`,
+/// after the parenthesised command name, which may hold spaces); `None` for no such process, a
+/// zombie (it has exited, only not been reaped) or a system without `/proc`.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
+/// Can the process recorded as (`pid`, `start`) still be running? The one liveness test for
+/// every recorded pid (lock owners, scratch worktrees, worktrees moved aside). With `/proc`: a
+/// missing process or a zombie is dead, and so is a pid now used by a process that started at
+/// another time than the one recorded (pid reuse). Without `/proc`: `kill(pid, 0)`, which
+/// cannot tell a reused pid, so such a pid may be alive.
+pub fn process_may_be_alive(pid: u32, start: Option<u64>) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if std::path::Path::new("/proc/self/stat").exists() {
+        return match process_start(pid) {
+            None => false,
+            Some(now) => start.is_none_or(|recorded| recorded == now),
+        };
+    }
+    match i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+        Some(pid) => rustix::process::test_kill_process(pid).is_ok_or_permission_denied(),
+        None => false,
+    }
+}
+
+trait KillResult {
+    fn is_ok_or_permission_denied(&self) -> bool;
+}
+
+impl KillResult for rustix::io::Result<()> {
+    fn is_ok_or_permission_denied(&self) -> bool {
+        matches!(self, Ok(()) | Err(rustix::io::Errno::PERM))
+    }
+}
+
 /// Kills the process group `pgid` (a child started with `process_group(0)` leads its own).
 pub fn kill_group(pgid: u32) {
     if let Some(pid) = i32::try_from(pgid).ok().and_then(rustix::process::Pid::from_raw) {

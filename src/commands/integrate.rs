@@ -353,6 +353,12 @@ fn target(
     if let Some(branch) = into {
         let full = crate::git::local_branch(repo, branch)
             .ok_or_else(|| bad_input(format!("--into {branch:?}: no such local branch")))?;
+        // A task integrated into its own branch would count as integrated with nothing merged.
+        if let Some((_, record)) = records.iter().find(|(_, r)| full.as_bstr() == r.branch.as_str()) {
+            return Err(bad_input(format!("--into {branch}: that is the own branch of task {}", record.name))
+                .hint("integrate the task into the branch it was spawned from, or leave it out")
+                .into());
+        }
         return Ok((full.shorten().to_string(), full.as_bstr().to_string()));
     }
     let mut bases: Vec<&str> = records.iter().filter_map(|(_, r)| r.base_ref.as_deref()).collect();

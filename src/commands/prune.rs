@@ -19,6 +19,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         return Err(bad_input(format!("no task named {missing:?}")).hint("`git agent list` shows the tasks").into());
     }
     let merged_into = args.merged_into.as_deref().map(|rev| crate::git::resolve_commit(repo, rev)).transpose()?;
+    if let (Some(rev), Some(commit)) = (&args.merged_into, merged_into) {
+        crate::ops::prune::check_merged_into(repo, rev, commit, &ctx.settings.branch_prefix)?;
+    }
     let options = Options {
         tasks: args.tasks.clone(),
         all: args.all,
@@ -119,7 +122,7 @@ fn render_task(out: &mut String, task: &TaskReport) {
     if task.removed.worktree && task.action != Action::Pruned {
         out.push_str("    (its worktree was removed before this happened)\n");
     }
-    if matches!(task.action, Action::Refused | Action::WouldRefuse) {
-        out.push_str("    (commit, merge or stash the work, or --force to archive it and prune anyway)\n");
+    if let Some(hint) = task.hint.as_ref().filter(|_| !matches!(task.action, Action::Pruned | Action::WouldPrune)) {
+        out.push_str(&format!("    hint: {hint}\n"));
     }
 }

@@ -9,7 +9,9 @@ use crate::state::TaskRecord;
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit> {
     let ctx = Context::open(global)?;
-    let (_, record) = ctx.task_or_current(args.task.as_deref())?;
+    let (_, mut record) = ctx.task_or_current(args.task.as_deref())?;
+    // Where the worktree is now (after `git worktree move`), by git's registrations.
+    record.worktree = crate::ops::prune::worktree_path(&ctx.repo, &record);
     if ui.json {
         ui.json_data(&record);
     } else {

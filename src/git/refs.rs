@@ -35,7 +35,22 @@ pub fn create_refs(repo: &gix::Repository, refs: &[(&str, ObjectId)], message: &
             ))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let applied = apply_edits(repo, edits, "create")?;
+    // The reflog entry is the proof that git-agent created the ref (see `crate::guard`): it is
+    // written even where `core.logAllRefUpdates=false` turns reflogs off.
+    let mut store = repo.refs.clone();
+    if store.write_reflog == gix::refs::store::WriteReflog::Disable {
+        store.write_reflog = gix::refs::store::WriteReflog::Normal;
+    }
+    let committer = signature(repo)?;
+    let applied = {
+        use gix::lock::acquire::Fail as LockFail;
+        let mut time = Default::default();
+        store
+            .transaction()
+            .prepare(edits, LockFail::Immediately, LockFail::Immediately)
+            .and_then(|t| t.commit(Some(committer.to_ref(&mut time))))
+            .map_err(|err| ref_error(err, "create"))?
+    };
     // gix accepts "must not exist" when the ref exists with the very value we write: two
     // spawns of one task both "create" the branch at the base. The applied edit tells.
     if let Some(edit) = applied

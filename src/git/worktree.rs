@@ -271,6 +271,46 @@ pub fn snapshot_worktree(
     Ok(Some(Snapshot { commit: repo.write_object(&commit)?.detach(), not_read }))
 }
 
+/// A commit on the worktree's HEAD holding its index (what is staged) as a tree, or `None`
+/// when the index matches HEAD. A staged version of a file can differ from both HEAD and the
+/// file on disk: a snapshot of the files alone would lose it. Built in memory from the index
+/// entries (the index is only read: prune checks that nothing in the worktree changed); of a
+/// conflicted path, "ours" (stage 2) is kept, else the first stage found.
+pub fn snapshot_index(repo: &gix::Repository, path: &Path) -> anyhow::Result<Option<ObjectId>> {
+    let worktree = open_worktree_for_status(path)?;
+    if !has_staged_changes(&worktree)? {
+        return Ok(None);
+    }
+    let head = worktree.head_id()?.detach();
+    let index = worktree.index_or_empty()?;
+    let mut editor = repo.edit_tree(ObjectId::empty_tree(repo.object_hash()))?;
+    let mut conflicted = std::collections::BTreeSet::new();
+    for entry in index.entries() {
+        let Some(mode) = entry.mode.to_tree_entry_mode() else { continue };
+        let entry_path = entry.path(&index);
+        let stage = entry.stage();
+        if stage != gix::index::entry::Stage::Unconflicted {
+            let first = conflicted.insert(entry_path.to_owned());
+            if !first && stage != gix::index::entry::Stage::Ours {
+                continue;
+            }
+        }
+        editor.upsert(entry_path, mode.kind(), entry.id)?;
+    }
+    let tree = editor.write()?.detach();
+    let signature = signature(repo)?;
+    let commit = gix::objs::Commit {
+        tree,
+        parents: vec![head].into(),
+        author: signature.clone(),
+        committer: signature,
+        encoding: None,
+        message: "git-agent: snapshot of the staged changes (the index)\n".into(),
+        extra_headers: Vec::new(),
+    };
+    Ok(Some(repo.write_object(&commit)?.detach()))
+}
+
 /// git's clean conversion (`git add`) with the built-in conversions only: the attributes of
 /// the worktree, end-of-line and working-tree-encoding conversion, and no filter driver.
 struct CleanConversion<'repo> {

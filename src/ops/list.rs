@@ -115,7 +115,8 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
     row.branch = Some(record.short_branch().to_owned());
     row.base_ref = record.base_ref.clone();
     row.base_commit = Some(record.base_commit.clone());
-    row.worktree = Some(record.worktree.clone());
+    let worktree = crate::ops::prune::worktree_path(repo, record);
+    row.worktree = Some(worktree.clone());
     row.agent_exit = record.agent_exit;
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
     // The branches of the tasks it depends on: a file it only inherited from one of them is
@@ -129,11 +130,11 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
     if let Err(err) = fill_branch_facts(repo, record, &dependency_branches, &mut row) {
         row.problems.push(format!("{err:#}"));
     }
-    row.worktree_missing = !record.worktree.is_dir();
+    row.worktree_missing = !worktree.is_dir();
     if row.worktree_missing {
         row.problems.push("worktree missing".into());
     } else if check_dirty {
-        match crate::git::open_worktree_for_status(&record.worktree).and_then(|wt| crate::git::has_changes(&wt)) {
+        match crate::git::open_worktree_for_status(&worktree).and_then(|wt| crate::git::has_changes(&wt)) {
             Ok(dirty) => row.dirty = Some(dirty),
             Err(err) => row.problems.push(format!("cannot check the worktree: {err:#}")),
         }

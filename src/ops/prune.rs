@@ -73,6 +73,8 @@ pub struct TaskReport {
     pub precious_ignored: Vec<JsonPath>,
     pub archived: Vec<(String, String)>,
     pub removed: Removed,
+    /// How to get past the refusal or failure, if there is a way that does what it says.
+    pub hint: Option<String>,
 }
 
 impl TaskReport {
@@ -85,6 +87,7 @@ impl TaskReport {
             precious_ignored: Vec::new(),
             archived: Vec::new(),
             removed: Removed::default(),
+            hint: None,
         }
     }
 }
@@ -117,6 +120,11 @@ pub struct Check {
     pub refusals: Vec<String>,
     /// Why it cannot be pruned even with --force (nothing could archive it).
     pub hard_refusal: bool,
+    /// What to do about the refusal, if there is something better than the general advice.
+    pub hint: Option<String>,
+    /// The branch was not created by git-agent spawn for this task: it is never deleted;
+    /// --force archives and removes the rest (record, worktree) and keeps the branch.
+    pub foreign_branch: bool,
     pub tip: Option<ObjectId>,
     pub registration: Option<Registration>,
     pub detached_head: Option<ObjectId>,
@@ -161,6 +169,7 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
             Err(failure) => {
                 let (mut task, err) = *failure;
                 task.refusals.push(format!("{err:#}"));
+                task.hint = crate::error::hint_of(&err).map(str::to_owned);
                 report.tasks.push(task);
             }
         }
@@ -233,6 +242,15 @@ fn prune_entry(
     task.ignored = check.ignored.disposable.iter().cloned().map(JsonPath).collect();
     task.precious_ignored = check.ignored.precious.iter().cloned().map(JsonPath).collect();
     let refused = !check.refusals.is_empty() && (!options.force || check.hard_refusal);
+    if refused {
+        task.hint = if check.hard_refusal {
+            check.hint.clone()
+        } else {
+            check.hint.clone().or_else(|| {
+                Some("commit, merge or stash the work, or prune with --force to archive it and prune anyway".into())
+            })
+        };
+    }
     if options.dry_run {
         task.action = if refused { Action::WouldRefuse } else { Action::WouldPrune };
         return Ok(Some(task));
@@ -253,6 +271,44 @@ fn prune_entry(
             Err(Box::new((task, err)))
         }
     }
+}
+
+/// Checks `--merged-into REV` (resolved to `commit`): work counts as merged only into commits
+/// that stay. A task branch as REV would count the other tasks as merged into a branch that
+/// this very run may delete, so REV must not name one, and its commit must be reachable from a
+/// ref that is not a task branch (or one of git-agent's own refs).
+pub fn check_merged_into(repo: &gix::Repository, rev: &str, commit: ObjectId, prefix: &str) -> anyhow::Result<()> {
+    let task_branches = format!("refs/heads/{prefix}");
+    let name = rev.split(['~', '^', ':']).next().unwrap_or(rev);
+    let name = name.split("@{").next().unwrap_or(name);
+    if !name.is_empty()
+        && let Ok(Some(reference)) = repo.try_find_reference(name)
+        && reference.name().as_bstr().starts_with(task_branches.as_bytes())
+    {
+        return Err(refused(format!(
+            "--merged-into {rev}: {} is a task branch, which prune may delete in this run",
+            reference.name().as_bstr()
+        ))
+        .hint("name the branch the work was merged into (for example main)")
+        .into());
+    }
+    for reference in repo.references()?.all()? {
+        let Ok(mut reference) = reference else { continue };
+        let full = reference.name().as_bstr().to_owned();
+        if full.starts_with(task_branches.as_bytes()) || full.starts_with(b"refs/agent/") {
+            continue;
+        }
+        let Ok(tip) = reference.peel_to_id() else { continue };
+        if crate::git::merge_base(repo, commit, tip.detach())? == Some(commit) {
+            return Ok(());
+        }
+    }
+    Err(refused(format!(
+        "--merged-into {rev}: {} is only on task branches, which prune may delete in this run",
+        crate::git::short_id(&commit)
+    ))
+    .hint("name a branch or tag outside the task branches that holds the work")
+    .into())
 }
 
 fn parse_id(hex: &str) -> Option<ObjectId> {
@@ -344,6 +400,17 @@ pub fn find_registration(
     })
 }
 
+/// Where the task's worktree is now: found through git's registrations (after `git worktree
+/// move` the record's path is stale), else the recorded path.
+pub fn worktree_path(repo: &gix::Repository, record: &TaskRecord) -> PathBuf {
+    find_registration(repo, &record.branch, &record.worktree)
+        .ok()
+        .flatten()
+        .filter(|r| !r.missing)
+        .and_then(|r| r.path)
+        .unwrap_or_else(|| record.worktree.clone())
+}
+
 /// Checks everything that could make pruning the task lose work, or act on what is not its own.
 fn check(
     repo: &gix::Repository,
@@ -364,6 +431,16 @@ fn check(
         check.hard_refusal = true;
         return Ok(check);
     }
+    if tip.is_some() && !crate::guard::created_by_spawn(repo, branch, &record.name)? {
+        check.foreign_branch = true;
+        check.refusals.push(format!(
+            "branch {} was not created by git-agent spawn {} (its first reflog entry does not say so); \
+             git-agent deletes only branches it created",
+            record.short_branch(),
+            record.name
+        ));
+        check.hint = Some("prune --force archives and removes the record and worktree, and keeps the branch".into());
+    }
     if let Some(tip) = tip
         && !is_integrated(repo, record, Some(tip), target)?
     {
@@ -383,6 +460,12 @@ fn check(
             "the record names the worktree {} of task {other}; git-agent does not act on it",
             record.worktree.display()
         ));
+        check.hard_refusal = true;
+        return Ok(check);
+    }
+    if let Some(fail) = check.registration.as_ref().and_then(|r| crate::guard::current_worktree_refusal(repo, r)) {
+        check.refusals.push(fail.message);
+        check.hint = fail.hint;
         check.hard_refusal = true;
         return Ok(check);
     }
@@ -678,7 +761,9 @@ fn remove_task(
         return Err(race(format!("branch {} moved since it was checked", record.short_branch())).into());
     }
     let leaving = check.registration.as_ref().map(|r| r.admin_dir.as_path());
-    if let Some(why) = check.tip.map(|_| guard.branch_refusal(branch, true, leaving)).transpose()?.flatten() {
+    // A branch git-agent did not create stays, whatever the record says.
+    let delete_tip = check.tip.filter(|_| !check.foreign_branch);
+    if let Some(why) = delete_tip.map(|_| guard.branch_refusal(branch, true, leaving)).transpose()?.flatten() {
         return Err(refused(why).into());
     }
     let stamp = crate::state::now_ms();
@@ -693,24 +778,33 @@ fn remove_task(
         archive_refs(repo, record, &refs, task)?;
     }
     crate::pause::point("prune-before-remove");
-    let lock_refs = || guard.lock_deletions(Some(record_commit), check.tip, true, leaving);
-    let pending = match &check.registration {
-        None => lock_refs()?,
+    let lock_refs = || guard.lock_deletions(Some(record_commit), delete_tip, true, leaving);
+    // Files first, refs last: a prune killed while it deletes files leaves no ref lock behind,
+    // and the next prune finds the refs as they were and completes the removal. A branch that
+    // moved meanwhile fails the compare-and-swap below and is kept (its commits with it).
+    match &check.registration {
+        None => {}
         Some(registration) if registration.missing => {
-            let pending = lock_refs()?;
             guard.remove_missing_registration(registration)?;
             task.removed.worktree = true;
-            pending
         }
         Some(registration) => {
             let verify = |aside: &Path| verify_moved_aside(repo, record, aside, target, check, options, &prefix, task);
-            let pending = guard.remove_worktree(registration, verify, lock_refs)?;
+            // Checked again just before the deletion (without a lock, see above): a commit made
+            // since the check keeps the worktree.
+            let unmoved = || {
+                if crate::git::ref_target(repo, branch)? != check.tip {
+                    return Err(race(format!("branch {} moved since it was checked", record.short_branch())).into());
+                }
+                Ok(())
+            };
+            guard.remove_worktree(registration, verify, unmoved)?;
             task.removed.worktree = true;
-            pending
         }
-    };
-    pending.commit()?;
-    task.removed.branch = check.tip.is_some();
+    }
+    crate::pause::point("prune-worktree-removed");
+    lock_refs()?.commit()?;
+    task.removed.branch = delete_tip.is_some();
     task.removed.record = true;
     Ok(())
 }
@@ -749,6 +843,10 @@ fn verify_moved_aside(
     let mut refs = Vec::new();
     if let Some(head) = contents.detached_head {
         refs.push((format!("{prefix}/head"), head));
+    }
+    // What is staged, apart from the files: it can differ from both HEAD and the worktree.
+    if let Some(index) = crate::git::snapshot_index(repo, aside)? {
+        refs.push((format!("{prefix}/index"), index));
     }
     let snapshot = crate::git::snapshot_worktree(repo, aside, Default::default())?.map(|s| s.commit);
     let with_ignored = if contents.ignored.precious.is_empty() {
@@ -943,6 +1041,10 @@ fn clean_up_orphan(
     {
         return Ok(Orphan::Kept(format!("its worktree is locked ({reason})")));
     }
+    // Killed during its checkout (gix locks the registration as "initializing" until it is
+    // done): no index may exist yet, so git's status cannot judge it; every file must be one the
+    // checkout wrote, with the branch's content.
+    let initializing = registration.as_ref().and_then(|r| r.locked.as_deref()) == Some("initializing");
     let mut contents_refusal = None;
     if let Some(registration) = &registration
         && !registration.missing
@@ -951,9 +1053,18 @@ fn clean_up_orphan(
         if !crate::git::worktree_points_to(path, &registration.admin_dir) {
             return Ok(Orphan::Kept(format!("its worktree {} does not belong to its registration", path.display())));
         }
-        let contents = check_contents(repo, path, tip, options)?;
-        if !contents.refusals.is_empty() {
-            contents_refusal = Some(format!("its worktree {}: {}", path.display(), contents.refusals.join("; ")));
+        if initializing {
+            if !only_checkout_files(repo, path, tip)? {
+                contents_refusal = Some(format!(
+                    "its half-checked-out worktree {} holds files its checkout did not write",
+                    path.display()
+                ));
+            }
+        } else {
+            let contents = check_contents(repo, path, tip, options)?;
+            if !contents.refusals.is_empty() {
+                contents_refusal = Some(format!("its worktree {}: {}", path.display(), contents.refusals.join("; ")));
+            }
         }
     }
     if let Some(why) = contents_refusal {
@@ -971,6 +1082,13 @@ fn clean_up_orphan(
         Some(registration) if registration.missing => guard.remove_missing_registration(registration)?,
         Some(registration) => {
             let verify = |aside: &Path| {
+                if initializing {
+                    return if only_checkout_files(repo, aside, tip)? {
+                        Ok(())
+                    } else {
+                        Err(race("files appeared in the half-checked-out worktree").into())
+                    };
+                }
                 let contents = check_contents(repo, aside, tip, options)?;
                 if contents.refusals.is_empty() {
                     Ok(())
@@ -984,6 +1102,39 @@ fn clean_up_orphan(
     }
     guard.delete_branch(tip, false)?;
     Ok(Orphan::Removed { worktree: registration.is_some() })
+}
+
+/// Is every file below `dir` (but its `.git`) a file of `tip`'s tree with the same content (and
+/// every link a link there with the same target)? Links are not followed.
+fn only_checkout_files(repo: &gix::Repository, dir: &Path, tip: ObjectId) -> anyhow::Result<bool> {
+    let tree = repo.find_commit(tip)?.tree()?;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let entry = entry?;
+            let path = entry.path();
+            if current == dir && entry.file_name() == ".git" {
+                continue;
+            }
+            let meta = path.symlink_metadata()?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(dir)?;
+            let Some(found) = tree.lookup_entry_by_path(relative)? else { return Ok(false) };
+            let bytes = if meta.file_type().is_symlink() {
+                gix::path::into_bstr(std::fs::read_link(&path)?)?.to_vec()
+            } else {
+                std::fs::read(&path)?
+            };
+            let id = gix::objs::compute_hash(repo.object_hash(), gix::objs::Kind::Blob, &bytes)?;
+            if id != found.object_id() {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 fn is_integrated_tip(repo: &gix::Repository, tip: ObjectId, target: ObjectId) -> anyhow::Result<bool> {

@@ -504,6 +504,19 @@ fn branch_names_git_refuses_are_bad_input() {
 // ---------------------------------------------------------------------------------------------
 // A killed integrate
 
+/// The scratch worktree of integrate process `pid`: `.integrate-<pid>-<start time>`.
+fn scratch_of(repo: &std::path::Path, pid: &str) -> std::path::PathBuf {
+    std::fs::read_dir(agents_dir(repo))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name == format!(".integrate-{pid}") || name.starts_with(&format!(".integrate-{pid}-"))
+        })
+        .expect("the scratch worktree exists")
+}
+
 #[test]
 fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_the_next_one() {
     let env = Env::new();
@@ -514,7 +527,7 @@ fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_the_next_one() {
     let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
     pause.wait_reached();
     let pid = std::fs::read_to_string(pause.dir.join("integrate-test.reached")).unwrap();
-    let scratch = agents_dir(&repo).join(format!(".integrate-{pid}"));
+    let scratch = scratch_of(&repo, pid.trim());
     assert!(scratch.is_dir());
     assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
     finish(child);
@@ -537,7 +550,7 @@ fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_prune_too() {
     let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
     pause.wait_reached();
     let pid = std::fs::read_to_string(pause.dir.join("integrate-test.reached")).unwrap();
-    let scratch = agents_dir(&repo).join(format!(".integrate-{pid}"));
+    let scratch = scratch_of(&repo, pid.trim());
     assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
     finish(child);
     assert!(scratch.is_dir(), "left behind by kill -9");

@@ -16,6 +16,7 @@ mod plan;
 mod process;
 mod prune;
 mod prune_guard;
+mod prune_trust;
 mod records;
 mod signals;
 mod spawn;

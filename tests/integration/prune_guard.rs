@@ -413,7 +413,7 @@ fn a_stale_worktree_lock_of_a_killed_process_does_not_block_spawn() {
     assert!(started.elapsed() < Duration::from_secs(30));
     // A lock naming no owner is never deleted: it is named in the error.
     std::fs::write(repo.join(".git/agent-worktrees.lock"), "").unwrap();
-    env.agent(&repo, &["spawn", "u"]).code(4).stderr_has("agent-worktrees.lock");
+    env.agent(&repo, &["spawn", "u"]).code(3).stderr_has("agent-worktrees.lock");
     assert!(repo.join(".git/agent-worktrees.lock").exists());
 }
 

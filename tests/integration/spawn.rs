@@ -770,7 +770,9 @@ fn the_lifecycle_works_with_packed_refs_and_no_identity() {
     write(&worktree.join("t.txt"), "t\n");
     env.git(&worktree, &["add", "-A"]);
     env.git(&worktree, &["commit", "-q", "-m", "t"]);
-    env.git(&repo, &["gc", "-q"]);
+    // The fixed test dates make every reflog entry months old: gc would expire spawn's entry,
+    // the proof that git-agent made the branch (then prune refuses to delete it).
+    env.git(&repo, &["-c", "gc.reflogExpire=never", "-c", "gc.reflogExpireUnreachable=never", "gc", "-q"]);
     anonymous(&["agent", "done", "t"], &repo).success();
     anonymous(&["agent", "conflicts"], &repo).success();
     // Records and reflogs fall back to git-agent's identity; commits on main need a real one.
