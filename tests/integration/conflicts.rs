@@ -8,7 +8,6 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -79,7 +78,6 @@ fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeS
     let out = env
         .command("git", repo)
         .args(["merge-tree", "--write-tree", "--name-only", "-z", ours, theirs])
-        .stderr(Stdio::null())
         .output()
         .unwrap();
     match out.status.code() {
@@ -88,6 +86,9 @@ fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeS
             let mut fields = out.stdout.split(|&b| b == 0);
             fields.next().expect("tree id");
             Some(fields.take_while(|f| !f.is_empty()).map(<[u8]>::to_vec).collect())
+        }
+        None => {
+            panic!("git merge-tree {ours} {theirs} was killed by a signal: {}", String::from_utf8_lossy(&out.stderr))
         }
         other => panic!("git merge-tree {ours} {theirs} failed with {other:?}"),
     }
@@ -732,6 +733,42 @@ fn rename_inside_a_renamed_directory_agrees_with_merge_tree() {
     let expected = [b"dir/x.txt".to_vec(), b"newdir/x.txt".to_vec(), b"newdir/x2.txt".to_vec()].into();
     assert_eq!(merge_tree(&env, &repo, "agent/dirmv", "agent/xren"), Some(expected), "scenario");
     assert_agrees_with_merge_tree(&env, &repo, &["dirmv", "xren"], 1);
+}
+
+/// Both sides rename a file to the same new name and change the same line differently: git
+/// lists one conflict, at the new name (shim `drop_sources_renamed_alike`).
+#[test]
+fn a_file_renamed_alike_on_both_sides_conflicts_at_its_new_name_only() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", &numbered("a")), ("other.txt", "other\n")]);
+    for name in ["ours", "theirs"] {
+        let wt = spawn(&env, &repo, name, &[]);
+        env.git(&wt, &["mv", "a.txt", "b.txt"]);
+        commit_line(&env, &wt, "b.txt", 2, &format!("{name} changed line 2"));
+    }
+    assert_eq!(merge_tree(&env, &repo, "agent/ours", "agent/theirs"), Some([b"b.txt".to_vec()].into()), "scenario");
+    assert_agrees_with_merge_tree(&env, &repo, &["ours", "theirs"], 1);
+}
+
+/// One side moves the only file of `moved/` to the top level: git takes that for a rename of
+/// `moved/` to the top level, and moves the file the other side added in `moved/` along, as
+/// `merge.directoryRenames` says: "CONFLICT (file location)" (the default, and `conflict`), a
+/// clean move (`true`), or no move (`false`). gix 0.90 detects no rename to the top level.
+#[test]
+fn a_directory_renamed_to_the_top_level_agrees_with_merge_tree() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("moved/x.txt", &numbered("x")), ("top.txt", "top\n")]);
+    let wt = spawn(&env, &repo, "up", &[]);
+    env.git(&wt, &["mv", "moved/x.txt", "x.txt"]);
+    env.commit(&wt, &[], "moved/x.txt to the top");
+    let wt = spawn(&env, &repo, "add", &[]);
+    env.commit(&wt, &[("moved/f2.txt", "new\n")], "add moved/f2.txt");
+    assert_eq!(merge_tree(&env, &repo, "agent/up", "agent/add"), Some([b"f2.txt".to_vec()].into()), "scenario");
+    assert_agrees_with_merge_tree(&env, &repo, &["up", "add"], 1);
+    for (setting, code) in [("conflict", 1), ("true", 0), ("false", 0)] {
+        env.git(&repo, &["config", "merge.directoryRenames", setting]);
+        assert_agrees_with_merge_tree(&env, &repo, &["up", "add"], code);
+    }
 }
 
 /// A task spawned after the target moved brings the target's changes into each of its pairs:
