@@ -863,7 +863,9 @@ impl MergeCaches {
             }
         };
         let relocated: Vec<(BString, ConflictKind)> = match self.directory_renames {
-            DirectoryRenames::Conflict => moves.iter().map(|m| (m.to.clone(), ConflictKind::DirectoryRename)).collect(),
+            DirectoryRenames::Conflict => {
+                moves.iter().filter(|m| m.conflict).map(|m| (m.to.clone(), ConflictKind::DirectoryRename)).collect()
+            }
             DirectoryRenames::True | DirectoryRenames::False => Vec::new(),
         };
         if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {

@@ -45,6 +45,7 @@ fn moves_by_gix(conflicts: &[Conflict]) -> Vec<DirectoryRenameMove> {
                 from: file.location().to_owned(),
                 to: final_location.clone(),
                 entry: (mode.kind(), id.to_owned()),
+                conflict: true,
             });
         }
     }
@@ -69,14 +70,19 @@ pub(crate) fn place_directory_rename_moves(
     git_moves: &[DirectoryRenameMove],
     mode: super::DirectoryRenames,
 ) -> anyhow::Result<()> {
-    let wanted: &[DirectoryRenameMove] = if mode == super::DirectoryRenames::True { git_moves } else { &[] };
+    let wanted: Vec<&DirectoryRenameMove> = match mode {
+        super::DirectoryRenames::True => git_moves.iter().collect(),
+        super::DirectoryRenames::Conflict => git_moves.iter().filter(|m| !m.conflict).collect(),
+        super::DirectoryRenames::False => Vec::new(),
+    };
+    let same = |a: &DirectoryRenameMove, b: &DirectoryRenameMove| a.from == b.from && a.to == b.to;
     let components = |path: &BString| path.split_str("/").map(|c| c.as_bstr().to_owned()).collect::<Vec<BString>>();
     let by_gix = moves_by_gix(conflicts);
-    for undo in by_gix.iter().filter(|m| !wanted.contains(m)) {
+    for undo in by_gix.iter().filter(|m| !wanted.iter().any(|w| same(w, m))) {
         tree.remove(components(&undo.to))?;
         tree.upsert(components(&undo.from), undo.entry.0, undo.entry.1)?;
     }
-    for apply in wanted.iter().filter(|m| !by_gix.contains(m)) {
+    for apply in wanted.into_iter().filter(|m| !by_gix.iter().any(|g| same(g, m))) {
         tree.remove(components(&apply.from))?;
         tree.upsert(components(&apply.to), apply.entry.0, apply.entry.1)?;
     }
@@ -273,6 +279,10 @@ pub(crate) struct DirectoryRenameMove {
     pub to: BString,
     /// The file's mode and blob.
     pub entry: (gix::objs::tree::EntryKind, ObjectId),
+    /// Is it a file location conflict with `merge.directoryRenames=conflict`? Not when the
+    /// move takes a renamed file back to where it came from, and the renaming side changed
+    /// it there (git merges the two as one file, cleanly).
+    pub conflict: bool,
 }
 
 /// **Directory renames as git detects them** (`merge-ort.c`, `diffcore-rename.c`).
@@ -296,7 +306,8 @@ pub(crate) struct DirectoryRenameMove {
 /// `conflict`/`false`.
 ///
 /// Not reproduced here (left as gix has them, listed in the report of the property test):
-/// "directory rename split" (no majority: git conflicts without a path), "implicit dir
+/// "directory rename split" (no majority: git conflicts without a path), a file renamed away
+/// and moved back home unchanged by a directory rename (git conflicts without a path), "implicit dir
 /// rename" collisions and paths in the way (git conflicts, the file stays), and directory
 /// renames inside the merges that build a virtual merge base.
 ///
@@ -439,7 +450,9 @@ pub(crate) fn directory_rename_moves(
             let to_path = gix::path::from_bstr(to.as_bstr())?.into_owned();
             // git (`path_in_way`): anything at the new path, except the base's file that this
             // very file was renamed from (whatever the renaming side did to it).
-            let base_has_it = base_tree.lookup_entry_by_path(&to_path)?.is_some();
+            let base_entry = base_tree.lookup_entry_by_path(&to_path)?;
+            let base_has_it = base_entry.is_some();
+            let mut back_home = false;
             let in_base = base_has_it && {
                 let sources = match &mut renamed_from {
                     Some(sources) => sources,
@@ -450,7 +463,8 @@ pub(crate) fn directory_rename_moves(
                             .collect(),
                     ),
                 };
-                !(from.len() == 1 && sources.get(&from[0]) == Some(&to))
+                back_home = from.len() == 1 && sources.get(&from[0]) == Some(&to);
+                !back_home
             };
             let in_the_way = in_base
                 || other_tree.lookup_entry_by_path(&to_path)?.is_some()
@@ -461,7 +475,19 @@ pub(crate) fn directory_rename_moves(
                 let from_path = gix::path::from_bstr(from.as_bstr())?.into_owned();
                 let Some(entry) = other_tree.lookup_entry_by_path(&from_path)? else { continue };
                 let entry = (entry.mode().kind(), entry.object_id());
-                moves.push(DirectoryRenameMove { from: from.clone(), to, entry });
+                let changed_by_renamer = back_home
+                    && own_tree.lookup_entry_by_path(&to_path)?.map(|e| (e.mode(), e.object_id()))
+                        != base_entry.as_ref().map(|e| (e.mode(), e.object_id()));
+                // Back home unchanged: git says "CONFLICT (file location)" but stages nothing, so
+                // it lists no path (not reproduced: no conflict here; see above).
+                let unchanged =
+                    back_home && base_entry.as_ref().map(|e| (e.mode().kind(), e.object_id())) == Some(entry);
+                moves.push(DirectoryRenameMove {
+                    from: from.clone(),
+                    to,
+                    entry,
+                    conflict: !changed_by_renamer && !unchanged,
+                });
             }
         }
     }
