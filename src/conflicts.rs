@@ -903,7 +903,6 @@ impl MergeCaches {
         // Where gix's paths differ from git's (see crate::merge::shims).
         for conflict in merge.conflicts.iter().filter(|c| c.is_unresolved(how)) {
             shims::distinct_types_aside(&mut paths, conflict, our_label, their_label);
-            shims::rename_rename_through_directory_rename(&mut paths, conflict);
             shims::add_add_by_mode(&mut paths, conflict);
         }
         // A file git moves along with a directory rename is conflicted at its new path, and

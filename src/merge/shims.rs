@@ -114,49 +114,6 @@ pub(crate) fn drop_sources_renamed_alike(
     }
 }
 
-/// **rename/rename through a directory rename.**
-///
-/// git: a file renamed differently on both sides, where one side moved it along with its whole
-/// directory (`dir/x` -> `newdir/x`), has the directory rename applied to the other side's new
-/// name too (`dir/x2` -> `newdir/x2`), and lists that path. gix 0.90 lists `dir/x2`.
-///
-/// Delete when gix applies directory renames to the other side's rename target.
-/// Test: `conflicts::rename_inside_a_renamed_directory_agrees_with_merge_tree`.
-pub(crate) fn rename_rename_through_directory_rename(paths: &mut BTreeMap<BString, ConflictKind>, conflict: &Conflict) {
-    if !matches!(conflict.resolution, Err(ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. })) {
-        return;
-    }
-    let (a, b) = (&conflict.ours, &conflict.theirs);
-    for (mover, other) in [(a, b), (b, a)] {
-        if let Some(moved) = moved_by_directory_rename(mover, other.location()) {
-            paths.remove(other.location());
-            paths.insert(moved, ConflictKind::RenameRename);
-        }
-    }
-}
-
-/// If `mover` is a file that moved along with its directory (`dir/x` -> `newdir/x` as part of
-/// renaming `dir`), where that directory rename puts `path` (`dir/y` -> `newdir/y`).
-fn moved_by_directory_rename(mover: &Change, path: &BStr) -> Option<BString> {
-    use gix::diff::tree::visit::Relation;
-    let Change::Rewrite { source_location, location, relation: Some(Relation::ChildOfParent(_)), .. } = mover else {
-        return None;
-    };
-    let (from_dir, to_dir) = (parent_dir(source_location.as_bstr())?, parent_dir(location.as_bstr())?);
-    if from_dir == to_dir {
-        return None;
-    }
-    let rest = path.strip_prefix(from_dir.as_bytes())?.strip_prefix(b"/")?;
-    let mut moved = BString::from(to_dir.as_bytes());
-    moved.push_byte(b'/');
-    moved.push_str(rest);
-    Some(moved)
-}
-
-fn parent_dir(path: &BStr) -> Option<&BStr> {
-    path.rfind("/").map(|slash| path[..slash].as_bstr())
-}
-
 /// **Distinct types** (a file against a symlink or submodule, both sides changed).
 ///
 /// git: keeps both, the symlink or submodule at the path and the regular file aside at
@@ -310,6 +267,10 @@ pub(crate) struct DirectoryRenameMove {
 /// and moved back home unchanged by a directory rename (git conflicts without a path), "implicit dir
 /// rename" collisions and paths in the way (git conflicts, the file stays), and directory
 /// renames inside the merges that build a virtual merge base.
+///
+/// This also puts the other side's rename target of a rename/rename below the renamed
+/// directory, as git does (`dir/x2` -> `newdir/x2` when `dir` became `newdir`; test
+/// `conflicts::rename_inside_a_renamed_directory_agrees_with_merge_tree`).
 ///
 /// Delete when gix detects directory renames with git's rules and reads
 /// `merge.directoryRenames`. Tests: `conflicts::a_directory_renamed_to_the_top_level_agrees_with_merge_tree`
@@ -570,4 +531,8 @@ fn renames(
     )?;
     diff_cache.clear_resource_cache_keep_allocation();
     Ok(out)
+}
+
+fn parent_dir(path: &BStr) -> Option<&BStr> {
+    path.rfind("/").map(|slash| path[..slash].as_bstr())
 }
