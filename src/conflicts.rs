@@ -16,11 +16,10 @@
 //! their own commits are disjoint, so X is their merge base, and a three-way merge of changes
 //! to disjoint paths has nothing to conflict on.
 //!
-//! Verdicts and conflicted paths follow `git merge-tree --write-tree`. gix treats a file that
-//! one side added into a directory the other side renamed as resolved; git's default
-//! (`merge.directoryRenames=conflict`) reports "CONFLICT (file location)", so that case counts
-//! as a conflict here too. External merge drivers and filters configured in the repository are
-//! never run by this read-only check.
+//! Verdicts and conflicted paths follow `git merge-tree --write-tree`; where gix's answer
+//! differs from git's (directory renames, "CONFLICT (file location)", distinct types, ...) the
+//! correction is in `crate::merge::shims`. External merge drivers and filters configured in
+//! the repository are never run by this read-only check.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;

@@ -17,6 +17,10 @@
 //!   can write the config or a worktree's `.gitattributes` can plant, and a dry run must give
 //!   the real run's answer; `agent.resolve` rules are the printed, explicit way (defect 21).
 //!
+//! - `merge.directoryRenames` (`conflict` by default, `true`, `false`): gix has no such setting
+//!   and detects directory renames its own way; git's detection and the three settings are
+//!   reproduced in [`shims`], where every correction of gix's answers lives.
+//!
 //! Every merge goes through `crate::conflicts::MergeCaches` (commit merges, tree merges with a
 //! given base, virtual merge bases), built from this configuration; no code calls gix's
 //! `Repository::merge_trees`/`merge_commits`, which read the configuration gix's way.
@@ -64,6 +68,8 @@ impl MergeConfig {
         // git: a boolean or "conflict"; anything else is ignored (values of later versions).
         let directory_renames = match text("merge.directoryRenames").as_deref() {
             Some("conflict") => DirectoryRenames::Conflict,
+            // Rename words, not booleans, for this setting.
+            Some("copies" | "copy") => DirectoryRenames::Conflict,
             Some(value) => match git_bool(value) {
                 Some(true) => DirectoryRenames::True,
                 Some(false) => DirectoryRenames::False,

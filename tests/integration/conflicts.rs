@@ -1381,3 +1381,36 @@ fn a_content_merge_places_hunks_as_git_does() {
     assert!(merge_tree(&env, &repo, "agent/a", "agent/b").is_none(), "git merges this cleanly");
     assert_agrees_with_merge_tree(&env, &repo, &["a", "b"], 0);
 }
+
+/// Worktree attributes that change the verdict of two edits far apart in one file: `-merge`
+/// and `binary` make it a conflict for git (no line merge), `merge=text` keeps it clean; and
+/// files with CRLF line endings and no attributes merge line by line as git does.
+#[test]
+fn binary_and_unmerged_attributes_and_crlf_files_agree_with_merge_tree() {
+    let env = Env::new();
+    let crlf = numbered("crlf").replace('\n', "\r\n");
+    let repo = canonical_repo(&env, "repo", &[("text.txt", &numbered("text")), ("crlf.txt", &crlf)]);
+    let a = spawn(&env, &repo, "a", &[]);
+    commit_line(&env, &a, "text.txt", 2, "a changed line 2");
+    env.commit(&a, &[("crlf.txt", &crlf.replacen("crlf line 2", "a's crlf line 2", 1))], "a: crlf.txt");
+    let b = spawn(&env, &repo, "b", &[]);
+    commit_line(&env, &b, "text.txt", 7, "b changed line 7");
+    env.commit(&b, &[("crlf.txt", &crlf.replacen("crlf line 7", "b's crlf line 7", 1))], "b: crlf.txt");
+    let c = spawn(&env, &repo, "c", &[]);
+    env.commit(&c, &[("crlf.txt", &crlf.replace("\r\n", "\n"))], "c: crlf.txt to LF");
+    assert_eq!(merge_tree(&env, &repo, "agent/a", "agent/b"), None, "scenario: clean without attributes");
+    // The exit status git's answers make: 1 if any pair conflicts.
+    let code = |env: &Env| {
+        let pairs = [("a", "b"), ("a", "c"), ("b", "c")];
+        let any =
+            pairs.iter().any(|(x, y)| merge_tree(env, &repo, &format!("agent/{x}"), &format!("agent/{y}")).is_some());
+        i32::from(any)
+    };
+    assert_agrees_with_merge_tree(&env, &repo, &["a", "b", "c"], code(&env));
+    for attributes in ["text.txt -merge\n", "text.txt binary\n", "text.txt merge=text\n"] {
+        write(&repo.join(".gitattributes"), attributes);
+        let expected = if attributes.contains("merge=text") { None } else { Some([b"text.txt".to_vec()].into()) };
+        assert_eq!(merge_tree(&env, &repo, "agent/a", "agent/b"), expected, "scenario: {attributes}");
+        assert_agrees_with_merge_tree(&env, &repo, &["a", "b", "c"], code(&env));
+    }
+}
