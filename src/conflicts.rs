@@ -16,11 +16,10 @@
 //! their own commits are disjoint, so X is their merge base, and a three-way merge of changes
 //! to disjoint paths has nothing to conflict on.
 //!
-//! Verdicts and conflicted paths follow `git merge-tree --write-tree`. gix treats a file that
-//! one side added into a directory the other side renamed as resolved; git's default
-//! (`merge.directoryRenames=conflict`) reports "CONFLICT (file location)", so that case counts
-//! as a conflict here too. External merge drivers and filters configured in the repository are
-//! never run by this read-only check.
+//! Verdicts and conflicted paths follow `git merge-tree --write-tree`; where gix's answer
+//! differs from git's (directory renames, "CONFLICT (file location)", distinct types, ...) the
+//! correction is in `crate::merge::shims`. External merge drivers and filters configured in
+//! the repository are never run by this read-only check.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -31,6 +30,7 @@ use gix::ObjectId;
 use gix::merge::plumbing::tree::{Resolution, ResolutionFailure, TreatAsUnresolved};
 use serde::Serialize;
 
+use crate::merge::{DirectoryRenames, shims};
 use crate::output::JsonPath;
 
 /// A branch to check: the task it belongs to and the commit to merge.
@@ -724,6 +724,7 @@ pub(crate) struct MergeCaches {
     options: gix::merge::commit::Options,
     /// The same options for merges of trees with a given base (integrate's rebase steps and rules).
     tree_options: gix::merge::plumbing::tree::Options,
+    directory_renames: DirectoryRenames,
 }
 
 impl MergeCaches {
@@ -737,6 +738,7 @@ impl MergeCaches {
             commit_graph: repo.commit_graph_if_enabled()?,
             options: gix::merge::commit::Options::from(tree_options.clone()),
             tree_options,
+            directory_renames: config.directory_renames,
         })
     }
 
@@ -779,7 +781,8 @@ impl MergeCaches {
         } else {
             Vec::new()
         };
-        self.conflicts_of(repo, outcome.tree_merge, base_tree, our_label, their_label, overlap)
+        let sides = [repo.find_commit(ours)?.tree_id()?.detach(), repo.find_commit(theirs)?.tree_id()?.detach()];
+        self.conflicts_of(repo, outcome.tree_merge, base_tree, sides, our_label, their_label, overlap)
     }
 
     /// Merges the trees `ours` and `theirs` with `base` as their merge base (a rebase step's
@@ -812,7 +815,7 @@ impl MergeCaches {
             &mut self.blob_merge,
             self.tree_options.clone(),
         )?;
-        self.conflicts_of(repo, merge, base, our_label, their_label, Vec::new())
+        self.conflicts_of(repo, merge, base, [ours, theirs], our_label, their_label, Vec::new())
     }
 
     /// The tree to merge `ours` and `theirs` against, as git chooses it: the tree of their
@@ -854,19 +857,35 @@ impl MergeCaches {
 
     /// The outcome of a tree merge: the merged tree when clean (if asked for), else the
     /// conflicted paths exactly as git lists them.
+    #[allow(clippy::too_many_arguments)]
     fn conflicts_of(
-        &self,
+        &mut self,
         repo: &gix::Repository,
         mut merge: gix::merge::plumbing::tree::Outcome<'_>,
         base_tree: ObjectId,
+        sides: [ObjectId; 2],
         our_label: &str,
         their_label: &str,
         overlap: Vec<BString>,
     ) -> anyhow::Result<Merged> {
         let how = TreatAsUnresolved::git();
-        let relocated = files_moved_by_directory_renames(repo, &merge.conflicts, base_tree)?;
+        // Directory renames as git detects them, and with `conflict` the file location
+        // conflicts they make (see crate::merge::shims).
+        let moves = match self.directory_renames {
+            DirectoryRenames::False => Vec::new(),
+            DirectoryRenames::True | DirectoryRenames::Conflict => {
+                shims::directory_rename_moves(repo, base_tree, sides, self.tree_options.rewrites, &mut self.diff_cache)?
+            }
+        };
+        let relocated: Vec<(BString, ConflictKind)> = match self.directory_renames {
+            DirectoryRenames::Conflict => {
+                moves.iter().filter(|m| m.conflict).map(|m| (m.to.clone(), ConflictKind::DirectoryRename)).collect()
+            }
+            DirectoryRenames::True | DirectoryRenames::False => Vec::new(),
+        };
         if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {
             let tree = if self.write_clean_trees {
+                shims::place_directory_rename_moves(&mut merge.tree, &merge.conflicts, &moves, self.directory_renames)?;
                 Some(merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?)
             } else {
                 None
@@ -887,7 +906,7 @@ impl MergeCaches {
             how,
             gix::merge::plumbing::tree::apply_index_entries::RemovalMode::Prune,
         );
-        let kinds = conflict_kinds(&merge.conflicts, how);
+        let kinds = shims::conflict_kinds(&merge.conflicts, how);
         let mut paths: BTreeMap<BString, ConflictKind> = BTreeMap::new();
         for entry in index.entries() {
             if entry.stage_raw() != 0 {
@@ -896,38 +915,22 @@ impl MergeCaches {
                 paths.insert(path, kind);
             }
         }
+        // Where gix's paths differ from git's (see crate::merge::shims).
         for conflict in merge.conflicts.iter().filter(|c| c.is_unresolved(how)) {
-            let (a, b) = (&conflict.ours, &conflict.theirs);
-            // git keeps both sides of a type change (a file against a symlink or submodule)
-            // and moves the regular file aside to `path~<label>`; gix keeps one.
-            if let Some(aside) = type_change_aside(a, b, our_label, their_label) {
-                paths.insert(a.location().to_owned(), ConflictKind::TypeChange);
-                paths.insert(aside, ConflictKind::TypeChange);
-            }
-            // A file renamed differently on both sides, where one side moved it along with its
-            // whole directory: git applies that directory rename to the other side's new name.
-            if matches!(conflict.resolution, Err(ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. })) {
-                for (mover, other) in [(a, b), (b, a)] {
-                    if let Some(moved) = moved_by_directory_rename(mover, other.location()) {
-                        paths.remove(other.location());
-                        paths.insert(moved, ConflictKind::RenameRename);
-                    }
-                }
-            }
-            // gix records an add/add of the same content with different modes without index
-            // stages; git reports it as an add/add conflict.
-            if matches!(conflict.resolution, Err(ResolutionFailure::Unknown))
-                && is_addition(a)
-                && is_addition(b)
-                && a.location() == b.location()
-            {
-                paths.insert(a.location().to_owned(), ConflictKind::AddAdd);
+            shims::distinct_types_aside(&mut paths, conflict, our_label, their_label);
+            shims::add_add_by_mode(&mut paths, conflict);
+        }
+        // A file git moves along with a directory rename is conflicted at its new path, and
+        // so is a conflict about it elsewhere (a rename/rename into the renamed directory).
+        for m in &moves {
+            if let Some(kind) = paths.remove(&m.from) {
+                paths.insert(m.to.clone(), kind);
             }
         }
         for (path, kind) in relocated {
             paths.entry(path).or_insert(kind);
         }
-        drop_sources_renamed_alike(&mut paths, &merge.conflicts, how);
+        shims::drop_sources_renamed_alike(&mut paths, &merge.conflicts, how);
         let conflicts = paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect();
         Ok(Merged { conflicts, overlap, tree: None })
     }
@@ -1043,165 +1046,6 @@ pub(crate) struct Merged {
     pub overlap: Vec<BString>,
     /// The merged tree, written, when the merge was clean and trees were asked for.
     pub tree: Option<ObjectId>,
-}
-
-/// Files one side added into a directory the other side renamed, which gix moves along and
-/// calls resolved. git's default (`merge.directoryRenames=conflict`) reports these as
-/// "CONFLICT (file location)", but only when the file's own directory existed in the merge
-/// base: a new subdirectory of a renamed directory stays where it was, cleanly.
-fn files_moved_by_directory_renames(
-    repo: &gix::Repository,
-    conflicts: &[gix::merge::plumbing::tree::Conflict],
-    base_tree: ObjectId,
-) -> anyhow::Result<Vec<(BString, ConflictKind)>> {
-    let mut moved = Vec::new();
-    for conflict in conflicts {
-        let Ok(Resolution::SourceLocationAffectedByRename { final_location }) = &conflict.resolution else {
-            continue;
-        };
-        // One side is the renamed directory, the other the file that was added into it.
-        let original = [&conflict.ours, &conflict.theirs]
-            .into_iter()
-            .find(|change| !change.entry_mode().is_tree())
-            .map_or(final_location.as_bstr(), |change| change.location());
-        let parent_existed = match original.rfind("/") {
-            None => true,
-            Some(slash) => {
-                let parent = gix::path::from_bstr(original[..slash].as_bstr())?.into_owned();
-                repo.find_tree(base_tree)?.lookup_entry_by_path(&parent)?.is_some_and(|e| e.mode().is_tree())
-            }
-        };
-        if parent_existed {
-            moved.push((final_location.clone(), ConflictKind::DirectoryRename));
-        }
-    }
-    Ok(moved)
-}
-
-/// A file both sides renamed to the same new name (and changed differently) conflicts at the
-/// new name only, for git; gix's index also keeps the old name at the base stage. The old
-/// name is dropped unless another unresolved conflict is about it.
-fn drop_sources_renamed_alike(
-    paths: &mut BTreeMap<BString, ConflictKind>,
-    conflicts: &[gix::merge::tree::Conflict],
-    how: TreatAsUnresolved,
-) {
-    let unresolved: Vec<&gix::merge::tree::Conflict> = conflicts.iter().filter(|c| c.is_unresolved(how)).collect();
-    for conflict in &unresolved {
-        let (a, b) = (&conflict.ours, &conflict.theirs);
-        let source = a.source_location();
-        let renamed_alike = source != a.location() && source == b.source_location() && a.location() == b.location();
-        let source_is_conflicted_itself =
-            unresolved.iter().any(|other| other.ours.location() == source || other.theirs.location() == source);
-        if renamed_alike && !source_is_conflicted_itself {
-            paths.remove(source);
-        }
-    }
-}
-
-/// If `mover` is a file that moved along with its directory (`dir/x` -> `newdir/x` as part of
-/// renaming `dir`), where that directory rename puts `path` (`dir/y` -> `newdir/y`).
-fn moved_by_directory_rename(mover: &gix::diff::tree_with_rewrites::Change, path: &BStr) -> Option<BString> {
-    use gix::diff::tree::visit::Relation;
-    use gix::diff::tree_with_rewrites::Change;
-    let Change::Rewrite { source_location, location, relation: Some(Relation::ChildOfParent(_)), .. } = mover else {
-        return None;
-    };
-    let (from_dir, to_dir) = (parent_dirs(source_location.as_bstr()).next()?, parent_dirs(location.as_bstr()).next()?);
-    if from_dir == to_dir {
-        return None;
-    }
-    let rest = path.strip_prefix(from_dir.as_bytes())?.strip_prefix(b"/")?;
-    let mut moved = BString::from(to_dir.as_bytes());
-    moved.push_byte(b'/');
-    moved.push_str(rest);
-    Some(moved)
-}
-
-/// For a modification on both sides where one side made the path a symlink or submodule and
-/// the other kept a regular file: where git puts the regular file, `<path>~<its side's label>`.
-fn type_change_aside(
-    ours: &gix::diff::tree_with_rewrites::Change,
-    theirs: &gix::diff::tree_with_rewrites::Change,
-    our_label: &str,
-    their_label: &str,
-) -> Option<BString> {
-    use gix::diff::tree_with_rewrites::Change;
-    use gix::objs::tree::EntryKind;
-    let both_modified = matches!(ours, Change::Modification { .. }) && matches!(theirs, Change::Modification { .. });
-    let is_file = |change: &Change| matches!(change.entry_mode().kind(), EntryKind::Blob | EntryKind::BlobExecutable);
-    if !both_modified || is_file(ours) == is_file(theirs) || ours.location() != theirs.location() {
-        return None;
-    }
-    let label = if is_file(ours) { our_label } else { their_label };
-    let mut aside = ours.location().to_owned();
-    aside.push_str(format!("~{}", label.replace('/', "_")));
-    Some(aside)
-}
-
-/// The kind of each unresolved conflict, by every path it involves.
-fn conflict_kinds(
-    conflicts: &[gix::merge::plumbing::tree::Conflict],
-    how: TreatAsUnresolved,
-) -> HashMap<BString, ConflictKind> {
-    let mut kinds = HashMap::new();
-    for conflict in conflicts.iter().filter(|c| c.is_unresolved(how)) {
-        let (ours, theirs) = conflict.changes_in_resolution();
-        let kind = match &conflict.resolution {
-            // A directory on one side where the other has a file: gix may call it a type
-            // mismatch of two additions, git calls it file/directory.
-            Err(_) | Ok(Resolution::Forced(_)) if ours.entry_mode().is_tree() != theirs.entry_mode().is_tree() => {
-                ConflictKind::FileDirectory
-            }
-            Err(ResolutionFailure::Unknown) if is_addition(ours) && is_addition(theirs) => ConflictKind::AddAdd,
-            Err(failure) | Ok(Resolution::Forced(failure)) => failure_kind(failure),
-            Ok(Resolution::SourceLocationAffectedByRename { .. }) => ConflictKind::DirectoryRename,
-            Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename { final_location: Some(_), .. }) => {
-                ConflictKind::DirectoryRename
-            }
-            Ok(_) if is_addition(ours) && is_addition(theirs) => ConflictKind::AddAdd,
-            Ok(_) => ConflictKind::Content,
-        };
-        let mut paths: Vec<BString> = vec![ours.location().to_owned(), theirs.location().to_owned()];
-        match &conflict.resolution {
-            Err(ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed {
-                renamed_unique_path_to_modified_blob,
-            }) => paths.push(renamed_unique_path_to_modified_blob.clone()),
-            Err(ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { renamed_unique_path_of_theirs }) => {
-                paths.push(renamed_unique_path_of_theirs.clone())
-            }
-            Err(ResolutionFailure::OursAddedTheirsAddedTypeMismatch { their_unique_location }) => {
-                paths.push(their_unique_location.clone())
-            }
-            Ok(Resolution::OursModifiedTheirsRenamedAndChangedThenRename {
-                final_location: Some(location), ..
-            }) => paths.push(location.clone()),
-            _ => {}
-        }
-        for path in paths {
-            kinds.entry(path).or_insert(kind);
-        }
-    }
-    kinds
-}
-
-fn is_addition(change: &gix::diff::tree_with_rewrites::Change) -> bool {
-    matches!(change, gix::diff::tree_with_rewrites::Change::Addition { .. })
-}
-
-fn failure_kind(failure: &ResolutionFailure) -> ConflictKind {
-    match failure {
-        ResolutionFailure::SubmoduleMerge | ResolutionFailure::SubmoduleAddAdd => ConflictKind::Submodule,
-        ResolutionFailure::OursRenamedTheirsRenamedToSameLocation
-        | ResolutionFailure::OursRenamedTheirsRenamedDifferently { .. } => ConflictKind::RenameRename,
-        ResolutionFailure::OursModifiedTheirsDirectoryThenOursRenamed { .. }
-        | ResolutionFailure::OursDirectoryTheirsNonDirectoryTheirsRenamed { .. } => ConflictKind::FileDirectory,
-        ResolutionFailure::OursAddedTheirsAddedTypeMismatch { .. }
-        | ResolutionFailure::OursModifiedTheirsRenamedTypeMismatch => ConflictKind::TypeChange,
-        ResolutionFailure::OursDeletedTheirsRenamed => ConflictKind::RenameDelete,
-        ResolutionFailure::OursModifiedTheirsDeleted => ConflictKind::ModifyDelete,
-        ResolutionFailure::Unknown => ConflictKind::Content,
-    }
 }
 
 /// Dependency manifests and lock files: two tasks changing these need a look even when the

@@ -8,7 +8,6 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::Value;
 
@@ -79,7 +78,6 @@ fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeS
     let out = env
         .command("git", repo)
         .args(["merge-tree", "--write-tree", "--name-only", "-z", ours, theirs])
-        .stderr(Stdio::null())
         .output()
         .unwrap();
     match out.status.code() {
@@ -88,6 +86,9 @@ fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeS
             let mut fields = out.stdout.split(|&b| b == 0);
             fields.next().expect("tree id");
             Some(fields.take_while(|f| !f.is_empty()).map(<[u8]>::to_vec).collect())
+        }
+        None => {
+            panic!("git merge-tree {ours} {theirs} was killed by a signal: {}", String::from_utf8_lossy(&out.stderr))
         }
         other => panic!("git merge-tree {ours} {theirs} failed with {other:?}"),
     }
@@ -734,6 +735,42 @@ fn rename_inside_a_renamed_directory_agrees_with_merge_tree() {
     assert_agrees_with_merge_tree(&env, &repo, &["dirmv", "xren"], 1);
 }
 
+/// Both sides rename a file to the same new name and change the same line differently: git
+/// lists one conflict, at the new name (shim `drop_sources_renamed_alike`).
+#[test]
+fn a_file_renamed_alike_on_both_sides_conflicts_at_its_new_name_only() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", &numbered("a")), ("other.txt", "other\n")]);
+    for name in ["ours", "theirs"] {
+        let wt = spawn(&env, &repo, name, &[]);
+        env.git(&wt, &["mv", "a.txt", "b.txt"]);
+        commit_line(&env, &wt, "b.txt", 2, &format!("{name} changed line 2"));
+    }
+    assert_eq!(merge_tree(&env, &repo, "agent/ours", "agent/theirs"), Some([b"b.txt".to_vec()].into()), "scenario");
+    assert_agrees_with_merge_tree(&env, &repo, &["ours", "theirs"], 1);
+}
+
+/// One side moves the only file of `moved/` to the top level: git takes that for a rename of
+/// `moved/` to the top level, and moves the file the other side added in `moved/` along, as
+/// `merge.directoryRenames` says: "CONFLICT (file location)" (the default, and `conflict`), a
+/// clean move (`true`), or no move (`false`). gix 0.90 detects no rename to the top level.
+#[test]
+fn a_directory_renamed_to_the_top_level_agrees_with_merge_tree() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("moved/x.txt", &numbered("x")), ("top.txt", "top\n")]);
+    let wt = spawn(&env, &repo, "up", &[]);
+    env.git(&wt, &["mv", "moved/x.txt", "x.txt"]);
+    env.commit(&wt, &[], "moved/x.txt to the top");
+    let wt = spawn(&env, &repo, "add", &[]);
+    env.commit(&wt, &[("moved/f2.txt", "new\n")], "add moved/f2.txt");
+    assert_eq!(merge_tree(&env, &repo, "agent/up", "agent/add"), Some([b"f2.txt".to_vec()].into()), "scenario");
+    assert_agrees_with_merge_tree(&env, &repo, &["up", "add"], 1);
+    for (setting, code) in [("conflict", 1), ("true", 0), ("false", 0)] {
+        env.git(&repo, &["config", "merge.directoryRenames", setting]);
+        assert_agrees_with_merge_tree(&env, &repo, &["up", "add"], code);
+    }
+}
+
 /// A task spawned after the target moved brings the target's changes into each of its pairs:
 /// the pair's sides are measured from the pair's merge base. A content conflict on a file is a
 /// change on both sides, so its path is in "overlap" (the contract allows an empty overlap only
@@ -1344,4 +1381,37 @@ fn a_content_merge_places_hunks_as_git_does() {
     env.commit(&b, &[("f.h", "x;\n\nz;\n\n/*\n */\n")], "b");
     assert!(merge_tree(&env, &repo, "agent/a", "agent/b").is_none(), "git merges this cleanly");
     assert_agrees_with_merge_tree(&env, &repo, &["a", "b"], 0);
+}
+
+/// Worktree attributes that change the verdict of two edits far apart in one file: `-merge`
+/// and `binary` make it a conflict for git (no line merge), `merge=text` keeps it clean; and
+/// files with CRLF line endings and no attributes merge line by line as git does.
+#[test]
+fn binary_and_unmerged_attributes_and_crlf_files_agree_with_merge_tree() {
+    let env = Env::new();
+    let crlf = numbered("crlf").replace('\n', "\r\n");
+    let repo = canonical_repo(&env, "repo", &[("text.txt", &numbered("text")), ("crlf.txt", &crlf)]);
+    let a = spawn(&env, &repo, "a", &[]);
+    commit_line(&env, &a, "text.txt", 2, "a changed line 2");
+    env.commit(&a, &[("crlf.txt", &crlf.replacen("crlf line 2", "a's crlf line 2", 1))], "a: crlf.txt");
+    let b = spawn(&env, &repo, "b", &[]);
+    commit_line(&env, &b, "text.txt", 7, "b changed line 7");
+    env.commit(&b, &[("crlf.txt", &crlf.replacen("crlf line 7", "b's crlf line 7", 1))], "b: crlf.txt");
+    let c = spawn(&env, &repo, "c", &[]);
+    env.commit(&c, &[("crlf.txt", &crlf.replace("\r\n", "\n"))], "c: crlf.txt to LF");
+    assert_eq!(merge_tree(&env, &repo, "agent/a", "agent/b"), None, "scenario: clean without attributes");
+    // The exit status git's answers make: 1 if any pair conflicts.
+    let code = |env: &Env| {
+        let pairs = [("a", "b"), ("a", "c"), ("b", "c")];
+        let any =
+            pairs.iter().any(|(x, y)| merge_tree(env, &repo, &format!("agent/{x}"), &format!("agent/{y}")).is_some());
+        i32::from(any)
+    };
+    assert_agrees_with_merge_tree(&env, &repo, &["a", "b", "c"], code(&env));
+    for attributes in ["text.txt -merge\n", "text.txt binary\n", "text.txt merge=text\n"] {
+        write(&repo.join(".gitattributes"), attributes);
+        let expected = if attributes.contains("merge=text") { None } else { Some([b"text.txt".to_vec()].into()) };
+        assert_eq!(merge_tree(&env, &repo, "agent/a", "agent/b"), expected, "scenario: {attributes}");
+        assert_agrees_with_merge_tree(&env, &repo, &["a", "b", "c"], code(&env));
+    }
 }

@@ -365,3 +365,25 @@ fn a_rule_resolved_file_goes_through_the_clean_conversion_as_git_add_would() {
     assert_eq!(rev(&env, &repo, "out:notes.txt"), git_blob.trim());
     assert_eq!(env.git(&repo, &["cat-file", "-p", "out:notes.txt"]), "one\ntwo\n");
 }
+
+/// A directory renamed to the top level (its only file moved up) on the target, a file added
+/// into it by the task: with `merge.directoryRenames=true` git moves the file to the top, with
+/// `false` it stays; integrate's merged tree is git's either way.
+#[test]
+fn a_directory_rename_to_the_top_level_lands_where_git_puts_the_file() {
+    for setting in ["true", "false"] {
+        let env = Env::new();
+        let repo = canonical_repo(&env, "repo", &[("moved/x.txt", "x\n"), ("top.txt", "top\n")]);
+        task(&env, &repo, "add", &[("moved/f2.txt", "new\n")]);
+        env.git(&repo, &["mv", "moved/x.txt", "x.txt"]);
+        env.git(&repo, &["commit", "-q", "-m", "moved/x.txt to the top"]);
+        env.git(&repo, &["config", "merge.directoryRenames", setting]);
+        let (git_tree, clean) = git_merge_tree(&env, &repo, None, "main", "agent/add");
+        assert!(clean, "{setting}: git merges cleanly");
+        let json = integrate_json(&env, &repo, &["--branch", "out"], 0);
+        assert_eq!(statuses(&json), ["merged"], "{setting}: {json:#}");
+        let files = |rev: &str| env.git(&repo, &["ls-tree", "-r", "--name-only", rev]);
+        assert_eq!(files("out"), files(&git_tree), "{setting}: the files where git puts them");
+        assert_eq!(tree_of(&env, &repo, "out"), git_tree, "{setting}");
+    }
+}

@@ -188,19 +188,7 @@ fn check_seed(env: &Env, seed: u64) -> Vec<String> {
 
 /// Cases that still differ from git, each with why. Each must go on differing: when one
 /// agrees, the test fails and asks for it to be removed here.
-const KNOWN_DIFFERENCES: &[(u64, &str)] = &[
-    (
-        16,
-        "one side moved the only file of moved/ to the top level, which git takes for a rename of \
-         the directory moved/ to the top (and moves the other side's new moved/f2.txt along); gix \
-         0.90 detects no directory rename to the top level: the verdict agrees, a path differs",
-    ),
-    (
-        1034,
-        "the same rename of moved/ to the top level: git reports CONFLICT (file location) for the \
-         file the other side added in moved/, gix 0.90 merges cleanly (a false clean)",
-    ),
-];
+const KNOWN_DIFFERENCES: &[(u64, &str)] = &[];
 
 /// Runs `count` seeds starting at `first`, or only `GIT_AGENT_PROPERTY_SEED` when set.
 fn run_seeds(first: u64, count: u64) {
@@ -214,8 +202,17 @@ fn run_seeds(first: u64, count: u64) {
     };
     let env = Env::new();
     let mut failures = Vec::new();
+    let mut git_crashed = Vec::new();
     for seed in seeds {
-        let mismatches = check_seed(&env, seed);
+        // git itself can crash on a history (an assertion in merge-ort): no reference, no verdict.
+        let mismatches = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_seed(&env, seed))) {
+            Ok(mismatches) => mismatches,
+            Err(panic) if panic_message(&*panic).contains(GIT_CRASHED) => {
+                git_crashed.push(seed);
+                continue;
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         let known = KNOWN_DIFFERENCES.iter().find(|(known, _)| *known == seed);
         match (mismatches.is_empty(), known) {
             (true, None) | (false, Some(_)) => {}
@@ -226,7 +223,21 @@ fn run_seeds(first: u64, count: u64) {
                 .push(format!("seed {seed} (replay: GIT_AGENT_PROPERTY_SEED={seed}):\n  {}", mismatches.join("\n  "))),
         }
     }
+    if !git_crashed.is_empty() {
+        eprintln!("git merge-tree crashed on seed(s) {git_crashed:?}: not compared");
+    }
     assert!(failures.is_empty(), "{} case(s) differ from git merge-tree:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// What `conflicts::merge_tree` panics with when git was killed by a signal.
+const GIT_CRASHED: &str = "was killed by a signal";
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 #[test]

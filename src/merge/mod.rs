@@ -17,9 +17,15 @@
 //!   can write the config or a worktree's `.gitattributes` can plant, and a dry run must give
 //!   the real run's answer; `agent.resolve` rules are the printed, explicit way (defect 21).
 //!
+//! - `merge.directoryRenames` (`conflict` by default, `true`, `false`): gix has no such setting
+//!   and detects directory renames its own way; git's detection and the three settings are
+//!   reproduced in [`shims`], where every correction of gix's answers lives.
+//!
 //! Every merge goes through `crate::conflicts::MergeCaches` (commit merges, tree merges with a
 //! given base, virtual merge bases), built from this configuration; no code calls gix's
 //! `Repository::merge_trees`/`merge_commits`, which read the configuration gix's way.
+
+pub mod shims;
 
 use bstr::ByteSlice;
 
@@ -32,6 +38,19 @@ pub struct MergeConfig {
     pub renames: bool,
     pub rename_limit: usize,
     pub renormalize: bool,
+    pub directory_renames: DirectoryRenames,
+}
+
+/// `merge.directoryRenames`: what a merge does with a file one side added into a directory
+/// the other side renamed (see [`shims::directory_rename_moves`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectoryRenames {
+    /// Detect none: the file stays where it was added.
+    False,
+    /// Move the file along, cleanly.
+    True,
+    /// Move it along and report "CONFLICT (file location)": git's default for merges.
+    Conflict,
 }
 
 impl MergeConfig {
@@ -46,7 +65,19 @@ impl MergeConfig {
             .filter(|limit| *limit > 0)
             .map_or(DEFAULT_RENAME_LIMIT, |limit| limit as usize);
         let renormalize = text("merge.renormalize").and_then(|v| git_bool(&v)).unwrap_or(false);
-        MergeConfig { renames, rename_limit: limit, renormalize }
+        // git: a boolean or "conflict"; anything else is ignored (values of later versions).
+        let directory_renames = match text("merge.directoryRenames").as_deref() {
+            Some("conflict") => DirectoryRenames::Conflict,
+            // Rename words, not booleans, for this setting.
+            Some("copies" | "copy") => DirectoryRenames::Conflict,
+            Some(value) => match git_bool(value) {
+                Some(true) => DirectoryRenames::True,
+                Some(false) => DirectoryRenames::False,
+                None => DirectoryRenames::Conflict,
+            },
+            None => DirectoryRenames::Conflict,
+        };
+        MergeConfig { renames, rename_limit: limit, renormalize, directory_renames }
     }
 
     /// The tree-merge options for gix: git's rename detection and diff algorithm.
