@@ -106,7 +106,11 @@ fn main() {
     let mut results = Vec::new();
     let mut disagreements = Vec::new();
     let mut notes = Vec::new();
-    for shape in Shape::ALL {
+    // GIT_AGENT_BENCH_SHAPE=one|target|long measures one shape only.
+    let only = std::env::var("GIT_AGENT_BENCH_SHAPE").ok();
+    let shapes: Vec<Shape> =
+        Shape::ALL.into_iter().filter(|s| only.as_ref().is_none_or(|o| s.label().starts_with(o.as_str()))).collect();
+    for &shape in &shapes {
         for &n in shape.sizes() {
             let result = measure(home, &base, shape, n, have_ours, &mut notes);
             disagreements.extend(result.disagreements.iter().cloned());
@@ -119,7 +123,7 @@ fn main() {
         "setup: {:.1} s in all (repository {:.1} s, {} tasks spawned and given branches {:.1} s)",
         (made + setup).as_secs_f64(),
         made.as_secs_f64(),
-        Shape::ALL.iter().flat_map(|s| s.sizes()).sum::<usize>(),
+        results.iter().map(|r| r.n).sum::<usize>(),
         setup.as_secs_f64()
     );
     for note in &notes {
@@ -172,7 +176,7 @@ fn main() {
         }
     }
     println!("summary:");
-    for shape in Shape::ALL {
+    for &shape in &shapes {
         let at = |n: usize| results.iter().find(|r| r.shape == shape && r.n == n).unwrap();
         let (small, large) = (at(32), at(128));
         let growth = large.ours.unwrap().as_secs_f64() / small.ours.unwrap().as_secs_f64();
@@ -441,7 +445,8 @@ fn word(conflict: bool) -> &'static str {
 
 fn run_ours(home: &Path, repo: &Path) -> (i32, Vec<u8>) {
     let mut c = command(home, "git", repo);
-    c.args(["agent-conflicts", "--json"]);
+    // Shape (c) spawns from commits, not from a branch: name the target.
+    c.args(["agent-conflicts", "--json", "--target", "main"]);
     run_code(c, &[0, 1])
 }
 
