@@ -253,7 +253,7 @@ pub fn analyse(
         }
     }
 
-    let candidates = candidate_pairs(repo, &prepared)?;
+    let candidates = candidate_pairs(repo, &prepared, target.commit)?;
     let mut jobs: Vec<Job> = candidates
         .iter()
         .map(|&(i, j)| {
@@ -421,8 +421,7 @@ fn parent_dirs(path: &BStr) -> impl Iterator<Item = &BStr> {
 
 /// Could changes `a` and `b`, made from the same commit, interact in a merge?
 fn paths_interact(a: &BTreeMap<BString, ChangeKind>, b: &BTreeMap<BString, ChangeKind>) -> bool {
-    let index = PathIndex::new([a, b].into_iter());
-    !index.interacting_pairs().is_empty()
+    ChangeIndex::new(std::iter::once(b)).interacts(a)
 }
 
 /// Changed paths of several branches, indexed to find pairs whose changes can interact.
@@ -503,18 +502,47 @@ impl<'a> PathIndex<'a> {
     }
 }
 
-/// The pairs that need a real merge. Every pair left out merges cleanly; the proof:
+/// The pairs that need a real merge. Every pair left out merges cleanly; the proof.
 ///
-/// - Same fork F, no shared commits: F is the pair's only merge base (a common ancestor
-///   outside F's history would be a shared commit), and changes from F that do not interact
-///   merge cleanly.
-/// - Different forks F_i, F_j, each the *only* merge base with the target, no shared commits,
-///   and F_i an ancestor of F_j (the normal case: the target moved between two spawns): then
-///   F_i is the pair's only merge base, the older branch changed C_i from it and the newer one
-///   at most what the target changed from F_i to F_j plus its own C_j; if C_i interacts with
-///   neither, the merge is clean.
-/// - Anything else (several merge bases, forks on unrelated lines, shared commits) is merged.
-fn candidate_pairs(repo: &gix::Repository, prepared: &[Prepared]) -> anyhow::Result<BTreeSet<(usize, usize)>> {
+/// Notation: for branch i, H_i is its head, F_i its fork (best merge base with the target),
+/// C_i = changes(F_i -> H_i) its own changes, K_i its own commits (reachable from H_i, not from
+/// F_i). "Interact" is the [`PathIndex`] relation: the same path, a file on one side where the
+/// other has a directory, or an addition below a directory the other side deleted a file from
+/// (a possible directory rename). A rename is a deletion plus an addition, so it interacts
+/// through both paths. Two fact carry the proof:
+///
+/// (1) Changes from the pair's merge base M that do not interact merge cleanly (the three-way
+///     merge, rename and directory-rename detection only ever meet on interacting paths).
+/// (2) A path that differs between trees X and Z differs between X and Y or between Y and Z,
+///     and a path added (deleted) from X to Z is added (deleted) from X to Y or from Y to Z.
+///     So changes(M -> H_i) is covered by changes(M -> F_i) and C_i, each with its own kinds,
+///     and because "interact" only grows with more paths and kinds, if neither part interacts
+///     with either part of the other branch, the exact changes do not interact either.
+///
+/// The cases:
+/// - K_i and K_j share a commit: merged.
+/// - Same fork F, no shared commits: a common ancestor of H_i and H_j outside F's history
+///   would be a shared commit, so F is the pair's only merge base, and by (1) non-interacting
+///   C_i and C_j merge cleanly.
+/// - Different forks, each the *only* merge base with the target, no shared commits: every
+///   common ancestor of H_i and the target is an ancestor of F_i, so K_i has no commit in the
+///   target's history and none in F_j's; the common ancestors of H_i and H_j are then exactly
+///   those of F_i and F_j, and so are the merge bases. If that merge base M is unique, then
+///   by (1) and (2) the pair is clean when no two of C_i, S_i = changes(M -> F_i), C_j,
+///   S_j = changes(M -> F_j) from different branches interact ([`ForkSegments`] computes the
+///   merge bases of forks and S once per pair of forks and per (M, F)).
+/// - Both forks on the target's first-parent line: the older one is an ancestor of the newer
+///   one, so it is M, S_old is empty and S_new = changes(F_old -> F_new), which by (2) is
+///   covered by the diffs between consecutive forks on that line (one tree diff each, not one
+///   per pair). The pair is clean when C_old interacts with none of those segments (C_new may
+///   touch what the target changed before F_new: that is its own history).
+/// - Anything else (several merge bases of the forks, a fork that is not the only merge base
+///   with the target) is merged.
+fn candidate_pairs(
+    repo: &gix::Repository,
+    prepared: &[Prepared],
+    target: ObjectId,
+) -> anyhow::Result<BTreeSet<(usize, usize)>> {
     let mut pairs = PathIndex::new(prepared.iter().map(|p| &p.changes)).interacting_pairs();
     // Shared commits (one branch built on another) move the merge base off the fork point.
     let mut by_commit: HashMap<ObjectId, Vec<usize>> = HashMap::new();
@@ -531,13 +559,13 @@ fn candidate_pairs(repo: &gix::Repository, prepared: &[Prepared]) -> anyhow::Res
         }
     }
     // Branches forked from different target commits also see the target's changes in between.
-    let mut between = ForkChanges::default();
+    let mut forks = ForkSegments::new(repo, prepared, target)?;
     for i in 0..prepared.len() {
         for j in i + 1..prepared.len() {
             if prepared[i].fork == prepared[j].fork || pairs.contains(&(i, j)) {
                 continue;
             }
-            if !between.pair_is_proven_clean(repo, &prepared[i], &prepared[j])? {
+            if !forks.pair_is_proven_clean(repo, prepared, i, j)? {
                 pairs.insert((i, j));
             }
         }
@@ -545,38 +573,190 @@ fn candidate_pairs(repo: &gix::Repository, prepared: &[Prepared]) -> anyhow::Res
     Ok(pairs)
 }
 
-/// What the target changed between two fork points, and which fork is older, computed once
-/// per pair of forks.
-#[derive(Default)]
-struct ForkChanges {
-    older: HashMap<(ObjectId, ObjectId), Option<ObjectId>>,
-    changes: HashMap<(ObjectId, ObjectId), BTreeMap<BString, ChangeKind>>,
+/// Changes of the target's history between fork points, for [`candidate_pairs`].
+struct ForkSegments {
+    /// For a branch whose unique fork is on the target's first-parent line: the fork's place
+    /// among the distinct such forks, newest (the target side) first.
+    place: Vec<Option<usize>>,
+    /// For such a branch: the newest segment between consecutive forks on the line, newer than
+    /// its own fork, that its changes interact with. Segment k runs from fork place k+1 to k.
+    newest_hit: Vec<Option<usize>>,
+    /// Merge bases of pairs of forks (off the first-parent line), unique or `None`.
+    bases: HashMap<(ObjectId, ObjectId), Option<ObjectId>>,
+    /// changes(M -> F), indexed, per (M, F).
+    segments: HashMap<(ObjectId, ObjectId), (BTreeMap<BString, ChangeKind>, ChangeIndex)>,
 }
 
-impl ForkChanges {
+impl ForkSegments {
+    fn new(repo: &gix::Repository, prepared: &[Prepared], target: ObjectId) -> anyhow::Result<Self> {
+        let unique: HashSet<ObjectId> = prepared.iter().filter(|p| p.fork_is_unique).map(|p| p.fork).collect();
+        let line = first_parent_places(repo, target, &unique)?;
+        let mut on_line: Vec<(usize, ObjectId)> = line.iter().map(|(id, depth)| (*depth, *id)).collect();
+        on_line.sort();
+        let place_of: HashMap<ObjectId, usize> = on_line.iter().enumerate().map(|(k, (_, id))| (*id, k)).collect();
+        let mut segment_changes = Vec::new();
+        for pair in on_line.windows(2) {
+            segment_changes.push(changes(repo, pair[1].1, pair[0].1)?);
+        }
+        let index = ChangeIndex::new(segment_changes.iter());
+        let place: Vec<Option<usize>> =
+            prepared.iter().map(|p| p.fork_is_unique.then(|| place_of.get(&p.fork).copied()).flatten()).collect();
+        let newest_hit = prepared
+            .iter()
+            .zip(&place)
+            .map(|(p, place)| {
+                let place = (*place)?;
+                index.hits(&p.changes).into_iter().filter(|&k| k < place).max()
+            })
+            .collect();
+        Ok(ForkSegments { place, newest_hit, bases: HashMap::new(), segments: HashMap::new() })
+    }
+
     /// For branches with different forks and no shared commits (see [`candidate_pairs`]).
-    fn pair_is_proven_clean(&mut self, repo: &gix::Repository, a: &Prepared, b: &Prepared) -> anyhow::Result<bool> {
+    fn pair_is_proven_clean(
+        &mut self,
+        repo: &gix::Repository,
+        prepared: &[Prepared],
+        i: usize,
+        j: usize,
+    ) -> anyhow::Result<bool> {
+        let (a, b) = (&prepared[i], &prepared[j]);
         if !(a.fork_is_unique && b.fork_is_unique) {
             return Ok(false);
         }
+        if let (Some(place_a), Some(place_b)) = (self.place[i], self.place[j]) {
+            // The larger place is the older fork: the merge base. Its branch must not touch any
+            // segment between the two forks.
+            let (old, new_place) = if place_a > place_b { (i, place_b) } else { (j, place_a) };
+            return Ok(self.newest_hit[old].is_none_or(|k| k < new_place));
+        }
         let key = (a.fork.min(b.fork), a.fork.max(b.fork));
-        let older = match self.older.get(&key) {
-            Some(older) => *older,
+        let base = match self.bases.get(&key) {
+            Some(base) => *base,
             None => {
-                let base = crate::git::merge_base(repo, a.fork, b.fork)?;
-                let older = base.filter(|base| *base == a.fork || *base == b.fork);
-                self.older.insert(key, older);
-                older
+                let bases = crate::git::merge_bases(repo, a.fork, b.fork)?;
+                let base = (bases.len() == 1).then(|| bases[0]);
+                self.bases.insert(key, base);
+                base
             }
         };
-        let Some(older) = older else { return Ok(false) };
-        let (old, new) = if older == a.fork { (a, b) } else { (b, a) };
-        let span = (old.fork, new.fork);
-        let moved = match self.changes.entry(span) {
-            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-            std::collections::hash_map::Entry::Vacant(entry) => entry.insert(changes(repo, old.fork, new.fork)?),
+        let Some(base) = base else { return Ok(false) };
+        for fork in [a.fork, b.fork] {
+            if let std::collections::hash_map::Entry::Vacant(entry) = self.segments.entry((base, fork)) {
+                let moved = changes(repo, base, fork)?;
+                let index = ChangeIndex::new(std::iter::once(&moved));
+                entry.insert((moved, index));
+            }
+        }
+        let (a_moved, a_index) = &self.segments[&(base, a.fork)];
+        let (b_moved, b_index) = &self.segments[&(base, b.fork)];
+        let interact = b_index.interacts(&a.changes)
+            || a_index.interacts(&b.changes)
+            || (!a_moved.is_empty() && b_index.interacts(a_moved))
+            || (!b_moved.is_empty() && !a_moved.is_empty() && a_index.interacts(b_moved));
+        Ok(!interact)
+    }
+}
+
+/// How far down the target's first-parent line each of `forks` is (0: the target itself),
+/// for those found on it. The walk stops once every fork is found, or a day older than the
+/// oldest fork not found yet (clock skew only makes it miss forks, which are then handled
+/// without the line).
+fn first_parent_places(
+    repo: &gix::Repository,
+    target: ObjectId,
+    forks: &HashSet<ObjectId>,
+) -> anyhow::Result<HashMap<ObjectId, usize>> {
+    let mut oldest = i64::MAX;
+    for fork in forks {
+        oldest = oldest.min(repo.find_commit(*fork)?.time()?.seconds);
+    }
+    let mut found = HashMap::new();
+    let mut next = Some(target);
+    let mut depth = 0;
+    while let Some(id) = next {
+        if found.len() == forks.len() {
+            break;
+        }
+        if forks.contains(&id) {
+            found.insert(id, depth);
+        }
+        let commit = repo.find_commit(id)?;
+        if commit.time()?.seconds < oldest.saturating_sub(86_400) {
+            break;
+        }
+        next = commit.parent_ids().next().map(|id| id.detach());
+        depth += 1;
+    }
+    Ok(found)
+}
+
+/// Several sets of changes, indexed to find quickly which of them another set interacts with
+/// (in the sense of [`PathIndex`]): the number of lookups grows with the other set, not with
+/// the indexed ones.
+struct ChangeIndex {
+    files: HashMap<BString, Vec<usize>>,
+    /// Directories above changed files.
+    dirs: HashMap<BString, Vec<usize>>,
+    /// Directories above deleted files.
+    deleted_from: HashMap<BString, Vec<usize>>,
+    /// Directories above added files.
+    added_under: HashMap<BString, Vec<usize>>,
+}
+
+impl ChangeIndex {
+    fn new<'a>(sets: impl Iterator<Item = &'a BTreeMap<BString, ChangeKind>>) -> Self {
+        let mut index = ChangeIndex {
+            files: HashMap::new(),
+            dirs: HashMap::new(),
+            deleted_from: HashMap::new(),
+            added_under: HashMap::new(),
         };
-        Ok(!paths_interact(&old.changes, moved))
+        let push = |map: &mut HashMap<BString, Vec<usize>>, key: &BStr, k: usize| {
+            let owners = map.entry(key.to_owned()).or_default();
+            if owners.last() != Some(&k) {
+                owners.push(k);
+            }
+        };
+        for (k, set) in sets.enumerate() {
+            for (path, kind) in set {
+                push(&mut index.files, path.as_bstr(), k);
+                for dir in parent_dirs(path.as_bstr()) {
+                    push(&mut index.dirs, dir, k);
+                    match kind {
+                        ChangeKind::Deleted => push(&mut index.deleted_from, dir, k),
+                        ChangeKind::Added => push(&mut index.added_under, dir, k),
+                        ChangeKind::Modified => {}
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    /// The indexed sets that `changes` interacts with.
+    fn hits(&self, changes: &BTreeMap<BString, ChangeKind>) -> BTreeSet<usize> {
+        let mut hits = BTreeSet::new();
+        let mut add = |owners: Option<&Vec<usize>>| hits.extend(owners.into_iter().flatten().copied());
+        for (path, kind) in changes {
+            // The same path, or a file here where the other has a directory.
+            add(self.files.get(path));
+            add(self.dirs.get(path));
+            for dir in parent_dirs(path.as_bstr()) {
+                // A file there where this side has a directory.
+                add(self.files.get(dir));
+                match kind {
+                    ChangeKind::Added => add(self.deleted_from.get(dir)),
+                    ChangeKind::Deleted => add(self.added_under.get(dir)),
+                    ChangeKind::Modified => {}
+                }
+            }
+        }
+        hits
+    }
+
+    fn interacts(&self, changes: &BTreeMap<BString, ChangeKind>) -> bool {
+        !self.hits(changes).is_empty()
     }
 }
 

@@ -1257,6 +1257,120 @@ fn a_criss_cross_history_is_merged_and_agrees_with_merge_tree() {
     assert_agrees_with_merge_tree(&env, &repo, &["x"], 1);
 }
 
+/// Main with a side branch `topic` (one commit S, forked from the initial commit) and its own
+/// commit M1, then `topic` merged into main. `side` and `main` are what S and M1 write; a
+/// conflict between them is resolved in main's merge with `resolved`. Returns (S, M1).
+fn main_with_a_merged_topic(
+    env: &Env,
+    repo: &Path,
+    side: (&str, usize, &str),
+    main: (&str, usize, &str),
+    resolved: Option<(&str, &str)>,
+) -> (String, String) {
+    env.git(repo, &["checkout", "-q", "-b", "topic"]);
+    commit_line(env, repo, side.0, side.1, side.2);
+    let s = env.git(repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    env.git(repo, &["checkout", "-q", "main"]);
+    commit_line(env, repo, main.0, main.1, main.2);
+    let m1 = env.git(repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    let merged = env.command("git", repo).args(["merge", "-q", "--no-edit", "topic"]).output().unwrap();
+    if let Some((path, content)) = resolved {
+        assert!(!merged.status.success(), "the scenario needs S and M1 to conflict");
+        write(&repo.join(path), content);
+        env.commit(repo, &[], "merge topic, resolved");
+    } else {
+        assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    }
+    (s, m1)
+}
+
+const FIVE: &str = "1\n2\n3\n4\n5\n";
+
+/// Issue 9: tasks forked on different lines of the target's history (a side branch main merged
+/// later, main's own line, main after the merge) and a task that merged main since it forked.
+/// No two of them interact, through their own changes or the target's between their forks, so
+/// the gate proves every pair clean without merging (before: every pair with forks that were not
+/// ancestors of each other was merged), and git agrees.
+#[test]
+fn tasks_forked_on_different_lines_of_history_are_proven_clean_without_merging() {
+    let env = Env::new();
+    let files =
+        [("a.txt", FIVE), ("b.txt", FIVE), ("c.txt", FIVE), ("d.txt", FIVE), ("side.txt", FIVE), ("m.txt", FIVE)];
+    let repo = env.repo("repo", &files);
+    let initial = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    let w = spawn(&env, &repo, "w", &[]);
+    commit_line(&env, &w, "c.txt", 1, "w");
+    let (s, m1) = main_with_a_merged_topic(&env, &repo, ("side.txt", 2, "topic"), ("m.txt", 2, "main"), None);
+    let x = spawn(&env, &repo, "x", &["--base", &s]);
+    commit_line(&env, &x, "a.txt", 1, "x");
+    let y = spawn(&env, &repo, "y", &["--base", &m1]);
+    commit_line(&env, &y, "b.txt", 1, "y");
+    let z = spawn(&env, &repo, "z", &[]);
+    commit_line(&env, &z, "d.txt", 1, "z");
+    // w merged main's first-parent line since it forked: its merge base with main moved to M1.
+    env.git(&w, &["merge", "-q", "--no-edit", &m1]);
+    assert_ne!(env.git(&repo, &["merge-base", "main", "agent/w"]).trim(), initial);
+    assert_agrees_with_merge_tree(&env, &repo, &["w", "x", "y", "z"], 0);
+    let json = conflicts_json(&env, &repo, &[], 0);
+    assert_eq!(json["summary"]["merged_in_memory"], 0, "every pair is proven clean: {json:#}");
+}
+
+/// The target's own changes between the pair's merge base and each fork meet: the side branch
+/// and main changed the same line (main's merge resolved it), and x forked from the side
+/// branch, y from main's commit. Their own changes are disjoint, yet git conflicts: the gate
+/// must merge that pair.
+#[test]
+fn forks_whose_target_segments_touch_the_same_file_are_merged() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("a.txt", FIVE), ("b.txt", FIVE), ("shared.txt", FIVE)]);
+    let (s, m1) = main_with_a_merged_topic(
+        &env,
+        &repo,
+        ("shared.txt", 3, "topic"),
+        ("shared.txt", 3, "main"),
+        Some(("shared.txt", "1\n2\nresolved\n4\n5\n")),
+    );
+    let x = spawn(&env, &repo, "x", &["--base", &s]);
+    commit_line(&env, &x, "a.txt", 1, "x");
+    let y = spawn(&env, &repo, "y", &["--base", &m1]);
+    commit_line(&env, &y, "b.txt", 1, "y");
+    // A task spawned from main (no work yet) names the target.
+    spawn(&env, &repo, "z", &[]);
+    assert!(merge_tree(&env, &repo, "agent/x", "agent/y").is_some(), "git merge-tree conflicts here");
+    assert_agrees_with_merge_tree(&env, &repo, &["x", "y", "z"], 1);
+    let json = conflicts_json(&env, &repo, &[], 1);
+    assert_eq!(expect_pair(&json, "x", "y")["verdict"], "conflict", "{json:#}");
+}
+
+/// Forks with two merge bases (two side branches that merged each other, both merged into
+/// main): the pair's merge base is virtual, outside what the proof covers, so it is merged.
+#[test]
+fn forks_with_two_merge_bases_are_merged() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("a.txt", FIVE), ("b.txt", FIVE), ("p.txt", FIVE), ("q.txt", FIVE)]);
+    env.git(&repo, &["checkout", "-q", "-b", "p"]);
+    commit_line(&env, &repo, "p.txt", 1, "p");
+    env.git(&repo, &["checkout", "-q", "-b", "q", "main"]);
+    commit_line(&env, &repo, "q.txt", 1, "q");
+    let (p, q) = (env.git(&repo, &["rev-parse", "p"]), env.git(&repo, &["rev-parse", "q"]));
+    env.git(&repo, &["merge", "-q", "--no-edit", p.trim()]);
+    env.git(&repo, &["checkout", "-q", "p"]);
+    env.git(&repo, &["merge", "-q", "--no-edit", q.trim()]);
+    env.git(&repo, &["checkout", "-q", "main"]);
+    env.git(&repo, &["merge", "-q", "--no-edit", "p", "q"]);
+    assert_eq!(env.git(&repo, &["merge-base", "--all", "p", "q"]).lines().count(), 2, "a criss-cross");
+    let (p, q) = (env.git(&repo, &["rev-parse", "p"]), env.git(&repo, &["rev-parse", "q"]));
+    let x = spawn(&env, &repo, "x", &["--base", p.trim()]);
+    commit_line(&env, &x, "a.txt", 1, "x");
+    let y = spawn(&env, &repo, "y", &["--base", q.trim()]);
+    commit_line(&env, &y, "b.txt", 1, "y");
+    // A task spawned from main (no work yet) names the target.
+    spawn(&env, &repo, "z", &[]);
+    assert_agrees_with_merge_tree(&env, &repo, &["x", "y", "z"], 0);
+    let json = conflicts_json(&env, &repo, &[], 0);
+    assert_eq!(json["summary"]["merged_in_memory"], 1, "the pair is merged: {json:#}");
+}
+
 /// Defect 24: two tasks whose histories are unrelated to each other (each shares history with
 /// the target, as subtrees merged into one repository do). git refuses that one merge; the
 /// check reports that pair as unrelated, by task name, and checks every other pair.
