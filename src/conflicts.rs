@@ -231,8 +231,11 @@ pub fn analyse(
     let mut analysis = Analysis::default();
     let mut prepared = Vec::new();
     let mut workers = Workers::new(repo, snapshots);
-    let results =
-        workers.run(branches.len(), |_| Ok(()), |_, repo, k| prepare(repo, branches[k].clone(), target.commit))?;
+    let results = workers.run(
+        branches.len(),
+        |repo| Ok(repo.revision_graph(commit_graph_of(repo)?)),
+        |graph, repo, k| prepare(repo, graph, branches[k].clone(), target.commit),
+    )?;
     for (branch, result) in branches.iter().zip(results) {
         match result {
             Some(p) => prepared.push(p),
@@ -356,8 +359,17 @@ pub fn analyse(
     Ok(analysis)
 }
 
-fn prepare(repo: &gix::Repository, branch: Branch, target: ObjectId) -> anyhow::Result<Option<Prepared>> {
-    let bases = crate::git::merge_bases(repo, branch.head, target)?;
+fn prepare(
+    repo: &gix::Repository,
+    graph: &mut CommitGraphWalk<'_>,
+    branch: Branch,
+    target: ObjectId,
+) -> anyhow::Result<Option<Prepared>> {
+    let bases: Vec<ObjectId> = if branch.head == target {
+        vec![target]
+    } else {
+        gix::revision::plumbing::merge_base(branch.head, &[target], graph)?.map(Vec::from).unwrap_or_default()
+    };
     let Some(&fork) = bases.first() else {
         return Ok(None);
     };
@@ -574,7 +586,9 @@ fn candidate_pairs(
 }
 
 /// Changes of the target's history between fork points, for [`candidate_pairs`].
-struct ForkSegments {
+struct ForkSegments<'repo> {
+    /// One commit walk for every merge base of forks: they share most of their history.
+    graph: CommitGraphWalk<'repo>,
     /// For a branch whose unique fork is on the target's first-parent line: the fork's place
     /// among the distinct such forks, newest (the target side) first.
     place: Vec<Option<usize>>,
@@ -587,8 +601,8 @@ struct ForkSegments {
     segments: HashMap<(ObjectId, ObjectId), (BTreeMap<BString, ChangeKind>, ChangeIndex)>,
 }
 
-impl ForkSegments {
-    fn new(repo: &gix::Repository, prepared: &[Prepared], target: ObjectId) -> anyhow::Result<Self> {
+impl<'repo> ForkSegments<'repo> {
+    fn new(repo: &'repo gix::Repository, prepared: &[Prepared], target: ObjectId) -> anyhow::Result<Self> {
         let unique: HashSet<ObjectId> = prepared.iter().filter(|p| p.fork_is_unique).map(|p| p.fork).collect();
         let line = first_parent_places(repo, target, &unique)?;
         let mut on_line: Vec<(usize, ObjectId)> = line.iter().map(|(id, depth)| (*depth, *id)).collect();
@@ -609,7 +623,8 @@ impl ForkSegments {
                 index.hits(&p.changes).into_iter().filter(|&k| k < place).max()
             })
             .collect();
-        Ok(ForkSegments { place, newest_hit, bases: HashMap::new(), segments: HashMap::new() })
+        let graph = repo.revision_graph(commit_graph_of(repo)?);
+        Ok(ForkSegments { graph, place, newest_hit, bases: HashMap::new(), segments: HashMap::new() })
     }
 
     /// For branches with different forks and no shared commits (see [`candidate_pairs`]).
@@ -634,8 +649,8 @@ impl ForkSegments {
         let base = match self.bases.get(&key) {
             Some(base) => *base,
             None => {
-                let bases = crate::git::merge_bases(repo, a.fork, b.fork)?;
-                let base = (bases.len() == 1).then(|| bases[0]);
+                let bases = gix::revision::plumbing::merge_base(a.fork, &[b.fork], &mut self.graph)?;
+                let base = bases.filter(|bases| bases.len() == 1).map(|bases| *bases.first());
                 self.bases.insert(key, base);
                 base
             }
@@ -794,11 +809,11 @@ impl Workers {
     }
 
     /// Runs `count` work items on all cores, each worker building its state once with `start`.
-    fn run<S, R: Send>(
-        &mut self,
+    fn run<'w, S, R: Send>(
+        &'w mut self,
         count: usize,
-        start: impl Fn(&gix::Repository) -> anyhow::Result<S> + Sync,
-        work: impl Fn(&mut S, &gix::Repository, usize) -> anyhow::Result<R> + Sync,
+        start: impl Fn(&'w gix::Repository) -> anyhow::Result<S> + Sync,
+        work: impl Fn(&mut S, &'w gix::Repository, usize) -> anyhow::Result<R> + Sync,
     ) -> anyhow::Result<Vec<R>> {
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<R>>> = Mutex::new((0..count).map(|_| None).collect());
@@ -894,28 +909,52 @@ fn run_merges(
     })
 }
 
-/// One worker's merge machinery: caches are built once and reused for every merge.
-pub(crate) struct MergeCaches {
+/// The commit walk's graph, kept across merges: merge bases of the next merge reuse the
+/// commits the last one parsed (on real history most of a merge's time went to parsing the
+/// same commits again).
+type CommitGraphWalk<'repo> =
+    gix::revwalk::Graph<'repo, 'static, gix::revwalk::graph::Commit<gix::revision::plumbing::merge_base::Flags>>;
+
+/// The repository's commit-graph file, read once per process and object directory: the
+/// kept [`CommitGraphWalk`] borrows it for as long as the process runs.
+fn commit_graph_of(repo: &gix::Repository) -> anyhow::Result<Option<&'static gix::commitgraph::Graph>> {
+    use std::sync::{Mutex, OnceLock};
+    static GRAPHS: OnceLock<Mutex<HashMap<std::path::PathBuf, Option<&'static gix::commitgraph::Graph>>>> =
+        OnceLock::new();
+    let mut graphs = GRAPHS.get_or_init(Default::default).lock().expect("no panic while holding the lock");
+    let key = repo.objects.store_ref().path().to_owned();
+    if let Some(graph) = graphs.get(&key) {
+        return Ok(*graph);
+    }
+    let graph: Option<&'static gix::commitgraph::Graph> =
+        repo.commit_graph_if_enabled()?.map(|g| &*Box::leak(Box::new(g)));
+    graphs.insert(key, graph);
+    Ok(graph)
+}
+
+/// One worker's merge machinery: caches are built once and reused for every merge, all on
+/// the one repository handle they were made for.
+pub(crate) struct MergeCaches<'repo> {
     /// Write the merged tree of clean merges (for integration); checks only need verdicts.
     pub write_clean_trees: bool,
     diff_cache: gix::diff::blob::Platform,
     blob_merge: gix::merge::blob::Platform,
-    commit_graph: Option<gix::commitgraph::Graph>,
+    graph: CommitGraphWalk<'repo>,
     options: gix::merge::commit::Options,
     /// The same options for merges of trees with a given base (integrate's rebase steps and rules).
     tree_options: gix::merge::plumbing::tree::Options,
     directory_renames: DirectoryRenames,
 }
 
-impl MergeCaches {
-    pub(crate) fn new(repo: &gix::Repository) -> anyhow::Result<Self> {
+impl<'repo> MergeCaches<'repo> {
+    pub(crate) fn new(repo: &'repo gix::Repository) -> anyhow::Result<Self> {
         let config = crate::merge::MergeConfig::read(repo);
         let tree_options = config.tree_options(repo)?;
         Ok(MergeCaches {
             write_clean_trees: false,
             diff_cache: repo.diff_resource_cache_for_tree_diff()?,
             blob_merge: config.blob_platform(repo)?,
-            commit_graph: repo.commit_graph_if_enabled()?,
+            graph: repo.revision_graph(commit_graph_of(repo)?),
             options: gix::merge::commit::Options::from(tree_options.clone()),
             tree_options,
             directory_renames: config.directory_renames,
@@ -933,7 +972,6 @@ impl MergeCaches {
         their_label: &str,
         with_overlap: bool,
     ) -> anyhow::Result<Merged> {
-        let mut graph = repo.revision_graph(self.commit_graph.as_ref());
         let labels = gix::merge::blob::builtin_driver::text::Labels {
             ancestor: None,
             current: Some(our_label.into()),
@@ -943,7 +981,7 @@ impl MergeCaches {
             ours,
             theirs,
             labels,
-            &mut graph,
+            &mut self.graph,
             &mut self.diff_cache,
             &mut self.blob_merge,
             repo,
@@ -1007,8 +1045,7 @@ impl MergeCaches {
         ours: ObjectId,
         theirs: ObjectId,
     ) -> anyhow::Result<Option<ObjectId>> {
-        let mut graph = repo.revision_graph(self.commit_graph.as_ref());
-        let Some(bases) = gix::revision::plumbing::merge_base(ours, &[theirs], &mut graph)? else {
+        let Some(bases) = gix::revision::plumbing::merge_base(ours, &[theirs], &mut self.graph)? else {
             return Ok(None);
         };
         let mut bases: Vec<ObjectId> = bases.into();
@@ -1022,7 +1059,7 @@ impl MergeCaches {
             first,
             second,
             bases,
-            &mut graph,
+            &mut self.graph,
             &mut self.diff_cache,
             &mut self.blob_merge,
             repo,

@@ -204,7 +204,7 @@ struct Runner<'a> {
     repo: &'a gix::Repository,
     options: &'a Options,
     scratch: Option<PathBuf>,
-    caches: Option<MergeCaches>,
+    caches: Option<MergeCaches<'a>>,
     notes: Vec<(ObjectId, serde_json::Value)>,
 }
 
@@ -253,7 +253,7 @@ enum Earlier {
     Unknown(CommitId),
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
     fn steps(&mut self, start: ObjectId, tasks: &[TaskRecord]) -> anyhow::Result<Outcome> {
         let mut outcome = Outcome {
             head: start,
@@ -432,7 +432,7 @@ impl Runner<'_> {
         }
     }
 
-    fn caches(&mut self) -> anyhow::Result<&mut MergeCaches> {
+    fn caches(&mut self) -> anyhow::Result<&mut MergeCaches<'a>> {
         if self.caches.is_none() {
             let mut caches = MergeCaches::new(self.repo)?;
             caches.write_clean_trees = true;

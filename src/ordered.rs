@@ -107,7 +107,7 @@ enum Placed {
 
 fn merge_one(
     repo: &gix::Repository,
-    caches: &mut MergeCaches,
+    caches: &mut MergeCaches<'_>,
     head: ObjectId,
     target: &Target,
     branch: &Branch,
