@@ -2,7 +2,12 @@
 //! script finds the same answers: `git merge-tree --write-tree` once per pair of branches, one
 //! `git merge-tree --stdin` process fed every pair, and (N = 8) checkout, merge and abort in a
 //! scratch worktree for every ordered pair. N = 8, 32 and 128 agent branches on a generated,
-//! packed repository of 6,000 files.
+//! packed repository of 6,000 files, in three shapes: every task forked from one commit; the
+//! target moved after every fourth spawn; and a long history (a few hundred commits on main,
+//! merges of side branches among them) with every task forking from a different commit and
+//! some tasks having merged main since. `GIT_AGENT_BENCH_SHAPE=one|target|long` runs one shape.
+//! Goals: at least 10x faster than one `git merge-tree --stdin` in every shape, and our time
+//! growing no more than 3x from N = 32 to 128.
 //!
 //! Each branch edits 3 to 20 files, mostly its own; on purpose some pairs edit the same file in
 //! different regions (clean overlaps), some the same line (content conflicts), and one pair each
