@@ -168,7 +168,7 @@ All state lives in the repository; the commands share nothing else. Every ref wr
                               (spawn, agent-exit, done, integrated), each
                               holding task.json
   refs/heads/agent/<task>     the task branch (prefix: agent.branchPrefix)
-  refs/agent/archive/<task>/<stamp>/{branch,head,worktree,record}
+  refs/agent/archive/<task>/<stamp>/{branch,head,index,worktree,record}
                               what prune --force saved before removing
   refs/notes/agent            integration results: JSON notes on each step's
                               commit and on each tested tree
