@@ -183,7 +183,7 @@ impl Analysis {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChangeKind {
+pub(crate) enum ChangeKind {
     Added,
     Deleted,
     Modified,
@@ -399,14 +399,26 @@ fn changes(repo: &gix::Repository, from: ObjectId, to: ObjectId) -> anyhow::Resu
 }
 
 /// Files that differ between two trees, and how.
+fn tree_changes(repo: &gix::Repository, from: ObjectId, to: ObjectId) -> anyhow::Result<BTreeMap<BString, ChangeKind>> {
+    Ok(entry_changes(repo, from, to)?
+        .into_iter()
+        .filter(|(_, mode, _)| !mode.is_tree())
+        .map(|(path, _, kind)| (path, kind))
+        .collect())
+}
+
+/// Every entry (trees too) that differs between two trees, and how, without rename detection.
 ///
 /// Uses the plain tree diff: `Repository::diff_tree_to_tree()` builds a resource cache with an
 /// attribute stack from the index on every call, which cost more than the diff itself here.
-fn tree_changes(repo: &gix::Repository, from: ObjectId, to: ObjectId) -> anyhow::Result<BTreeMap<BString, ChangeKind>> {
+pub(crate) fn entry_changes(
+    repo: &gix::Repository,
+    from: ObjectId,
+    to: ObjectId,
+) -> anyhow::Result<Vec<(BString, gix::objs::tree::EntryMode, ChangeKind)>> {
     use gix::diff::tree::recorder::Change;
-    let mut out = BTreeMap::new();
     if from == to {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let old = repo.find_tree(from)?;
     let new = repo.find_tree(to)?;
@@ -418,17 +430,15 @@ fn tree_changes(repo: &gix::Repository, from: ObjectId, to: ObjectId) -> anyhow:
         &repo.objects,
         &mut recorder,
     )?;
-    for change in recorder.records {
-        let (path, mode, kind) = match change {
+    Ok(recorder
+        .records
+        .into_iter()
+        .map(|change| match change {
             Change::Addition { path, entry_mode, .. } => (path, entry_mode, ChangeKind::Added),
             Change::Deletion { path, entry_mode, .. } => (path, entry_mode, ChangeKind::Deleted),
             Change::Modification { path, entry_mode, .. } => (path, entry_mode, ChangeKind::Modified),
-        };
-        if !mode.is_tree() {
-            out.insert(path, kind);
-        }
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 /// The directories above a path, deepest first, without the root.
@@ -937,6 +947,12 @@ fn commit_graph_of(repo: &gix::Repository) -> anyhow::Result<Option<&'static gix
     Ok(graph)
 }
 
+/// How merges name commits in conflict labels (virtual merge bases): abbreviated, as git does.
+fn abbreviated(repo: &gix::Repository) -> impl FnMut(&gix::hash::oid) -> String + '_ {
+    use gix::prelude::ObjectIdExt;
+    move |id| id.to_owned().attach(repo).shorten_or_id().to_string()
+}
+
 /// One worker's merge machinery: caches are built once and reused for every merge, all on
 /// the one repository handle they were made for.
 pub(crate) struct MergeCaches<'repo> {
@@ -990,10 +1006,7 @@ impl<'repo> MergeCaches<'repo> {
             &mut self.diff_cache,
             &mut self.blob_merge,
             repo,
-            &mut |id| {
-                use gix::prelude::ObjectIdExt;
-                id.to_owned().attach(repo).shorten_or_id().to_string()
-            },
+            &mut abbreviated(repo),
             self.options.clone().into(),
         )?;
         let base_tree = outcome.merge_base_tree_id;
@@ -1068,10 +1081,7 @@ impl<'repo> MergeCaches<'repo> {
             &mut self.diff_cache,
             &mut self.blob_merge,
             repo,
-            &mut |id| {
-                use gix::prelude::ObjectIdExt;
-                id.to_owned().attach(repo).shorten_or_id().to_string()
-            },
+            &mut abbreviated(repo),
             self.tree_options.clone(),
         )?;
         Ok(Some(merged.tree_id))

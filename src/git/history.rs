@@ -17,10 +17,21 @@ pub fn write_file_commit(
     let mut editor = repo.edit_tree(ObjectId::empty_tree(repo.object_hash()))?;
     editor.upsert(file, gix::objs::tree::EntryKind::Blob, blob)?;
     let tree = editor.write()?.detach();
+    write_commit(repo, tree, parent.into_iter().collect(), message)
+}
+
+/// Writes a commit of `tree` on `parents`, by git-agent's own identity ([`signature`]): the
+/// commits of records and snapshots, never the user's branches.
+pub fn write_commit(
+    repo: &gix::Repository,
+    tree: ObjectId,
+    parents: Vec<ObjectId>,
+    message: &str,
+) -> anyhow::Result<ObjectId> {
     let sig = signature(repo)?;
     let commit = gix::objs::Commit {
         tree,
-        parents: parent.into_iter().collect(),
+        parents: parents.into(),
         author: sig.clone(),
         committer: sig,
         encoding: None,

@@ -258,17 +258,8 @@ pub fn snapshot_worktree(
         }
     }
     let tree = editor.write()?.detach();
-    let signature = signature(repo)?;
-    let commit = gix::objs::Commit {
-        tree,
-        parents: vec![head].into(),
-        author: signature.clone(),
-        committer: signature,
-        encoding: None,
-        message: "git-agent: snapshot of uncommitted changes\n".into(),
-        extra_headers: Vec::new(),
-    };
-    Ok(Some(Snapshot { commit: repo.write_object(&commit)?.detach(), not_read }))
+    let commit = write_commit(repo, tree, vec![head], "git-agent: snapshot of uncommitted changes\n")?;
+    Ok(Some(Snapshot { commit, not_read }))
 }
 
 /// A commit on the worktree's HEAD holding its index (what is staged) as a tree, or `None`
@@ -298,17 +289,7 @@ pub fn snapshot_index(repo: &gix::Repository, path: &Path) -> anyhow::Result<Opt
         editor.upsert(entry_path, mode.kind(), entry.id)?;
     }
     let tree = editor.write()?.detach();
-    let signature = signature(repo)?;
-    let commit = gix::objs::Commit {
-        tree,
-        parents: vec![head].into(),
-        author: signature.clone(),
-        committer: signature,
-        encoding: None,
-        message: "git-agent: snapshot of the staged changes (the index)\n".into(),
-        extra_headers: Vec::new(),
-    };
-    Ok(Some(repo.write_object(&commit)?.detach()))
+    Ok(Some(write_commit(repo, tree, vec![head], "git-agent: snapshot of the staged changes (the index)\n")?))
 }
 
 /// git's clean conversion (`git add`) with the built-in conversions only: the attributes of

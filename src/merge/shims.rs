@@ -26,7 +26,7 @@ use gix::ObjectId;
 use gix::diff::tree_with_rewrites::Change;
 use gix::merge::plumbing::tree::{Conflict, Resolution, ResolutionFailure, TreatAsUnresolved};
 
-use crate::conflicts::ConflictKind;
+use crate::conflicts::{ChangeKind, ConflictKind};
 
 /// The files gix moved along with a directory it found renamed (it calls that resolved:
 /// `Resolution::SourceLocationAffectedByRename`), as moves. [`directory_rename_moves`] says
@@ -293,12 +293,12 @@ pub(crate) fn directory_rename_moves(
     let mut removed_dirs: [HashSet<BString>; 2] = Default::default();
     let mut added: [Vec<BString>; 2] = Default::default();
     for (s, tree) in sides.iter().enumerate() {
-        for (path, mode, kind) in plain_changes(repo, base, *tree)? {
+        for (path, mode, kind) in crate::conflicts::entry_changes(repo, base, *tree)? {
             match kind {
-                PlainChange::Deleted if mode.is_tree() => {
+                ChangeKind::Deleted if mode.is_tree() => {
                     removed_dirs[s].insert(path);
                 }
-                PlainChange::Added if !mode.is_tree() => added[s].push(path),
+                ChangeKind::Added if !mode.is_tree() => added[s].push(path),
                 _ => {}
             }
         }
@@ -459,39 +459,6 @@ pub(crate) fn directory_rename_moves(
 /// The directories above `path`, deepest first, ending with the top level (`""`).
 fn ancestors(path: &BStr) -> impl Iterator<Item = &BStr> {
     path.rfind_iter("/").map(move |slash| path[..slash].as_bstr()).chain(std::iter::once(b"".as_bstr()))
-}
-
-enum PlainChange {
-    Added,
-    Deleted,
-    Modified,
-}
-
-/// Every entry (trees too) that differs between two trees, without rename detection.
-fn plain_changes(
-    repo: &gix::Repository,
-    from: ObjectId,
-    to: ObjectId,
-) -> anyhow::Result<Vec<(BString, gix::objs::tree::EntryMode, PlainChange)>> {
-    use gix::diff::tree::recorder::Change as Recorded;
-    let (old, new) = (repo.find_tree(from)?, repo.find_tree(to)?);
-    let mut recorder = gix::diff::tree::Recorder::default();
-    gix::diff::tree(
-        gix::objs::TreeRefIter::from_bytes(&old.data, repo.object_hash()),
-        gix::objs::TreeRefIter::from_bytes(&new.data, repo.object_hash()),
-        gix::diff::tree::State::default(),
-        &repo.objects,
-        &mut recorder,
-    )?;
-    Ok(recorder
-        .records
-        .into_iter()
-        .map(|change| match change {
-            Recorded::Addition { path, entry_mode, .. } => (path, entry_mode, PlainChange::Added),
-            Recorded::Deletion { path, entry_mode, .. } => (path, entry_mode, PlainChange::Deleted),
-            Recorded::Modification { path, entry_mode, .. } => (path, entry_mode, PlainChange::Modified),
-        })
-        .collect())
 }
 
 /// The file renames (no copies) from `from` to `to`, detected as the merge detects them.

@@ -907,17 +907,7 @@ fn add_files(repo: &gix::Repository, base: ObjectId, dir: &Path, paths: &[BStrin
         }
     }
     let tree = editor.write()?.detach();
-    let signature = crate::git::signature(repo)?;
-    let commit = gix::objs::Commit {
-        tree,
-        parents: vec![base].into(),
-        author: signature.clone(),
-        committer: signature,
-        encoding: None,
-        message: "git-agent: snapshot of ignored files\n".into(),
-        extra_headers: Vec::new(),
-    };
-    Ok(repo.write_object(&commit)?.detach())
+    crate::git::write_commit(repo, tree, vec![base], "git-agent: snapshot of ignored files\n")
 }
 
 /// Stale registrations and branches of interrupted spawns: removed through the guard when

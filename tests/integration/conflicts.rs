@@ -47,7 +47,7 @@ fn commit_line(env: &Env, wt: &Path, path: &str, n: usize, text: &str) {
 }
 
 /// Spawns `name` in `repo` (extra spawn arguments in `extra`); returns its worktree.
-fn spawn(env: &Env, repo: &Path, name: &str, extra: &[&str]) -> PathBuf {
+pub(crate) fn spawn(env: &Env, repo: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let mut args = vec!["spawn", name, "-q"];
     args.extend_from_slice(extra);
     env.agent(repo, &args).success();
@@ -63,7 +63,7 @@ pub(crate) fn conflicts(env: &Env, repo: &Path, args: &[&str]) -> Run {
 
 /// Runs `git agent-conflicts --json <args>`, asserts exit code `code` and the format version.
 #[track_caller]
-fn conflicts_json(env: &Env, repo: &Path, args: &[&str], code: i32) -> Value {
+pub(crate) fn conflicts_json(env: &Env, repo: &Path, args: &[&str], code: i32) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let run = conflicts(env, repo, &all).code(code);

@@ -2,25 +2,13 @@
 //! merges them) decide the exit status, `--pairwise` keeps the all-pairs verdict, and what a
 //! task only inherited from its dependency is not its change (scope, hazards, `list`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::common::*;
-use crate::spawn::{agents_dir, canonical_repo};
-
-fn spawn(env: &Env, repo: &Path, name: &str, extra: &[&str]) -> PathBuf {
-    let mut args = vec!["spawn", name, "-q"];
-    args.extend_from_slice(extra);
-    env.agent(repo, &args).success();
-    agents_dir(repo).join(name)
-}
-
-fn conflicts_json(env: &Env, repo: &Path, args: &[&str], code: i32) -> Value {
-    let mut all = vec!["agent-conflicts", "--json"];
-    all.extend_from_slice(args);
-    env.run(repo, "git", &all).code(code).json()
-}
+use crate::conflicts::{conflicts_json, spawn};
+use crate::spawn::canonical_repo;
 
 fn lines(changed: &[(usize, &str)]) -> String {
     (1..=10)

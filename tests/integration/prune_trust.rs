@@ -7,34 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 use crate::prune::kill_at;
-use crate::spawn::{agents_dir, canonical_repo, rev};
-
-fn setup(env: &Env) -> PathBuf {
-    canonical_repo(env, "repo", &[("README.md", "hello\n"), (".gitignore", "*.log\n")])
-}
-
-fn spawn(env: &Env, repo: &Path, task: &str) -> PathBuf {
-    env.agent(repo, &["spawn", task, "-q"]).success();
-    agents_dir(repo).join(task)
-}
-
-fn ref_exists(env: &Env, repo: &Path, name: &str) -> bool {
-    env.command("git", repo).args(["rev-parse", "--verify", "-q", name]).output().unwrap().status.success()
-}
-
-fn registered(env: &Env, repo: &Path, worktree: &Path) -> bool {
-    env.git(repo, &["worktree", "list", "--porcelain"])
-        .lines()
-        .any(|l| l.strip_prefix("worktree ") == Some(worktree.to_str().unwrap()))
-}
-
-/// A task with one commit, merged into main with --no-ff; returns its worktree.
-fn merged_task(env: &Env, repo: &Path, task: &str) -> PathBuf {
-    let worktree = spawn(env, repo, task);
-    env.commit(&worktree, &[(&format!("{task}.txt"), "work\n")], &format!("work on {task}"));
-    env.git(repo, &["merge", "-q", "--no-ff", "-m", "merge", &format!("agent/{task}")]);
-    worktree
-}
+use crate::prune_guard::{merged_task, ref_exists, registered, setup, spawn};
+use crate::spawn::{agents_dir, rev};
 
 /// Every `*.lock` file below `dir`.
 fn lock_files(dir: &Path) -> Vec<PathBuf> {
