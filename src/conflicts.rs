@@ -1419,7 +1419,7 @@ fn same_entry_everywhere(
     let mut first = None;
     for &i in owners {
         let tree = repo.find_commit(prepared[i].branch.head)?.tree()?;
-        let entry = tree.lookup_entry(path.split(|&b| b == b'/'))?.map(|e| (e.mode(), e.object_id()));
+        let entry = crate::git::entry_at(&tree, path)?;
         match (&first, entry) {
             (_, None) => return Ok(false),
             (None, Some(entry)) => first = Some(entry),

@@ -144,3 +144,8 @@ pub fn inherited_paths<'a>(
     }
     Ok(inherited)
 }
+
+/// The mode and object of `path` in `tree`, `None` when it has no such entry.
+pub fn entry_at(tree: &gix::Tree<'_>, path: &[u8]) -> anyhow::Result<Option<(gix::objs::tree::EntryMode, ObjectId)>> {
+    Ok(tree.lookup_entry(path.split(|&b| b == b'/'))?.map(|entry| (entry.mode(), entry.object_id())))
+}
