@@ -91,18 +91,40 @@ impl Prepare {
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     /// A new slot worktree was created at `path`.
-    Created { index: usize, path: PathBuf },
+    Created {
+        index: usize,
+        path: PathBuf,
+    },
     /// The slot's lock was held by a process that is gone (killed); it was taken over and the
     /// slot checked again.
-    Recovered { index: usize, path: PathBuf, owner: String },
+    Recovered {
+        index: usize,
+        path: PathBuf,
+        owner: String,
+    },
     /// A slot a killed run left half created was removed, to be created again.
-    RemovedHalfCreated { index: usize, path: PathBuf },
+    RemovedHalfCreated {
+        index: usize,
+        path: PathBuf,
+    },
     /// `agent.copy` files copied from the main worktree into the slot.
-    Copied { index: usize, files: Vec<String> },
+    Copied {
+        index: usize,
+        files: Vec<String>,
+    },
     /// The setup command is about to run in the slot (printed before it runs: it is a command
     /// from the configuration).
-    SetupStarting { index: usize, path: PathBuf, key: String, command: String, origin: String },
-    SetupFinished { index: usize, duration_ms: u64 },
+    SetupStarting {
+        index: usize,
+        path: PathBuf,
+        key: String,
+        command: String,
+        origin: String,
+    },
+    SetupFinished {
+        index: usize,
+        duration_ms: u64,
+    },
 }
 
 /// A slot held by this process: its worktree, its lock, and a port for its tests. Dropping it
@@ -136,19 +158,30 @@ impl Slot {
         &self.target
     }
 
-    /// Brings the slot's tracked files and detached HEAD to `commit`; untracked files (build
-    /// output) stay. A two-tree `read-tree -m -u` touches only the paths that differ (a
-    /// `checkout --force` would re-read every file of a young, racily clean index); when the
-    /// test left tracked files modified, or an untracked file is in the way of a new tracked
-    /// one, read-tree refuses and a forced detached checkout takes over. HEAD is written with
+    /// Brings the slot's tracked files, index and detached HEAD to `commit`; untracked files
+    /// (build output) stay. A two-tree `read-tree -m -u` touches only the paths that differ (a
+    /// `checkout --force` would re-read every file of a young, racily clean index). It would
+    /// also keep a change the last test made to a tracked file that both commits have alike,
+    /// and the next test would see a tree that is not the commit's: so when `status` shows any
+    /// change to tracked files, or read-tree refuses (an untracked file in the way of a new
+    /// tracked one), a forced detached checkout is used instead. HEAD is written with
     /// `--no-deref`: should a test have checked out a branch here, the branch does not move.
     pub fn checkout(&mut self, commit: ObjectId) -> anyhow::Result<()> {
         let new = commit.to_string();
-        let moved = crate::process::run_git(&self.path, &["read-tree", "-m", "-u", "HEAD", &new])
-            .and_then(|_| crate::process::run_git(&self.path, &["update-ref", "--no-deref", "HEAD", &new]));
-        if moved.is_err() {
-            crate::process::run_git(&self.path, &["checkout", "-q", "--detach", "--force", &new])
-                .with_context(|| format!("cannot check out {} in {}", crate::git::short_id(&commit), self.path.display()))?;
+        let dir = self.path.as_path();
+        let clean =
+            crate::process::run_git(dir, &["status", "--porcelain", "--untracked-files=no", "--ignore-submodules=all"])
+                .is_ok_and(|changes| changes.is_empty());
+        let moved = if clean {
+            crate::process::run_git(dir, &["read-tree", "-m", "-u", "HEAD", &new])
+                .and_then(|_| crate::process::run_git(dir, &["update-ref", "--no-deref", "HEAD", &new]))
+                .is_ok()
+        } else {
+            false
+        };
+        if !moved {
+            crate::process::run_git(dir, &["checkout", "-q", "--detach", "--force", &new])
+                .with_context(|| format!("cannot check out {} in {}", crate::git::short_id(&commit), dir.display()))?;
         }
         Ok(())
     }
