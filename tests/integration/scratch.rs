@@ -160,7 +160,7 @@ fn a_slot_is_created_and_prepared_once_then_reused_warm() {
     env.commit(&repo, &[("new.txt", "new\n")], "second");
     let second = take(&env, &repo, &[("SCRATCH_CHECKOUT", "main")]);
     assert_eq!(event_names(&second), Vec::<String>::new(), "reused warm: {second:#}");
-    assert_eq!(slot_paths(&second), [slot.clone()]);
+    assert_eq!(slot_paths(&second), std::slice::from_ref(&slot));
     assert_eq!(setup_runs(&env), ["main 0"], "the setup ran once");
     assert_eq!(std::fs::read_to_string(slot.join("target/cache.bin")).unwrap(), "warm");
     assert_eq!(std::fs::read_to_string(slot.join("app.txt")).unwrap(), "v1\n");
@@ -248,7 +248,7 @@ fn a_slot_whose_owner_was_killed_is_recovered() {
     owner.wait().unwrap();
     let recovered = take(&env, &repo, &[]);
     assert_eq!(event_names(&recovered), ["recovered"], "{recovered:#}");
-    assert_eq!(slot_paths(&recovered), [slot.clone()]);
+    assert_eq!(slot_paths(&recovered), std::slice::from_ref(&slot));
     assert_eq!(std::fs::read_to_string(slot.join("target/cache.bin")).unwrap(), "warm");
     assert!(!lock.exists(), "released when the taker was done");
 
