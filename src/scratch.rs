@@ -234,9 +234,18 @@ pub fn take_slots(
     let common = crate::git::normalise_path(repo.common_dir());
     let lock_dir = crate::layout::slots_lock_dir(&common);
     std::fs::create_dir_all(&lock_dir).with_context(|| format!("cannot create {}", lock_dir.display()))?;
+    // Every port is chosen first, each listener held until all are, so that no two slots of
+    // this run get the same one; all are free again before a setup command can use them.
+    let mut ports = Vec::with_capacity(count);
+    {
+        let mut listeners = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (listener, port) = free_port()?;
+            listeners.push(listener);
+            ports.push(port);
+        }
+    }
     let mut slots = Vec::with_capacity(count);
-    // Held until every slot has its port, so that no two slots of this run get the same one.
-    let mut listeners = Vec::with_capacity(count);
     let mut index = 0;
     while slots.len() < count {
         if index >= MAX_SLOTS {
@@ -251,12 +260,10 @@ pub fn take_slots(
             index += 1;
             continue;
         };
-        let (listener, port) = free_port()?;
-        listeners.push(listener);
         let slot = Slot {
             path: crate::layout::slot_path(&root, target, index)?,
             index,
-            port,
+            port: ports[slots.len()],
             target: target.to_owned(),
             _lock: lock.lock,
         };
@@ -266,7 +273,6 @@ pub fn take_slots(
         slots.push(ready(repo, &common, slot, start, prepare, events)?);
         index += 1;
     }
-    drop(listeners);
     Ok(slots)
 }
 
@@ -639,6 +645,11 @@ pub fn prune_slots(repo: &gix::Repository, root: &Path, idle: bool, dry_run: boo
         } else {
             continue;
         };
+        // Not the worktree prune runs in (or the current directory's): git refuses that too.
+        if let Some(fail) = crate::guard::current_worktree_refusal(repo, &registration) {
+            report.kept.push(KeptSlot { path, why: fail.to_string() });
+            continue;
+        }
         let lock_path = crate::layout::slot_lock(&common, &target, index)?;
         if dry_run {
             match crate::lock::holder(&lock_path).filter(|owner| !owner.is_gone()) {
