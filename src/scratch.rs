@@ -127,6 +127,28 @@ pub enum Event {
     },
 }
 
+impl std::fmt::Display for Event {
+    /// The status line a command prints for the event (on stderr).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Created { index, path } => write!(f, "created integrate slot {index} at {}", path.display()),
+            Event::Recovered { index, path, owner } => {
+                write!(f, "took over integrate slot {index} ({}) from {owner}, which is gone", path.display())
+            }
+            Event::RemovedHalfCreated { index, path } => {
+                write!(f, "removed the half-created integrate slot {index} ({}) to create it again", path.display())
+            }
+            Event::Copied { index, files } => write!(f, "copied into slot {index}: {}", files.join(", ")),
+            Event::SetupStarting { index, key, command, origin, .. } => {
+                write!(f, "running {key} from {origin} in slot {index}: {command}")
+            }
+            Event::SetupFinished { index, duration_ms } => {
+                write!(f, "setup of slot {index} done in {:.1} s", *duration_ms as f64 / 1000.0)
+            }
+        }
+    }
+}
+
 /// A slot held by this process: its worktree, its lock, and a port for its tests. Dropping it
 /// releases the lock and keeps the worktree for the next run.
 #[derive(Debug)]
@@ -715,6 +737,18 @@ mod tests {
         let marker = crate::layout::slot_marker("refs/heads/main", 2);
         assert_eq!(crate::layout::parse_slot_marker(&marker), Some(("refs/heads/main".to_owned(), 2)));
         assert_eq!(crate::layout::parse_slot_marker("target x\nindex -1\n"), None);
+    }
+
+    #[test]
+    fn setup_is_announced_with_its_origin() {
+        let event = Event::SetupStarting {
+            index: 1,
+            path: PathBuf::from("/r/.integrate/main-1"),
+            key: "agent.testSetup".into(),
+            command: "npm ci".into(),
+            origin: "/repo/.git/config".into(),
+        };
+        assert_eq!(event.to_string(), "running agent.testSetup from /repo/.git/config in slot 1: npm ci");
     }
 
     #[test]
