@@ -379,3 +379,33 @@ fn prune_forgets_a_slot_whose_directory_was_deleted() {
     let again = take(&env, &repo, &[]);
     assert_eq!(event_names(&again), ["created"]);
 }
+
+#[test]
+fn a_slot_whose_setup_was_killed_is_prepared_again() {
+    let env = Env::new();
+    let repo = env.repo("shop", &[("app.txt", "v1\n")]);
+    let runs = env.path().join("setup-runs");
+    let stop = env.path().join("stop");
+    // The first setup waits (for the test to kill its integrate); the orphaned shell ends
+    // once `stop` exists.
+    env.git(
+        &repo,
+        &[
+            "config",
+            "agent.setup",
+            &format!(
+                "echo run >> {runs}; if [ $(wc -l < {runs}) = 1 ]; then while [ ! -e {stop} ]; do sleep 0.05; done; fi",
+                runs = runs.display(),
+                stop = stop.display()
+            ),
+        ],
+    );
+    let mut killed = start_child(&env, &repo, &[]);
+    wait_for(&runs);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    std::fs::write(&stop, "").unwrap();
+    let again = take(&env, &repo, &[]);
+    assert_eq!(event_names(&again), ["recovered", "setup-starting", "setup-finished"], "{again:#}");
+    assert_eq!(setup_runs(&env), ["run", "run"]);
+}
