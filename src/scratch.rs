@@ -270,6 +270,7 @@ pub fn take_slots(
     let mut slots = Vec::with_capacity(count);
     let mut index = 0;
     while slots.len() < count {
+        crate::interrupt::check("the target is unchanged")?;
         if index >= MAX_SLOTS {
             return Err(race(format!(
                 "all {MAX_SLOTS} integrate slots of {} are in use by other git-agent processes",
