@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::IntegrateArgs;
 use crate::error::{Exit, bad_input, refused};
-use crate::integrate::{Options, ResolveRule, Skipped, Step, StepStatus, Strategy};
+use crate::integrate::{Event, Options, ResolveRule, Skipped, Step, StepStatus, Strategy, TestAt};
 use crate::output::{GlobalArgs, Style, Ui, paint};
 use crate::state::{self, TaskRecord, TaskState};
 
@@ -32,6 +32,8 @@ struct Report<'a> {
     version: u32,
     target: TargetReport,
     strategy: Strategy,
+    /// When the tests ran: after each merge, or at the end with bisection.
+    test_at: TestAt,
     dry_run: bool,
     landed: bool,
     steps: &'a [Step],
@@ -238,6 +240,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         rules: rules.clone(),
         identity: identity(&ctx, args.dry_run)?,
         scratch_dir: scratch_dir(&ctx)?,
+        test_at: args.test_at,
+        jobs: args.jobs.or(ctx.settings.test_jobs).unwrap_or(1) as usize,
+        retries: args.retries,
+        follow_output: args.verbose,
+        target_name: dest_name.clone(),
     };
     if !args.dry_run {
         // Shown before anything runs: a command planted in a configuration file does not
@@ -265,12 +272,13 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     if !args.dry_run {
         remove_orphaned_scratch(repo, &options.scratch_dir, ui);
     }
+    let show = |event: Event<'_>| ui.status(progress_line(&event));
     let outcome = if args.dry_run {
         // In memory only: nothing the dry run computes reaches the object database.
         let memory_repo = repo.clone().with_object_memory();
-        crate::integrate::run(&memory_repo, start, &ordered, &options)?
+        crate::integrate::run(&memory_repo, start, &ordered, &options, &show)?
     } else {
-        crate::integrate::run(repo, start, &ordered, &options)?
+        crate::integrate::run(repo, start, &ordered, &options, &show)?
     };
 
     // The last safe point: a signal up to here leaves the target and the notes as they were.
@@ -290,6 +298,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
             moved_by_others: !landed && current != dest_before,
         },
         strategy: args.strategy,
+        test_at: args.test_at,
         dry_run: args.dry_run,
         landed,
         steps: &outcome.steps,
@@ -539,6 +548,18 @@ fn scratch_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
     ctx.worktree_root()
 }
 
+/// A progress line on stderr, as the run goes: `[3/8] testing api ...`, then
+/// `[3/8] ok api merged 1a2b3c4 [test 41 s]`.
+fn progress_line(event: &Event<'_>) -> String {
+    match event {
+        Event::TestStarted { position, total, task } => format!("[{position}/{total}] testing {task} ..."),
+        Event::Bisecting { steps } => {
+            format!("the end result failed its test: bisecting the {steps} steps for the first failing one")
+        }
+        Event::Step { position, total, step } => format!("[{position}/{total}] {}", step_line(step)),
+    }
+}
+
 /// A step status as printed: the same words as in the JSON report.
 fn status_text(status: StepStatus) -> String {
     serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
@@ -547,32 +568,7 @@ fn status_text(status: StepStatus) -> String {
 fn render(report: &Report<'_>) -> String {
     let mut out = String::new();
     for step in report.steps {
-        let mark = match step.status {
-            StepStatus::Merged | StepStatus::WouldMerge => paint("ok", Style::new().green()),
-            StepStatus::AlreadyIntegrated => paint("--", Style::new().dimmed()),
-            StepStatus::ResolvedByRule | StepStatus::WouldResolveByRule => paint("ok", Style::new().yellow()),
-            StepStatus::Skipped => paint("skip", Style::new().yellow()),
-            StepStatus::Conflict | StepStatus::TestFailed | StepStatus::WouldConflict => {
-                paint("FAIL", Style::new().red().bold())
-            }
-        };
-        let mut line = format!("{mark} {} {}", step.task, status_text(step.status));
-        if let Some(commit) = &step.commit {
-            line.push_str(&format!(" {}", &commit[..7]));
-        }
-        if let Some(rule) = &step.rule {
-            line.push_str(&format!(" (rule {rule})"));
-        }
-        if let Some(test) = &step.test {
-            let exit = test.exit.map_or("killed".to_owned(), |e| e.to_string());
-            let cached = if test.cached { ", passed before" } else { "" };
-            let timeout = if test.timed_out { ", timed out" } else { "" };
-            line.push_str(&format!(
-                " [test exit {exit}, {} ms{cached}{timeout}; git-agent {} ms]",
-                test.duration_ms, step.own_ms
-            ));
-        }
-        out.push_str(&line);
+        out.push_str(&step_line(step));
         out.push('\n');
         for path in &step.conflicts {
             out.push_str(&format!("    conflict: {path}\n"));
@@ -586,6 +582,7 @@ fn render(report: &Report<'_>) -> String {
     for skipped in report.skipped {
         out.push_str(&format!("skipped {} because {} did not land\n", skipped.task, skipped.because));
     }
+
     for left in report.left_out {
         out.push_str(&format!("left out {}: {}\n", left.task, left.why));
     }
@@ -600,4 +597,38 @@ fn render(report: &Report<'_>) -> String {
         )),
     }
     out
+}
+
+/// One step in one line: mark, task, status, commit, rule, test.
+fn step_line(step: &Step) -> String {
+    let mark = match step.status {
+        StepStatus::Merged | StepStatus::WouldMerge => paint("ok", Style::new().green()),
+        StepStatus::AlreadyIntegrated => paint("--", Style::new().dimmed()),
+        StepStatus::ResolvedByRule | StepStatus::WouldResolveByRule => paint("ok", Style::new().yellow()),
+        StepStatus::Skipped => paint("skip", Style::new().yellow()),
+        StepStatus::Conflict | StepStatus::TestFailed | StepStatus::WouldConflict => {
+            paint("FAIL", Style::new().red().bold())
+        }
+    };
+    let mut line = format!("{mark} {} {}", step.task, status_text(step.status));
+    if let Some(commit) = &step.commit {
+        line.push_str(&format!(" {}", &commit[..7]));
+    }
+    if let Some(rule) = &step.rule {
+        line.push_str(&format!(" (rule {rule})"));
+    }
+    if let Some(test) = &step.test {
+        let exit = test.exit.map_or("killed".to_owned(), |e| e.to_string());
+        let cached = if test.cached { ", passed before" } else { "" };
+        let timeout = if test.timed_out { ", timed out" } else { "" };
+        let attempts = match test.attempts {
+            0 | 1 => String::new(),
+            n => format!(", {n} attempts"),
+        };
+        line.push_str(&format!(
+            " [test exit {exit}, {} ms{cached}{timeout}{attempts}; git-agent {} ms]",
+            test.duration_ms, step.own_ms
+        ));
+    }
+    line
 }
