@@ -150,7 +150,7 @@ impl CommitId {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub task: String,
     pub status: StepStatus,
@@ -233,7 +233,8 @@ pub fn run(
     options: &Options,
     events: &dyn Fn(Event<'_>),
 ) -> anyhow::Result<Outcome> {
-    let mut run = Runner { repo, options, events, scratch: Vec::new(), caches: None, notes: Vec::new() };
+    let mut run =
+        Runner { repo, options, events, scratch: Vec::new(), shown: HashSet::new(), caches: None, notes: Vec::new() };
     let result = run.steps(start, tasks);
     // The scratch worktree goes whatever happened, interruptions included.
     run.remove_scratch();
@@ -246,6 +247,8 @@ struct Runner<'a> {
     events: &'a dyn Fn(Event<'_>),
     /// The scratch worktrees made so far (slot 0 also runs the rules' commands).
     scratch: Vec<Slot>,
+    /// Steps (by task index) shown already, as final, while their round's tests ran.
+    shown: HashSet<usize>,
     caches: Option<MergeCaches<'a>>,
     notes: Vec<(ObjectId, serde_json::Value)>,
 }
@@ -527,7 +530,9 @@ impl<'a> Runner<'a> {
             }
             self.note_step(task, commit, tree, &link.step)?;
         }
-        (self.events)(Event::Step { position, total: tasks.len(), step: &link.step });
+        if !self.shown.remove(&link.task) {
+            (self.events)(Event::Step { position, total: tasks.len(), step: &link.step });
+        }
         let status = link.step.status;
         match status {
             StepStatus::Skipped => {
@@ -591,7 +596,7 @@ impl<'a> Runner<'a> {
                 None => jobs.push(i),
             }
         }
-        let runs = self.run_tests(tasks, chain, &jobs, command)?;
+        let runs = self.run_tests(tasks, chain, &jobs, command, true)?;
         for (&i, run) in jobs.iter().zip(runs) {
             chain[i].step.test = run;
         }
@@ -642,7 +647,9 @@ impl<'a> Runner<'a> {
         let (_, tree) = chain[i].made.expect("testable");
         let run = match self.passed_before(tree.0, command)? {
             Some(cached) => cached,
-            None => self.run_tests(tasks, chain, &[i], command)?.pop().flatten().context("the test did not run")?,
+            None => {
+                self.run_tests(tasks, chain, &[i], command, false)?.pop().flatten().context("the test did not run")?
+            }
         };
         let passed = run.exit == Some(0);
         chain[i].step.test = Some(run);
@@ -651,13 +658,15 @@ impl<'a> Runner<'a> {
 
     /// Runs the test on the new commits of `jobs` (indices into `chain`, in order), in up to
     /// `--jobs` scratch worktrees at once. Once one fails, no later one starts and the running
-    /// later ones are cancelled: their results (`None`) would not count.
+    /// later ones are cancelled: their results (`None`) would not count. With `show`, each
+    /// step is shown as soon as it and every step before it passed: it is final then.
     fn run_tests(
         &mut self,
         tasks: &[TaskRecord],
         chain: &[Link],
         jobs: &[usize],
         command: &str,
+        show: bool,
     ) -> anyhow::Result<Vec<Option<TestRun>>> {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -687,6 +696,9 @@ impl<'a> Runner<'a> {
         let first_failed = AtomicUsize::new(usize::MAX);
         let (sender, receiver) = std::sync::mpsc::channel::<(usize, Option<anyhow::Result<TestRun>>)>();
         let mut results: Vec<Option<anyhow::Result<TestRun>>> = (0..work.len()).map(|_| None).collect();
+        // The runs so far by chain index, and the first step not shown yet.
+        let mut passed: std::collections::HashMap<usize, TestRun> = std::collections::HashMap::new();
+        let mut frontier = 0;
         std::thread::scope(|scope| {
             for slot in &slots {
                 let (sender, work, next, first_failed, spec) = (sender.clone(), &work, &next, &first_failed, &spec);
@@ -720,7 +732,15 @@ impl<'a> Runner<'a> {
                         total: tasks.len(),
                         task: work[k].task,
                     }),
-                    Some(result) => results[k] = Some(result),
+                    Some(result) => {
+                        if let Ok(run) = &result {
+                            passed.insert(jobs[k], run.clone());
+                        }
+                        results[k] = Some(result);
+                        if show {
+                            self.show_passed(tasks, chain, &passed, &mut frontier);
+                        }
+                    }
                 }
             }
         });
@@ -735,6 +755,32 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(runs)
+    }
+
+    /// Shows the steps from `frontier` on that are final: landed without a test, or with
+    /// a passing one, and every step before them too.
+    fn show_passed(
+        &mut self,
+        tasks: &[TaskRecord],
+        chain: &[Link],
+        runs: &std::collections::HashMap<usize, TestRun>,
+        frontier: &mut usize,
+    ) {
+        while let Some(link) = chain.get(*frontier) {
+            let test = link.step.test.as_ref().or_else(|| runs.get(frontier));
+            let ready = match (link.made, test) {
+                (None, _) => link.step.status.landed(),
+                (Some(_), Some(test)) => test.exit == Some(0),
+                (Some(_), None) => false,
+            };
+            if !ready {
+                return;
+            }
+            let step = Step { test: test.cloned(), ..link.step.clone() };
+            (self.events)(Event::Step { position: link.task + 1, total: tasks.len(), step: &step });
+            self.shown.insert(link.task);
+            *frontier += 1;
+        }
     }
 
     /// Merges one task onto `head` (its new work only, after `since` when given); returns
