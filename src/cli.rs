@@ -266,6 +266,11 @@ pub struct IntegrateArgs {
     /// Show the tests' output as they run (on stderr).
     #[arg(long, short = 'v')]
     pub verbose: bool,
+
+    /// After landing, push the destination (the target, or the --branch) to REMOTE, with a
+    /// lease on the value it had before the run.
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
 }
 
 pub const PRUNE_ABOUT: &str = "Remove finished tasks' worktrees, branches and records, never losing work";

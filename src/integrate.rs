@@ -828,9 +828,7 @@ impl<'a> Runner<'a> {
         }
         let commit = match (made, self.options.strategy) {
             (Made::Commit(commit), _) => commit,
-            (Made::Tree(tree), Strategy::Merge) => {
-                self.commit(tree, &[head, tip], &format!("Merge task {} ({})\n", task.name, task.short_branch()))?
-            }
+            (Made::Tree(tree), Strategy::Merge) => self.commit(tree, &[head, tip], &merge_message(task))?,
             (Made::Tree(tree), Strategy::Squash | Strategy::Rebase) => {
                 self.commit(tree, &[head], &squash_message(task))?
             }
@@ -1120,12 +1118,24 @@ impl<'a> Runner<'a> {
             std::fs::create_dir_all(&self.options.scratch_dir)
                 .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
             crate::git::add_detached_worktree(self.repo, &path, commit, crate::interrupt::flag())?;
-            // A port free now, for test servers: parallel tests must not collide on one.
-            let port =
-                std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).map_or(0, |a| a.port());
+            let port = self.free_port();
             self.scratch.push(Slot { path, port });
         }
         Ok(self.scratch[..count].to_vec())
+    }
+
+    /// A port free now and not another slot's, for test servers: parallel tests must not
+    /// collide on one (0 if the system gives none).
+    fn free_port(&self) -> u16 {
+        let taken = |port: u16| self.scratch.iter().any(|slot| slot.port == port);
+        for _ in 0..16 {
+            let port =
+                std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).map_or(0, |a| a.port());
+            if port != 0 && !taken(port) {
+                return port;
+            }
+        }
+        0
     }
 
     fn remove_scratch(&mut self) {
@@ -1261,9 +1271,36 @@ fn step(task: &str, status: StepStatus) -> Step {
     }
 }
 
+fn merge_message(task: &TaskRecord) -> String {
+    format!("Merge task {} ({})\n{}", task.name, task.short_branch(), message_body(task, 0))
+}
+
 fn squash_message(task: &TaskRecord) -> String {
     let first = task.brief.lines().find(|l| !l.trim().is_empty()).unwrap_or("squashed");
-    format!("task {}: {}\n", task.name, first.trim())
+    format!("task {}: {}\n{}", task.name, first.trim(), message_body(task, 1))
+}
+
+/// The brief (its first lines, after `skip` non-empty ones already in the subject) and the
+/// acceptance criteria, so that `git log` tells what each integration brought.
+fn message_body(task: &TaskRecord, skip: usize) -> String {
+    const BRIEF_LINES: usize = 12;
+    let mut lines = task.brief.lines().map(str::trim_end).skip_while(|l| l.trim().is_empty());
+    let brief: Vec<&str> = lines.by_ref().skip(skip).take(BRIEF_LINES).collect();
+    let mut body = String::new();
+    let brief = brief.join("\n");
+    if !brief.trim().is_empty() {
+        body.push_str(&format!("\n{}\n", brief.trim()));
+        if lines.next().is_some() {
+            body.push_str("[...]\n");
+        }
+    }
+    if !task.acceptance.is_empty() {
+        body.push_str("\nAcceptance criteria:\n");
+        for criterion in &task.acceptance {
+            body.push_str(&format!("- {}\n", criterion.trim()));
+        }
+    }
+    body
 }
 
 fn check_interrupted() -> anyhow::Result<()> {

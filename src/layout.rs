@@ -67,6 +67,12 @@ pub fn parse_pid_and_start(text: &str) -> Option<(u32, Option<u64>)> {
     }
 }
 
+/// Where integrate --branch writes the body of the pull request it suggests: the git
+/// directory's `agent/pr/<branch, slashes as '-'>.md` (rewritten on every run; disposable).
+pub fn pull_request_body(common_dir: &Path, branch: &str) -> PathBuf {
+    common_dir.join("agent").join("pr").join(format!("{}.md", branch.replace('/', "-")))
+}
+
 /// The full ref name of a task's record.
 pub fn record_ref(task: &str) -> String {
     format!("{TASKS_PREFIX}{task}")

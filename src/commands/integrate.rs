@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use gix::ObjectId;
 use serde::Serialize;
 
@@ -40,6 +41,30 @@ struct Report<'a> {
     skipped: &'a [Skipped],
     /// Done tasks not integrated because something about them is wrong (default selection only).
     left_out: &'a [LeftOut],
+    /// `--push`: where the landed destination was pushed.
+    pushed: Option<Pushed>,
+    /// With --branch: the pull request to open next (when `gh` is installed).
+    pull_request: Option<PullRequest>,
+}
+
+/// A push after landing.
+#[derive(Debug, Serialize)]
+struct Pushed {
+    remote: String,
+    #[serde(rename = "ref")]
+    full_ref: String,
+    commit: String,
+    /// The lease: what the remote's branch had to be (`null`: it had to be absent).
+    expected: Option<String>,
+}
+
+/// The next step for an integration branch: `gh pr create` with a body naming each task.
+#[derive(Debug, Serialize)]
+struct PullRequest {
+    command: Vec<String>,
+    /// The body: the tasks, their briefs and acceptance criteria (also in `body_file`).
+    body: String,
+    body_file: PathBuf,
 }
 
 /// A done task the default selection left out, and why.
@@ -227,6 +252,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         }
     }
 
+    if let Some(remote) = &args.push {
+        check_remote(repo, remote)?;
+    }
     let test = test_command(&ctx, &args)?;
     let rules = rule_commands(&ctx)?;
     let options = Options {
@@ -286,6 +314,16 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     let landed = write_results(repo, &args, &dest_ref, dest_before, start, &records, &outcome)?;
     // Said as it is: a test command (or anyone) may have moved the destination meanwhile.
     let current = crate::git::ref_target(repo, &dest_ref)?;
+    let pushed = match (&args.push, landed) {
+        (Some(remote), true) => Some(push(repo, ui, remote, &dest_ref, dest_before, outcome.head)?),
+        _ => None,
+    };
+    let pull_request = match (&args.branch, landed || current.is_some()) {
+        (Some(_), true) if which::which("gh").is_ok() && !args.dry_run => {
+            Some(pull_request(repo, &target_name, &dest_name, &ordered, &outcome.integrated)?)
+        }
+        _ => None,
+    };
 
     let report = Report {
         version: 1,
@@ -304,6 +342,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         steps: &outcome.steps,
         skipped: &outcome.skipped,
         left_out: &left_out,
+        pushed,
+        pull_request,
     };
     if ui.json {
         ui.json_data(&report);
@@ -548,6 +588,103 @@ fn scratch_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
     ctx.worktree_root()
 }
 
+/// `--push REMOTE` must name a configured remote (checked before anything runs).
+fn check_remote(repo: &gix::Repository, remote: &str) -> anyhow::Result<()> {
+    let known = repo.remote_names().iter().any(|name| &name[..] == remote.as_bytes());
+    if remote.starts_with('-') || !known {
+        return Err(bad_input(format!("--push {remote:?}: no such remote"))
+            .hint("name a configured remote (`git remote -v` lists them)")
+            .into());
+    }
+    Ok(())
+}
+
+/// Pushes the landed destination with a lease on its value before the run: if the remote's
+/// branch is anywhere else (someone pushed meanwhile, or local commits were never pushed),
+/// git refuses and nothing is overwritten (exit 4; the local landing stays).
+fn push(
+    repo: &gix::Repository,
+    ui: &Ui,
+    remote: &str,
+    dest_ref: &str,
+    before: Option<ObjectId>,
+    after: ObjectId,
+) -> anyhow::Result<Pushed> {
+    let expected = before.map(|id| id.to_string());
+    let url = repo
+        .find_remote(remote)
+        .ok()
+        .and_then(|r| r.url(gix::remote::Direction::Push).map(|u| u.to_bstring().to_string()))
+        .unwrap_or_default();
+    ui.status(format!(
+        "pushing {dest_ref} to {remote} ({url}) with a lease on {}",
+        expected.as_deref().unwrap_or("its absence")
+    ));
+    let lease = format!("--force-with-lease={dest_ref}:{}", expected.as_deref().unwrap_or(""));
+    let refspec = format!("{after}:{dest_ref}");
+    let dir = repo.workdir().unwrap_or_else(|| repo.git_dir());
+    let outcome = crate::process::git(dir, &["push", "--porcelain", "--quiet", &lease, "--", remote, &refspec])?
+        .capture(crate::process::Capture::Tail(8192))
+        .run()?;
+    if !outcome.status.success() {
+        return Err(crate::error::Fail::new(
+            Exit::Race,
+            format!(
+                "{dest_ref} landed here, but the push to {remote} was refused: {}",
+                outcome.output_tail_lossy().trim()
+            ),
+        )
+        .hint(format!("fetch from {remote}, look at what is there, and push by hand (git push {remote} {dest_ref})"))
+        .into());
+    }
+    Ok(Pushed { remote: remote.to_owned(), full_ref: dest_ref.to_owned(), commit: after.to_string(), expected })
+}
+
+/// The `gh pr create` command for an integration branch, and its body (written to a file
+/// under the repository's git directory, `agent/pr/<branch>.md`).
+fn pull_request(
+    repo: &gix::Repository,
+    target: &str,
+    branch: &str,
+    ordered: &[TaskRecord],
+    integrated: &[crate::integrate::Integrated],
+) -> anyhow::Result<PullRequest> {
+    let landed: Vec<&TaskRecord> = ordered.iter().filter(|t| integrated.iter().any(|i| i.task == t.name)).collect();
+    let mut body = String::from("Integrated by git-agent, in dependency order:\n");
+    for task in &landed {
+        body.push_str(&format!("\n## {}\n", task.name));
+        if !task.brief.trim().is_empty() {
+            body.push_str(&format!("\n{}\n", task.brief.trim()));
+        }
+        if !task.acceptance.is_empty() {
+            body.push_str("\nAcceptance criteria:\n");
+            for criterion in &task.acceptance {
+                body.push_str(&format!("- [ ] {}\n", criterion.trim()));
+            }
+        }
+    }
+    let body_file = crate::layout::pull_request_body(&crate::git::normalise_path(repo.common_dir()), branch);
+    if let Some(dir) = body_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&body_file, &body).with_context(|| format!("cannot write {}", body_file.display()))?;
+    let names: Vec<&str> = landed.iter().map(|t| t.name.as_str()).collect();
+    let command = vec![
+        "gh".to_owned(),
+        "pr".to_owned(),
+        "create".to_owned(),
+        "--base".to_owned(),
+        target.to_owned(),
+        "--head".to_owned(),
+        branch.to_owned(),
+        "--title".to_owned(),
+        format!("Integrate {}", names.join(", ")),
+        "--body-file".to_owned(),
+        body_file.display().to_string(),
+    ];
+    Ok(PullRequest { command, body, body_file })
+}
+
 /// A progress line on stderr, as the run goes: `[3/8] testing api ...`, then
 /// `[3/8] ok api merged 1a2b3c4 [test 41 s]`.
 fn progress_line(event: &Event<'_>) -> String {
@@ -586,6 +723,18 @@ fn render(report: &Report<'_>) -> String {
     for left in report.left_out {
         out.push_str(&format!("left out {}: {}\n", left.task, left.why));
     }
+    if let Some(pushed) = &report.pushed {
+        out.push_str(&format!("pushed {} to {} ({})\n", pushed.full_ref, pushed.remote, &pushed.commit[..7]));
+    }
+    if let Some(pr) = &report.pull_request {
+        let quoted: Vec<String> = pr.command.iter().map(|a| shell_quote(a)).collect();
+        if report.pushed.is_none() {
+            out.push_str(&format!("next: push {} and open a pull request:\n", report.target.name));
+        } else {
+            out.push_str("next: open a pull request:\n");
+        }
+        out.push_str(&format!("  {}\n", quoted.join(" ")));
+    }
     match (&report.target.after, report.dry_run) {
         (_, true) => out.push_str(&format!("dry run: {} unchanged\n", report.target.name)),
         (Some(after), false) => out.push_str(&format!("{} is now {}\n", report.target.name, &after[..7])),
@@ -597,6 +746,14 @@ fn render(report: &Report<'_>) -> String {
         )),
     }
     out
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b)) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// One step in one line: mark, task, status, commit, rule, test.

@@ -212,9 +212,12 @@ fn the_test_sees_its_step_task_target_and_a_port_per_slot() {
     let env = Env::new();
     let repo = queue(&env, "environment", 2, &[]);
     let log = env.path().join("env-log");
+    // t1's test waits for t2's to start, so that both slots are in use.
     let test = format!(
-        "echo \"$GIT_AGENT_STEP/$GIT_AGENT_STEPS $GIT_AGENT_TASK $GIT_AGENT_TARGET $GIT_AGENT_PORT\" >> {}",
-        log.display()
+        "echo \"$GIT_AGENT_STEP/$GIT_AGENT_STEPS $GIT_AGENT_TASK $GIT_AGENT_TARGET $GIT_AGENT_PORT\" >> {l}; \
+         if [ $GIT_AGENT_TASK = t1 ]; then i=0; while [ $(wc -l < {l}) -lt 2 ]; do i=$((i+1)); \
+         [ $i -gt 300 ] && exit 7; sleep 0.1; done; fi; exit 0",
+        l = log.display()
     );
     integrate_json(&env, &repo, &["--test", &test, "--jobs", "2"], 0);
     let mut lines = test_runs(&log);
@@ -260,4 +263,118 @@ fn progress_lines_arrive_while_the_run_goes_on() {
         |needle: &str| seen.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {seen:#?}"));
     assert!(position("[1/2] testing t1") < position("[1/2] ok t1 merged"));
     assert!(position("[1/2] ok t1 merged") < position("[2/2] ok t2 merged"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-off: merge messages, --push, the pull request
+
+#[test]
+fn merge_commits_carry_the_brief_and_the_acceptance_criteria() {
+    let env = Env::new();
+    let repo = env.repo("messages", &[("README", "x\n")]);
+    env.agent(
+        &repo,
+        &[
+            "spawn",
+            "db",
+            "-q",
+            "--brief",
+            "Add the activity table\nwith an index on user",
+            "--acceptance",
+            "migrates an empty database",
+        ],
+    )
+    .success();
+    env.commit(&agents_dir(&repo).join("db"), &[("db.sql", "create table a;\n")], "db: work");
+    env.agent(&repo, &["done", "db", "-q"]).success();
+    integrate_json(&env, &repo, &[], 0);
+    let message = env.git(&repo, &["log", "-1", "--format=%B", "main"]);
+    assert_eq!(
+        message.trim(),
+        "Merge task db (agent/db)\n\nAdd the activity table\nwith an index on user\n\nAcceptance criteria:\n- migrates an empty database"
+    );
+}
+
+/// A bare repository as `origin` of `repo`, holding its main.
+fn origin(env: &Env, repo: &Path) -> PathBuf {
+    let bare = env.path().join(format!("{}-origin.git", repo.file_name().unwrap().to_string_lossy()));
+    env.git(env.path(), &["init", "-q", "--bare", bare.to_str().unwrap()]);
+    env.git(repo, &["remote", "add", "origin", bare.to_str().unwrap()]);
+    env.git(repo, &["push", "-q", "origin", "main"]);
+    bare
+}
+
+#[test]
+fn push_sends_the_landed_target_with_a_lease() {
+    let env = Env::new();
+    let repo = queue(&env, "push", 2, &[]);
+    let bare = origin(&env, &repo);
+    let json = integrate_json(&env, &repo, &["--push", "origin"], 0);
+    let main = env.git(&repo, &["rev-parse", "main"]);
+    assert_eq!(env.git(&bare, &["rev-parse", "main"]), main);
+    assert_eq!(json["pushed"]["remote"], "origin");
+    assert_eq!(json["pushed"]["commit"], main.trim());
+}
+
+#[test]
+fn a_push_refused_by_the_lease_overwrites_nothing_and_exits_4() {
+    let env = Env::new();
+    let repo = queue(&env, "lease", 1, &[]);
+    let bare = origin(&env, &repo);
+    // Someone else pushes to origin's main meanwhile.
+    let other = env.path().join("other");
+    env.git(env.path(), &["clone", "-q", bare.to_str().unwrap(), other.to_str().unwrap()]);
+    env.commit(&other, &[("theirs.txt", "theirs\n")], "theirs");
+    env.git(&other, &["push", "-q", "origin", "main"]);
+    let theirs = env.git(&bare, &["rev-parse", "main"]);
+    let run = crate::integrate::integrate(&env, &repo, &["--push", "origin"]).code(4);
+    assert!(run.stderr.contains("push to origin was refused"), "{}", run.stderr);
+    assert_eq!(env.git(&bare, &["rev-parse", "main"]), theirs, "the remote keeps their commit");
+    assert!(env.git(&repo, &["log", "--format=%s", "-1", "main"]).starts_with("Merge task t1"), "landed here");
+}
+
+#[test]
+fn push_to_an_unknown_remote_is_refused_before_anything_runs() {
+    let env = Env::new();
+    let repo = queue(&env, "noremote", 1, &[]);
+    let before = env.snapshot(&repo);
+    crate::integrate::integrate(&env, &repo, &["--push", "nosuch"]).code(2).stderr_has("no such remote");
+    crate::integrate::integrate(&env, &repo, &["--push", "--upload-pack=x"]).code(2);
+    assert_eq!(env.snapshot(&repo), before);
+}
+
+#[test]
+fn an_integration_branch_suggests_the_pull_request_when_gh_is_installed() {
+    let env = Env::new();
+    let repo = queue(&env, "pr", 2, &[]);
+    let fake = env.path().join("fake-bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    write(&fake.join("gh"), "#!/bin/sh\nexit 0\n");
+    std::process::Command::new("chmod").arg("+x").arg(fake.join("gh")).status().unwrap();
+    let path = std::env::join_paths(
+        [fake.clone(), crate::common::bin_dir()]
+            .into_iter()
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let out = env
+        .command("git", &repo)
+        .env("PATH", &path)
+        .args(["agent-integrate", "--json", "--branch", "integration/x"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let command: Vec<&str> =
+        json["pull_request"]["command"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(command[..7], ["gh", "pr", "create", "--base", "main", "--head", "integration/x"]);
+    let body = std::fs::read_to_string(json["pull_request"]["body_file"].as_str().unwrap()).unwrap();
+    assert!(body.contains("## t1") && body.contains("## t2"), "{body}");
+    // Without gh, no suggestion.
+    let json = integrate_json(&env, &repo, &["--branch", "integration/y"], 0);
+    assert!(json["pull_request"].is_null() || which_gh_on_machine(), "{json:#}");
+}
+
+fn which_gh_on_machine() -> bool {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|dir| dir.join("gh").is_file())
 }
