@@ -54,8 +54,10 @@ pub struct Options {
     pub retries: u32,
     /// Copy the tests' output to stderr as it comes.
     pub follow_output: bool,
-    /// The short name of the branch being built (for the test's `GIT_AGENT_TARGET`).
-    pub target_name: String,
+    /// The full name of the branch being built: the scratch slots are its.
+    pub target_ref: String,
+    /// What a new scratch slot gets before its first test (agent.copy, agent.testSetup).
+    pub prepare: crate::scratch::Prepare,
 }
 
 /// When integrate tests.
@@ -77,6 +79,8 @@ pub enum Event<'a> {
     Bisecting { steps: usize },
     /// A step's outcome is final; steps come in order.
     Step { position: usize, total: usize, step: &'a Step },
+    /// A scratch slot was made, recovered or prepared.
+    Scratch(crate::scratch::Event),
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -235,17 +239,15 @@ pub fn run(
 ) -> anyhow::Result<Outcome> {
     let mut run =
         Runner { repo, options, events, scratch: Vec::new(), shown: HashSet::new(), caches: None, notes: Vec::new() };
-    let result = run.steps(start, tasks);
-    // The scratch worktree goes whatever happened, interruptions included.
-    run.remove_scratch();
-    result
+    // The scratch slots stay, warm, for the next run; they are released with the runner.
+    run.steps(start, tasks)
 }
 
 struct Runner<'a> {
     repo: &'a gix::Repository,
     options: &'a Options,
     events: &'a dyn Fn(Event<'_>),
-    /// The scratch worktrees made so far (slot 0 also runs the rules' commands).
+    /// The scratch slots taken so far (slot 0 also runs the rules' commands).
     scratch: Vec<Slot>,
     /// Steps (by task index) shown already, as final, while their round's tests ran.
     shown: HashSet<usize>,
@@ -292,14 +294,6 @@ enum Accepted {
     Stop,
 }
 
-/// A scratch worktree tests run in.
-#[derive(Clone)]
-struct Slot {
-    path: PathBuf,
-    /// `GIT_AGENT_PORT` for the tests run there.
-    port: u16,
-}
-
 /// How every test of a run is run (shared by the test threads).
 struct TestSpec<'a> {
     command: &'a str,
@@ -309,6 +303,8 @@ struct TestSpec<'a> {
     target: &'a str,
     total: usize,
 }
+
+use crate::scratch::Slot;
 
 /// One test to run: a step's new commit.
 struct Job<'a> {
@@ -321,20 +317,14 @@ struct Job<'a> {
 impl TestSpec<'_> {
     /// Checks the job's commit out in `slot` and runs the test there, again after a failure
     /// up to `retries` times.
-    fn run(&self, slot: &Slot, job: &Job<'_>) -> anyhow::Result<TestRun> {
-        checkout_scratch(&slot.path, job.commit.0)?;
+    fn run(&self, slot: &mut Slot, job: &Job<'_>) -> anyhow::Result<TestRun> {
+        slot.checkout(job.commit.0)?;
         crate::pause::point("integrate-test");
-        let env = [
-            ("GIT_AGENT_STEP", job.position.to_string()),
-            ("GIT_AGENT_STEPS", self.total.to_string()),
-            ("GIT_AGENT_TASK", job.task.to_owned()),
-            ("GIT_AGENT_TARGET", self.target.to_owned()),
-            ("GIT_AGENT_PORT", slot.port.to_string()),
-        ];
+        let env = crate::scratch::test_env(slot, job.position, self.total, job.task, self.target);
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let mut run = crate::process::Run::shell(self.command, &slot.path)
+            let mut run = crate::process::Run::shell(self.command, slot.path())
                 .timeout(Some(self.timeout))
                 .capture(crate::process::Capture::Tail(TEST_OUTPUT_TAIL))
                 .echo(self.echo)
@@ -674,13 +664,16 @@ impl<'a> Runner<'a> {
             return Ok(Vec::new());
         }
         let first = chain[jobs[0]].made.expect("testable").0;
-        let slots = self.slots(self.options.jobs.clamp(1, jobs.len()), first.0)?;
+        let wanted = self.options.jobs.clamp(1, jobs.len());
+        self.slots(wanted, first.0)?;
+        // Each test thread has a slot of its own; they come back once the tests are done.
+        let mut slots = std::mem::take(&mut self.scratch);
         let spec = TestSpec {
             command,
             timeout: self.options.test_timeout,
             retries: self.options.retries,
             echo: self.options.follow_output,
-            target: &self.options.target_name,
+            target: &self.options.target_ref,
             total: tasks.len(),
         };
         let work: Vec<Job> = jobs
@@ -700,7 +693,7 @@ impl<'a> Runner<'a> {
         let mut passed: std::collections::HashMap<usize, TestRun> = std::collections::HashMap::new();
         let mut frontier = 0;
         std::thread::scope(|scope| {
-            for slot in &slots {
+            for slot in slots.iter_mut().take(wanted) {
                 let (sender, work, next, first_failed, spec) = (sender.clone(), &work, &next, &first_failed, &spec);
                 scope.spawn(move || {
                     loop {
@@ -744,6 +737,7 @@ impl<'a> Runner<'a> {
                 }
             }
         });
+        self.scratch = slots;
         check_interrupted()?;
         let failed_at = first_failed.load(Ordering::SeqCst);
         let mut runs = Vec::new();
@@ -835,10 +829,8 @@ impl<'a> Runner<'a> {
         };
         step.commit = Some(commit.0.to_string());
         step.tree = Some(new_tree.0.to_string());
-        if dry_run {
-            if step.status == StepStatus::Merged {
-                step.status = StepStatus::WouldMerge;
-            }
+        if dry_run && step.status == StepStatus::Merged {
+            step.status = StepStatus::WouldMerge;
         }
         Ok((step, Some(commit)))
     }
@@ -1102,48 +1094,32 @@ impl<'a> Runner<'a> {
         Ok(resolved(TreeId(editor.write()?.detach())))
     }
 
-    /// The first scratch worktree, checked out at `commit` (for a rule's command).
+    /// The first scratch slot, checked out at `commit` (for a rule's command).
     fn scratch_at(&mut self, commit: ObjectId) -> anyhow::Result<PathBuf> {
-        let slot = self.slots(1, commit)?.remove(0);
-        checkout_scratch(&slot.path, commit)?;
-        Ok(slot.path)
+        self.slots(1, commit)?;
+        let slot = &mut self.scratch[0];
+        slot.checkout(commit)?;
+        Ok(slot.path().to_owned())
     }
 
-    /// At least `count` scratch worktrees (the first `count` returned), those made now
-    /// checked out at `commit`.
-    fn slots(&mut self, count: usize, commit: ObjectId) -> anyhow::Result<Vec<Slot>> {
-        while self.scratch.len() < count {
-            let index = self.scratch.len();
-            let path = self.options.scratch_dir.join(crate::layout::scratch_slot_name(index));
-            std::fs::create_dir_all(&self.options.scratch_dir)
-                .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
-            crate::git::add_detached_worktree(self.repo, &path, commit, crate::interrupt::flag())?;
-            let port = self.free_port();
-            self.scratch.push(Slot { path, port });
+    /// Holds at least `count` scratch slots of the target (taken, created or recovered as
+    /// needed: see [`crate::scratch::take_slots`]); new ones are checked out at `commit`.
+    fn slots(&mut self, count: usize, commit: ObjectId) -> anyhow::Result<()> {
+        if self.scratch.len() >= count {
+            return Ok(());
         }
-        Ok(self.scratch[..count].to_vec())
-    }
-
-    /// A port free now and not another slot's, for test servers: parallel tests must not
-    /// collide on one (0 if the system gives none).
-    fn free_port(&self) -> u16 {
-        let taken = |port: u16| self.scratch.iter().any(|slot| slot.port == port);
-        for _ in 0..16 {
-            let port =
-                std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).map_or(0, |a| a.port());
-            if port != 0 && !taken(port) {
-                return port;
-            }
-        }
-        0
-    }
-
-    fn remove_scratch(&mut self) {
-        for slot in std::mem::take(&mut self.scratch) {
-            if let Err(err) = crate::git::remove_created_worktree(self.repo, &slot.path) {
-                eprintln!("warning: could not remove the scratch worktree {}: {err:#}", slot.path.display());
-            }
-        }
+        let events = self.events;
+        let more = crate::scratch::take_slots(
+            self.repo,
+            &self.options.scratch_dir,
+            &self.options.target_ref,
+            count - self.scratch.len(),
+            commit,
+            &self.options.prepare,
+            &mut |event| events(Event::Scratch(event)),
+        )?;
+        self.scratch.extend(more);
+        Ok(())
     }
 
     /// The test note on the tested tree (written later, see [`Outcome::notes`]).
@@ -1327,24 +1303,6 @@ fn run_test(run: &crate::process::Run, command: &str) -> anyhow::Result<TestRun>
         attempts: 1,
         cancelled: outcome.status == Status::Cancelled,
     })
-}
-
-/// Brings a scratch worktree's tracked files to `commit`. Untracked build output stays
-/// between steps: only tracked files change. A two-tree read-tree touches only the paths
-/// that differ; `checkout --force` would re-read every file of a young (racily clean) index.
-/// If the test left tracked files modified, read-tree refuses and the forced checkout takes over.
-fn checkout_scratch(path: &Path, commit: ObjectId) -> anyhow::Result<()> {
-    let new = commit.to_string();
-    let head = crate::process::run_git(path, &["rev-parse", "--verify", "-q", "HEAD"]).unwrap_or_default();
-    if head.trim() == new {
-        return Ok(());
-    }
-    let moved = crate::process::run_git(path, &["read-tree", "-m", "-u", "HEAD", &new])
-        .and_then(|_| crate::process::run_git(path, &["update-ref", "--no-deref", "HEAD", &new]));
-    if moved.is_err() {
-        crate::process::run_git(path, &["checkout", "-q", "--detach", "--force", &new])?;
-    }
-    Ok(())
 }
 
 /// How much of a failing test's output is kept (in the report and the notes).

@@ -93,30 +93,9 @@ pub fn parse_slot_marker(text: &str) -> Option<(String, usize)> {
 /// new index here (in that worktree's git directory) and integrate holds `index.lock`.
 pub const LANDING_INDEX: &str = "agent-integrate-index";
 
-/// The scratch worktree's directory name for this integrate process: its pid and start time
-/// (so that a later process with the same pid is not taken for it).
-pub fn scratch_name() -> String {
-    format!("{SCRATCH_PREFIX}{}", pid_and_start())
-}
-
-/// The directory name of this process's scratch worktree number `slot` (tests run in
-/// parallel, one per slot): [`scratch_name`], then `.<slot>` for every slot after the first.
-pub fn scratch_slot_name(slot: usize) -> String {
-    match slot {
-        0 => scratch_name(),
-        n => format!("{}.{n}", scratch_name()),
-    }
-}
-
 /// The pid and start time (if known) in a scratch worktree's directory name, if it is one.
 pub fn scratch_pid(name: &str) -> Option<(u32, Option<u64>)> {
-    let name = name.strip_prefix(SCRATCH_PREFIX)?;
-    let name = match name.split_once('.') {
-        Some((name, slot)) if !slot.is_empty() && slot.bytes().all(|b| b.is_ascii_digit()) => name,
-        Some(_) => return None,
-        None => name,
-    };
-    parse_pid_and_start(name)
+    parse_pid_and_start(name.strip_prefix(SCRATCH_PREFIX)?)
 }
 
 /// `<pid>-<start>` of this process (`<pid>` alone where the start time is unknown).

@@ -272,7 +272,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         jobs: args.jobs.or(ctx.settings.test_jobs).unwrap_or(1) as usize,
         retries: args.retries,
         follow_output: args.verbose,
-        target_name: dest_name.clone(),
+        target_ref: dest_ref.clone(),
+        prepare: crate::scratch::Prepare::from_settings(repo, &ctx.settings)?,
     };
     if !args.dry_run {
         // Shown before anything runs: a command planted in a configuration file does not
@@ -694,6 +695,7 @@ fn progress_line(event: &Event<'_>) -> String {
             format!("the end result failed its test: bisecting the {steps} steps for the first failing one")
         }
         Event::Step { position, total, step } => format!("[{position}/{total}] {}", step_line(step)),
+        Event::Scratch(event) => event.to_string(),
     }
 }
 
