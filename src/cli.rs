@@ -179,9 +179,27 @@ Tasks: those named, default every task marked done; ordered by their recorded de
 ties in spawn order. Every merge is computed in memory; the target ref is written once, at the
 end, by compare-and-swap against its value at the start. A conflict or a failing test stops
 the run and leaves the target exactly as it was (--keep-going skips that task and the tasks
-depending on it instead). Tests run through the shell in a scratch worktree that
-git agent-integrate owns, with a timeout that kills the test's process group; a tree that
-passed the same command before (recorded in refs/notes/agent) is not tested again.
+depending on it instead). Tests run through the shell in scratch worktrees that
+git agent-integrate owns and keeps warm between runs (one per target branch and job, under
+<agent.worktreeRoot>/.integrate/, with agent.copy files and agent.testSetup, else agent.setup,
+run once), with a timeout that kills the test's process group; a tree that passed the same
+command before (recorded in refs/notes/agent) is not tested again. The test sees
+GIT_AGENT_STEP and GIT_AGENT_STEPS (its step, 1-based, of how many), GIT_AGENT_TASK,
+GIT_AGENT_TARGET, GIT_AGENT_SLOT and GIT_AGENT_PORT (a free port, one per slot).
+
+Every merge is made in memory before any test runs, so the tests need not wait for each
+other: --jobs N tests up to N steps at once, each in its own slot, and reports, records and
+lands exactly what testing one after another would (the same first failure; later tests are
+cancelled). --test-at end tests only the final result and, when it fails, bisects the steps
+(as `git bisect run` does) for the first failing one: at most 1 + ceil(log2 N) test runs; with
+--keep-going the failing task and its dependents drop out and the rest is retested. --retries N
+runs a failing test again up to N times (the note records the attempts). Each step is printed
+on stderr as it starts and ends; on a terminal a bar shows the running tests.
+
+Merge commits carry the task's brief and acceptance criteria. --push REMOTE pushes what landed
+with a lease on the branch's value before the run (a refused push is exit 4; the local landing
+stays). With --branch and `gh` installed, the next step is printed: `gh pr create` with a body
+listing the tasks, their briefs and acceptance criteria (written to .git/agent/pr/<branch>.md).
 
 Landing is one ref transaction: the target, the tasks' \"integrated\" record events and the
 notes in refs/notes/agent move together, each by compare-and-swap, or none does (exit 4 when

@@ -301,7 +301,25 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     if !args.dry_run {
         remove_orphaned_scratch(repo, &options.scratch_dir, ui);
     }
-    let show = |event: Event<'_>| ui.status(progress_line(&event));
+    // Progress as the run goes: lines above a live bar naming the running tests (on a terminal).
+    let progress = ui.progress(ordered.len() as u64, args.verbose);
+    let running = std::cell::RefCell::new(std::collections::BTreeSet::<String>::new());
+    let show = |event: Event<'_>| {
+        match &event {
+            Event::TestStarted { task, .. } => {
+                running.borrow_mut().insert(task.to_string());
+            }
+            Event::Step { position, step, .. } => {
+                running.borrow_mut().remove(&step.task);
+                progress.set_done(*position as u64);
+            }
+            Event::Bisecting { .. } | Event::Scratch(_) => {}
+        }
+        let now: Vec<String> = running.borrow().iter().cloned().collect();
+        progress.doing(if now.is_empty() { String::new() } else { format!("testing {}", now.join(", ")) });
+        // Every event gets its line too: a log read later has only the lines.
+        progress.line(progress_line(&event));
+    };
     let outcome = if args.dry_run {
         // In memory only: nothing the dry run computes reaches the object database.
         let memory_repo = repo.clone().with_object_memory();
