@@ -20,6 +20,7 @@ Workflow:
   git agent spawn --plan plan.json     decompose: one task per agent, with scope and order
   git agent spawn <task> -- <agent>    route: a worktree and branch per task, the agent in it
   git agent list                       monitor: ahead/behind, dirty, drift, out-of-scope files
+  git agent restack                    move dependent tasks onto their dependencies' new work
   git agent done <task>                mark a task ready for integration";
 
 /// git-agent: run many AI coding agents in parallel on one repository.
@@ -56,6 +57,8 @@ pub enum AgentCommand {
     Show(ShowArgs),
     /// Mark a task ready for integration.
     Done(DoneArgs),
+    #[command(about = RESTACK_ABOUT, long_about = RESTACK_LONG_ABOUT)]
+    Restack(RestackArgs),
     /// Install the man pages and shell completions into your user directories.
     Setup(SetupArgs),
     /// Run the whole workflow on a sample repository, printing every command.
@@ -72,7 +75,13 @@ pub const SPAWN_LONG_ABOUT: &str = "\
 Create a task: a branch `agent/<TASK>`, a linked worktree and a task record.
 
 The branch starts at --base (default: git config agent.base, else the branch checked out in
-the main worktree). The worktree goes to <agent.worktreeRoot>/<TASK>, by default a sibling
+the main worktree). With --after, it starts on the dependencies' work instead (stacked): at
+the tip of the one dependency with commits the base lacks, or, when several have such
+commits (and none holds the others'), at a merge of their tips made as `git merge` would;
+if they conflict, spawn refuses (use --from-base). The record's `stack` field says where it
+was put, and `git agent restack` moves it when the dependencies move. --from-base, or git
+config agent.stack=false, starts from the base as without dependencies; a plan stacks its
+tasks the same way, in dependency order. The worktree goes to <agent.worktreeRoot>/<TASK>, by default a sibling
 folder <repo>.agents/<TASK>. Untracked files matching agent.copy globs (for example .env*)
 are copied from the main worktree, and agent.setup (for example `npm ci`) runs in the new
 worktree. If any step fails, everything this spawn created is removed again.
@@ -98,9 +107,19 @@ pub struct SpawnArgs {
     #[arg(long, value_name = "PATHSPEC")]
     pub scope: Vec<String>,
 
-    /// A task this one depends on (must exist); repeat for several.
+    /// A task this one depends on (must exist); repeat for several. The branch starts on the
+    /// dependencies' work (stacked), unless --from-base or agent.stack=false.
     #[arg(long, value_name = "TASK")]
     pub after: Vec<String>,
+
+    /// Start from the base even when dependencies have commits (the default when
+    /// agent.stack=false).
+    #[arg(long, conflicts_with = "stack")]
+    pub from_base: bool,
+
+    /// Stack on the dependencies' work even when agent.stack=false.
+    #[arg(long)]
+    pub stack: bool,
 
     /// The agent's brief.
     #[arg(long, value_name = "TEXT", conflicts_with = "brief_file")]
@@ -382,6 +401,40 @@ pub struct ShowArgs {
 pub struct DoneArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+
+pub const RESTACK_ABOUT: &str = "Move stacked tasks onto their dependencies' new work";
+
+pub const RESTACK_LONG_ABOUT: &str = "\
+Move stacked tasks onto their dependencies' new work, so that an agent can pick up what the
+tasks it depends on did since it was spawned.
+
+A task spawned with --after starts on its dependencies' work (stacked; see git agent spawn).
+When a dependency gets new commits, restack replays the task's own commits (those after
+where it was stacked) onto the dependency's new tip, or onto a merge of the tips when several
+dependencies have work, in memory, as `git rebase --onto` would (merges left out, commits
+that become empty dropped, authors and messages kept). Default: every stacked task not yet
+integrated whose dependencies moved, in dependency order (a task after the tasks it depends
+on, so that a stack of three moves in one run); named tasks are restacked even if they were
+spawned with --from-base.
+
+All or nothing per task. It is refused (exit status 3), and left exactly as it was, when its
+worktree has uncommitted changes or untracked files, its agent is running, its branch is
+checked out anywhere else, or it is integrated. When its commits conflict with the new work,
+it is left as it was and reported (exit status 1), and the other tasks go on. Otherwise its
+worktree is brought to the new commit as a fast-forward would (checked again under the
+worktree's index.lock), then the branch and the record's stack field move together by
+compare-and-swap; a branch or record that changed meanwhile (the agent committed) is a lost
+race (exit status 4) and nothing is changed. The old tip stays in the branch's reflog:
+`git reflog agent/<TASK>` shows \"git-agent restack: onto agent/<dep> <commit>\".";
+
+/// Move stacked tasks onto their dependencies' new work.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct RestackArgs {
+    /// Only these tasks (default: every stacked task whose dependencies moved).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
 }
 
 /// Install the man pages and shell completions into your user directories (idempotent).

@@ -7,6 +7,7 @@
 //! - [`layout`]: every name of the state: refs, notes, lock files, scratch names, config keys
 //! - [`integrate`], [`land`]: integration runs, and landing them in one ref transaction
 //! - [`conflicts`], [`ordered`]: the conflict gate, pairwise and in dependency order
+//! - [`stack`]: stacked dependencies: where a dependent task starts, and when it must move
 //! - [`state`]: task records: reading, validating, writing
 //! - [`settings`]: the `agent.*` configuration, read once
 //! - [`lock`]: git-agent's own lock files
@@ -36,4 +37,5 @@ pub mod plan;
 pub mod process;
 pub mod scope;
 pub mod settings;
+pub mod stack;
 pub mod state;
