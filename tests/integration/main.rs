@@ -18,6 +18,7 @@ mod prune;
 mod prune_guard;
 mod prune_trust;
 mod records;
+mod restack;
 mod signals;
 mod spawn;
 mod trust;
