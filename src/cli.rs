@@ -370,7 +370,9 @@ pub struct ConflictsArgs {
 
 /// Show every task: state, branch, commits ahead of its base and behind the target, files
 /// changed, uncommitted changes, age of the last commit, base drift, files changed outside
-/// the task's scope, and whether the worktree is missing.
+/// the task's scope, whether the worktree is missing, and "dependency moved" when a stacked
+/// task's dependencies have work it lacks (`git agent restack` moves it). A stacked task's
+/// commits and files are its own: what it holds of its dependencies' work is not counted.
 #[derive(Debug, Clone, Args, Default)]
 #[command(after_help = exit_status_help())]
 pub struct ListArgs {

@@ -166,8 +166,10 @@ fn fill_branch_facts(
     let dependencies = crate::stack::dependency_tips(repo, &record.after, entries)?;
     let mut tips: Vec<ObjectId> = dependencies.iter().map(|dep| dep.tip).collect();
     tips.extend(record.stacked_tips().into_iter().filter(|tip| repo.has_object(tip)));
-    let inherited_commits = if tips.is_empty() { 0 } else { count_inherited(repo, head, target, &tips)? };
-    row.ahead = Some(crate::git::count_only_in(repo, head, target)? - inherited_commits);
+    let ahead_of_target = crate::git::count_only_in(repo, head, target)?;
+    let own_commits = if tips.is_empty() { ahead_of_target } else { count_own(repo, head, target, &tips)? };
+    let inherited_commits = ahead_of_target - own_commits;
+    row.ahead = Some(own_commits);
     if record.stack.is_some() || inherited_commits > 0 {
         row.inherited_commits = Some(inherited_commits);
     }
@@ -191,19 +193,14 @@ fn fill_branch_facts(
     Ok(())
 }
 
-/// How many of the commits on `head` but not on `target` are its dependencies' work: reachable
-/// from one of their `tips` (as they are now, or as the task was stacked on them).
-fn count_inherited(
-    repo: &gix::Repository,
-    head: ObjectId,
-    target: ObjectId,
-    tips: &[ObjectId],
-) -> anyhow::Result<usize> {
+/// How many commits on `head` are neither on `target` nor its dependencies' work (reachable
+/// from one of their `tips`, as they are now or as the task was stacked on them).
+fn count_own(repo: &gix::Repository, head: ObjectId, target: ObjectId, tips: &[ObjectId]) -> anyhow::Result<usize> {
     let mut own = 0;
     let hidden: Vec<ObjectId> = std::iter::once(target).chain(tips.iter().copied()).collect();
     for info in repo.rev_walk([head]).with_hidden(hidden).all()? {
         info?;
         own += 1;
     }
-    Ok(crate::git::count_only_in(repo, head, target)? - own)
+    Ok(own)
 }

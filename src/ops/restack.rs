@@ -256,7 +256,12 @@ fn restack_one(
         }
     };
     outcome.onto = Some(onto.to_string());
-    let upstream = record.start_commit().filter(|id| repo.has_object(id)).unwrap_or(head);
+    // Without the commit its own work starts from, which commits are its own is unknown:
+    // replaying from a guess could drop the agent's commits from its branch.
+    let upstream = record.start_commit().filter(|id| repo.has_object(id)).ok_or_else(|| {
+        refused(format!("task {name}: the commit its work starts from (stack.onto or base_commit) is not here"))
+            .hint(format!("merge the dependencies into {} by hand", record.short_branch()))
+    })?;
     let new_tip = match crate::integrate::rebase_onto(repo, &record, onto, head, upstream, signature)? {
         Ok(tip) => tip,
         Err(conflicts) => {

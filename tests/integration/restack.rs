@@ -107,7 +107,10 @@ fn several_dependencies_with_commits_start_on_their_merge() {
     env.commit(&api, &[("api/routes.rs", "// routes\n")], "api: routes");
     spawn(&env, &repo, "docs", &["--after", "db", "--after", "api"]);
     assert_eq!(rev(&env, &repo, "agent/docs"), rev(&env, &repo, "agent/api"));
-    assert_eq!(record(&env, &repo, "docs")["stack"]["tips"], serde_json::json!({ "api": rev(&env, &repo, "agent/api") }));
+    assert_eq!(
+        record(&env, &repo, "docs")["stack"]["tips"],
+        serde_json::json!({ "api": rev(&env, &repo, "agent/api") })
+    );
 }
 
 #[test]
@@ -224,9 +227,9 @@ fn restack_moves_a_stack_onto_the_new_work_and_updates_the_worktrees() {
     assert!(run.stdout.contains("restacked api: 1 commit(s) onto db"), "{run:#?}");
     assert!(run.stdout.contains("restacked web: 1 commit(s) onto api"), "web follows api in the same run:\n{run:#?}");
     let new_api = rev(&env, &repo, "agent/api");
-    assert_eq!(parents(&env, &repo, &new_api), [db_tip.clone()], "api's commit on db's new tip");
+    assert_eq!(parents(&env, &repo, &new_api), [db_tip.as_str()], "api's commit on db's new tip");
     assert_eq!(env.git(&repo, &["log", "-1", "--format=%s %an", &new_api]).trim(), "api: routes Test");
-    assert_eq!(parents(&env, &repo, "agent/web"), [new_api.clone()]);
+    assert_eq!(parents(&env, &repo, "agent/web"), [new_api.as_str()]);
     // The worktrees followed, as a fast-forward would: files, index and HEAD.
     for (dir, file) in [(&api, "db/index.sql"), (&web, "db/index.sql"), (&web, "api/routes.rs")] {
         assert!(dir.join(file).is_file(), "{} lacks {file}", dir.display());
