@@ -497,6 +497,24 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_round_trips_and_keeps_its_unknown_fields() {
+        let json = br#"{"version":1,"name":"api","branch":"refs/heads/agent/api","base_ref":"refs/heads/main",
+            "base_commit":"1111111111111111111111111111111111111111","worktree":"/tmp/x/api","created_ms":5,
+            "state":"active","after":["db"],"stack":{"onto":"2222222222222222222222222222222222222222",
+            "tips":{"db":"2222222222222222222222222222222222222222"},"later":true}}"#;
+        let record = parse_record("api", json, &Expect::fixed("agent/", "/tmp/x")).unwrap();
+        let onto = gix::ObjectId::from_hex(b"2222222222222222222222222222222222222222").unwrap();
+        assert_eq!(record.start_commit(), Some(onto), "its work starts where it was stacked");
+        assert_eq!(record.stacked_tips(), [onto, onto]);
+        let again: serde_json::Value = serde_json::from_slice(&record.to_bytes()).unwrap();
+        assert_eq!(again["stack"]["later"], true);
+        // Without a stack, the work starts at the base, and nothing is written.
+        let plain = parse_record("db", &with("name", "db".into()), &Expect::fixed("agent/", "/tmp/x")).unwrap();
+        assert_eq!(plain.start_commit(), gix::ObjectId::from_hex(b"1111111111111111111111111111111111111111").ok());
+        assert!(!String::from_utf8(plain.to_bytes()).unwrap().contains("stack"));
+    }
+
+    #[test]
     fn rejects_records_from_the_future_or_for_another_task() {
         let expect = Expect::fixed("agent/", "/tmp/x");
         let future = br#"{"version":99,"name":"db","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;

@@ -186,7 +186,9 @@ fn fill_branch_facts(
     };
     let own: Vec<BString> = changed.into_iter().filter(|path| !inherited.contains(path)).collect();
     row.files_changed = Some(own.len());
-    row.dependency_moved = crate::stack::dependency_moved(repo, record, head, &dependencies)?;
+    // An integrated task is not restacked: new work goes to a new task.
+    row.dependency_moved =
+        record.state != TaskState::Integrated && crate::stack::dependency_moved(repo, record, head, &dependencies)?;
     let outside: Vec<BString> =
         own.into_iter().filter(|path| !crate::scope::contains(&record.scope, path.as_ref())).collect();
     row.out_of_scope = outside.into_iter().map(JsonPath).collect();

@@ -83,13 +83,13 @@ fn a_dependency_without_commits_leaves_the_task_on_the_base_but_stackable() {
 fn several_dependencies_with_commits_start_on_their_merge() {
     let env = Env::new();
     let repo = setup(&env);
-    let (db, _) = spawn(&env, &repo, "db", &[]);
-    let (ui, _) = spawn(&env, &repo, "ui", &[]);
+    let (db, _) = spawn(&env, &repo, "db", &["--scope", "db/"]);
+    let (ui, _) = spawn(&env, &repo, "ui", &["--scope", "ui/"]);
     env.commit(&db, &[("db/schema.sql", "create table t;\n")], "db: schema");
     env.commit(&ui, &[("ui/app.js", "app()\n")], "ui: app");
     let (db_tip, ui_tip) = (rev(&env, &repo, "agent/db"), rev(&env, &repo, "agent/ui"));
 
-    let (web, run) = spawn(&env, &repo, "web", &["--after", "db", "--after", "ui"]);
+    let (web, run) = spawn(&env, &repo, "web", &["--after", "db", "--after", "ui", "--scope", "web/"]);
     assert!(run.stderr.contains("stacked on db and ui"), "{run:#?}");
     let start = rev(&env, &repo, "agent/web");
     assert_eq!(parents(&env, &repo, &start), [db_tip.clone(), ui_tip.clone()], "a merge of the two tips");
@@ -101,6 +101,10 @@ fn several_dependencies_with_commits_start_on_their_merge() {
     assert_eq!(env.git(&repo, &["log", "-1", "--format=%cn <%ce>", &start]).trim(), "Test <test@example.com>");
     let row = list_row(&env, &repo, "web");
     assert_eq!((row["ahead"].clone(), row["files_changed"].clone()), (0.into(), 0.into()), "{row:#}");
+    assert_eq!(row["inherited_commits"], 3, "both commits and their merge: {row:#}");
+    // Scoped to web/, it has changed nothing outside: db's and ui's files are theirs.
+    let gate = env.agent(&repo, &["conflicts", "--json"]).success().json();
+    assert_eq!(gate["hazards"], serde_json::json!([]), "{gate:#}");
 
     // A dependency whose work another one holds already adds nothing: no merge.
     let (api, _) = spawn(&env, &repo, "api", &["--after", "db"]);
@@ -392,4 +396,20 @@ fn a_branch_that_is_not_checked_out_moves_alone_and_a_from_base_task_can_be_name
     assert_eq!(parents(&env, &repo, "agent/api"), [rev(&env, &repo, "agent/db")]);
     assert_eq!(rev(&env, &api, "HEAD"), head);
     assert!(record(&env, &repo, "api")["stack"].is_object(), "named once, stacked from now on");
+}
+
+#[test]
+fn a_stacked_task_without_work_of_its_own_is_not_pruned_with_its_dependency() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let (db, _) = spawn(&env, &repo, "db", &[]);
+    env.commit(&db, &[("db/schema.sql", "x\n")], "db: schema");
+    spawn(&env, &repo, "api", &["--after", "db"]);
+    env.agent(&repo, &["done", "db"]).success();
+    env.agent(&repo, &["integrate", "db"]).success();
+    // api's tip (db's) is in main now, but api has done nothing yet: it is fresh, not integrated.
+    let run = env.agent(&repo, &["prune"]).success();
+    assert!(run.stdout.contains("db") && !run.stdout.contains("api"), "{run:#?}");
+    assert!(agents_dir(&repo).join("api").is_dir());
+    assert_eq!(list_row(&env, &repo, "api")["state"], "active");
 }
