@@ -258,6 +258,10 @@ fn restack_moves_a_stack_onto_the_new_work_and_updates_the_worktrees() {
     env.agent(&repo, &["restack"]).success().stderr_has("nothing to restack");
     let json = env.agent(&repo, &["restack", "api", "--json"]).success().json();
     assert_eq!(json["tasks"][0]["status"], "up-to-date", "{json:#}");
+    // A restacked branch is still one spawn created (its first reflog entry): prune's guard
+    // lets it go after archiving.
+    env.agent(&repo, &["prune", "--force", "web"]).success();
+    assert!(env.git(&repo, &["branch", "--list", "agent/web"]).is_empty());
 }
 
 #[test]
