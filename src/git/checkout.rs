@@ -21,6 +21,8 @@ pub struct Followed {
     after: ObjectId,
     /// The index as written for `after`: an undo only touches an index nobody changed since.
     written: Vec<u8>,
+    /// The command that moved it, for the messages.
+    command: &'static str,
 }
 
 /// Brings the worktree at `worktree`, where `branch` is checked out at `before`, to `after`,
@@ -100,14 +102,14 @@ pub fn follow_by(
             .hint(format!("{nothing_done}; make the worktree clean, then run {command} again"))
     })?;
     commit_index(lock, &written)?;
-    Ok(Followed { worktree: worktree.to_owned(), index, before, after, written })
+    Ok(Followed { worktree: worktree.to_owned(), index, before, after, written, command })
 }
 
 impl Followed {
     /// Takes the worktree and index back to `before`, unless someone changed the index since
     /// (then it is left alone, and the error says so).
     pub fn undo(self) -> anyhow::Result<()> {
-        let lock = lock_index(&self.index, &self.worktree, "the command")?;
+        let lock = lock_index(&self.index, &self.worktree, self.command)?;
         let now = std::fs::read(&self.index).with_context(|| format!("cannot read {}", self.index.display()))?;
         if now != self.written {
             anyhow::bail!("its index changed meanwhile, so it was left as it is");
