@@ -75,16 +75,18 @@ pub const SPAWN_LONG_ABOUT: &str = "\
 Create a task: a branch `agent/<TASK>`, a linked worktree and a task record.
 
 The branch starts at --base (default: git config agent.base, else the branch checked out in
-the main worktree). With --after, it starts on the dependencies' work instead (stacked): at
-the tip of the one dependency with commits the base lacks, or, when several have such
-commits (and none holds the others'), at a merge of their tips made as `git merge` would;
-if they conflict, spawn refuses (use --from-base). The record's `stack` field says where it
-was put, and `git agent restack` moves it when the dependencies move. --from-base, or git
-config agent.stack=false, starts from the base as without dependencies; a plan stacks its
-tasks the same way, in dependency order. The worktree goes to <agent.worktreeRoot>/<TASK>, by default a sibling
+the main worktree). The worktree goes to <agent.worktreeRoot>/<TASK>, by default a sibling
 folder <repo>.agents/<TASK>. Untracked files matching agent.copy globs (for example .env*)
 are copied from the main worktree, and agent.setup (for example `npm ci`) runs in the new
 worktree. If any step fails, everything this spawn created is removed again.
+
+With --after, the branch starts on the dependencies' work instead (stacked): at the tip of
+the one dependency with commits the base lacks, or, when several have such commits (and none
+holds the others'), at a merge of their tips made as `git merge` would; if they conflict,
+spawn refuses (use --from-base). The record's `stack` field says where it was put, and
+`git agent restack` moves it when the dependencies move. --from-base, or git config
+agent.stack=false, starts from the base as without dependencies; a plan stacks its tasks the
+same way, in dependency order.
 
 With `-- COMMAND...` (or git config agent.command) the agent then runs in the new worktree,
 in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AGENT_BRANCH
