@@ -242,7 +242,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__restack)
-            opts="-C -q -h --color --json --quiet --help"
+            opts="-C -q -h --dry-run --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

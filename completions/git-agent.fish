@@ -137,6 +137,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s C -d 'Ru
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l dry-run -d 'Show what would be restacked, what conflicts and what is refused; change nothing'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -430,7 +430,11 @@ worktree is brought to the new commit as a fast-forward would (checked again und
 worktree's index.lock), then the branch and the record's stack field move together by
 compare-and-swap; a branch or record that changed meanwhile (the agent committed) is a lost
 race (exit status 4) and nothing is changed. The old tip stays in the branch's reflog:
-`git reflog agent/<TASK>` shows \"git-agent restack: onto agent/<dep> <commit>\".";
+`git reflog agent/<TASK>` shows \"git-agent restack: onto agent/<dep> <commit>\".
+
+--dry-run does the same checks and merges in memory and reports would-restack, conflict or
+refused for each task, writing nothing (tasks after one that would move are looked at as
+they are now).";
 
 /// Move stacked tasks onto their dependencies' new work.
 #[derive(Debug, Clone, Args, Default)]
@@ -439,6 +443,10 @@ pub struct RestackArgs {
     /// Only these tasks (default: every stacked task whose dependencies moved).
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
+
+    /// Show what would be restacked, what conflicts and what is refused; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Install the man pages and shell completions into your user directories (idempotent).

@@ -288,7 +288,8 @@ Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 const RESTACK_JSON: &str = "\
 git agent restack --json prints {\"version\": 1, \"tasks\": [...]}, one object per task looked at (tasks with nothing to do are left out unless named):
   task           the task name
-  status         restacked, up-to-date, conflict, refused, lost-race, failed
+  status         restacked, would-restack (--dry-run), up-to-date, conflict, refused,
+                 lost-race, failed
   before, after  the branch tip before, and after a restack (else null)
   onto           where its own commits start now: a dependency's tip or the merge of several
   dependencies   the dependencies whose work it is on (or that conflict)

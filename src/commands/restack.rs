@@ -12,7 +12,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: RestackArgs) -> anyhow::Result<Ex
         crate::names::validate_task_name(name)?;
     }
     let ctx = Context::open(global)?;
-    let options = Options { tasks: args.tasks.clone() };
+    let options = Options { tasks: args.tasks.clone(), dry_run: args.dry_run };
     // Each task's line as soon as it is done: a long stack shows progress.
     let report = restack(&ctx, &options, &mut |outcome| {
         if !ui.json {
@@ -44,6 +44,9 @@ fn line(outcome: &TaskOutcome) -> String {
             short(&outcome.onto),
             short(&outcome.before)
         ),
+        Status::WouldRestack => {
+            format!("would-restack {task}: {} commit(s) onto {deps} ({})\n", outcome.commits, short(&outcome.onto))
+        }
         Status::UpToDate => match &outcome.message {
             Some(why) => format!("up-to-date {task}: {why}\n"),
             None => format!("up-to-date {task}\n"),

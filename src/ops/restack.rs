@@ -23,6 +23,8 @@ use crate::state::{self, TaskEntry, TaskRecord, TaskState};
 pub struct Options {
     /// The tasks named (default: every stacked task whose dependencies moved).
     pub tasks: Vec<String>,
+    /// Compute and check everything, in memory; write nothing (no object, ref or file).
+    pub dry_run: bool,
 }
 
 /// How one task came out.
@@ -31,6 +33,8 @@ pub struct Options {
 pub enum Status {
     /// Moved onto its dependencies' work.
     Restacked,
+    /// Dry run: would be moved onto its dependencies' work.
+    WouldRestack,
     /// Its branch holds its dependencies' work already: nothing to do.
     UpToDate,
     /// Its commits (or its dependencies' tips) conflict: left as it was.
@@ -140,7 +144,7 @@ pub fn restack(ctx: &Context, options: &Options, each: &mut dyn FnMut(&TaskOutco
     let mut report = Report { tasks: Vec::new() };
     for entry in dependency_order(&selected)? {
         crate::interrupt::check("the tasks restacked so far stay restacked; the others are unchanged")?;
-        let outcome = match restack_one(ctx, &entries, entry, named) {
+        let outcome = match restack_one(ctx, &entries, entry, named, options.dry_run) {
             Ok(Some(outcome)) => outcome,
             Ok(None) => continue,
             Err(err) => TaskOutcome::from_error(&entry.name, &err),
@@ -206,6 +210,7 @@ fn restack_one(
     entries: &[TaskEntry],
     entry: &TaskEntry,
     named: bool,
+    dry_run: bool,
 ) -> anyhow::Result<Option<TaskOutcome>> {
     let repo = &ctx.repo;
     let name = entry.name.as_str();
@@ -231,7 +236,10 @@ fn restack_one(
             .into());
     }
     // Under the task's claim from here: no spawn, prune or other restack works on it meanwhile.
-    let _claim = crate::lock::claim_task(repo, name, "restack")?;
+    // (A dry run changes nothing, and needs none.)
+    let _claim = if dry_run { None } else { Some(crate::lock::claim_task(repo, name, "restack")?) };
+    // A dry run's merges and replayed commits stay in memory.
+    let objects = if dry_run { repo.clone().with_object_memory() } else { repo.clone() };
     let fresh = state::find_task(repo, name)?.ok_or_else(|| race(format!("task {name:?} was removed meanwhile")))?;
     let looked = look(repo, entries, &fresh)?;
     if !looked.moved {
@@ -244,7 +252,7 @@ fn restack_one(
     let mut outcome = TaskOutcome::new(name, Status::Restacked);
     outcome.before = Some(head.to_string());
     outcome.dependencies = needed.iter().map(|d| d.task.clone()).collect();
-    let onto = match crate::stack::start(repo, needed.clone(), &signature, name)? {
+    let onto = match crate::stack::start(&objects, needed.clone(), &signature, name)? {
         Start::On { commit, .. } => commit,
         Start::Conflict { deps, conflicts } => {
             let labels: Vec<&str> = deps.iter().map(|d| d.label.as_str()).collect();
@@ -262,7 +270,7 @@ fn restack_one(
         refused(format!("task {name}: the commit its work starts from (stack.onto or base_commit) is not here"))
             .hint(format!("merge the dependencies into {} by hand", record.short_branch()))
     })?;
-    let new_tip = match crate::integrate::rebase_onto(repo, &record, onto, head, upstream, signature)? {
+    let new_tip = match crate::integrate::rebase_onto(&objects, &record, onto, head, upstream, signature)? {
         Ok(tip) => tip,
         Err(conflicts) => {
             outcome.status = Status::Conflict;
@@ -276,8 +284,12 @@ fn restack_one(
             return Ok(Some(outcome));
         }
     };
-    outcome.commits = crate::git::count_only_in(repo, new_tip, onto)?;
+    outcome.commits = crate::git::count_only_in(&objects, new_tip, onto)?;
     outcome.after = Some(new_tip.to_string());
+    if dry_run {
+        outcome.status = Status::WouldRestack;
+        return Ok(Some(outcome));
+    }
 
     record.stack = Some(state::Stack {
         onto: onto.to_string(),

@@ -227,6 +227,13 @@ fn restack_moves_a_stack_onto_the_new_work_and_updates_the_worktrees() {
     let api_line = table.lines().find(|l| l.starts_with("api")).unwrap();
     assert!(api_line.contains("dependency moved"), "{table}");
 
+    // A dry run says what would happen and writes nothing, not even objects.
+    let before = (env.snapshot(&repo), env.git(&repo, &["count-objects"]));
+    let run = env.agent(&repo, &["restack", "--dry-run"]).success();
+    assert!(run.stdout.contains("would-restack api: 1 commit(s) onto db"), "{run:#?}");
+    assert_eq!((env.snapshot(&repo), env.git(&repo, &["count-objects"])), before);
+    assert!(!api.join("db/index.sql").exists());
+
     let run = env.agent(&repo, &["restack"]).success();
     assert!(run.stdout.contains("restacked api: 1 commit(s) onto db"), "{run:#?}");
     assert!(run.stdout.contains("restacked web: 1 commit(s) onto api"), "web follows api in the same run:\n{run:#?}");
@@ -312,6 +319,7 @@ fn a_conflict_leaves_the_task_as_it_was_and_the_others_go_on() {
     assert_eq!(std::fs::read_to_string(api.join("shared.txt")).unwrap(), numbered("api"));
     assert_eq!(env.git(&api, &["status", "--porcelain"]), "");
     assert_eq!(parents(&env, &repo, "agent/ui"), [rev(&env, &repo, "agent/db")]);
+    env.agent(&repo, &["restack", "--dry-run"]).code(1).stdout_has("conflict api:");
     let json = env.agent(&repo, &["restack", "--json"]).code(1).json();
     assert_eq!(json["tasks"][0]["status"], "conflict", "{json:#}");
     assert_eq!(json["tasks"][0]["conflicts"][0]["path"], "shared.txt", "{json:#}");
