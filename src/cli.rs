@@ -270,6 +270,28 @@ pub struct IntegrateArgs {
     /// Print the order and what each step would do; write nothing, run no tests.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Run up to N step tests at once, each in its own scratch worktree (default:
+    /// agent.testJobs, else 1). The outcome is the same as one after another.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+
+    /// When to test: after each merge, or only the end result (bisecting the steps when it fails).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::integrate::TestAt::Each)]
+    pub test_at: crate::integrate::TestAt,
+
+    /// Run a failing test again up to N times before it counts as failed (flaky tests).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: u32,
+
+    /// Show the tests' output as they run (on stderr).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// After landing, push the destination (the target, or the --branch) to REMOTE, with a
+    /// lease on the value it had before the run.
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
 }
 
 pub const PRUNE_ABOUT: &str = "Remove finished tasks' worktrees, branches and records, never losing work";

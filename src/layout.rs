@@ -28,9 +28,24 @@ pub fn scratch_name() -> String {
     format!("{SCRATCH_PREFIX}{}", pid_and_start())
 }
 
+/// The directory name of this process's scratch worktree number `slot` (tests run in
+/// parallel, one per slot): [`scratch_name`], then `.<slot>` for every slot after the first.
+pub fn scratch_slot_name(slot: usize) -> String {
+    match slot {
+        0 => scratch_name(),
+        n => format!("{}.{n}", scratch_name()),
+    }
+}
+
 /// The pid and start time (if known) in a scratch worktree's directory name, if it is one.
 pub fn scratch_pid(name: &str) -> Option<(u32, Option<u64>)> {
-    parse_pid_and_start(name.strip_prefix(SCRATCH_PREFIX)?)
+    let name = name.strip_prefix(SCRATCH_PREFIX)?;
+    let name = match name.split_once('.') {
+        Some((name, slot)) if !slot.is_empty() && slot.bytes().all(|b| b.is_ascii_digit()) => name,
+        Some(_) => return None,
+        None => name,
+    };
+    parse_pid_and_start(name)
 }
 
 /// `<pid>-<start>` of this process (`<pid>` alone where the start time is unknown).
@@ -50,6 +65,12 @@ pub fn parse_pid_and_start(text: &str) -> Option<(u32, Option<u64>)> {
         None if digits(text) => Some((text.parse().ok()?, None)),
         _ => None,
     }
+}
+
+/// Where integrate --branch writes the body of the pull request it suggests: the git
+/// directory's `agent/pr/<branch, slashes as '-'>.md` (rewritten on every run; disposable).
+pub fn pull_request_body(common_dir: &Path, branch: &str) -> PathBuf {
+    common_dir.join("agent").join("pr").join(format!("{}.md", branch.replace('/', "-")))
 }
 
 /// The full ref name of a task's record.
@@ -150,6 +171,8 @@ pub mod key {
     pub const COMMAND: &str = "agent.command";
     pub const TEST: &str = "agent.test";
     pub const TEST_TIMEOUT: &str = "agent.testTimeout";
+    /// How many step tests integrate runs at once (`--jobs`).
+    pub const TEST_JOBS: &str = "agent.testJobs";
     /// Whether git-agent's own `git` subprocesses run the repository's hooks (default: no).
     pub const RUN_HOOKS: &str = "agent.runHooks";
     /// Globs of ignored files prune may delete (multi-valued; default [`super::DEFAULT_DISPOSABLE`]).

@@ -29,6 +29,8 @@ pub struct Settings {
     pub test: Option<String>,
     /// `agent.testTimeout` in seconds.
     pub test_timeout: Option<u64>,
+    /// `agent.testJobs`: how many step tests integrate runs at once.
+    pub test_jobs: Option<u64>,
     pub rules: Vec<ResolveRule>,
     /// `agent.identity`: who integrate's commits are by, instead of the user's identity.
     pub identity: Option<Identity>,
@@ -131,7 +133,8 @@ impl Settings {
             },
             command,
             test,
-            test_timeout: reader.test_timeout()?,
+            test_timeout: reader.positive(key::TEST_TIMEOUT, "a number of seconds")?,
+            test_jobs: reader.positive(key::TEST_JOBS, "a number of jobs")?,
             rules: reader.rules()?,
             identity: reader.identity()?,
             run_hooks: reader.boolean(key::RUN_HOOKS)?.unwrap_or(false),
@@ -194,11 +197,12 @@ impl Reader<'_> {
         }
     }
 
-    fn test_timeout(&self) -> anyhow::Result<Option<u64>> {
-        let Some(value) = self.string(key::TEST_TIMEOUT) else { return Ok(None) };
+    /// A whole number above zero (`what` names its unit in the error).
+    fn positive(&self, key: &str, what: &str) -> anyhow::Result<Option<u64>> {
+        let Some(value) = self.string(key) else { return Ok(None) };
         match value.trim().parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Ok(Some(seconds)),
-            _ => Err(self.invalid(key::TEST_TIMEOUT, format!("{value:?} is not a number of seconds"))),
+            Ok(number) if number > 0 => Ok(Some(number)),
+            _ => Err(self.invalid(key, format!("{value:?} is not {what}"))),
         }
     }
 

@@ -8,6 +8,7 @@ mod demo;
 mod dispatch;
 mod docs;
 mod integrate;
+mod integrate_queue;
 mod integrate_trust;
 mod list;
 mod merge_parity;
