@@ -152,7 +152,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__integrate)
-            opts="-C -q -h --into --branch --test --test-timeout --strategy --keep-going --dry-run --color --json --quiet --help"
+            opts="-j -v -C -q -h --into --branch --test --test-timeout --strategy --keep-going --dry-run --jobs --test-at --retries --verbose --push --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,6 +176,26 @@ _git__agent() {
                     ;;
                 --strategy)
                     COMPREPLY=($(compgen -W "merge rebase squash" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --test-at)
+                    COMPREPLY=($(compgen -W "each end" -- "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --push)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -C)

@@ -98,12 +98,18 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l test-t
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l strategy -d 'How each task lands' -r -f -a "merge\t'One `--no-ff` merge commit per task'
 rebase\t'The task\'s commits replayed onto the result: linear history'
 squash\t'One commit per task with all of its changes'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s j -l jobs -d 'Run up to N step tests at once, each in its own scratch worktree (default: agent.testJobs, else 1). The outcome is the same as one after another' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l test-at -d 'When to test: after each merge, or only the end result (bisecting the steps when it fails)' -r -f -a "each\t'After every merge: the first failing step is known at once'
+end\t'Only the final result; when it fails, the steps are bisected for the first failing one'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l retries -d 'Run a failing test again up to N times before it counts as failed (flaky tests)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l push -d 'After landing, push the destination (the target, or the --branch) to REMOTE, with a lease on the value it had before the run' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l keep-going -d 'Skip a task that conflicts or fails its test, and every task depending on it; land the rest'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l dry-run -d 'Print the order and what each step would do; write nothing, run no tests'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s v -l verbose -d 'Show the tests\' output as they run (on stderr)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -1215,8 +1215,21 @@ pub fn rebase_onto(
         rules: Vec::new(),
         identity: committer,
         scratch_dir: PathBuf::new(),
+        test_at: TestAt::Each,
+        jobs: 1,
+        retries: 0,
+        follow_output: false,
+        target_name: String::new(),
     };
-    let mut runner = Runner { repo, options: &options, scratch: None, caches: None, notes: Vec::new() };
+    let mut runner = Runner {
+        repo,
+        options: &options,
+        events: &|_| {},
+        scratch: Vec::new(),
+        shown: HashSet::new(),
+        caches: None,
+        notes: Vec::new(),
+    };
     Ok(match runner.rebase(CommitId(onto), CommitId(tip), Some(CommitId(upstream)), task, false)? {
         Merge::Clean(commit) | Merge::Resolved(commit, _) => Ok(commit.0),
         Merge::Conflict(conflicts) => Err(conflicts),
