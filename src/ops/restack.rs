@@ -47,7 +47,8 @@ pub enum Status {
     Failed,
 }
 
-/// One task's outcome. The JSON schema is documented in git-agent-restack(1).
+/// One task's outcome. The JSON schema is documented in git-agent-restack(1). Messages do not
+/// repeat the task's name: they are shown after it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskOutcome {
     pub task: String,
@@ -216,7 +217,7 @@ fn restack_one(
     let name = entry.name.as_str();
     if let Ok(record) = &entry.record {
         if record.state == TaskState::Integrated {
-            return Err(refused(format!("task {name} is integrated already"))
+            return Err(refused(format!("it is integrated already"))
                 .hint("spawn a new task for new work on top of it")
                 .into());
         }
@@ -231,7 +232,7 @@ fn restack_one(
         return Ok(named.then(|| up_to_date(name, &first)));
     }
     if let Some(owner) = crate::lock::task_holder(repo, name).filter(|owner| owner.purpose == "agent") {
-        return Err(refused(format!("task {name}: its agent is running ({})", owner.describe()))
+        return Err(refused(format!("its agent is running ({})", owner.describe()))
             .hint(format!("restack it once the agent has exited: git agent restack {name}"))
             .into());
     }
@@ -267,7 +268,7 @@ fn restack_one(
     // Without the commit its own work starts from, which commits are its own is unknown:
     // replaying from a guess could drop the agent's commits from its branch.
     let upstream = record.start_commit().filter(|id| repo.has_object(id)).ok_or_else(|| {
-        refused(format!("task {name}: the commit its work starts from (stack.onto or base_commit) is not here"))
+        refused(format!("the commit its work starts from (stack.onto or base_commit) is not here"))
             .hint(format!("merge the dependencies into {} by hand", record.short_branch()))
     })?;
     let new_tip = match crate::integrate::rebase_onto(&objects, &record, onto, head, upstream, signature)? {
@@ -327,7 +328,7 @@ fn restack_one(
             )),
             _ => err,
         };
-        return Err(err.context(format!("task {name} was not restacked: its branch or record changed meanwhile")));
+        return Err(err.context(format!("not restacked: its branch or record changed meanwhile")));
     }
     Ok(Some(outcome))
 }
@@ -348,7 +349,7 @@ fn worktree_to_follow(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Re
         .filter(|r| !r.missing && r.path.is_some());
     let except = registration.as_ref().map(|r| r.admin_dir.as_path());
     if let Some(place) = crate::guard::checked_out_at(repo, &record.branch, except)? {
-        return Err(refused(format!("task {name}: its branch {} is checked out in {place}", record.short_branch()))
+        return Err(refused(format!("its branch {} is checked out in {place}", record.short_branch()))
             .hint("switch that worktree to another branch, then restack again")
             .into());
     }
@@ -356,15 +357,12 @@ fn worktree_to_follow(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Re
     let path = registration.path.clone().expect("filtered above");
     let wt = crate::git::open_worktree_for_status(&path)?;
     if crate::git::has_changes(&wt)? {
-        return Err(refused(format!(
-            "task {name}: its worktree {} has uncommitted changes or untracked files",
-            path.display()
-        ))
-        .hint(format!("commit or stash them there, then run `git agent restack {name}` again"))
-        .into());
+        return Err(refused(format!("its worktree {} has uncommitted changes or untracked files", path.display()))
+            .hint(format!("commit or stash them there, then run `git agent restack {name}` again"))
+            .into());
     }
     if registration.busy_branches.iter().any(|b| b == &record.branch) {
-        return Err(refused(format!("task {name}: a rebase or bisect is in progress in {}", path.display()))
+        return Err(refused(format!("a rebase or bisect is in progress in {}", path.display()))
             .hint("finish or abort it there, then restack again")
             .into());
     }
