@@ -217,9 +217,7 @@ fn restack_one(
     let name = entry.name.as_str();
     if let Ok(record) = &entry.record {
         if record.state == TaskState::Integrated {
-            return Err(refused(format!("it is integrated already"))
-                .hint("spawn a new task for new work on top of it")
-                .into());
+            return Err(refused("it is integrated already").hint("spawn a new task for new work on top of it").into());
         }
         if record.after.is_empty() {
             let mut outcome = TaskOutcome::new(name, Status::UpToDate);
@@ -268,7 +266,7 @@ fn restack_one(
     // Without the commit its own work starts from, which commits are its own is unknown:
     // replaying from a guess could drop the agent's commits from its branch.
     let upstream = record.start_commit().filter(|id| repo.has_object(id)).ok_or_else(|| {
-        refused(format!("the commit its work starts from (stack.onto or base_commit) is not here"))
+        refused("the commit its work starts from (stack.onto or base_commit) is not here")
             .hint(format!("merge the dependencies into {} by hand", record.short_branch()))
     })?;
     let new_tip = match crate::integrate::rebase_onto(&objects, &record, onto, head, upstream, signature)? {
@@ -328,7 +326,7 @@ fn restack_one(
             )),
             _ => err,
         };
-        return Err(err.context(format!("not restacked: its branch or record changed meanwhile")));
+        return Err(err.context("not restacked: its branch or record changed meanwhile"));
     }
     Ok(Some(outcome))
 }
