@@ -247,6 +247,12 @@ fn restack_one(
     let Looked { record_commit, mut record, head, needed, .. } = looked;
     let branch = record.branch.clone();
     let worktree = worktree_to_follow(repo, &record)?;
+    // Without the commit its own work starts from, which commits are its own is unknown:
+    // replaying from a guess could drop the agent's commits from its branch.
+    let upstream = record.start_commit().filter(|id| repo.has_object(id)).ok_or_else(|| {
+        refused("the commit its work starts from (stack.onto or base_commit) is not here")
+            .hint(format!("merge the dependencies into {} by hand", record.short_branch()))
+    })?;
     let signature = ctx.commit_identity("restack")?;
     let mut outcome = TaskOutcome::new(name, Status::Restacked);
     outcome.before = Some(head.to_string());
@@ -263,12 +269,6 @@ fn restack_one(
         }
     };
     outcome.onto = Some(onto.to_string());
-    // Without the commit its own work starts from, which commits are its own is unknown:
-    // replaying from a guess could drop the agent's commits from its branch.
-    let upstream = record.start_commit().filter(|id| repo.has_object(id)).ok_or_else(|| {
-        refused("the commit its work starts from (stack.onto or base_commit) is not here")
-            .hint(format!("merge the dependencies into {} by hand", record.short_branch()))
-    })?;
     let new_tip = match crate::integrate::rebase_onto(&objects, &record, onto, head, upstream, signature)? {
         Ok(tip) => tip,
         Err(conflicts) => {
