@@ -425,3 +425,35 @@ fn a_stacked_task_without_work_of_its_own_is_not_pruned_with_its_dependency() {
     assert!(agents_dir(&repo).join("api").is_dir());
     assert_eq!(list_row(&env, &repo, "api")["state"], "active");
 }
+
+#[test]
+fn a_task_on_several_dependencies_is_restacked_onto_a_new_merge_of_their_tips() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let (db, _) = spawn(&env, &repo, "db", &["--scope", "db/"]);
+    let (ui, _) = spawn(&env, &repo, "ui", &["--scope", "ui/"]);
+    env.commit(&db, &[("db/schema.sql", "x\n")], "db: schema");
+    env.commit(&ui, &[("ui/app.js", "app()\n")], "ui: app");
+    let (web, _) = spawn(&env, &repo, "web", &["--after", "db", "--after", "ui", "--scope", "web/"]);
+    let old_start = rev(&env, &repo, "agent/web");
+    env.commit(&web, &[("web/page.html", "<p>\n")], "web: page");
+    env.commit(&db, &[("db/index.sql", "y\n")], "db: index");
+    let (db_tip, ui_tip) = (rev(&env, &repo, "agent/db"), rev(&env, &repo, "agent/ui"));
+    assert_eq!(list_row(&env, &repo, "web")["dependency_moved"], true);
+
+    env.agent(&repo, &["restack"]).success().stdout_has("restacked web: 1 commit(s) onto db and ui");
+    let start = parents(&env, &repo, "agent/web");
+    assert_eq!(start.len(), 1);
+    assert_ne!(start[0], old_start, "a new merge");
+    assert_eq!(parents(&env, &repo, &start[0]), [db_tip.clone(), ui_tip.clone()]);
+    for file in ["db/index.sql", "ui/app.js", "web/page.html"] {
+        assert!(web.join(file).is_file(), "{file}");
+    }
+    let json = record(&env, &repo, "web");
+    assert_eq!(json["stack"]["onto"], start[0].as_str());
+    assert_eq!(json["stack"]["tips"], serde_json::json!({ "db": db_tip, "ui": ui_tip }));
+    let row = list_row(&env, &repo, "web");
+    assert_eq!((row["ahead"].clone(), row["files_changed"].clone()), (1.into(), 1.into()), "{row:#}");
+    let gate = env.agent(&repo, &["conflicts", "--json"]).success().json();
+    assert_eq!(gate["hazards"], serde_json::json!([]), "{gate:#}");
+}
