@@ -77,6 +77,9 @@ fn a_dependency_without_commits_leaves_the_task_on_the_base_but_stackable() {
     // Nothing to do yet.
     env.agent(&repo, &["restack"]).success().stderr_has("nothing to restack");
     env.agent(&repo, &["restack", "api"]).success().stdout_has("up-to-date api");
+    env.agent(&repo, &["restack", "db"]).success().stdout_has("up-to-date db: it has no dependencies");
+    env.agent(&repo, &["restack", "nosuch"]).code(2).stderr_has("no task named \"nosuch\"");
+    env.agent(&repo, &["restack", "../x"]).code(2);
 }
 
 #[test]
