@@ -236,7 +236,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__prune)
-            opts="-C -q -h --merged-into --all --dry-run --force --discard-ignored --color --json --quiet --help"
+            opts="-C -q -h --merged-into --all --dry-run --force --discard-ignored --scratch --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

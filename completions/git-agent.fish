@@ -122,6 +122,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l all -d 'Co
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l dry-run -d 'Show what would be removed and refused; remove nothing'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l force -d 'Remove refused tasks too, after archiving their commits, uncommitted changes and ignored files (never skipping a check: only what was archived is removed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l discard-ignored -d 'Delete ignored files too large to archive (listed when prune refuses them)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l scratch -d 'Remove every idle integrate slot (the scratch worktrees integrate keeps warm between runs) and leave the tasks alone'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'

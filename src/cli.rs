@@ -325,7 +325,12 @@ and removes exactly what it archived. Ignored files larger than 16 MiB are liste
 
 It also cleans up after damage: stale registrations under the worktree root, branches and
 worktrees left by an interrupted (killed) spawn, worktrees a killed prune left moved aside. One
-bad task (a corrupt record, a broken worktree) is reported and never stops the others.";
+bad task (a corrupt record, a broken worktree) is reported and never stops the others.
+
+Integrate's slots (scratch worktrees kept warm between runs, <worktree root>/.integrate/
+<branch>-<n>) go when their target branch is gone or their directory was deleted; --scratch
+removes every idle slot and touches no task. A slot in use by a running integrate is kept, and
+so is anything at a slot's path that git-agent did not create.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
@@ -355,6 +360,11 @@ pub struct PruneArgs {
     /// Delete ignored files too large to archive (listed when prune refuses them).
     #[arg(long)]
     pub discard_ignored: bool,
+
+    /// Remove every idle integrate slot (the scratch worktrees integrate keeps warm between
+    /// runs) and leave the tasks alone.
+    #[arg(long, conflicts_with_all = ["tasks", "all", "force", "merged_into", "discard_ignored"])]
+    pub scratch: bool,
 }
 
 /// Text layout of `conflicts`.

@@ -15,8 +15,79 @@ pub const NOTES_NAME: &str = "agent";
 pub const RECORD_FILE: &str = "task.json";
 /// Default branch prefix (`agent.branchPrefix`).
 pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
-/// Scratch worktrees of integration runs are `<worktree root>/<SCRATCH_PREFIX><pid>`.
+/// Scratch worktrees of integration runs before slots (see [`SLOTS_DIR`]) were
+/// `<worktree root>/<SCRATCH_PREFIX><pid>-<start>`; prune and integrate still remove those a
+/// killed run left.
 pub const SCRATCH_PREFIX: &str = ".integrate-";
+
+/// Integrate's slots (scratch worktrees kept between runs, one per target branch and job) are
+/// `<worktree root>/<SLOTS_DIR>/<slug>-<index>`, where `<slug>` is the target's branch name
+/// with every byte outside `[A-Za-z0-9._-]` written `%XX` (so `feature/x` is `feature%2Fx`).
+/// A task name cannot start with a dot, so the directory is never a task's worktree.
+pub const SLOTS_DIR: &str = ".integrate";
+
+/// The file in a slot's registration (`<common dir>/worktrees/<id>/`) that says git-agent
+/// created it, for which target and index: `target <full ref>\nindex <n>\n`. A worktree at a
+/// slot's path without it is the user's, and never touched.
+pub const SLOT_MARKER: &str = "agent-slot";
+
+/// The file in a slot's registration that says it is prepared (agent.copy files copied, the
+/// setup command run) and for what: the fingerprint of the copy globs and setup command.
+pub const SLOT_PREPARED: &str = "agent-slot-prepared";
+
+/// The directory of slot lock files: `<common dir>/agent-slots/<slug>-<index>.lock`, held by
+/// the integrate using the slot, and `<slug>-<index>.creating` while a slot is being created
+/// (so that one whose creator was killed half-way is recognised as git-agent's).
+pub fn slots_lock_dir(common_dir: &Path) -> PathBuf {
+    common_dir.join("agent-slots")
+}
+
+/// The slug of a target branch (a full `refs/heads/` name) in slot names.
+pub fn slot_slug(target: &str) -> anyhow::Result<String> {
+    let Some(short) = target.strip_prefix("refs/heads/").filter(|s| !s.is_empty()) else {
+        anyhow::bail!("integrate slots are for local branches, not {target:?}");
+    };
+    let mut slug = String::with_capacity(short.len());
+    for byte in short.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            slug.push(byte as char);
+        } else {
+            slug.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Ok(slug)
+}
+
+/// `<root>/.integrate/<slug>-<index>`: where slot `index` of `target` lives.
+pub fn slot_path(root: &Path, target: &str, index: usize) -> anyhow::Result<PathBuf> {
+    Ok(root.join(SLOTS_DIR).join(format!("{}-{index}", slot_slug(target)?)))
+}
+
+/// The lock file of slot `index` of `target`.
+pub fn slot_lock(common_dir: &Path, target: &str, index: usize) -> anyhow::Result<PathBuf> {
+    Ok(slots_lock_dir(common_dir).join(format!("{}-{index}.lock", slot_slug(target)?)))
+}
+
+/// The file that exists while slot `index` of `target` is being created.
+pub fn slot_creating(common_dir: &Path, target: &str, index: usize) -> anyhow::Result<PathBuf> {
+    Ok(slots_lock_dir(common_dir).join(format!("{}-{index}.creating", slot_slug(target)?)))
+}
+
+/// The contents of [`SLOT_MARKER`].
+pub fn slot_marker(target: &str, index: usize) -> String {
+    format!("target {target}\nindex {index}\n")
+}
+
+/// Parses [`SLOT_MARKER`]'s contents: (target, index).
+pub fn parse_slot_marker(text: &str) -> Option<(String, usize)> {
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')).map(str::trim);
+    let target = field("target")?;
+    let index = field("index")?;
+    if !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((target.to_owned(), index.parse().ok()?))
+}
 
 /// While integrate brings a checked-out target's worktree to the new commit, git writes the
 /// new index here (in that worktree's git directory) and integrate holds `index.lock`.
@@ -171,6 +242,8 @@ pub mod key {
     pub const COMMAND: &str = "agent.command";
     pub const TEST: &str = "agent.test";
     pub const TEST_TIMEOUT: &str = "agent.testTimeout";
+    /// Run once in each new integrate slot instead of agent.setup.
+    pub const TEST_SETUP: &str = "agent.testSetup";
     /// How many step tests integrate runs at once (`--jobs`).
     pub const TEST_JOBS: &str = "agent.testJobs";
     /// Whether git-agent's own `git` subprocesses run the repository's hooks (default: no).

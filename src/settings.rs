@@ -21,6 +21,8 @@ pub struct Settings {
     pub branch_prefix: String,
     pub base: Option<String>,
     pub setup: Option<String>,
+    /// `agent.testSetup`: run in each new integrate slot instead of `agent.setup`.
+    pub test_setup: Option<String>,
     pub copy: Vec<String>,
     /// `agent.disposable`: globs of ignored files prune may delete (default: common build output).
     pub disposable: Vec<String>,
@@ -106,6 +108,7 @@ impl Settings {
             value
         };
         let setup = command_value(key::SETUP);
+        let test_setup = command_value(key::TEST_SETUP);
         let command = command_value(key::COMMAND);
         let test = command_value(key::TEST);
         if let Some(line) = &command {
@@ -118,6 +121,7 @@ impl Settings {
             branch_prefix: reader.branch_prefix()?,
             base: reader.string(key::BASE),
             setup,
+            test_setup,
             copy: config
                 .strings(key::COPY)
                 .unwrap_or_default()

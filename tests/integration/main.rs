@@ -20,6 +20,7 @@ mod prune_guard;
 mod prune_trust;
 mod records;
 mod restack;
+mod scratch;
 mod signals;
 mod spawn;
 mod trust;
