@@ -20,6 +20,7 @@ Workflow:
   git agent spawn --plan plan.json     decompose: one task per agent, with scope and order
   git agent spawn <task> -- <agent>    route: a worktree and branch per task, the agent in it
   git agent list                       monitor: ahead/behind, dirty, drift, out-of-scope files
+  git agent restack                    move dependent tasks onto their dependencies' new work
   git agent done <task>                mark a task ready for integration";
 
 /// git-agent: run many AI coding agents in parallel on one repository.
@@ -56,6 +57,8 @@ pub enum AgentCommand {
     Show(ShowArgs),
     /// Mark a task ready for integration.
     Done(DoneArgs),
+    #[command(about = RESTACK_ABOUT, long_about = RESTACK_LONG_ABOUT)]
+    Restack(RestackArgs),
     /// Install the man pages and shell completions into your user directories.
     Setup(SetupArgs),
     /// Run the whole workflow on a sample repository, printing every command.
@@ -76,6 +79,14 @@ the main worktree). The worktree goes to <agent.worktreeRoot>/<TASK>, by default
 folder <repo>.agents/<TASK>. Untracked files matching agent.copy globs (for example .env*)
 are copied from the main worktree, and agent.setup (for example `npm ci`) runs in the new
 worktree. If any step fails, everything this spawn created is removed again.
+
+With --after, the branch starts on the dependencies' work instead (stacked): at the tip of
+the one dependency with commits the base lacks, or, when several have such commits (and none
+holds the others'), at a merge of their tips made as `git merge` would; if they conflict,
+spawn refuses (use --from-base). The record's `stack` field says where it was put, and
+`git agent restack` moves it when the dependencies move. --from-base, or git config
+agent.stack=false, starts from the base as without dependencies; a plan stacks its tasks the
+same way, in dependency order.
 
 With `-- COMMAND...` (or git config agent.command) the agent then runs in the new worktree,
 in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AGENT_BRANCH
@@ -98,9 +109,19 @@ pub struct SpawnArgs {
     #[arg(long, value_name = "PATHSPEC")]
     pub scope: Vec<String>,
 
-    /// A task this one depends on (must exist); repeat for several.
+    /// A task this one depends on (must exist); repeat for several. The branch starts on the
+    /// dependencies' work (stacked), unless --from-base or agent.stack=false.
     #[arg(long, value_name = "TASK")]
     pub after: Vec<String>,
+
+    /// Start from the base even when dependencies have commits (the default when
+    /// agent.stack=false).
+    #[arg(long, conflicts_with = "stack")]
+    pub from_base: bool,
+
+    /// Stack on the dependencies' work even when agent.stack=false.
+    #[arg(long)]
+    pub stack: bool,
 
     /// The agent's brief.
     #[arg(long, value_name = "TEXT", conflicts_with = "brief_file")]
@@ -401,7 +422,9 @@ pub struct ConflictsArgs {
 
 /// Show every task: state, branch, commits ahead of its base and behind the target, files
 /// changed, uncommitted changes, age of the last commit, base drift, files changed outside
-/// the task's scope, and whether the worktree is missing.
+/// the task's scope, whether the worktree is missing, and "dependency moved" when a stacked
+/// task's dependencies have work it lacks (`git agent restack` moves it). A stacked task's
+/// commits and files are its own: what it holds of its dependencies' work is not counted.
 #[derive(Debug, Clone, Args, Default)]
 #[command(after_help = exit_status_help())]
 pub struct ListArgs {
@@ -432,6 +455,48 @@ pub struct ShowArgs {
 pub struct DoneArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+
+pub const RESTACK_ABOUT: &str = "Move stacked tasks onto their dependencies' new work";
+
+pub const RESTACK_LONG_ABOUT: &str = "\
+Move stacked tasks onto their dependencies' new work, so that an agent can pick up what the
+tasks it depends on did since it was spawned.
+
+A task spawned with --after starts on its dependencies' work (stacked; see git agent spawn).
+When a dependency gets new commits, restack replays the task's own commits (those after
+where it was stacked) onto the dependency's new tip, or onto a merge of the tips when several
+dependencies have work, in memory, as `git rebase --onto` would (merges left out, commits
+that become empty dropped, authors and messages kept). Default: every stacked task not yet
+integrated whose dependencies moved, in dependency order (a task after the tasks it depends
+on, so that a stack of three moves in one run); named tasks are restacked even if they were
+spawned with --from-base.
+
+All or nothing per task. It is refused (exit status 3), and left exactly as it was, when its
+worktree has uncommitted changes or untracked files, its agent is running, its branch is
+checked out anywhere else, or it is integrated. When its commits conflict with the new work,
+it is left as it was and reported (exit status 1), and the other tasks go on. Otherwise its
+worktree is brought to the new commit as a fast-forward would (checked again under the
+worktree's index.lock), then the branch and the record's stack field move together by
+compare-and-swap; a branch or record that changed meanwhile (the agent committed) is a lost
+race (exit status 4) and nothing is changed. The old tip stays in the branch's reflog:
+`git reflog agent/<TASK>` shows \"git-agent restack: onto agent/<dep> <commit>\".
+
+--dry-run does the same checks and merges in memory and reports would-restack, conflict or
+refused for each task, writing nothing (tasks after one that would move are looked at as
+they are now).";
+
+/// Move stacked tasks onto their dependencies' new work.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct RestackArgs {
+    /// Only these tasks (default: every stacked task whose dependencies moved).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// Show what would be restacked, what conflicts and what is refused; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Install the man pages and shell completions into your user directories (idempotent).

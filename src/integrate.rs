@@ -1169,6 +1169,49 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// Replays the commits of `tip` after `upstream` onto `onto`, as `git rebase --onto onto
+/// upstream tip` does, through integrate's rebase (its order, merges left out, commits that
+/// become empty dropped), with no rule and no test: `git agent restack`. Original authors and
+/// messages, `committer` as committer. The new tip, or the conflicts of the first commit that
+/// does not apply.
+pub fn rebase_onto(
+    repo: &gix::Repository,
+    task: &TaskRecord,
+    onto: ObjectId,
+    tip: ObjectId,
+    upstream: ObjectId,
+    committer: gix::actor::Signature,
+) -> anyhow::Result<Result<ObjectId, Vec<ConflictPath>>> {
+    let options = Options {
+        strategy: Strategy::Rebase,
+        test: None,
+        test_timeout: Duration::ZERO,
+        keep_going: false,
+        dry_run: false,
+        rules: Vec::new(),
+        identity: committer,
+        scratch_dir: PathBuf::new(),
+        test_at: TestAt::Each,
+        jobs: 1,
+        retries: 0,
+        follow_output: false,
+        target_name: String::new(),
+    };
+    let mut runner = Runner {
+        repo,
+        options: &options,
+        events: &|_| {},
+        scratch: Vec::new(),
+        shown: HashSet::new(),
+        caches: None,
+        notes: Vec::new(),
+    };
+    Ok(match runner.rebase(CommitId(onto), CommitId(tip), Some(CommitId(upstream)), task, false)? {
+        Merge::Clean(commit) | Merge::Resolved(commit, _) => Ok(commit.0),
+        Merge::Conflict(conflicts) => Err(conflicts),
+    })
+}
+
 /// The commits `git rebase` replays from `tip` onto `head` (after `since` when given): oldest
 /// first in the order of `git rev-list --reverse --topo-order --no-merges`. A walk by commit
 /// date is not topological when dates are out of order (defect 12).

@@ -201,6 +201,12 @@ pub fn spawn_reflog_message(task: &str) -> String {
     format!("branch: created by git-agent spawn {task}")
 }
 
+/// The reflog message of a task branch moved by restack onto `deps` (short branch names) at
+/// `onto`: the old tip stays findable in the branch's reflog.
+pub fn restack_reflog_message(deps: &[String], onto: &gix::ObjectId) -> String {
+    format!("git-agent restack: onto {} {}", deps.join(" and "), crate::git::short_id(onto))
+}
+
 /// Ignored files prune may delete without asking, unless `agent.disposable` says otherwise:
 /// common build output and caches.
 pub const DEFAULT_DISPOSABLE: &[&str] = &["target/", "node_modules/", "dist/", "build/", ".venv/", "__pycache__/"];
@@ -224,4 +230,6 @@ pub mod key {
     /// Globs of ignored files prune may delete (multi-valued; default [`super::DEFAULT_DISPOSABLE`]).
     pub const DISPOSABLE: &str = "agent.disposable";
     pub const IDENTITY: &str = "agent.identity";
+    /// Whether spawn stacks a task on its dependencies' work (default: true).
+    pub const STACK: &str = "agent.stack";
 }

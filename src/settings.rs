@@ -38,6 +38,9 @@ pub struct Settings {
     pub identity: Option<Identity>,
     /// `agent.runHooks`: let git-agent's own git commands run the repository's hooks.
     pub run_hooks: bool,
+    /// `agent.stack=false`: spawn starts tasks with dependencies from their base, as
+    /// `--from-base` does (default: stacked on the dependencies that have commits).
+    pub no_stack: bool,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -139,6 +142,7 @@ impl Settings {
             rules: reader.rules()?,
             identity: reader.identity()?,
             run_hooks: reader.boolean(key::RUN_HOOKS)?.unwrap_or(false),
+            no_stack: !reader.boolean(key::STACK)?.unwrap_or(true),
             origins,
         })
     }

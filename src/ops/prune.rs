@@ -246,7 +246,7 @@ fn prune_entry(
     let branch = crate::guard::task_branch(&options.branch_prefix, &record.name);
     let tip = crate::git::ref_target(repo, &branch).map_err(unreadable)?;
     let integrated = record.state == TaskState::Integrated
-        || (tip.is_some_and(|t| Some(t) != parse_id(&record.base_commit))
+        || (tip.is_some_and(|t| Some(t) != record.start_commit())
             && is_integrated(repo, record, tip, target).map_err(unreadable)?);
     if !(named || options.all || (options.tasks.is_empty() && integrated)) {
         return Ok(None);

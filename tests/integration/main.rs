@@ -19,6 +19,7 @@ mod prune;
 mod prune_guard;
 mod prune_trust;
 mod records;
+mod restack;
 mod scratch;
 mod signals;
 mod spawn;
