@@ -1195,7 +1195,8 @@ pub fn rebase_onto(
         jobs: 1,
         retries: 0,
         follow_output: false,
-        target_name: String::new(),
+        target_ref: String::new(),
+        prepare: crate::scratch::Prepare::default(),
     };
     let mut runner = Runner {
         repo,

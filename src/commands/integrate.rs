@@ -564,26 +564,10 @@ fn refuse_worktree_config(ctx: &Context, key: &str, origin: &crate::settings::Or
 /// user's committer identity; like git, no identity is refused. git-agent's fallback identity
 /// (for reflogs and records) is only good for a dry run, whose commits stay in memory.
 fn identity(ctx: &Context, dry_run: bool) -> anyhow::Result<gix::actor::Signature> {
-    let repo = &ctx.repo;
-    if let Some(id) = &ctx.settings.identity {
-        let time = crate::git::signature(repo)?.time;
-        return Ok(gix::actor::Signature { name: id.name.as_str().into(), email: id.email.as_str().into(), time });
+    match ctx.commit_identity("integrate") {
+        Err(_) if dry_run => crate::git::signature(&ctx.repo),
+        identity => identity,
     }
-    if let Some(signature) = crate::git::user_committer(repo)? {
-        return Ok(signature);
-    }
-    if dry_run {
-        return crate::git::signature(repo);
-    }
-    Err(refused(
-        "Committer identity unknown: integrate would write commits on your branches without knowing who you are",
-    )
-    .hint(
-        "tell git who you are: git config --global user.name \"Your Name\" and \
-         git config --global user.email you@example.com; or set git config agent.identity \"Name <email>\" \
-         for git-agent's integration commits",
-    )
-    .into())
 }
 
 /// Scratch worktrees of integrate runs that were killed go first; failing that is only a warning.

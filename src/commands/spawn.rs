@@ -203,19 +203,25 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
     }
 
     let mut created = Vec::new();
-    for request in &requests {
+    // A bar under the lines on a terminal: a plan's spawns (checkouts, setups) take a while.
+    let progress = ui.progress(requests.len() as u64, false);
+    for (position, request) in requests.iter().enumerate() {
+        progress.doing(format!("spawning {}", request.name));
         let options = CreateOptions { run_setup: !args.no_setup, quiet: ui.quiet };
         let result = prepare(&ctx, request, &planned)
             .and_then(|prepared| create(&ctx, prepared, options, &mut |event| show(ui, event)))
             .map(|(spawned, _claim)| spawned);
         match result {
             Ok(spawned) => {
-                ui.status(format!(
-                    "spawned task {} in {}{}",
+                progress.line(format!(
+                    "[{}/{}] spawned task {} in {}{}",
+                    position + 1,
+                    requests.len(),
                     spawned.task,
                     spawned.worktree.display(),
                     stacked_note(&spawned.stacked_on)
                 ));
+                progress.set_done(position as u64 + 1);
                 created.push(spawned);
             }
             Err(err) => {
@@ -228,6 +234,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
             }
         }
     }
+    drop(progress);
     if ui.json {
         ui.json_data(&serde_json::json!({ "version": 1, "spawned": created }));
     } else {

@@ -80,8 +80,8 @@ impl Context {
 
     /// Who commits git-agent writes on the user's branches are by (spawn's merge of several
     /// dependencies, restack's replayed commits): `agent.identity`, else the user's committer
-    /// identity; like git, no identity is refused (exit 3). (integrate decides the same way,
-    /// in its command.)
+    /// identity; like git, no identity is refused (exit 3). integrate too, whose dry run
+    /// falls back to git-agent's own identity (its commits stay in memory).
     pub fn commit_identity(&self, why: &str) -> anyhow::Result<gix::actor::Signature> {
         let repo = &self.repo;
         if let Some(id) = &self.settings.identity {

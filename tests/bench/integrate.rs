@@ -185,7 +185,7 @@ fn main() {
     println!(
         "with a test: overhead per step = (total - {TASKS} x the test's own time) / {TASKS}, where the test's own time \
          is `sh -c CMD` run directly by this benchmark in a checkout of the same tree; the overhead includes the \
-         merge, the scratch worktree (created, updated, removed) and starting and waiting for the test"
+         merge, updating the warm scratch slot (created once, on the first run, and kept) and starting and waiting for the test"
     );
     println!(
         "  for reference, git itself: adding and removing a detached worktree of this repository {:.1} ms; checking \
@@ -362,10 +362,12 @@ fn restore(b: &Bench, notes: &mut Notes) {
         update.args(["update-ref", "--stdin"]);
         run_input(update, transaction.into_bytes());
     }
+    // integrate's scratch slots (<root>/.integrate/) stay between runs on purpose: warm.
     let worktrees = git(&b.home, &b.repo, &["worktree", "list", "--porcelain"]);
     if worktrees != b.worktrees {
         let known: BTreeSet<&str> = b.worktrees.lines().filter_map(|l| l.strip_prefix("worktree ")).collect();
-        for extra in worktrees.lines().filter_map(|l| l.strip_prefix("worktree ")).filter(|w| !known.contains(w)) {
+        let extras = worktrees.lines().filter_map(|l| l.strip_prefix("worktree ")).filter(|w| !known.contains(w));
+        for extra in extras.filter(|w| !w.contains("/.integrate/")) {
             notes.add(format!("a worktree was left behind after a run (removed by the benchmark): {extra}"));
             git(&b.home, &b.repo, &["worktree", "remove", "--force", "--force", extra]);
         }
