@@ -108,6 +108,9 @@ impl Ui {
             bar.enable_steady_tick(std::time::Duration::from_millis(200));
             bar
         });
+        // indicatif hides the bar where it cannot draw (TERM unset or dumb), and then prints
+        // no line either: plain lines there.
+        let bar = bar.filter(|bar| !bar.is_hidden());
         Progress { quiet: self.quiet, bar }
     }
 }

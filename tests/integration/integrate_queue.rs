@@ -378,3 +378,75 @@ fn an_integration_branch_suggests_the_pull_request_when_gh_is_installed() {
 fn which_gh_on_machine() -> bool {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).any(|dir| dir.join("gh").is_file())
 }
+
+#[test]
+fn the_tests_run_in_a_warm_slot_with_copy_files_and_a_setup_run_once() {
+    let env = Env::new();
+    let repo = queue(&env, "warm", 1, &[]);
+    write(&repo.join(".env.local"), "SECRET=1\n");
+    env.git(&repo, &["config", "agent.copy", ".env.local"]);
+    env.git(&repo, &["config", "agent.testSetup", "echo setup >> setups.log; echo built > build.out"]);
+    // The test needs the copied file and the setup's output, and leaves output of its own.
+    let test = "test -f .env.local && test -f build.out && echo more >> test-runs.out";
+    let run = crate::integrate::integrate(&env, &repo, &["--test", test, "--branch", "integration/a"]).success();
+    run.stderr_has("running agent.testSetup from");
+    let slot = agents_dir(&repo).join(".integrate/integration%2Fa-0");
+    // A second run onto a new branch: another slot; onto the same branch again: the same one, warm.
+    crate::integrate::integrate(&env, &repo, &["--test", "exit 0", "--branch", "integration/a"]).success();
+    env.git(&repo, &["branch", "-D", "integration/a"]);
+    env.git(&repo, &["branch", "integration/a", "main"]);
+    let run = crate::integrate::integrate(
+        &env,
+        &repo,
+        &["--test", &format!("{test} && test -f test-runs.out"), "--branch", "integration/a"],
+    )
+    .success();
+    assert!(!run.stderr.contains("running agent.testSetup"), "set up once: {}", run.stderr);
+    assert_eq!(std::fs::read_to_string(slot.join("setups.log")).unwrap(), "setup\n");
+    assert_eq!(std::fs::read_to_string(slot.join("test-runs.out")).unwrap(), "more\nmore\n", "build output stays");
+    assert_eq!(held_slots(&repo), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn progress_reaches_a_terminal_before_the_run_ends() {
+    // Through a pseudo-terminal (script(1)): the bar is on, and the lines still come as the
+    // steps end. t2's test waits for the harness to see t1's line, as above.
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("script(1) is not installed: skipped");
+        return;
+    }
+    let env = Env::new();
+    let repo = queue(&env, "pty", 2, &[]);
+    let go = env.path().join("go-pty");
+    let test = format!(
+        "if [ $GIT_AGENT_TASK = t2 ]; then i=0; while [ ! -e {g} ]; do i=$((i+1)); [ $i -gt 300 ] && exit 7; \
+         sleep 0.1; done; fi; exit 0",
+        g = go.display()
+    );
+    let inner = format!("git agent-integrate --test '{test}'");
+    let mut child = env
+        .command("script", &repo)
+        .env("TERM", "xterm")
+        .args(["-qfec", &inner, "/dev/null"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = std::io::Read::read(&mut out, &mut chunk).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&seen).contains("[1/2] ok t1 merged") && !go.exists() {
+            std::fs::write(&go, "").unwrap();
+        }
+    }
+    let status = child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(status.success(), "{text}");
+    assert!(text.contains("[2/2] ok t2 merged"), "{text}");
+}
