@@ -569,31 +569,11 @@ fn copy_files(repo: &gix::Repository, prepare: &Prepare, dest: &Path, start: Obj
                 std::fs::remove_file(&target)?;
             }
         }
-        copy_recursively(&source.join(&relative), &target)
+        crate::git::copy_recursively(&source.join(&relative), &target)
             .with_context(|| format!("cannot copy {} into {}", relative.display(), dest.display()))?;
         copied.push(crate::git::bytes_to_string(&path));
     }
     Ok(copied)
-}
-
-/// Copies a file, a symlink (as a symlink) or a directory tree.
-fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
-    let meta = from.symlink_metadata()?;
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if meta.file_type().is_symlink() {
-        return std::os::unix::fs::symlink(std::fs::read_link(from)?, to);
-    }
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
-            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        return Ok(());
-    }
-    std::fs::copy(from, to).map(|_| ())
 }
 
 /// A port on 127.0.0.1 that is free now, and the listener keeping it so until dropped.

@@ -412,34 +412,11 @@ fn copy_untracked(ctx: &Context, dest: &Path) -> anyhow::Result<Vec<String>> {
         if target.symlink_metadata().is_ok() {
             continue; // Tracked in the new checkout: the branch's version wins.
         }
-        copy_recursively(&source.join(&relative), &target)
+        crate::git::copy_recursively(&source.join(&relative), &target)
             .with_context(|| format!("cannot copy {} into the new worktree", relative.display()))?;
         copied.push(crate::git::bytes_to_string(&path));
     }
     Ok(copied)
-}
-
-/// Copies a file, a symlink (as a symlink) or a directory tree.
-fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
-    let meta = from.symlink_metadata()?;
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if meta.file_type().is_symlink() {
-        #[cfg(unix)]
-        return std::os::unix::fs::symlink(std::fs::read_link(from)?, to);
-        #[cfg(not(unix))]
-        return std::fs::copy(from, to).map(|_| ());
-    }
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
-            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        return Ok(());
-    }
-    std::fs::copy(from, to).map(|_| ())
 }
 
 fn agent_env(run: crate::process::Run, record: &TaskRecord) -> crate::process::Run {
