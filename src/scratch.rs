@@ -233,9 +233,9 @@ fn slot_env(index: usize, port: u16, target: &str) -> Vec<(OsString, OsString)> 
     ]
 }
 
-/// Takes `count` slots for integrating into `target` (a full `refs/heads/` name), each checked
-/// out at `start`: the lowest free indices, skipping slots another live process holds. A slot
-/// is created (detached at `start`) and prepared with `prepare` on first use, and reused warm
+/// Takes `count` slots for integrating into `target` (a full `refs/heads/` name): the lowest
+/// free indices, skipping slots another live process holds. A slot is created (detached at
+/// `start`) and prepared with `prepare` (checked out at `start` first) on first use, and reused warm
 /// afterwards; it is prepared again only when `prepare` changed (other copy globs or setup
 /// command) or its last preparation did not finish.
 ///
@@ -344,10 +344,9 @@ fn ready(
     let (target, index) = (slot.target.clone(), slot.index);
     let creating = crate::layout::slot_creating(common, &target, index)?;
     let registration = match inspect(repo, &slot.path, &target, index, creating.exists())? {
-        Found::Ours(registration) => {
-            slot.checkout(start)?;
-            registration
-        }
+        // A warm slot moves to a commit only when it is used (a test checks out its step):
+        // checking it out here too would cost a status and a read-tree per slot and run.
+        Found::Ours(registration) => registration,
         Found::Foreign(why) => {
             return Err(refused(format!("{} is not git-agent's integrate slot: {why}", slot.path.display()))
                 .hint(format!(
@@ -368,7 +367,7 @@ fn ready(
                 .with_context(|| format!("the new slot {} is not registered", slot.path.display()))?
         }
     };
-    prepare_slot(repo, &slot, &registration.admin_dir, start, prepare, events)?;
+    prepare_slot(repo, &mut slot, &registration.admin_dir, start, prepare, events)?;
     Ok(slot)
 }
 
@@ -488,7 +487,7 @@ fn create(
 /// the same ones before. The slot counts as prepared only once both have succeeded.
 fn prepare_slot(
     repo: &gix::Repository,
-    slot: &Slot,
+    slot: &mut Slot,
     admin_dir: &Path,
     start: ObjectId,
     prepare: &Prepare,
@@ -500,6 +499,8 @@ fn prepare_slot(
         return Ok(());
     }
     let _ = std::fs::remove_file(&marker);
+    // The copy and the setup work on the run's start commit.
+    slot.checkout(start)?;
     let copied = copy_files(repo, prepare, &slot.path, start)?;
     if !copied.is_empty() {
         events(Event::Copied { index: slot.index, files: copied });

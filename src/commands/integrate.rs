@@ -272,7 +272,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         jobs: args.jobs.or(ctx.settings.test_jobs).unwrap_or(1) as usize,
         retries: args.retries,
         follow_output: args.verbose,
-        target_ref: dest_ref.clone(),
+        // Slots belong to the target, also when building an integration branch on it: every
+        // run onto main (integration branches included) finds them warm.
+        target_ref: target_ref.clone(),
         prepare: crate::scratch::Prepare::from_settings(repo, &ctx.settings)?,
     };
     if !args.dry_run {
