@@ -15,7 +15,7 @@ use crate::common::*;
 use crate::spawn::{agents_dir, canonical_repo, rev};
 
 /// The conflict kinds of the contract.
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 13] = [
     "content",
     "add-add",
     "modify-delete",
@@ -25,6 +25,20 @@ const KINDS: [&str; 9] = [
     "directory-rename",
     "submodule",
     "type-change",
+    "directory-rename-split",
+    "directory-rename-collision",
+    "file-in-way-of-directory-rename",
+    "file-location-unlisted",
+];
+
+/// The kinds of conflicts git reports with a message only, and lists no conflicted file for,
+/// with the type git gives their message (`merge-ort.c`, `type_short_descriptions`).
+const UNLISTED_KINDS: [(&str, &str); 4] = [
+    ("directory-rename-split", "CONFLICT(directory rename unclear split)"),
+    ("directory-rename-collision", "CONFLICT(directory rename collision)"),
+    ("file-in-way-of-directory-rename", "CONFLICT (file in way of directory rename)"),
+    // Only when git lists no file at its path (else it is a listed "directory-rename").
+    ("file-location-unlisted", "CONFLICT (directory rename suggested)"),
 ];
 
 /// A file name that is not valid UTF-8.
@@ -75,6 +89,22 @@ pub(crate) fn conflicts_json(env: &Env, repo: &Path, args: &[&str], code: i32) -
 /// The reference: `git merge-tree --write-tree --name-only -z ours theirs`. None when the merge
 /// is clean, else the set of conflicted paths (the entries after the tree id up to the empty one).
 fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeSet<Vec<u8>>> {
+    merge_tree_report(env, repo, ours, theirs).map(|report| report.listed)
+}
+
+/// What `git merge-tree` reports for a merge that conflicts.
+#[derive(Debug, PartialEq)]
+struct GitConflicts {
+    /// The conflicted files it lists.
+    listed: BTreeSet<Vec<u8>>,
+    /// The conflicts it reports with a message only, as (our kind, the message's first path):
+    /// git exits 1 for them but lists no file.
+    unlisted: BTreeSet<(String, Vec<u8>)>,
+}
+
+/// `git merge-tree --write-tree --name-only -z ours theirs`, with its messages: None when the
+/// merge is clean.
+fn merge_tree_report(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<GitConflicts> {
     let out = env
         .command("git", repo)
         .args(["merge-tree", "--write-tree", "--name-only", "-z", ours, theirs])
@@ -85,7 +115,21 @@ fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeS
         Some(1) => {
             let mut fields = out.stdout.split(|&b| b == 0);
             fields.next().expect("tree id");
-            Some(fields.take_while(|f| !f.is_empty()).map(<[u8]>::to_vec).collect())
+            let listed: BTreeSet<Vec<u8>> = fields.by_ref().take_while(|f| !f.is_empty()).map(<[u8]>::to_vec).collect();
+            // Then each message: <number of paths> NUL <path> NUL ... <type> NUL <text> NUL.
+            let mut unlisted = BTreeSet::new();
+            while let Some(count) = fields.next().filter(|f| !f.is_empty()) {
+                let count: usize = std::str::from_utf8(count).unwrap().parse().expect("a path count");
+                let paths: Vec<&[u8]> = fields.by_ref().take(count).collect();
+                let kind = String::from_utf8_lossy(fields.next().expect("a message type")).into_owned();
+                fields.next().expect("a message");
+                let primary = paths.first().map(|p| p.to_vec()).unwrap_or_default();
+                let ours = UNLISTED_KINDS.iter().find(|(_, git)| *git == kind).map(|(ours, _)| ours.to_string());
+                if let Some(ours) = ours.filter(|_| !listed.contains(&primary)) {
+                    unlisted.insert((ours, primary));
+                }
+            }
+            Some(GitConflicts { listed, unlisted })
         }
         None => {
             panic!("git merge-tree {ours} {theirs} was killed by a signal: {}", String::from_utf8_lossy(&out.stderr))
@@ -128,21 +172,50 @@ fn show_set(paths: &BTreeSet<Vec<u8>>) -> String {
     format!("[{}]", shown.join(", "))
 }
 
-/// The paths of a JSON array of conflicts (`[{"path", "kind"}]`), checking uniqueness and kinds.
+/// The paths of a JSON array of conflicts (`[{"path", "kind"}]`), checking uniqueness and kinds:
+/// the files git lists (the kinds without a file are left out: see [`reported_conflicts`]).
 fn conflict_paths(conflicts: &Value) -> Result<BTreeSet<Vec<u8>>, String> {
+    reported_conflicts(conflicts).map(|report| report.listed)
+}
+
+/// A JSON array of conflicts, as git would report them: the files it lists, and the
+/// conflicts of the kinds it reports with a message only (checked for their `sources`).
+fn reported_conflicts(conflicts: &Value) -> Result<GitConflicts, String> {
     let list = conflicts.as_array().ok_or_else(|| format!("conflicts is not an array: {conflicts}"))?;
-    let mut set = BTreeSet::new();
+    let mut report = GitConflicts { listed: BTreeSet::new(), unlisted: BTreeSet::new() };
     for c in list {
         let path = path_bytes(&c["path"])?;
         let kind = c["kind"].as_str().unwrap_or_default();
         if !KINDS.contains(&kind) {
             return Err(format!("unknown kind {} for {}", c["kind"], show(&path)));
         }
-        if !set.insert(path.clone()) {
+        let unlisted = UNLISTED_KINDS.iter().any(|(k, _)| *k == kind);
+        let sources = c.get("sources").map(path_set).transpose()?.unwrap_or_default();
+        // The files a conflict without a listed file is about; a split is about a directory.
+        let wants_sources = unlisted && kind != "directory-rename-split";
+        if sources.is_empty() == wants_sources {
+            return Err(format!("{kind} at {} with sources {sources:?}", show(&path)));
+        }
+        let new = if unlisted {
+            report.unlisted.insert((kind.to_owned(), path.clone()))
+        } else {
+            report.listed.insert(path.clone())
+        };
+        if !new {
             return Err(format!("path {} listed twice", show(&path)));
         }
     }
-    Ok(set)
+    Ok(report)
+}
+
+/// A conflict report for messages.
+fn show_report(report: &GitConflicts) -> String {
+    let unlisted: Vec<String> = report.unlisted.iter().map(|(kind, path)| format!("{kind} {}", show(path))).collect();
+    if unlisted.is_empty() {
+        show_set(&report.listed)
+    } else {
+        format!("{} and without a listed file [{}]", show_set(&report.listed), unlisted.join(", "))
+    }
 }
 
 /// The paths of a JSON array of paths.
@@ -372,7 +445,7 @@ pub(crate) fn compare_with_merge_tree(
     let (mut conflicting, mut clean_overlaps) = (0, 0);
     for (i, a) in names.iter().enumerate() {
         for b in &names[i + 1..] {
-            let expected = merge_tree(env, repo, &format!("agent/{a}"), &format!("agent/{b}"));
+            let expected = merge_tree_report(env, repo, &format!("agent/{a}"), &format!("agent/{b}"));
             let actual = pair(json, a, b);
             let verdict = actual.map(|p| p["verdict"].as_str().unwrap_or("?").to_owned());
             let (ca, cb) = (&changed[a], &changed[b]);
@@ -385,17 +458,20 @@ pub(crate) fn compare_with_merge_tree(
                 clean_overlaps += 1;
             }
             match &expected {
-                Some(paths) => {
+                Some(reference) => {
                     conflicting += 1;
-                    let actual_paths = actual.map(|p| conflict_paths(&p["conflicts"]));
+                    let reported = actual.map(|p| reported_conflicts(&p["conflicts"]));
                     let ok = verdict.as_deref() == Some("conflict")
-                        && actual_paths.as_ref().is_some_and(|p| p.as_ref() == Ok(paths));
-                    let shown = match (&verdict, &actual_paths) {
-                        (Some(v), Some(Ok(p))) => format!("{v} on {}", show_set(p)),
+                        && reported.as_ref().is_some_and(|p| p.as_ref() == Ok(reference));
+                    let shown = match (&verdict, &reported) {
+                        (Some(v), Some(Ok(p))) => format!("{v} on {}", show_report(p)),
                         (Some(v), Some(Err(e))) => format!("{v}, bad conflicts: {e}"),
                         _ => "absent (clean)".to_owned(),
                     };
-                    check(ok, format!("pair ({a}, {b}): expected conflict on {}, actual {shown}", show_set(paths)));
+                    check(
+                        ok,
+                        format!("pair ({a}, {b}): expected conflict on {}, actual {shown}", show_report(reference)),
+                    );
                 }
                 None => {
                     let ok = verdict.is_none() || verdict.as_deref() == Some("clean-overlap");
@@ -437,7 +513,7 @@ pub(crate) fn compare_with_merge_tree(
     let against = json["against_target"].as_array().unwrap();
     let mut with_target = 0;
     for name in names {
-        let expected = merge_tree(env, repo, target, &format!("agent/{name}"));
+        let expected = merge_tree_report(env, repo, target, &format!("agent/{name}"));
         let entries: Vec<&Value> = against.iter().filter(|e| e["task"] == *name).collect();
         let [entry] = entries[..] else {
             check(false, format!("against_target: expected one entry for {name}, actual {entries:?}"));
@@ -445,15 +521,15 @@ pub(crate) fn compare_with_merge_tree(
         };
         let verdict = entry["verdict"].as_str().unwrap_or("?");
         match &expected {
-            Some(paths) => {
+            Some(reference) => {
                 with_target += 1;
-                let actual = conflict_paths(&entry["conflicts"]);
+                let actual = reported_conflicts(&entry["conflicts"]);
                 check(
-                    verdict == "conflict" && actual.as_ref() == Ok(paths),
+                    verdict == "conflict" && actual.as_ref() == Ok(reference),
                     format!(
                         "{target} vs {name}: expected conflict on {}, actual {verdict} on {}",
-                        show_set(paths),
-                        actual.map_or_else(|e| e, |p| show_set(&p))
+                        show_report(reference),
+                        actual.map_or_else(|e| e, |p| show_report(&p))
                     ),
                 );
             }
