@@ -1149,7 +1149,7 @@ impl<'repo> MergeCaches<'repo> {
         let how = TreatAsUnresolved::git();
         // Directory renames as git detects them, and with `conflict` the file location
         // conflicts they make (see crate::merge::shims).
-        let shims::DirectoryRenames { moves, unlisted } = shims::directory_renames(
+        let shims::DirectoryRenames { moves, mut unlisted } = shims::directory_renames(
             repo,
             base_tree,
             sides,
@@ -1163,7 +1163,9 @@ impl<'repo> MergeCaches<'repo> {
             }
             DirectoryRenames::True | DirectoryRenames::False => Vec::new(),
         };
-        if !merge.has_unresolved_conflicts(how) && relocated.is_empty() && unlisted.is_empty() {
+        let conflicted = merge.has_unresolved_conflicts(how) || !relocated.is_empty();
+        shims::keep_file_locations_only_in_conflicted_merges(&mut unlisted, conflicted);
+        if !conflicted && unlisted.is_empty() {
             let tree = if self.write_clean_trees {
                 shims::place_directory_rename_moves(&mut merge.tree, &merge.conflicts, &moves, self.directory_renames)?;
                 Some(merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?)

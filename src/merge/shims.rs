@@ -283,8 +283,8 @@ pub(crate) struct DirectoryRenameMove {
 /// `merge.directoryRenames`. Tests: `conflicts::a_directory_renamed_to_the_top_level_agrees_with_merge_tree`
 /// (all three settings), `conflicts::every_pair_agrees_with_git_merge_tree` (dirmv vs dir-add),
 /// `conflicts::new_subdirectory_of_a_renamed_directory_agrees_with_merge_tree`,
-/// `merge_parity::directory_rename_conflicts_without_a_path_agree_with_merge_tree` (split,
-/// collision, in the way), `merge_parity::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`,
+/// `conflicts::directory_rename_conflicts_without_a_listed_file_agree_with_merge_tree` (split,
+/// collision, in the way), `conflicts::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`,
 /// and seeds 16 and 1034 of `merge_property`.
 pub(crate) fn directory_renames(
     repo: &gix::Repository,
@@ -536,11 +536,11 @@ impl Apply<'_> {
             [from] if self.adder_renames.get(from) == Some(&to) => Some(from),
             _ => None,
         };
-        // git (`path_in_way`): anything at the new path, except the base's file that this very
-        // file was renamed from (whatever the renaming side did to it).
-        let in_the_way = (base_entry.is_some() && home.is_none())
-            || self.adder.lookup_entry_by_path(&to_path)?.is_some()
-            || (base_entry.is_none() && renamer_entry.is_some());
+        // git (`path_in_way`): the adding side's own file at the new path, or the base's file
+        // there unless this very file was renamed from it. A file only the renaming side has
+        // there is no obstacle: the two meet at the new path (an add/add).
+        let in_the_way =
+            (base_entry.is_some() && home.is_none()) || self.adder.lookup_entry_by_path(&to_path)?.is_some();
         if in_the_way || from.len() > 1 {
             let kind = if in_the_way {
                 ConflictKind::FileInWayOfDirectoryRename
@@ -573,6 +573,20 @@ impl Apply<'_> {
     }
 }
 
+/// The unlisted "CONFLICT (file location)" of a file taken home (see [`back_home`]) only
+/// counts where the merge conflicts anyway: git 2.47 reports a merge with nothing else
+/// conflicted as clean, without the message (observed; in merge-ort a merge is redone once
+/// rename detection has run, with the renames cached, and that run decides).
+///
+/// Delete with [`back_home`]. Test:
+/// `conflicts::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`.
+pub(crate) fn keep_file_locations_only_in_conflicted_merges(unlisted: &mut Vec<ConflictPath>, conflicted: bool) {
+    let only_file_locations = unlisted.iter().all(|c| c.kind == ConflictKind::FileLocationUnlisted);
+    if !conflicted && only_file_locations {
+        unlisted.clear();
+    }
+}
+
 /// How git ends a file that O renamed from X into a directory S renamed, which takes it back
 /// to X.
 enum BackHome {
@@ -594,13 +608,18 @@ enum BackHome {
 /// - not seen: D/X is an addition, moved to X by the directory rename: "CONFLICT (file
 ///   location)" at X, listed with the base's, S's and O's file staged there;
 /// - seen, and S changed X: clean (git 2.47 then drops the file from its merged tree);
-/// - seen, and S did not change X: "CONFLICT (file location)" with nothing staged (seed 3016);
-///   git sometimes merges that cleanly, also dropping the file.
+/// - seen, and S did not change X: "CONFLICT (file location)" with nothing staged (seed 3016),
+///   only where the merge conflicts anyway; else clean (see
+///   [`keep_file_locations_only_in_conflicted_merges`]), and git drops the file again.
 ///
 /// gix 0.90 has no directory rename here (see [`directory_renames`]).
 ///
+/// git-agent keeps the file where git drops it (its merged tree differs there: integrate
+/// lands the file; seed 1062 of `merge_property`, where gix also finds the content conflict
+/// of the dropped file, is listed as a known difference).
+///
 /// Delete with [`directory_renames`]. Test:
-/// `merge_parity::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`; seeds
+/// `conflicts::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`; seeds
 /// 1201 and 3016 of `merge_property`.
 fn back_home(
     adder_detects_renames: bool,

@@ -1605,3 +1605,148 @@ fn binary_and_unmerged_attributes_and_crlf_files_agree_with_merge_tree() {
         assert_agrees_with_merge_tree(&env, &repo, &["a", "b", "c"], code(&env));
     }
 }
+
+/// Directory renames that git cannot apply are conflicts without a listed file: `git merge-tree`
+/// exits 1 and names them in messages only. A directory split between two destinations
+/// ("directory rename split"), two new files a directory rename would put at one path, and a
+/// new file the adding side also has at the new path ("implicit dir rename") are reported with
+/// kinds of their own; a file the renaming side added at the new path is a plain add/add.
+#[test]
+fn directory_rename_conflicts_without_a_listed_file_agree_with_merge_tree() {
+    let env = Env::new();
+    let files = [
+        ("old1/a.txt", numbered("a")),
+        ("old2/b.txt", numbered("b")),
+        ("dir/c.txt", numbered("c")),
+        ("split/d.txt", numbered("d")),
+        ("split/e.txt", numbered("e")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let repo = canonical_repo(&env, "repo", &files);
+    let wt = spawn(&env, &repo, "renamer", &[]);
+    for (from, to) in [
+        ("old1/a.txt", "new/a.txt"),
+        ("old2/b.txt", "new/b.txt"),
+        ("dir/c.txt", "newdir/c.txt"),
+        ("split/d.txt", "x/d.txt"),
+        ("split/e.txt", "y/e.txt"),
+    ] {
+        std::fs::create_dir_all(wt.join(to).parent().unwrap()).unwrap();
+        env.git(&wt, &["mv", from, to]);
+    }
+    env.commit(&wt, &[("newdir/z.txt", "renamer's z\n")], "rename directories, add newdir/z.txt");
+    let wt = spawn(&env, &repo, "adder", &[]);
+    let added = [("old1/z.txt", "1\n"), ("old2/z.txt", "2\n"), ("dir/z.txt", "3\n"), ("split/new.txt", "4\n")];
+    env.commit(&wt, &added, "add into the renamed directories");
+    let wt = spawn(&env, &repo, "in-way", &[]);
+    env.commit(&wt, &[("dir/w.txt", "w\n"), ("newdir/w.txt", "in the way\n")], "add dir/w.txt and newdir/w.txt");
+
+    let unlisted = |items: &[(&str, &str)]| -> BTreeSet<(String, Vec<u8>)> {
+        items.iter().map(|(kind, path)| (kind.to_string(), path.as_bytes().to_vec())).collect()
+    };
+    let report = merge_tree_report(&env, &repo, "agent/renamer", "agent/adder");
+    let expected = GitConflicts {
+        listed: [b"newdir/z.txt".to_vec()].into(),
+        unlisted: unlisted(&[("directory-rename-collision", "new/z.txt"), ("directory-rename-split", "split")]),
+    };
+    assert_eq!(report, Some(expected), "scenario");
+    let report = merge_tree_report(&env, &repo, "agent/renamer", "agent/in-way");
+    let expected = GitConflicts {
+        listed: BTreeSet::new(),
+        unlisted: unlisted(&[("file-in-way-of-directory-rename", "newdir/w.txt")]),
+    };
+    assert_eq!(report, Some(expected), "scenario");
+
+    assert_agrees_with_merge_tree(&env, &repo, &["renamer", "adder", "in-way"], 1);
+    let json = conflicts_json(&env, &repo, &[], 1);
+    let entry = expect_pair(&json, "renamer", "in-way");
+    assert_eq!(
+        entry["conflicts"],
+        serde_json::json!([{"path": "newdir/w.txt", "kind": "file-in-way-of-directory-rename", "sources": ["dir/w.txt"]}]),
+        "{json:#}"
+    );
+    let list = conflicts(&env, &repo, &["--format", "list"]).code(1).stdout;
+    assert!(list.contains("conflict renamer in-way\n  file-in-way-of-directory-rename newdir/w.txt\n"), "{list}");
+    let text = conflicts(&env, &repo, &[]).code(1).stdout;
+    assert!(text.contains("renamer x in-way: newdir/w.txt (file-in-way-of-directory-rename: dir/w.txt)"), "{text}");
+}
+
+/// `integrate` stops where git's merge stops on a directory rename it cannot apply, also in a
+/// dry run, and no rule's command settles it (it is about where files go, not what they hold).
+#[test]
+fn integrate_stops_at_a_directory_rename_conflict_without_a_listed_file() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("dir/c.txt", &numbered("c"))]);
+    let wt = spawn(&env, &repo, "renamer", &[]);
+    std::fs::create_dir_all(wt.join("newdir")).unwrap();
+    env.git(&wt, &["mv", "dir/c.txt", "newdir/c.txt"]);
+    env.commit(&wt, &[], "rename dir");
+    let wt = spawn(&env, &repo, "in-way", &[]);
+    env.commit(&wt, &[("dir/w.txt", "w\n"), ("newdir/w.txt", "in the way\n")], "add dir/w.txt and newdir/w.txt");
+    // git: once renamer is in, the merge of in-way stops.
+    assert!(merge_tree(&env, &repo, "agent/renamer", "agent/in-way").is_some_and(|p| p.is_empty()), "scenario");
+    env.git(&repo, &["config", "agent.resolve.all.path", "*"]);
+    env.git(&repo, &["config", "agent.resolve.all.run", "true"]);
+    for dry_run in [true, false] {
+        let mut args = vec!["--json", "renamer", "in-way"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let json = crate::integrate::integrate(&env, &repo, &args).code(1).json();
+        let statuses: Vec<&str> =
+            json["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+        let expected = if dry_run { ["would-merge", "would-conflict"] } else { ["merged", "conflict"] };
+        assert_eq!(statuses, expected, "{json:#}");
+    }
+}
+
+/// A file one side renamed into a directory that the other side renamed to the top level goes
+/// back home. Whether git conflicts depends on whether its rename detection sees that rename:
+/// not seen (`back`: nothing else makes git look for renames on that side), it is an addition
+/// moved onto the old file, a listed "file location" conflict; seen (`back-seen` renamed the
+/// directory's file too, as `up` did), git merges cleanly, and reports "file location" without
+/// a listed file only where the merge conflicts anyway (`back-seen-conflicted`); seen because
+/// the other side changed the file (`up-edit`), git merges cleanly.
+#[test]
+fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
+    let env = Env::new();
+    let files = [("X.txt", numbered("x")), ("Y.txt", numbered("y")), ("moved/keep.txt", numbered("keep"))];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let repo = canonical_repo(&env, "repo", &files);
+    let rename = |wt: &Path, moves: &[(&str, &str)]| {
+        for (from, to) in moves {
+            std::fs::create_dir_all(wt.join(to).parent().unwrap()).unwrap();
+            env.git(wt, &["mv", from, to]);
+        }
+    };
+    let wt = spawn(&env, &repo, "up", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt")]);
+    env.commit(&wt, &[("d/x.txt", "up's\n")], "moved/ to the top level");
+    let wt = spawn(&env, &repo, "up-edit", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt")]);
+    replace_line(&wt, "X.txt", 10, "up-edit's last line");
+    env.commit(&wt, &[], "moved/ to the top level, X.txt changed");
+    let wt = spawn(&env, &repo, "back", &[]);
+    rename(&wt, &[("X.txt", "moved/X.txt")]);
+    env.commit(&wt, &[], "X.txt into moved/");
+    let wt = spawn(&env, &repo, "back-seen", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt"), ("Y.txt", "moved/Y.txt")]);
+    env.commit(&wt, &[], "moved/keep.txt up, Y.txt into moved/");
+    let wt = spawn(&env, &repo, "back-seen-conflicted", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt"), ("Y.txt", "moved/Y.txt")]);
+    env.commit(&wt, &[("d/x.txt", "back-seen-conflicted's\n")], "as back-seen, and d/x.txt");
+
+    let report = |a: &str, b: &str| merge_tree_report(&env, &repo, &format!("agent/{a}"), &format!("agent/{b}"));
+    let listed = |paths: &[&str], unlisted: &[(&str, &str)]| GitConflicts {
+        listed: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        unlisted: unlisted.iter().map(|(kind, path)| (kind.to_string(), path.as_bytes().to_vec())).collect(),
+    };
+    assert_eq!(report("up", "back"), Some(listed(&["X.txt"], &[])), "scenario: not seen");
+    assert_eq!(report("up", "back-seen"), None, "scenario: seen");
+    let expected = listed(&["d/x.txt"], &[("file-location-unlisted", "Y.txt")]);
+    assert_eq!(report("up", "back-seen-conflicted"), Some(expected), "scenario: seen, conflicted");
+    assert_eq!(report("up-edit", "back"), None, "scenario: seen, changed");
+
+    let names = ["up", "up-edit", "back", "back-seen", "back-seen-conflicted"];
+    assert_agrees_with_merge_tree(&env, &repo, &names, 1);
+}
