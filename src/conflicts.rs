@@ -1164,8 +1164,8 @@ impl<'repo> MergeCaches<'repo> {
             DirectoryRenames::True | DirectoryRenames::False => Vec::new(),
         };
         let conflicted = merge.has_unresolved_conflicts(how) || !relocated.is_empty();
-        shims::keep_file_locations_only_in_conflicted_merges(&mut unlisted, conflicted);
-        if !conflicted && unlisted.is_empty() {
+        if !conflicted && unlisted.iter().all(|c| c.kind == ConflictKind::FileLocationUnlisted) {
+            // Only files taken back home: git merges cleanly (see shims::files_taken_home).
             let tree = if self.write_clean_trees {
                 shims::place_directory_rename_moves(&mut merge.tree, &merge.conflicts, &moves, self.directory_renames)?;
                 Some(merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?)
@@ -1178,6 +1178,7 @@ impl<'repo> MergeCaches<'repo> {
             Some(conflicts) if relocated.is_empty() => conflicts,
             _ => self.listed_conflicts(repo, &mut merge, &moves, relocated, our_label, their_label)?,
         };
+        shims::files_taken_home(&mut conflicts, &mut unlisted);
         // Conflicts git reports with a message only (see `ConflictKind::is_listed`) come last.
         conflicts.extend(unlisted);
         Ok(Merged { conflicts, overlap, tree: None })

@@ -558,7 +558,6 @@ impl Apply<'_> {
         if home.is_some() {
             match back_home(self.adder_detects_renames, base_entry, renamer_entry, entry) {
                 BackHome::Listed => {}
-                BackHome::Clean => conflict = false,
                 // With `true`, git's message is no conflict.
                 BackHome::Unlisted if self.mode == super::DirectoryRenames::True => conflict = false,
                 BackHome::Unlisted => {
@@ -573,17 +572,37 @@ impl Apply<'_> {
     }
 }
 
-/// The unlisted "CONFLICT (file location)" of a file taken home (see [`back_home`]) only
-/// counts where the merge conflicts anyway: git 2.47 reports a merge with nothing else
-/// conflicted as clean, without the message (observed; in merge-ort a merge is redone once
-/// rename detection has run, with the renames cached, and that run decides).
+/// **A file taken back home, in the conflicts** (with [`back_home`]).
+///
+/// git: where its rename detection saw the rename that a directory rename undoes, it stages
+/// nothing for the file, whatever both sides did to it, and reports "CONFLICT (file
+/// location)" only where the merge conflicts for another reason; with nothing else
+/// conflicted it merges cleanly, without the message (observed with git 2.47: merge-ort redoes
+/// a merge once rename detection has run, with the renames cached, and that run decides).
+/// gix content-merges the file at its place (and may conflict there).
+///
+/// This drops gix's conflicts about such a file where others remain, and the file location
+/// conflicts where none do. A content conflict of gix's about the file alone stays: git's
+/// clean merge drops the file from its merged tree (git 2.47), and neither the gate nor
+/// integrate should call that clean (seed 1062 of `merge_property`, a known difference).
 ///
 /// Delete with [`back_home`]. Test:
-/// `conflicts::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`.
-pub(crate) fn keep_file_locations_only_in_conflicted_merges(unlisted: &mut Vec<ConflictPath>, conflicted: bool) {
-    let only_file_locations = unlisted.iter().all(|c| c.kind == ConflictKind::FileLocationUnlisted);
-    if !conflicted && only_file_locations {
+/// `conflicts::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`; seed 1286.
+pub(crate) fn files_taken_home(listed: &mut Vec<ConflictPath>, unlisted: &mut Vec<ConflictPath>) {
+    let taken_home = |c: &ConflictPath| c.kind == ConflictKind::FileLocationUnlisted;
+    let home: HashSet<BString> = unlisted
+        .iter()
+        .filter(|c| taken_home(c))
+        .flat_map(|c| std::iter::once(&c.path).chain(&c.sources))
+        .map(|path| path.0.clone())
+        .collect();
+    let (about_home, others): (Vec<ConflictPath>, Vec<ConflictPath>) =
+        listed.drain(..).partition(|c| home.contains(&c.path.0));
+    if others.is_empty() && unlisted.iter().all(taken_home) {
+        *listed = about_home;
         unlisted.clear();
+    } else {
+        *listed = others;
     }
 }
 
@@ -592,9 +611,7 @@ pub(crate) fn keep_file_locations_only_in_conflicted_merges(unlisted: &mut Vec<C
 enum BackHome {
     /// "CONFLICT (file location)" at X, listed (base, S's and O's file staged at X).
     Listed,
-    /// Merged as one file, cleanly.
-    Clean,
-    /// "CONFLICT (file location)", with nothing staged.
+    /// "CONFLICT (file location)", with nothing staged, or clean (see [`files_taken_home`]).
     Unlisted,
 }
 
@@ -606,17 +623,12 @@ enum BackHome {
 /// or deleted too, or a file in a directory O removed and S added into), and then finds exact
 /// renames, and inexact ones of sources that matter (X does when S changed it):
 /// - not seen: D/X is an addition, moved to X by the directory rename: "CONFLICT (file
-///   location)" at X, listed with the base's, S's and O's file staged there;
-/// - seen, and S changed X: clean (git 2.47 then drops the file from its merged tree);
-/// - seen, and S did not change X: "CONFLICT (file location)" with nothing staged (seed 3016),
-///   only where the merge conflicts anyway; else clean (see
-///   [`keep_file_locations_only_in_conflicted_merges`]), and git drops the file again.
+///   location)" at X, listed with the base's, S's and O's file staged there (seed 1201);
+/// - seen: "CONFLICT (file location)" with nothing staged, where the merge conflicts anyway,
+///   else clean (seeds 3016, 1286; see [`files_taken_home`]); git 2.47 then drops the file
+///   from its merged tree, where git-agent keeps it at X.
 ///
 /// gix 0.90 has no directory rename here (see [`directory_renames`]).
-///
-/// git-agent keeps the file where git drops it (its merged tree differs there: integrate
-/// lands the file; seed 1062 of `merge_property`, where gix also finds the content conflict
-/// of the dropped file, is listed as a known difference).
 ///
 /// Delete with [`directory_renames`]. Test:
 /// `conflicts::a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree`; seeds
@@ -629,11 +641,9 @@ fn back_home(
 ) -> BackHome {
     let changed_by_renamer = renamer != base;
     let exact = base == Some(moved);
-    let seen = changed_by_renamer || (exact && adder_detects_renames);
-    match (seen, changed_by_renamer) {
-        (false, _) => BackHome::Listed,
-        (true, true) => BackHome::Clean,
-        (true, false) => BackHome::Unlisted,
+    match changed_by_renamer || (exact && adder_detects_renames) {
+        false => BackHome::Listed,
+        true => BackHome::Unlisted,
     }
 }
 

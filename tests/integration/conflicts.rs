@@ -1706,7 +1706,8 @@ fn integrate_stops_at_a_directory_rename_conflict_without_a_listed_file() {
 /// moved onto the old file, a listed "file location" conflict; seen (`back-seen` renamed the
 /// directory's file too, as `up` did), git merges cleanly, and reports "file location" without
 /// a listed file only where the merge conflicts anyway (`back-seen-conflicted`); seen because
-/// the other side changed the file (`up-edit`), git merges cleanly.
+/// the other side changed the file (`up-edit`), the same, even when both changed it
+/// (`back-edited`: gix's content conflict there is no conflict of git's).
 #[test]
 fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     let env = Env::new();
@@ -1725,7 +1726,7 @@ fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     let wt = spawn(&env, &repo, "up-edit", &[]);
     rename(&wt, &[("moved/keep.txt", "keep.txt")]);
     replace_line(&wt, "X.txt", 10, "up-edit's last line");
-    env.commit(&wt, &[], "moved/ to the top level, X.txt changed");
+    env.commit(&wt, &[("d/y.txt", "up-edit's\n")], "moved/ to the top level, X.txt changed");
     let wt = spawn(&env, &repo, "back", &[]);
     rename(&wt, &[("X.txt", "moved/X.txt")]);
     env.commit(&wt, &[], "X.txt into moved/");
@@ -1735,6 +1736,10 @@ fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     let wt = spawn(&env, &repo, "back-seen-conflicted", &[]);
     rename(&wt, &[("moved/keep.txt", "keep.txt"), ("Y.txt", "moved/Y.txt")]);
     env.commit(&wt, &[("d/x.txt", "back-seen-conflicted's\n")], "as back-seen, and d/x.txt");
+    let wt = spawn(&env, &repo, "back-edited", &[]);
+    rename(&wt, &[("X.txt", "moved/X.txt")]);
+    replace_line(&wt, "moved/X.txt", 10, "back-edited's last line");
+    env.commit(&wt, &[("d/y.txt", "back-edited's\n")], "X.txt into moved/ and changed, d/y.txt");
 
     let report = |a: &str, b: &str| merge_tree_report(&env, &repo, &format!("agent/{a}"), &format!("agent/{b}"));
     let listed = |paths: &[&str], unlisted: &[(&str, &str)]| GitConflicts {
@@ -1746,7 +1751,10 @@ fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     let expected = listed(&["d/x.txt"], &[("file-location-unlisted", "Y.txt")]);
     assert_eq!(report("up", "back-seen-conflicted"), Some(expected), "scenario: seen, conflicted");
     assert_eq!(report("up-edit", "back"), None, "scenario: seen, changed");
+    // Both changed its last line (a content conflict for gix): git stages nothing there.
+    let expected = listed(&["d/y.txt"], &[("file-location-unlisted", "X.txt")]);
+    assert_eq!(report("up-edit", "back-edited"), Some(expected), "scenario: seen, conflicted");
 
-    let names = ["up", "up-edit", "back", "back-seen", "back-seen-conflicted"];
+    let names = ["up", "up-edit", "back", "back-seen", "back-seen-conflicted", "back-edited"];
     assert_agrees_with_merge_tree(&env, &repo, &names, 1);
 }

@@ -188,7 +188,14 @@ fn check_seed(env: &Env, seed: u64) -> Vec<String> {
 
 /// Cases that still differ from git, each with why. Each must go on differing: when one
 /// agrees, the test fails and asks for it to be removed here.
-const KNOWN_DIFFERENCES: &[(u64, &str)] = &[];
+const KNOWN_DIFFERENCES: &[(u64, &str)] = &[(
+    1062,
+    "t0 renamed f1.txt to moved/f1.txt and changed it, t1 renamed moved/ to the top level and \
+     changed f1.txt: git's directory rename takes moved/f1.txt back home and merges cleanly, \
+     dropping the file from its merged tree (git 2.47); gix content-merges the rename and the \
+     change and conflicts on f1.txt (pairs t0-t1 and t0-t2): a conflict git does not report, \
+     not a false clean (shims::back_home)",
+)];
 
 /// Runs `count` seeds starting at `first`, or only `GIT_AGENT_PROPERTY_SEED` when set.
 fn run_seeds(first: u64, count: u64) {
