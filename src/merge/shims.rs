@@ -558,6 +558,7 @@ impl Apply<'_> {
         if home.is_some() {
             match back_home(self.adder_detects_renames, base_entry, renamer_entry, entry) {
                 BackHome::Listed => {}
+                BackHome::RenamedOnBothSides => conflict = false,
                 // With `true`, git's message is no conflict.
                 BackHome::Unlisted if self.mode == super::DirectoryRenames::True => conflict = false,
                 BackHome::Unlisted => {
@@ -613,6 +614,9 @@ enum BackHome {
     Listed,
     /// "CONFLICT (file location)", with nothing staged, or clean (see [`files_taken_home`]).
     Unlisted,
+    /// S renamed (or deleted) X too: the rename/rename (rename/delete) at X is the conflict,
+    /// as gix has it.
+    RenamedOnBothSides,
 }
 
 /// **A file taken back home by a directory rename** (O renamed X to D/X, S renamed D so that
@@ -626,7 +630,9 @@ enum BackHome {
 ///   location)" at X, listed with the base's, S's and O's file staged there (seed 1201);
 /// - seen: "CONFLICT (file location)" with nothing staged, where the merge conflicts anyway,
 ///   else clean (seeds 3016, 1286; see [`files_taken_home`]); git 2.47 then drops the file
-///   from its merged tree, where git-agent keeps it at X.
+///   from its merged tree, where git-agent keeps it at X;
+/// - S renamed X as well: a rename/rename at X, as gix has it (seed 16; git 2.47 crashes
+///   where S deleted X).
 ///
 /// gix 0.90 has no directory rename here (see [`directory_renames`]).
 ///
@@ -639,6 +645,9 @@ fn back_home(
     renamer: Option<(gix::objs::tree::EntryKind, ObjectId)>,
     moved: (gix::objs::tree::EntryKind, ObjectId),
 ) -> BackHome {
+    if renamer.is_none() {
+        return BackHome::RenamedOnBothSides;
+    }
     let changed_by_renamer = renamer != base;
     let exact = base == Some(moved);
     match changed_by_renamer || (exact && adder_detects_renames) {

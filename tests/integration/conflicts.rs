@@ -1707,7 +1707,8 @@ fn integrate_stops_at_a_directory_rename_conflict_without_a_listed_file() {
 /// directory's file too, as `up` did), git merges cleanly, and reports "file location" without
 /// a listed file only where the merge conflicts anyway (`back-seen-conflicted`); seen because
 /// the other side changed the file (`up-edit`), the same, even when both changed it
-/// (`back-edited`: gix's content conflict there is no conflict of git's).
+/// (`back-edited`: gix's content conflict there is no conflict of git's); renamed by the other
+/// side too (`up-rename`), a rename/rename.
 #[test]
 fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     let env = Env::new();
@@ -1727,6 +1728,9 @@ fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     rename(&wt, &[("moved/keep.txt", "keep.txt")]);
     replace_line(&wt, "X.txt", 10, "up-edit's last line");
     env.commit(&wt, &[("d/y.txt", "up-edit's\n")], "moved/ to the top level, X.txt changed");
+    let wt = spawn(&env, &repo, "up-rename", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt"), ("X.txt", "r-X.txt")]);
+    env.commit(&wt, &[], "moved/ to the top level, X.txt renamed");
     let wt = spawn(&env, &repo, "back", &[]);
     rename(&wt, &[("X.txt", "moved/X.txt")]);
     env.commit(&wt, &[], "X.txt into moved/");
@@ -1755,6 +1759,9 @@ fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     let expected = listed(&["d/y.txt"], &[("file-location-unlisted", "X.txt")]);
     assert_eq!(report("up-edit", "back-edited"), Some(expected), "scenario: seen, conflicted");
 
-    let names = ["up", "up-edit", "back", "back-seen", "back-seen-conflicted", "back-edited"];
+    let expected = listed(&["X.txt", "r-X.txt"], &[]);
+    assert_eq!(report("up-rename", "back"), Some(expected), "scenario: renamed on both sides");
+
+    let names = ["up", "up-edit", "up-rename", "back", "back-seen", "back-seen-conflicted", "back-edited"];
     assert_agrees_with_merge_tree(&env, &repo, &names, 1);
 }
