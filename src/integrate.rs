@@ -591,7 +591,8 @@ impl<'a> Runner<'a> {
         conflicts: Vec<ConflictPath>,
     ) -> anyhow::Result<Merge<TreeId>> {
         // A conflict git lists no file for (a directory rename it could not apply) is about
-        // where files go, not what they hold: no rule's command can settle it.
+        // where files go, not what they hold: no rule's command can settle it (taking the
+        // target's side of a split directory's path would drop the task's files there).
         let confined = |rule: &&crate::settings::ResolveRule| {
             conflicts.iter().all(|c| {
                 c.kind.is_listed() && crate::scope::contains(std::slice::from_ref(&rule.path), c.path.0.as_ref())

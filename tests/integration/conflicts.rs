@@ -1671,24 +1671,30 @@ fn directory_rename_conflicts_without_a_listed_file_agree_with_merge_tree() {
     assert!(text.contains("renamer x in-way: newdir/w.txt (file-in-way-of-directory-rename: dir/w.txt)"), "{text}");
 }
 
-/// `integrate` stops where git's merge stops on a directory rename it cannot apply, also in a
-/// dry run, and no rule's command settles it (it is about where files go, not what they hold).
+/// `integrate` stops where git's merge stops on a directory rename it cannot apply (a split
+/// directory), also in a dry run, and a rule covering every path does not settle it.
 #[test]
 fn integrate_stops_at_a_directory_rename_conflict_without_a_listed_file() {
     let env = Env::new();
-    let repo = canonical_repo(&env, "repo", &[("dir/c.txt", &numbered("c"))]);
-    let wt = spawn(&env, &repo, "renamer", &[]);
-    std::fs::create_dir_all(wt.join("newdir")).unwrap();
-    env.git(&wt, &["mv", "dir/c.txt", "newdir/c.txt"]);
-    env.commit(&wt, &[], "rename dir");
-    let wt = spawn(&env, &repo, "in-way", &[]);
-    env.commit(&wt, &[("dir/w.txt", "w\n"), ("newdir/w.txt", "in the way\n")], "add dir/w.txt and newdir/w.txt");
-    // git: once renamer is in, the merge of in-way stops.
-    assert!(merge_tree(&env, &repo, "agent/renamer", "agent/in-way").is_some_and(|p| p.is_empty()), "scenario");
+    let repo = canonical_repo(&env, "repo", &[("split/d.txt", &numbered("d")), ("split/e.txt", &numbered("e"))]);
+    let wt = spawn(&env, &repo, "splitter", &[]);
+    for (from, to) in [("split/d.txt", "x/d.txt"), ("split/e.txt", "y/e.txt")] {
+        std::fs::create_dir_all(wt.join(to).parent().unwrap()).unwrap();
+        env.git(&wt, &["mv", from, to]);
+    }
+    env.commit(&wt, &[], "split/ to x/ and y/");
+    let wt = spawn(&env, &repo, "adder", &[]);
+    env.commit(&wt, &[("split/new.txt", "new\n")], "add split/new.txt");
+    // git: once splitter is in, the merge of adder stops, listing no file.
+    let expected = GitConflicts {
+        listed: BTreeSet::new(),
+        unlisted: [("directory-rename-split".to_owned(), b"split".to_vec())].into(),
+    };
+    assert_eq!(merge_tree_report(&env, &repo, "agent/splitter", "agent/adder"), Some(expected), "scenario");
     env.git(&repo, &["config", "agent.resolve.all.path", "*"]);
     env.git(&repo, &["config", "agent.resolve.all.run", "true"]);
     for dry_run in [true, false] {
-        let mut args = vec!["--json", "renamer", "in-way"];
+        let mut args = vec!["--json", "splitter", "adder"];
         if dry_run {
             args.push("--dry-run");
         }
