@@ -1228,7 +1228,7 @@ impl<'repo> MergeCaches<'repo> {
         for (path, kind) in relocated {
             paths.entry(path).or_insert(kind);
         }
-        shims::drop_sources_renamed_alike(&mut paths, &merge.conflicts, how);
+        shims::drop_sources_renamed_alike(&mut paths, &merge.conflicts, moves, how);
         Ok(paths.into_iter().map(|(path, kind)| ConflictPath::listed(path, kind)).collect())
     }
 }

@@ -106,18 +106,30 @@ pub(crate) fn place_directory_rename_moves(
 /// git: one conflict, at the new name only. gix 0.90: its index also keeps the old name at the
 /// base stage. The old name is dropped unless another unresolved conflict is about it.
 ///
-/// Delete when gix's `index_changed_after_applying_conflicts` leaves no stage at the source.
-/// Test: `conflicts::a_file_renamed_alike_on_both_sides_conflicts_at_its_new_name_only`.
+/// The new names count after git's directory renames (`moves`): a file one side renamed into
+/// a directory the other side renamed, which takes it to where the other side renamed the
+/// same file, is renamed alike for git (one conflict, at that name); gix has a rename/rename
+/// to two names (seed 1981 of `merge_property`).
+///
+/// Delete when gix's `index_changed_after_applying_conflicts` leaves no stage at the source
+/// (and with [`directory_renames`] for the moved names). Tests:
+/// `conflicts::a_file_renamed_alike_on_both_sides_conflicts_at_its_new_name_only`,
+/// `conflicts::a_file_renamed_alike_through_a_directory_rename_conflicts_at_its_new_name_only`.
 pub(crate) fn drop_sources_renamed_alike(
     paths: &mut BTreeMap<BString, ConflictKind>,
     conflicts: &[Conflict],
+    moves: &[DirectoryRenameMove],
     how: TreatAsUnresolved,
 ) {
+    let moved = |location: &BStr| -> BString {
+        moves.iter().find(|m| m.from == location).map_or_else(|| location.to_owned(), |m| m.to.clone())
+    };
     let unresolved: Vec<&Conflict> = conflicts.iter().filter(|c| c.is_unresolved(how)).collect();
     for conflict in &unresolved {
         let (a, b) = (&conflict.ours, &conflict.theirs);
         let source = a.source_location();
-        let renamed_alike = source != a.location() && source == b.source_location() && a.location() == b.location();
+        let (a_to, b_to) = (moved(a.location()), moved(b.location()));
+        let renamed_alike = source != a_to && source == b.source_location() && a_to == b_to;
         let source_is_conflicted_itself =
             unresolved.iter().any(|other| other.ours.location() == source || other.theirs.location() == source);
         if renamed_alike && !source_is_conflicted_itself {

@@ -1771,3 +1771,24 @@ fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
     let names = ["up", "up-edit", "up-rename", "back", "back-seen", "back-seen-conflicted", "back-edited"];
     assert_agrees_with_merge_tree(&env, &repo, &names, 1);
 }
+
+/// One side renames a file into a directory the other side renames to the top level, where
+/// the other side renamed (and changed) the same file: for git both renames end at one name,
+/// the only conflicted path; gix's rename/rename to two names left the old name listed too.
+#[test]
+fn a_file_renamed_alike_through_a_directory_rename_conflicts_at_its_new_name_only() {
+    let env = Env::new();
+    let files = [("moved/f3.txt", numbered("f3")), ("r-moved-f2.txt", numbered("f2")), ("f0.txt", "0\n".to_owned())];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let repo = canonical_repo(&env, "repo", &files);
+    let wt = spawn(&env, &repo, "t0", &[]);
+    env.git(&wt, &["mv", "r-moved-f2.txt", "moved/f2.txt"]);
+    env.commit(&wt, &[], "r-moved-f2.txt into moved/");
+    let wt = spawn(&env, &repo, "t1", &[]);
+    env.git(&wt, &["mv", "moved/f3.txt", "f3.txt"]);
+    env.git(&wt, &["mv", "r-moved-f2.txt", "f2.txt"]);
+    replace_line(&wt, "f2.txt", 10, "t1 changed");
+    env.commit(&wt, &[], "moved/ to the top level, r-moved-f2.txt to f2.txt");
+    assert_eq!(merge_tree(&env, &repo, "agent/t0", "agent/t1"), Some([b"f2.txt".to_vec()].into()), "scenario");
+    assert_agrees_with_merge_tree(&env, &repo, &["t0", "t1"], 1);
+}

@@ -220,12 +220,6 @@ const KNOWN_DIFFERENCES: &[(u64, &str)] = &[
          r-new1.txt as the base's new1.txt): git merges the two with the rename source's base \
          version as their base, cleanly; gix says add/add: a conflict git does not report",
     ),
-    (
-        1981,
-        "one file renamed on both sides, where t1's directory rename takes t0's target \
-         (moved/f2.txt) onto t1's (f2.txt): git has one conflict, at f2.txt; gix lists both \
-         targets and the source",
-    ),
     // A file taken back home by a directory rename (shims::back_home).
     (
         1062,
