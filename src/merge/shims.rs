@@ -24,9 +24,11 @@
 //!   to the merge, breaks ties of equal similarity by its tree walk (directories new on one
 //!   side come last) and estimates similarity its own way; gix's rename tracker pairs some
 //!   deleted files with other new files, so conflicts sit at other paths (the verdict agrees).
-//! - **Rename/add collisions**: git merges a renamed file and a file added at its new path with
-//!   the rename source's base as their base, and writes nested conflict markers without
-//!   listing the path; gix reports add/add.
+//! - **Rename/add collisions** (a file renamed onto a file the other side added): git merges
+//!   the rename with the other side's changes first ("rename involved in collision" when that
+//!   conflicts, leaving nested markers without listing the path) and then with the added
+//!   file, which is sometimes clean; gix reports add/add. git's rule for the second merge is
+//!   not pinned down yet (a merge from the source's base version does not match every case).
 //! - **Directory renames inside virtual merge bases**: git detects none there
 //!   (`merge-ort.c`: only at `call_depth` 0); gix's tree merges building the base move files
 //!   along its own tree rewrites. No case seen in the property test yet.

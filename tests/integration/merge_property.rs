@@ -217,8 +217,8 @@ const KNOWN_DIFFERENCES: &[(u64, &str)] = &[
     (
         3893,
         "rename/add (main renamed new1.txt to r-new1.txt, t0 changed new1.txt and added \
-         r-new1.txt as the base's new1.txt): git merges the two with the rename source's base \
-         version as their base, cleanly; gix says add/add: a conflict git does not report",
+         r-new1.txt as the base's new1.txt): git merges cleanly (r-new1.txt gets t0's change); \
+         gix says add/add: a conflict git does not report",
     ),
     // A file taken back home by a directory rename (shims::back_home).
     (
