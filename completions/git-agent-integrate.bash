@@ -23,7 +23,7 @@ _git__agent__integrate() {
 
     case "${cmd}" in
         git__agent__integrate)
-            opts="-C -q -h -V --color --json --quiet --into --branch --test --test-timeout --strategy --keep-going --dry-run --help --version"
+            opts="-C -q -j -v -h -V --color --json --quiet --into --branch --test --test-timeout --strategy --keep-going --dry-run --jobs --test-at --retries --verbose --push --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -55,6 +55,26 @@ _git__agent__integrate() {
                     ;;
                 --strategy)
                     COMPREPLY=($(compgen -W "merge rebase squash" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --test-at)
+                    COMPREPLY=($(compgen -W "each end" -- "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --push)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

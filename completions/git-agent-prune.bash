@@ -23,7 +23,7 @@ _git__agent__prune() {
 
     case "${cmd}" in
         git__agent__prune)
-            opts="-C -q -h -V --color --json --quiet --merged-into --all --dry-run --force --discard-ignored --help --version"
+            opts="-C -q -h -V --color --json --quiet --merged-into --all --dry-run --force --discard-ignored --scratch --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

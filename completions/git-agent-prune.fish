@@ -9,5 +9,6 @@ complete -c git-agent-prune -l all -d 'Consider every task, not only integrated 
 complete -c git-agent-prune -l dry-run -d 'Show what would be removed and refused; remove nothing'
 complete -c git-agent-prune -l force -d 'Remove refused tasks too, after archiving their commits, uncommitted changes and ignored files (never skipping a check: only what was archived is removed)'
 complete -c git-agent-prune -l discard-ignored -d 'Delete ignored files too large to archive (listed when prune refuses them)'
+complete -c git-agent-prune -l scratch -d 'Remove every idle integrate slot (the scratch worktrees integrate keeps warm between runs) and leave the tasks alone'
 complete -c git-agent-prune -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent-prune -s V -l version -d 'Print version'

@@ -4,13 +4,15 @@ always\t''
 never\t''"
 complete -c git-agent-spawn -l base -d 'Revision the branch starts from' -r
 complete -c git-agent-spawn -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
-complete -c git-agent-spawn -l after -d 'A task this one depends on (must exist); repeat for several' -r
+complete -c git-agent-spawn -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
 complete -c git-agent-spawn -l brief -d 'The agent\'s brief' -r
 complete -c git-agent-spawn -l brief-file -d 'Read the brief from a file (`-` for standard input)' -r -F
 complete -c git-agent-spawn -l acceptance -d 'An acceptance criterion; repeat for several' -r
 complete -c git-agent-spawn -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
 complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent-spawn -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent-spawn -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'
+complete -c git-agent-spawn -l stack -d 'Stack on the dependencies\' work even when agent.stack=false'
 complete -c git-agent-spawn -l check -d 'Only validate (the plan, or the task\'s name, base and dependencies); create nothing'
 complete -c git-agent-spawn -l allow-overlap -d 'Accept scopes that overlap between tasks of a plan (reported as warnings)'
 complete -c git-agent-spawn -l no-setup -d 'Do not run agent.setup in the new worktree'

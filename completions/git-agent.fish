@@ -40,11 +40,12 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "integrate" -d '
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "prune" -d 'Remove finished tasks\' worktrees, branches and records, never losing work'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "show" -d 'Print a task\'s brief, scope, dependencies, acceptance criteria and state'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "done" -d 'Mark a task ready for integration'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "restack" -d 'Move stacked tasks onto their dependencies\' new work'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "demo" -d 'Run the whole workflow on a sample repository, printing every command'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
-complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief -d 'The agent\'s brief' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief-file -d 'Read the brief from a file (`-` for standard input)' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l acceptance -d 'An acceptance criterion; repeat for several' -r
@@ -53,6 +54,8 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s C -d 'Run 
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l stack -d 'Stack on the dependencies\' work even when agent.stack=false'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l check -d 'Only validate (the plan, or the task\'s name, base and dependencies); create nothing'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l allow-overlap -d 'Accept scopes that overlap between tasks of a plan (reported as warnings)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l no-setup -d 'Do not run agent.setup in the new worktree'
@@ -95,12 +98,18 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l test-t
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l strategy -d 'How each task lands' -r -f -a "merge\t'One `--no-ff` merge commit per task'
 rebase\t'The task\'s commits replayed onto the result: linear history'
 squash\t'One commit per task with all of its changes'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s j -l jobs -d 'Run up to N step tests at once, each in its own scratch worktree (default: agent.testJobs, else 1). The outcome is the same as one after another' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l test-at -d 'When to test: after each merge, or only the end result (bisecting the steps when it fails)' -r -f -a "each\t'After every merge: the first failing step is known at once'
+end\t'Only the final result; when it fails, the steps are bisected for the first failing one'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l retries -d 'Run a failing test again up to N times before it counts as failed (flaky tests)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l push -d 'After landing, push the destination (the target, or the --branch) to REMOTE, with a lease on the value it had before the run' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l keep-going -d 'Skip a task that conflicts or fails its test, and every task depending on it; land the rest'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l dry-run -d 'Print the order and what each step would do; write nothing, run no tests'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s v -l verbose -d 'Show the tests\' output as they run (on stderr)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -113,6 +122,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l all -d 'Co
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l dry-run -d 'Show what would be removed and refused; remove nothing'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l force -d 'Remove refused tasks too, after archiving their commits, uncommitted changes and ignored files (never skipping a check: only what was archived is removed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l discard-ignored -d 'Delete ignored files too large to archive (listed when prune refuses them)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l scratch -d 'Remove every idle integrate slot (the scratch worktrees integrate keeps warm between runs) and leave the tasks alone'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -130,6 +140,14 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l dry-run -d 'Show what would be restacked, what conflicts and what is refused; change nothing'
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l man-prefix -d 'Install the man pages under this prefix (<PREFIX>/share/man/man1) instead' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'

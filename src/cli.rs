@@ -20,6 +20,7 @@ Workflow:
   git agent spawn --plan plan.json     decompose: one task per agent, with scope and order
   git agent spawn <task> -- <agent>    route: a worktree and branch per task, the agent in it
   git agent list                       monitor: ahead/behind, dirty, drift, out-of-scope files
+  git agent restack                    move dependent tasks onto their dependencies' new work
   git agent done <task>                mark a task ready for integration";
 
 /// git-agent: run many AI coding agents in parallel on one repository.
@@ -56,6 +57,8 @@ pub enum AgentCommand {
     Show(ShowArgs),
     /// Mark a task ready for integration.
     Done(DoneArgs),
+    #[command(about = RESTACK_ABOUT, long_about = RESTACK_LONG_ABOUT)]
+    Restack(RestackArgs),
     /// Install the man pages and shell completions into your user directories.
     Setup(SetupArgs),
     /// Run the whole workflow on a sample repository, printing every command.
@@ -76,6 +79,14 @@ the main worktree). The worktree goes to <agent.worktreeRoot>/<TASK>, by default
 folder <repo>.agents/<TASK>. Untracked files matching agent.copy globs (for example .env*)
 are copied from the main worktree, and agent.setup (for example `npm ci`) runs in the new
 worktree. If any step fails, everything this spawn created is removed again.
+
+With --after, the branch starts on the dependencies' work instead (stacked): at the tip of
+the one dependency with commits the base lacks, or, when several have such commits (and none
+holds the others'), at a merge of their tips made as `git merge` would; if they conflict,
+spawn refuses (use --from-base). The record's `stack` field says where it was put, and
+`git agent restack` moves it when the dependencies move. --from-base, or git config
+agent.stack=false, starts from the base as without dependencies; a plan stacks its tasks the
+same way, in dependency order.
 
 With `-- COMMAND...` (or git config agent.command) the agent then runs in the new worktree,
 in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AGENT_BRANCH
@@ -98,9 +109,19 @@ pub struct SpawnArgs {
     #[arg(long, value_name = "PATHSPEC")]
     pub scope: Vec<String>,
 
-    /// A task this one depends on (must exist); repeat for several.
+    /// A task this one depends on (must exist); repeat for several. The branch starts on the
+    /// dependencies' work (stacked), unless --from-base or agent.stack=false.
     #[arg(long, value_name = "TASK")]
     pub after: Vec<String>,
+
+    /// Start from the base even when dependencies have commits (the default when
+    /// agent.stack=false).
+    #[arg(long, conflicts_with = "stack")]
+    pub from_base: bool,
+
+    /// Stack on the dependencies' work even when agent.stack=false.
+    #[arg(long)]
+    pub stack: bool,
 
     /// The agent's brief.
     #[arg(long, value_name = "TEXT", conflicts_with = "brief_file")]
@@ -179,9 +200,27 @@ Tasks: those named, default every task marked done; ordered by their recorded de
 ties in spawn order. Every merge is computed in memory; the target ref is written once, at the
 end, by compare-and-swap against its value at the start. A conflict or a failing test stops
 the run and leaves the target exactly as it was (--keep-going skips that task and the tasks
-depending on it instead). Tests run through the shell in a scratch worktree that
-git agent-integrate owns, with a timeout that kills the test's process group; a tree that
-passed the same command before (recorded in refs/notes/agent) is not tested again.
+depending on it instead). Tests run through the shell in scratch worktrees that
+git agent-integrate owns and keeps warm between runs (one per target branch and job, under
+<agent.worktreeRoot>/.integrate/, with agent.copy files and agent.testSetup, else agent.setup,
+run once), with a timeout that kills the test's process group; a tree that passed the same
+command before (recorded in refs/notes/agent) is not tested again. The test sees
+GIT_AGENT_STEP and GIT_AGENT_STEPS (its step, 1-based, of how many), GIT_AGENT_TASK,
+GIT_AGENT_TARGET, GIT_AGENT_SLOT and GIT_AGENT_PORT (a free port, one per slot).
+
+Every merge is made in memory before any test runs, so the tests need not wait for each
+other: --jobs N tests up to N steps at once, each in its own slot, and reports, records and
+lands exactly what testing one after another would (the same first failure; later tests are
+cancelled). --test-at end tests only the final result and, when it fails, bisects the steps
+(as `git bisect run` does) for the first failing one: at most 1 + ceil(log2 N) test runs; with
+--keep-going the failing task and its dependents drop out and the rest is retested. --retries N
+runs a failing test again up to N times (the note records the attempts). Each step is printed
+on stderr as it starts and ends; on a terminal a bar shows the running tests.
+
+Merge commits carry the task's brief and acceptance criteria. --push REMOTE pushes what landed
+with a lease on the branch's value before the run (a refused push is exit 4; the local landing
+stays). With --branch and `gh` installed, the next step is printed: `gh pr create` with a body
+listing the tasks, their briefs and acceptance criteria (written to .git/agent/pr/<branch>.md).
 
 Landing is one ref transaction: the target, the tasks' \"integrated\" record events and the
 notes in refs/notes/agent move together, each by compare-and-swap, or none does (exit 4 when
@@ -249,6 +288,28 @@ pub struct IntegrateArgs {
     /// Print the order and what each step would do; write nothing, run no tests.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Run up to N step tests at once, each in its own scratch worktree (default:
+    /// agent.testJobs, else 1). The outcome is the same as one after another.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub jobs: Option<u64>,
+
+    /// When to test: after each merge, or only the end result (bisecting the steps when it fails).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::integrate::TestAt::Each)]
+    pub test_at: crate::integrate::TestAt,
+
+    /// Run a failing test again up to N times before it counts as failed (flaky tests).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: u32,
+
+    /// Show the tests' output as they run (on stderr).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+
+    /// After landing, push the destination (the target, or the --branch) to REMOTE, with a
+    /// lease on the value it had before the run.
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
 }
 
 pub const PRUNE_ABOUT: &str = "Remove finished tasks' worktrees, branches and records, never losing work";
@@ -282,7 +343,12 @@ and removes exactly what it archived. Ignored files larger than 16 MiB are liste
 
 It also cleans up after damage: stale registrations under the worktree root, branches and
 worktrees left by an interrupted (killed) spawn, worktrees a killed prune left moved aside. One
-bad task (a corrupt record, a broken worktree) is reported and never stops the others.";
+bad task (a corrupt record, a broken worktree) is reported and never stops the others.
+
+Integrate's slots (scratch worktrees kept warm between runs, <worktree root>/.integrate/
+<branch>-<n>) go when their target branch is gone or their directory was deleted; --scratch
+removes every idle slot and touches no task. A slot in use by a running integrate is kept, and
+so is anything at a slot's path that git-agent did not create.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
@@ -312,6 +378,11 @@ pub struct PruneArgs {
     /// Delete ignored files too large to archive (listed when prune refuses them).
     #[arg(long)]
     pub discard_ignored: bool,
+
+    /// Remove every idle integrate slot (the scratch worktrees integrate keeps warm between
+    /// runs) and leave the tasks alone.
+    #[arg(long, conflicts_with_all = ["tasks", "all", "force", "merged_into", "discard_ignored"])]
+    pub scratch: bool,
 }
 
 /// Text layout of `conflicts`.
@@ -351,7 +422,9 @@ pub struct ConflictsArgs {
 
 /// Show every task: state, branch, commits ahead of its base and behind the target, files
 /// changed, uncommitted changes, age of the last commit, base drift, files changed outside
-/// the task's scope, and whether the worktree is missing.
+/// the task's scope, whether the worktree is missing, and "dependency moved" when a stacked
+/// task's dependencies have work it lacks (`git agent restack` moves it). A stacked task's
+/// commits and files are its own: what it holds of its dependencies' work is not counted.
 #[derive(Debug, Clone, Args, Default)]
 #[command(after_help = exit_status_help())]
 pub struct ListArgs {
@@ -382,6 +455,48 @@ pub struct ShowArgs {
 pub struct DoneArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+
+pub const RESTACK_ABOUT: &str = "Move stacked tasks onto their dependencies' new work";
+
+pub const RESTACK_LONG_ABOUT: &str = "\
+Move stacked tasks onto their dependencies' new work, so that an agent can pick up what the
+tasks it depends on did since it was spawned.
+
+A task spawned with --after starts on its dependencies' work (stacked; see git agent spawn).
+When a dependency gets new commits, restack replays the task's own commits (those after
+where it was stacked) onto the dependency's new tip, or onto a merge of the tips when several
+dependencies have work, in memory, as `git rebase --onto` would (merges left out, commits
+that become empty dropped, authors and messages kept). Default: every stacked task not yet
+integrated whose dependencies moved, in dependency order (a task after the tasks it depends
+on, so that a stack of three moves in one run); named tasks are restacked even if they were
+spawned with --from-base.
+
+All or nothing per task. It is refused (exit status 3), and left exactly as it was, when its
+worktree has uncommitted changes or untracked files, its agent is running, its branch is
+checked out anywhere else, or it is integrated. When its commits conflict with the new work,
+it is left as it was and reported (exit status 1), and the other tasks go on. Otherwise its
+worktree is brought to the new commit as a fast-forward would (checked again under the
+worktree's index.lock), then the branch and the record's stack field move together by
+compare-and-swap; a branch or record that changed meanwhile (the agent committed) is a lost
+race (exit status 4) and nothing is changed. The old tip stays in the branch's reflog:
+`git reflog agent/<TASK>` shows \"git-agent restack: onto agent/<dep> <commit>\".
+
+--dry-run does the same checks and merges in memory and reports would-restack, conflict or
+refused for each task, writing nothing (tasks after one that would move are looked at as
+they are now).";
+
+/// Move stacked tasks onto their dependencies' new work.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct RestackArgs {
+    /// Only these tasks (default: every stacked task whose dependencies moved).
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// Show what would be restacked, what conflicts and what is refused; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Install the man pages and shell completions into your user directories (idempotent).

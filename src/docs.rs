@@ -29,6 +29,7 @@ fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
         }
         "git-agent-spawn" => sections.push(("PLAN FORMAT", PLAN_FORMAT.into())),
         "git-agent-list" => sections.push(("JSON OUTPUT", LIST_JSON.into())),
+        "git-agent-restack" => sections.push(("JSON OUTPUT", RESTACK_JSON.into())),
         "git-agent-conflicts" => sections.push(("JSON OUTPUT", CONFLICTS_JSON.into())),
         _ => {}
     }
@@ -165,7 +166,7 @@ fn git_bash_adapter(bin: &str) -> String {
 const STATE: &str = "\
 All state lives in the repository; the commands share nothing else. Every ref write is a compare-and-swap transaction: a concurrent writer makes the command fail with exit code 4, never overwrites.
   refs/agent/tasks/<task>     task record: a chain of commits, one per event
-                              (spawn, agent-exit, done, integrated), each
+                              (spawn, agent-exit, done, restack, integrated), each
                               holding task.json
   refs/heads/agent/<task>     the task branch (prefix: agent.branchPrefix)
   refs/agent/archive/<task>/<stamp>/{branch,head,index,worktree,record}
@@ -173,10 +174,16 @@ All state lives in the repository; the commands share nothing else. Every ref wr
   refs/notes/agent            integration results: JSON notes on each step's
                               commit and on each tested tree
   git config agent.*          settings, see CONFIGURATION
+  <worktree root>/.integrate/<branch>-<n>
+                              integrate's slots: scratch worktrees kept between
+                              runs, one per target branch and parallel job
+                              (/ and other bytes outside [A-Za-z0-9._-] in the
+                              branch written %XX), detached, marked by the file
+                              agent-slot in their registration
 
-task.json (format version 1) holds: version, name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, worktree (absolute path), scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit. Readers ignore fields they do not know and keep them when rewriting. Records are untrusted input (hand-edited, fetched, written by another version): a record is corrupt when it is larger than 1 MiB, not valid JSON (or nested deeper than 128 levels), of a newer version, names another task, names a branch other than refs/heads/<agent.branchPrefix><task>, names a worktree that is not <worktree root>/<task> (or registered with git at that path, after git worktree move), is inside the main worktree, has ids that are not object ids, names in after that are not task names, lists of more than 1000 entries, or a NUL character in any text. A corrupt record is reported for its task only; no command acts on its fields, and none deletes it on that account. Record updates (done, agent-exit, integrated) re-read the record and retry when another process updated it first.
+task.json (format version 1) holds: version, name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, worktree (absolute path), scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit, integrated_tip, and for a stacked task stack: {\"onto\": the commit its own commits start from (the base when no dependency had commits, a dependency's tip, or the merge of several), \"tips\": {dependency: its tip then}}, written by spawn and moved by restack (absent for tasks spawned from their base; older readers keep it as an unknown field). Readers ignore fields they do not know and keep them when rewriting. Records are untrusted input (hand-edited, fetched, written by another version): a record is corrupt when it is larger than 1 MiB, not valid JSON (or nested deeper than 128 levels), of a newer version, names another task, names a branch other than refs/heads/<agent.branchPrefix><task>, names a worktree that is not <worktree root>/<task> (or registered with git at that path, after git worktree move), is inside the main worktree, has ids that are not object ids, names in after that are not task names, lists of more than 1000 entries, or a NUL character in any text. A corrupt record is reported for its task only; no command acts on its fields, and none deletes it on that account. Record updates (done, agent-exit, integrated) re-read the record and retry when another process updated it first.
 
-While a spawn (and the agent it started) or a prune works on a task it holds the lock file agent-claims/<task>.lock in the git directory (and agent-worktrees.lock while it registers a worktree). Each lock file names its owner (pid, host, process start time, purpose); a second process gets exit code 4 at once, naming the owner. A lock whose owner is provably gone (same host, the process is not running) is recovered by the next command; a lock naming no owner is never deleted, only named in the error (exit code 3: the user must look). A read-only git directory is reported as such (exit code 3).
+While a spawn (and the agent it started) or a prune works on a task it holds the lock file agent-claims/<task>.lock in the git directory (and agent-worktrees.lock while it registers a worktree). Each lock file names its owner (pid, host, process start time, purpose); a second process gets exit code 4 at once, naming the owner. An integrate holds agent-slots/<branch>-<n>.lock for each slot it uses (agent-slots/<branch>-<n>.creating exists while it creates one); another integrate into the same branch takes the next free slot instead of waiting. A slot is git-agent's only when it is registered as a worktree of the repository at exactly its path, with its marker, a detached HEAD, no git worktree lock and no operation in progress; anything else at a slot's path is refused (exit code 3) and never touched. A lock whose owner is provably gone (same host, the process is not running) is recovered by the next command; a lock naming no owner is never deleted, only named in the error (exit code 3: the user must look). A read-only git directory is reported as such (exit code 3).
 
 Identity: record commits, notes commits and reflog entries are written as the user's committer identity, or, where none is configured, as git-agent <git-agent@localhost>, so that git-agent works on a fresh machine. Commits on the user's branches (integrate's merge, squash and rebased commits) never use that fallback: they are by agent.identity, else by the user's committer identity, and without either, integrate refuses (exit code 3) as git commit does.
 
@@ -200,11 +207,19 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        would but run without one; {brief} is replaced
   agent.test           test command run by integrate after every merge
   agent.testTimeout    seconds before integrate kills a test (default 600)
+  agent.testSetup      shell command run once in each new integrate slot,
+                       after the agent.copy files are copied (default:
+                       agent.setup); run again when it changes
   agent.resolve.<name>.path, agent.resolve.<name>.run
                        integrate resolves conflicts confined to files matching
                        path by running run on the target's side
-  agent.identity       Name <email> for integrate's commits (default: the
-                       user's committer identity)
+  agent.identity       Name <email> for the commits git-agent writes on your
+                       branches: integrate's, spawn's merge of several
+                       dependencies, restack's (default: the user's committer
+                       identity)
+  agent.stack          false: spawn --after starts from the base, as
+                       --from-base does (default: true, stacked on the
+                       dependencies' work)
   agent.runHooks       true: git-agent's own git commands run the repository's
                        hooks (default: false, they run none)
 
@@ -260,18 +275,37 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   name, state, branch          strings (state: active, done, integrated, unknown, corrupt)
   base_ref, base_commit        the target branch (or null) and the commit spawned from
   head                         the branch tip, or null if the branch is missing
-  ahead, behind                commits on the branch not on the target, and the reverse
-  files_changed                files changed since the merge base with the target
+  ahead, behind                commits on the branch not on the target (not counting
+                               its dependencies' commits it holds), and the reverse
+  files_changed                files changed since the merge base with the target, not
+                               counting files exactly as a dependency left them
+  inherited_commits            commits of its dependencies it holds (stacked or merged),
+                               null when it has none and is not stacked
   dirty                        uncommitted changes and untracked files in the worktree
                                (null if not checked or the worktree is missing)
   last_commit_unix             committer time of the branch tip
   base_drift                   commits the target gained since spawn
-  out_of_scope                 changed paths outside the task's scope
+  out_of_scope                 changed paths outside the task's scope (its own changes)
+  dependency_moved             a stacked task whose dependencies have work its branch
+                               lacks: git agent restack would move it
   worktree, worktree_missing   the worktree path, and whether it is gone
   running                      whether the task's agent is running right now
   agent_exit                   exit status of the agent command, if it ran
   problems                     what could not be read (corrupt record, missing branch)
 Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
+
+const RESTACK_JSON: &str = "\
+git agent restack --json prints {\"version\": 1, \"tasks\": [...]}, one object per task looked at (tasks with nothing to do are left out unless named):
+  task           the task name
+  status         restacked, would-restack (--dry-run), up-to-date, conflict, refused,
+                 lost-race, failed
+  before, after  the branch tip before, and after a restack (else null)
+  onto           where its own commits start now: a dependency's tip or the merge of several
+  dependencies   the dependencies whose work it is on (or that conflict)
+  commits        its own commits, replayed
+  conflicts      [{\"path\", \"kind\"}] when its commits or its dependencies conflict
+  message, hint  why it was refused or failed, and what to do
+The exit status is the worst outcome's: 5 failed, 4 lost-race, 3 refused, 1 conflict, else 0. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 
 const CONFLICTS_JSON: &str = "\
 git agent-conflicts --json prints one object:

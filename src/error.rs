@@ -44,8 +44,8 @@ impl Exit {
         (
             130,
             "interrupted by SIGINT (Ctrl-C, once or more): spawn and integrate undid what they had started \
-             (the target is unchanged, no scratch worktree or test process is left); prune stopped between \
-             two tasks and reported what it did",
+             (the target is unchanged, no scratch worktree or test process is left); prune and restack \
+             stopped between two tasks and reported what they did",
         ),
         (143, "terminated by SIGTERM: as for 130"),
     ];

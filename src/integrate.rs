@@ -44,8 +44,43 @@ pub struct Options {
     pub rules: Vec<ResolveRule>,
     /// Who the commits are by (committer, and author of merge and squash commits).
     pub identity: gix::actor::Signature,
-    /// Where the scratch worktree goes.
+    /// Where the scratch worktrees go.
     pub scratch_dir: PathBuf,
+    /// When the tests run.
+    pub test_at: TestAt,
+    /// How many tests run at once (each in its own scratch worktree).
+    pub jobs: usize,
+    /// How many times a failed test is run again before it counts as failed.
+    pub retries: u32,
+    /// Copy the tests' output to stderr as it comes.
+    pub follow_output: bool,
+    /// The full name of the branch being built: the scratch slots are its.
+    pub target_ref: String,
+    /// What a new scratch slot gets before its first test (agent.copy, agent.testSetup).
+    pub prepare: crate::scratch::Prepare,
+}
+
+/// When integrate tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestAt {
+    /// After every merge: the first failing step is known at once.
+    #[default]
+    Each,
+    /// Only the final result; when it fails, the steps are bisected for the first failing one.
+    End,
+}
+
+/// What happens, as it happens, for the command to show (operations do not print).
+pub enum Event<'a> {
+    /// A test starts on the result of the step at `position` (1-based, of `total`).
+    TestStarted { position: usize, total: usize, task: &'a str },
+    /// The final result failed its test: the `steps` new commits are bisected.
+    Bisecting { steps: usize },
+    /// A step's outcome is final; steps come in order.
+    Step { position: usize, total: usize, step: &'a Step },
+    /// A scratch slot was made, recovered or prepared.
+    Scratch(crate::scratch::Event),
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -57,6 +92,11 @@ pub struct TestRun {
     pub timed_out: bool,
     /// The end of the test's output, when it failed.
     pub output: Option<String>,
+    /// How many times it ran (more than once: it failed and was retried, `--retries`).
+    pub attempts: u32,
+    /// It was stopped because an earlier step's test failed: it says nothing.
+    #[serde(skip)]
+    pub cancelled: bool,
 }
 
 /// How one task's step came out.
@@ -114,7 +154,7 @@ impl CommitId {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub task: String,
     pub status: StepStatus,
@@ -123,8 +163,11 @@ pub struct Step {
     pub conflicts: Vec<JsonPath>,
     pub rule: Option<String>,
     pub test: Option<TestRun>,
-    /// Time spent by git-agent itself on this step (merge, commit, scratch checkout), not the test.
+    /// Time spent by git-agent itself on this step (merge, commit), not the test.
     pub own_ms: u64,
+    /// A skipped step: the task it depends on that did not land (reported in `skipped`).
+    #[serde(skip)]
+    pub because: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -192,18 +235,22 @@ pub fn run(
     start: ObjectId,
     tasks: &[TaskRecord],
     options: &Options,
+    events: &dyn Fn(Event<'_>),
 ) -> anyhow::Result<Outcome> {
-    let mut run = Runner { repo, options, scratch: None, caches: None, notes: Vec::new() };
-    let result = run.steps(start, tasks);
-    // The scratch worktree goes whatever happened, interruptions included.
-    run.remove_scratch();
-    result
+    let mut run =
+        Runner { repo, options, events, scratch: Vec::new(), shown: HashSet::new(), caches: None, notes: Vec::new() };
+    // The scratch slots stay, warm, for the next run; they are released with the runner.
+    run.steps(start, tasks)
 }
 
 struct Runner<'a> {
     repo: &'a gix::Repository,
     options: &'a Options,
-    scratch: Option<PathBuf>,
+    events: &'a dyn Fn(Event<'_>),
+    /// The scratch slots taken so far (slot 0 also runs the rules' commands).
+    scratch: Vec<Slot>,
+    /// Steps (by task index) shown already, as final, while their round's tests ran.
+    shown: HashSet<usize>,
     caches: Option<MergeCaches<'a>>,
     notes: Vec<(ObjectId, serde_json::Value)>,
 }
@@ -223,6 +270,72 @@ impl<T> Merge<T> {
             Merge::Clean(made) => Merge::Clean(f(made)),
             Merge::Resolved(made, resolution) => Merge::Resolved(f(made), resolution),
             Merge::Conflict(conflicts) => Merge::Conflict(conflicts),
+        }
+    }
+}
+
+/// One step of the chain: merged in memory, not yet final.
+struct Link {
+    /// The task's index in the order.
+    task: usize,
+    step: Step,
+    /// The head after the step (unchanged when it did not land).
+    head: CommitId,
+    /// The task branch's tip (none for a skipped step).
+    tip: Option<CommitId>,
+    /// The new commit and its tree, when the step made one: what the test tests.
+    made: Option<(CommitId, TreeId)>,
+}
+
+/// Whether the run goes on after a step is made final.
+#[derive(PartialEq, Eq)]
+enum Accepted {
+    Go,
+    Stop,
+}
+
+/// How every test of a run is run (shared by the test threads).
+struct TestSpec<'a> {
+    command: &'a str,
+    timeout: Duration,
+    retries: u32,
+    echo: bool,
+    target: &'a str,
+    total: usize,
+}
+
+use crate::scratch::Slot;
+
+/// One test to run: a step's new commit.
+struct Job<'a> {
+    position: usize,
+    task: &'a str,
+    commit: CommitId,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TestSpec<'_> {
+    /// Checks the job's commit out in `slot` and runs the test there, again after a failure
+    /// up to `retries` times.
+    fn run(&self, slot: &mut Slot, job: &Job<'_>) -> anyhow::Result<TestRun> {
+        slot.checkout(job.commit.0)?;
+        crate::pause::point("integrate-test");
+        let env = crate::scratch::test_env(slot, job.position, self.total, job.task, self.target);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut run = crate::process::Run::shell(self.command, slot.path())
+                .timeout(Some(self.timeout))
+                .capture(crate::process::Capture::Tail(TEST_OUTPUT_TAIL))
+                .echo(self.echo)
+                .cancel_when(job.cancel.clone());
+            for (key, value) in &env {
+                run = run.env(key, value);
+            }
+            let result = run_test(&run, self.command)?;
+            if result.exit == Some(0) || result.cancelled || attempts > self.retries {
+                return Ok(TestRun { attempts, ..result });
+            }
         }
     }
 }
@@ -254,6 +367,11 @@ enum Earlier {
 }
 
 impl<'a> Runner<'a> {
+    /// The steps in rounds: the chain of merges from the head so far (all in memory, no test
+    /// yet), then the tests by mode, then the steps before the first failing test are final.
+    /// With `--keep-going`, a failing task and its dependents drop out and the rest is merged
+    /// again from the last good head: exactly what testing after every merge, one after
+    /// another, would have landed.
     fn steps(&mut self, start: ObjectId, tasks: &[TaskRecord]) -> anyhow::Result<Outcome> {
         let mut outcome = Outcome {
             head: start,
@@ -264,79 +382,404 @@ impl<'a> Runner<'a> {
             notes: Vec::new(),
         };
         let mut failed_tasks: HashSet<String> = HashSet::new();
-        for task in tasks {
+        let mut pending: Vec<usize> = (0..tasks.len()).collect();
+        while !pending.is_empty() {
             check_interrupted()?;
-            if let Some(dep) = task.after.iter().find(|d| failed_tasks.contains(*d)) {
-                failed_tasks.insert(task.name.clone());
-                outcome.skipped.push(Skipped { task: task.name.clone(), because: dep.clone() });
-                outcome.steps.push(step(&task.name, StepStatus::Skipped));
-                continue;
-            }
-            let tip = crate::git::ref_target(self.repo, &task.branch)?.ok_or_else(|| {
-                Fail::new(Exit::Refused, format!("branch {} of task {} is missing", task.short_branch(), task.name))
-            })?;
-            let (tip, head) = (CommitId(tip), CommitId(outcome.head));
-            let step_started = Instant::now();
-            let already = |outcome: &mut Outcome| {
-                outcome.integrated.push(Integrated { task: task.name.clone(), commit: outcome.head, tip: tip.0 });
-                outcome.steps.push(step(&task.name, StepStatus::AlreadyIntegrated));
-            };
-            if crate::git::merge_base(self.repo, tip.0, head.0)? == Some(tip.0) {
-                already(&mut outcome);
-                continue;
-            }
-            let since = match self.integrated_earlier(task, head, tip)? {
-                Earlier::Tip(earlier) if earlier == tip => {
-                    already(&mut outcome);
-                    continue;
-                }
-                Earlier::Tip(earlier) => Some(earlier),
-                Earlier::None => None,
-                Earlier::Unknown(commit) => {
-                    // Without the tip integrated then, only a merge that adds nothing is safe
-                    // to call integrated; anything else could bring back or drop work.
-                    let (step, _) = self.step(task, head, tip, None, true)?;
-                    if step.status == StepStatus::AlreadyIntegrated {
-                        already(&mut outcome);
-                        continue;
-                    }
-                    return Err(crate::error::refused(format!(
-                        "task {} was integrated before (as {}), and its branch {} has changed since in a way \
-                         git-agent cannot follow",
-                        task.name,
-                        crate::git::short_id(&commit.0),
-                        task.short_branch()
-                    ))
-                    .hint("spawn a new task for the new work, or merge the branch by hand")
-                    .into());
-                }
-            };
-            let (mut step, new_head) = self.step(task, head, tip, since, false)?;
-            match new_head {
-                Some(new_head) => {
-                    let test_time = step.test.as_ref().map_or(0, |t| if t.cached { 0 } else { t.duration_ms });
-                    step.own_ms = (step_started.elapsed().as_millis() as u64).saturating_sub(test_time);
-                    outcome.head = new_head.0;
-                    outcome.integrated.push(Integrated { task: task.name.clone(), commit: new_head.0, tip: tip.0 });
-                    outcome.steps.push(step);
-                }
-                None => {
-                    outcome.failed = true;
-                    outcome.steps.push(step);
-                    if !self.options.keep_going {
-                        break;
-                    }
-                    failed_tasks.insert(task.name.clone());
+            let mut chain = self.chain(CommitId(outcome.head), tasks, &pending, &failed_tasks)?;
+            let failure = self.first_failure(tasks, &mut chain)?;
+            let rest = chain.split_off(failure.unwrap_or(chain.len()));
+            for link in chain {
+                if self.accept(&mut outcome, tasks, link, &mut failed_tasks)? == Accepted::Stop {
+                    return self.finish(outcome);
                 }
             }
+            let mut rest = rest.into_iter();
+            let Some(failing) = rest.next() else { break };
+            let name = tasks[failing.task].name.clone();
+            self.accept(&mut outcome, tasks, failing, &mut failed_tasks)?;
+            if !self.options.keep_going {
+                break;
+            }
+            failed_tasks.insert(name);
+            pending = rest.map(|link| link.task).collect();
         }
+        self.finish(outcome)
+    }
+
+    fn finish(&mut self, mut outcome: Outcome) -> anyhow::Result<Outcome> {
         outcome.notes = std::mem::take(&mut self.notes);
         Ok(outcome)
     }
 
+    /// Merges the `pending` tasks one onto the other from `head`, in memory, untested: the
+    /// chain. It ends at a conflict unless `--keep-going` (then the conflicting task and its
+    /// dependents are left out of it).
+    fn chain(
+        &mut self,
+        mut head: CommitId,
+        tasks: &[TaskRecord],
+        pending: &[usize],
+        failed: &HashSet<String>,
+    ) -> anyhow::Result<Vec<Link>> {
+        let mut failed = failed.clone();
+        let mut chain = Vec::new();
+        for &index in pending {
+            check_interrupted()?;
+            let task = &tasks[index];
+            let link = self.link(index, task, head, &failed)?;
+            match link.step.status {
+                StepStatus::Conflict | StepStatus::WouldConflict | StepStatus::Skipped => {
+                    failed.insert(task.name.clone());
+                }
+                _ => head = link.head,
+            }
+            let stop = !self.options.keep_going
+                && matches!(link.step.status, StepStatus::Conflict | StepStatus::WouldConflict);
+            chain.push(link);
+            if stop {
+                break;
+            }
+        }
+        Ok(chain)
+    }
+
+    /// One task's step onto `head`, untested.
+    fn link(
+        &mut self,
+        index: usize,
+        task: &TaskRecord,
+        head: CommitId,
+        failed: &HashSet<String>,
+    ) -> anyhow::Result<Link> {
+        let link = |step: Step, head: CommitId, tip: Option<CommitId>, made: Option<(CommitId, TreeId)>| Link {
+            task: index,
+            step,
+            head,
+            tip,
+            made,
+        };
+        if let Some(dep) = task.after.iter().find(|d| failed.contains(*d)) {
+            let mut skipped = step(&task.name, StepStatus::Skipped);
+            skipped.because = Some(dep.clone());
+            return Ok(link(skipped, head, None, None));
+        }
+        let tip = crate::git::ref_target(self.repo, &task.branch)?.ok_or_else(|| {
+            Fail::new(Exit::Refused, format!("branch {} of task {} is missing", task.short_branch(), task.name))
+        })?;
+        let tip = CommitId(tip);
+        let started = Instant::now();
+        let already = || link(step(&task.name, StepStatus::AlreadyIntegrated), head, Some(tip), None);
+        if crate::git::merge_base(self.repo, tip.0, head.0)? == Some(tip.0) {
+            return Ok(already());
+        }
+        let since = match self.integrated_earlier(task, head, tip)? {
+            Earlier::Tip(earlier) if earlier == tip => return Ok(already()),
+            Earlier::Tip(earlier) => Some(earlier),
+            Earlier::None => None,
+            Earlier::Unknown(commit) => {
+                // Without the tip integrated then, only a merge that adds nothing is safe
+                // to call integrated; anything else could bring back or drop work.
+                let (step, _) = self.step(task, head, tip, None, true)?;
+                if step.status == StepStatus::AlreadyIntegrated {
+                    return Ok(already());
+                }
+                return Err(crate::error::refused(format!(
+                    "task {} was integrated before (as {}), and its branch {} has changed since in a way \
+                     git-agent cannot follow",
+                    task.name,
+                    crate::git::short_id(&commit.0),
+                    task.short_branch()
+                ))
+                .hint("spawn a new task for the new work, or merge the branch by hand")
+                .into());
+            }
+        };
+        let (mut step, new_head) = self.step(task, head, tip, since, false)?;
+        step.own_ms = started.elapsed().as_millis() as u64;
+        let made = match (new_head, step.status) {
+            (Some(commit), StepStatus::Merged | StepStatus::ResolvedByRule) => Some((commit, commit.tree(self.repo)?)),
+            _ => None,
+        };
+        Ok(link(step, new_head.unwrap_or(head), Some(tip), made))
+    }
+
+    /// Makes a link of the chain final: its step is reported, its notes recorded, its head
+    /// becomes the result. Stops the run at a failure without `--keep-going`.
+    fn accept(
+        &mut self,
+        outcome: &mut Outcome,
+        tasks: &[TaskRecord],
+        link: Link,
+        failed_tasks: &mut HashSet<String>,
+    ) -> anyhow::Result<Accepted> {
+        let task = &tasks[link.task];
+        let position = link.task + 1;
+        if let (Some((commit, tree)), false) = (link.made, self.options.dry_run) {
+            if let Some(test) = link.step.test.as_ref().filter(|t| !t.cached) {
+                self.note_test(task, commit, tree, test);
+            }
+            self.note_step(task, commit, tree, &link.step)?;
+        }
+        if !self.shown.remove(&link.task) {
+            (self.events)(Event::Step { position, total: tasks.len(), step: &link.step });
+        }
+        let status = link.step.status;
+        match status {
+            StepStatus::Skipped => {
+                failed_tasks.insert(task.name.clone());
+                let because = link.step.because.clone().unwrap_or_default();
+                outcome.skipped.push(Skipped { task: task.name.clone(), because });
+            }
+            StepStatus::Conflict | StepStatus::WouldConflict | StepStatus::TestFailed => {
+                outcome.failed = true;
+                failed_tasks.insert(task.name.clone());
+            }
+            _ => {
+                outcome.head = link.head.0;
+                let tip = link.tip.expect("a landed step has a tip").0;
+                outcome.integrated.push(Integrated { task: task.name.clone(), commit: link.head.0, tip });
+            }
+        }
+        outcome.steps.push(link.step);
+        let stop = !self.options.keep_going && !status.landed() && status != StepStatus::Skipped;
+        Ok(if stop { Accepted::Stop } else { Accepted::Go })
+    }
+
+    /// Runs the tests the mode asks for on the chain's new commits; the index in `chain` of
+    /// the first step whose test fails (its step marked so), if any. The tests' results are
+    /// in the steps.
+    fn first_failure(&mut self, tasks: &[TaskRecord], chain: &mut [Link]) -> anyhow::Result<Option<usize>> {
+        let Some(command) = self.options.test.clone().filter(|_| !self.options.dry_run) else { return Ok(None) };
+        let testable: Vec<usize> = (0..chain.len()).filter(|&i| chain[i].made.is_some()).collect();
+        let failing = match self.options.test_at {
+            TestAt::Each => self.test_each(tasks, chain, &testable, &command)?,
+            TestAt::End => {
+                // A conflict that stops the run lands nothing: no test can change that.
+                let stopped = chain.iter().any(|l| !l.step.status.landed() && l.step.status != StepStatus::Skipped);
+                if stopped && !self.options.keep_going {
+                    return Ok(None);
+                }
+                self.test_end(tasks, chain, &testable, &command)?
+            }
+        };
+        if let Some(i) = failing {
+            chain[i].step.status = StepStatus::TestFailed;
+        }
+        Ok(failing)
+    }
+
+    /// Tests every new commit, up to `--jobs` at a time, each in its own scratch worktree;
+    /// the first failure in chain order (later tests are cancelled or left out: a run one
+    /// test after another would not have run them).
+    fn test_each(
+        &mut self,
+        tasks: &[TaskRecord],
+        chain: &mut [Link],
+        testable: &[usize],
+        command: &str,
+    ) -> anyhow::Result<Option<usize>> {
+        let mut jobs = Vec::new();
+        for &i in testable {
+            let (_, tree) = chain[i].made.expect("testable");
+            match self.passed_before(tree.0, command)? {
+                Some(cached) => chain[i].step.test = Some(cached),
+                None => jobs.push(i),
+            }
+        }
+        let runs = self.run_tests(tasks, chain, &jobs, command, true)?;
+        for (&i, run) in jobs.iter().zip(runs) {
+            chain[i].step.test = run;
+        }
+        // In chain order: the first test that failed. Anything after it is not reported.
+        for &i in testable {
+            match &chain[i].step.test {
+                Some(test) if test.exit == Some(0) => {}
+                Some(_) => return Ok(Some(i)),
+                None => unreachable!("every test before the first failure ran"),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Tests the last new commit only; when it fails, bisects the new commits (as
+    /// `git bisect run` does, the steps before being good) for the first failing one.
+    fn test_end(
+        &mut self,
+        tasks: &[TaskRecord],
+        chain: &mut [Link],
+        testable: &[usize],
+        command: &str,
+    ) -> anyhow::Result<Option<usize>> {
+        let Some(&last) = testable.last() else { return Ok(None) };
+        if self.test_one(tasks, chain, last, command)? {
+            return Ok(None);
+        }
+        (self.events)(Event::Bisecting { steps: testable.len() });
+        // testable[good] passed (or, at -1, the head before the chain); testable[bad] failed.
+        let (mut good, mut bad): (isize, usize) = (-1, testable.len() - 1);
+        while bad as isize - good > 1 {
+            let middle = ((good + bad as isize) / 2) as usize;
+            if self.test_one(tasks, chain, testable[middle], command)? {
+                good = middle as isize;
+            } else {
+                bad = middle;
+            }
+        }
+        // Results past the first failure say nothing about what lands.
+        for &i in &testable[bad + 1..] {
+            chain[i].step.test = None;
+        }
+        Ok(Some(testable[bad]))
+    }
+
+    /// Tests one new commit (or takes its earlier pass); whether it passed.
+    fn test_one(&mut self, tasks: &[TaskRecord], chain: &mut [Link], i: usize, command: &str) -> anyhow::Result<bool> {
+        let (_, tree) = chain[i].made.expect("testable");
+        let run = match self.passed_before(tree.0, command)? {
+            Some(cached) => cached,
+            None => {
+                self.run_tests(tasks, chain, &[i], command, false)?.pop().flatten().context("the test did not run")?
+            }
+        };
+        let passed = run.exit == Some(0);
+        chain[i].step.test = Some(run);
+        Ok(passed)
+    }
+
+    /// Runs the test on the new commits of `jobs` (indices into `chain`, in order), in up to
+    /// `--jobs` scratch worktrees at once. Once one fails, no later one starts and the running
+    /// later ones are cancelled: their results (`None`) would not count. With `show`, each
+    /// step is shown as soon as it and every step before it passed: it is final then.
+    fn run_tests(
+        &mut self,
+        tasks: &[TaskRecord],
+        chain: &[Link],
+        jobs: &[usize],
+        command: &str,
+        show: bool,
+    ) -> anyhow::Result<Vec<Option<TestRun>>> {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = chain[jobs[0]].made.expect("testable").0;
+        let wanted = self.options.jobs.clamp(1, jobs.len());
+        self.slots(wanted, first.0)?;
+        // Each test thread has a slot of its own; they come back once the tests are done.
+        let mut slots = std::mem::take(&mut self.scratch);
+        let spec = TestSpec {
+            command,
+            timeout: self.options.test_timeout,
+            retries: self.options.retries,
+            echo: self.options.follow_output,
+            target: &self.options.target_ref,
+            total: tasks.len(),
+        };
+        let work: Vec<Job> = jobs
+            .iter()
+            .map(|&i| Job {
+                position: chain[i].task + 1,
+                task: &tasks[chain[i].task].name,
+                commit: chain[i].made.expect("testable").0,
+                cancel: Arc::new(AtomicBool::new(false)),
+            })
+            .collect();
+        let next = AtomicUsize::new(0);
+        let first_failed = AtomicUsize::new(usize::MAX);
+        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Option<anyhow::Result<TestRun>>)>();
+        let mut results: Vec<Option<anyhow::Result<TestRun>>> = (0..work.len()).map(|_| None).collect();
+        // The runs so far by chain index, and the first step not shown yet.
+        let mut passed: std::collections::HashMap<usize, TestRun> = std::collections::HashMap::new();
+        let mut frontier = 0;
+        std::thread::scope(|scope| {
+            for slot in slots.iter_mut().take(wanted) {
+                let (sender, work, next, first_failed, spec) = (sender.clone(), &work, &next, &first_failed, &spec);
+                scope.spawn(move || {
+                    loop {
+                        let k = next.fetch_add(1, Ordering::SeqCst);
+                        if k >= work.len() || k > first_failed.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let _ = sender.send((k, None));
+                        let result = spec.run(slot, &work[k]);
+                        let failed = match &result {
+                            Ok(run) => run.exit != Some(0) && !run.cancelled,
+                            Err(_) => true,
+                        };
+                        if failed {
+                            first_failed.fetch_min(k, Ordering::SeqCst);
+                            for later in &work[k + 1..] {
+                                later.cancel.store(true, Ordering::SeqCst);
+                            }
+                        }
+                        let _ = sender.send((k, Some(result)));
+                    }
+                });
+            }
+            drop(sender);
+            for (k, result) in receiver {
+                match result {
+                    None => (self.events)(Event::TestStarted {
+                        position: work[k].position,
+                        total: tasks.len(),
+                        task: work[k].task,
+                    }),
+                    Some(result) => {
+                        if let Ok(run) = &result {
+                            passed.insert(jobs[k], run.clone());
+                        }
+                        results[k] = Some(result);
+                        if show {
+                            self.show_passed(tasks, chain, &passed, &mut frontier);
+                        }
+                    }
+                }
+            }
+        });
+        self.scratch = slots;
+        check_interrupted()?;
+        let failed_at = first_failed.load(Ordering::SeqCst);
+        let mut runs = Vec::new();
+        for (k, result) in results.into_iter().enumerate() {
+            match result {
+                Some(Err(err)) if k <= failed_at => return Err(err),
+                Some(Ok(run)) if k <= failed_at => runs.push(Some(run)),
+                _ => runs.push(None),
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Shows the steps from `frontier` on that are final: landed without a test, or with
+    /// a passing one, and every step before them too.
+    fn show_passed(
+        &mut self,
+        tasks: &[TaskRecord],
+        chain: &[Link],
+        runs: &std::collections::HashMap<usize, TestRun>,
+        frontier: &mut usize,
+    ) {
+        while let Some(link) = chain.get(*frontier) {
+            let test = link.step.test.as_ref().or_else(|| runs.get(frontier));
+            let ready = match (link.made, test) {
+                (None, _) => link.step.status.landed(),
+                (Some(_), Some(test)) => test.exit == Some(0),
+                (Some(_), None) => false,
+            };
+            if !ready {
+                return;
+            }
+            let step = Step { test: test.cloned(), ..link.step.clone() };
+            (self.events)(Event::Step { position: link.task + 1, total: tasks.len(), step: &step });
+            self.shown.insert(link.task);
+            *frontier += 1;
+        }
+    }
+
     /// Merges one task onto `head` (its new work only, after `since` when given); returns
     /// the step and the new head, `None` when it failed. `probe` only computes the merge:
-    /// no commit, rule command or test.
+    /// no commit or rule command. No test: the caller tests the chain.
     fn step(
         &mut self,
         task: &TaskRecord,
@@ -379,32 +822,16 @@ impl<'a> Runner<'a> {
         }
         let commit = match (made, self.options.strategy) {
             (Made::Commit(commit), _) => commit,
-            (Made::Tree(tree), Strategy::Merge) => {
-                self.commit(tree, &[head, tip], &format!("Merge task {} ({})\n", task.name, task.short_branch()))?
-            }
+            (Made::Tree(tree), Strategy::Merge) => self.commit(tree, &[head, tip], &merge_message(task))?,
             (Made::Tree(tree), Strategy::Squash | Strategy::Rebase) => {
                 self.commit(tree, &[head], &squash_message(task))?
             }
         };
         step.commit = Some(commit.0.to_string());
         step.tree = Some(new_tree.0.to_string());
-        if dry_run {
-            if step.status == StepStatus::Merged {
-                step.status = StepStatus::WouldMerge;
-            }
-            return Ok((step, Some(commit)));
+        if dry_run && step.status == StepStatus::Merged {
+            step.status = StepStatus::WouldMerge;
         }
-        if let Some(command) = self.options.test.clone() {
-            let test = self.test(task, commit, new_tree, &command)?;
-            let passed = test.exit == Some(0);
-            step.test = Some(test);
-            if !passed {
-                step.status = StepStatus::TestFailed;
-                self.note_step(task, commit, new_tree, &step)?;
-                return Ok((step, None));
-            }
-        }
-        self.note_step(task, commit, new_tree, &step)?;
         Ok((step, Some(commit)))
     }
 
@@ -667,56 +1094,42 @@ impl<'a> Runner<'a> {
         Ok(resolved(TreeId(editor.write()?.detach())))
     }
 
-    /// The scratch worktree, created on first use, checked out at `commit`.
+    /// The first scratch slot, checked out at `commit` (for a rule's command).
     fn scratch_at(&mut self, commit: ObjectId) -> anyhow::Result<PathBuf> {
-        match &self.scratch {
-            Some(path) => {
-                // Untracked build output stays between steps: only tracked files change. A
-                // two-tree read-tree touches only the paths that differ; `checkout --force`
-                // would re-read every file of a young (racily clean) index. If the test left
-                // tracked files modified, read-tree refuses and the forced checkout takes over.
-                let new = commit.to_string();
-                let moved = crate::process::run_git(path, &["read-tree", "-m", "-u", "HEAD", &new])
-                    .and_then(|_| crate::process::run_git(path, &["update-ref", "--no-deref", "HEAD", &new]));
-                if moved.is_err() {
-                    crate::process::run_git(path, &["checkout", "-q", "--detach", "--force", &new])?;
-                }
-            }
-            None => {
-                let path = self.options.scratch_dir.join(crate::layout::scratch_name());
-                std::fs::create_dir_all(&self.options.scratch_dir)
-                    .with_context(|| format!("cannot create {}", self.options.scratch_dir.display()))?;
-                crate::git::add_detached_worktree(self.repo, &path, commit, crate::interrupt::flag())?;
-                self.scratch = Some(path);
-            }
-        }
-        Ok(self.scratch.clone().expect("set above"))
+        self.slots(1, commit)?;
+        let slot = &mut self.scratch[0];
+        slot.checkout(commit)?;
+        Ok(slot.path().to_owned())
     }
 
-    fn remove_scratch(&mut self) {
-        if let Some(path) = self.scratch.take()
-            && let Err(err) = crate::git::remove_created_worktree(self.repo, &path)
-        {
-            eprintln!("warning: could not remove the scratch worktree {}: {err:#}", path.display());
+    /// Holds at least `count` scratch slots of the target (taken, created or recovered as
+    /// needed: see [`crate::scratch::take_slots`]); new ones are checked out at `commit`.
+    fn slots(&mut self, count: usize, commit: ObjectId) -> anyhow::Result<()> {
+        if self.scratch.len() >= count {
+            return Ok(());
         }
+        let events = self.events;
+        let more = crate::scratch::take_slots(
+            self.repo,
+            &self.options.scratch_dir,
+            &self.options.target_ref,
+            count - self.scratch.len(),
+            commit,
+            &self.options.prepare,
+            &mut |event| events(Event::Scratch(event)),
+        )?;
+        self.scratch.extend(more);
+        Ok(())
     }
 
-    /// Tests `commit` in the scratch worktree, unless its tree passed the same command before.
-    fn test(&mut self, task: &TaskRecord, commit: CommitId, tree: TreeId, command: &str) -> anyhow::Result<TestRun> {
-        let (commit, tree) = (commit.0, tree.0);
-        if let Some(previous) = self.passed_before(tree, command)? {
-            return Ok(TestRun { cached: true, ..previous });
-        }
-        let scratch = self.scratch_at(commit)?;
-        crate::pause::point("integrate-test");
-        let run = run_test(&scratch, command, self.options.test_timeout)?;
+    /// The test note on the tested tree (written later, see [`Outcome::notes`]).
+    fn note_test(&mut self, task: &TaskRecord, commit: CommitId, tree: TreeId, run: &TestRun) {
         let note = serde_json::json!({
-            "task": task.name, "command": command, "tree": tree.to_string(), "commit": commit.to_string(),
-            "exit": run.exit, "duration_ms": run.duration_ms, "timed_out": run.timed_out,
+            "task": task.name, "command": run.command, "tree": tree.0.to_string(), "commit": commit.0.to_string(),
+            "exit": run.exit, "duration_ms": run.duration_ms, "timed_out": run.timed_out, "attempts": run.attempts,
             "status": if run.exit == Some(0) { "passed" } else { "failed" },
         });
-        self.notes.push((tree, note));
-        Ok(run)
+        self.notes.push((tree.0, note));
     }
 
     /// A passing result of `command` on `tree`, recorded in refs/notes/agent.
@@ -732,6 +1145,8 @@ impl<'a> Runner<'a> {
                     cached: true,
                     timed_out: false,
                     output: None,
+                    attempts: value["attempts"].as_u64().unwrap_or(1) as u32,
+                    cancelled: false,
                 }));
             }
         }
@@ -746,11 +1161,56 @@ impl<'a> Runner<'a> {
             "command": step.test.as_ref().map(|t| t.command.clone()),
             "exit": step.test.as_ref().and_then(|t| t.exit),
             "duration_ms": step.test.as_ref().map(|t| t.duration_ms),
+            "attempts": step.test.as_ref().map(|t| t.attempts),
             "rule": step.rule,
         });
         self.notes.push((commit, note));
         Ok(())
     }
+}
+
+/// Replays the commits of `tip` after `upstream` onto `onto`, as `git rebase --onto onto
+/// upstream tip` does, through integrate's rebase (its order, merges left out, commits that
+/// become empty dropped), with no rule and no test: `git agent restack`. Original authors and
+/// messages, `committer` as committer. The new tip, or the conflicts of the first commit that
+/// does not apply.
+pub fn rebase_onto(
+    repo: &gix::Repository,
+    task: &TaskRecord,
+    onto: ObjectId,
+    tip: ObjectId,
+    upstream: ObjectId,
+    committer: gix::actor::Signature,
+) -> anyhow::Result<Result<ObjectId, Vec<ConflictPath>>> {
+    let options = Options {
+        strategy: Strategy::Rebase,
+        test: None,
+        test_timeout: Duration::ZERO,
+        keep_going: false,
+        dry_run: false,
+        rules: Vec::new(),
+        identity: committer,
+        scratch_dir: PathBuf::new(),
+        test_at: TestAt::Each,
+        jobs: 1,
+        retries: 0,
+        follow_output: false,
+        target_ref: String::new(),
+        prepare: crate::scratch::Prepare::default(),
+    };
+    let mut runner = Runner {
+        repo,
+        options: &options,
+        events: &|_| {},
+        scratch: Vec::new(),
+        shown: HashSet::new(),
+        caches: None,
+        notes: Vec::new(),
+    };
+    Ok(match runner.rebase(CommitId(onto), CommitId(tip), Some(CommitId(upstream)), task, false)? {
+        Merge::Clean(commit) | Merge::Resolved(commit, _) => Ok(commit.0),
+        Merge::Conflict(conflicts) => Err(conflicts),
+    })
 }
 
 /// The commits `git rebase` replays from `tip` onto `head` (after `since` when given): oldest
@@ -827,27 +1287,53 @@ fn step(task: &str, status: StepStatus) -> Step {
         rule: None,
         test: None,
         own_ms: 0,
+        because: None,
     }
+}
+
+fn merge_message(task: &TaskRecord) -> String {
+    format!("Merge task {} ({})\n{}", task.name, task.short_branch(), message_body(task, 0))
 }
 
 fn squash_message(task: &TaskRecord) -> String {
     let first = task.brief.lines().find(|l| !l.trim().is_empty()).unwrap_or("squashed");
-    format!("task {}: {}\n", task.name, first.trim())
+    format!("task {}: {}\n{}", task.name, first.trim(), message_body(task, 1))
+}
+
+/// The brief (its first lines, after `skip` non-empty ones already in the subject) and the
+/// acceptance criteria, so that `git log` tells what each integration brought.
+fn message_body(task: &TaskRecord, skip: usize) -> String {
+    const BRIEF_LINES: usize = 12;
+    let mut lines = task.brief.lines().map(str::trim_end).skip_while(|l| l.trim().is_empty());
+    let brief: Vec<&str> = lines.by_ref().skip(skip).take(BRIEF_LINES).collect();
+    let mut body = String::new();
+    let brief = brief.join("\n");
+    if !brief.trim().is_empty() {
+        body.push_str(&format!("\n{}\n", brief.trim()));
+        if lines.next().is_some() {
+            body.push_str("[...]\n");
+        }
+    }
+    if !task.acceptance.is_empty() {
+        body.push_str("\nAcceptance criteria:\n");
+        for criterion in &task.acceptance {
+            body.push_str(&format!("- {}\n", criterion.trim()));
+        }
+    }
+    body
 }
 
 fn check_interrupted() -> anyhow::Result<()> {
     crate::interrupt::check("the target is unchanged")
 }
 
-/// Runs the user's test command through the shell in `dir`, in its own process group, killing
-/// the whole group on timeout or interruption. The end of its output is returned on failure.
-fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<TestRun> {
+/// Runs the user's test command (`run`: through the shell, in its own process group, the
+/// whole group killed on timeout, interruption or cancellation). The end of its output is
+/// returned on failure.
+fn run_test(run: &crate::process::Run, command: &str) -> anyhow::Result<TestRun> {
+    use crate::process::Status;
     let started = Instant::now();
-    let outcome = crate::process::Run::shell(command, dir)
-        .timeout(Some(timeout))
-        .capture(crate::process::Capture::Tail(TEST_OUTPUT_TAIL))
-        .run()
-        .with_context(|| format!("cannot run the test command {command:?}"))?;
+    let outcome = run.run().with_context(|| format!("cannot run the test command {command:?}"))?;
     check_interrupted()?;
     let exit = outcome.status.code();
     let failed = exit != Some(0);
@@ -856,8 +1342,10 @@ fn run_test(dir: &Path, command: &str, timeout: Duration) -> anyhow::Result<Test
         exit,
         duration_ms: started.elapsed().as_millis() as u64,
         cached: false,
-        timed_out: outcome.status == crate::process::Status::TimedOut,
+        timed_out: outcome.status == Status::TimedOut,
         output: failed.then(|| outcome.output_tail_lossy()),
+        attempts: 1,
+        cancelled: outcome.status == Status::Cancelled,
     })
 }
 

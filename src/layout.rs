@@ -15,18 +15,83 @@ pub const NOTES_NAME: &str = "agent";
 pub const RECORD_FILE: &str = "task.json";
 /// Default branch prefix (`agent.branchPrefix`).
 pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
-/// Scratch worktrees of integration runs are `<worktree root>/<SCRATCH_PREFIX><pid>`.
+/// Scratch worktrees of integration runs before slots (see [`SLOTS_DIR`]) were
+/// `<worktree root>/<SCRATCH_PREFIX><pid>-<start>`; prune and integrate still remove those a
+/// killed run left.
 pub const SCRATCH_PREFIX: &str = ".integrate-";
+
+/// Integrate's slots (scratch worktrees kept between runs, one per target branch and job) are
+/// `<worktree root>/<SLOTS_DIR>/<slug>-<index>`, where `<slug>` is the target's branch name
+/// with every byte outside `[A-Za-z0-9._-]` written `%XX` (so `feature/x` is `feature%2Fx`).
+/// A task name cannot start with a dot, so the directory is never a task's worktree.
+pub const SLOTS_DIR: &str = ".integrate";
+
+/// The file in a slot's registration (`<common dir>/worktrees/<id>/`) that says git-agent
+/// created it, for which target and index: `target <full ref>\nindex <n>\n`. A worktree at a
+/// slot's path without it is the user's, and never touched.
+pub const SLOT_MARKER: &str = "agent-slot";
+
+/// The file in a slot's registration that says it is prepared (agent.copy files copied, the
+/// setup command run) and for what: the fingerprint of the copy globs and setup command.
+pub const SLOT_PREPARED: &str = "agent-slot-prepared";
+
+/// The directory of slot lock files: `<common dir>/agent-slots/<slug>-<index>.lock`, held by
+/// the integrate using the slot, and `<slug>-<index>.creating` while a slot is being created
+/// (so that one whose creator was killed half-way is recognised as git-agent's).
+pub fn slots_lock_dir(common_dir: &Path) -> PathBuf {
+    common_dir.join("agent-slots")
+}
+
+/// The slug of a target branch (a full `refs/heads/` name) in slot names.
+pub fn slot_slug(target: &str) -> anyhow::Result<String> {
+    let Some(short) = target.strip_prefix("refs/heads/").filter(|s| !s.is_empty()) else {
+        anyhow::bail!("integrate slots are for local branches, not {target:?}");
+    };
+    let mut slug = String::with_capacity(short.len());
+    for byte in short.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            slug.push(byte as char);
+        } else {
+            slug.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Ok(slug)
+}
+
+/// `<root>/.integrate/<slug>-<index>`: where slot `index` of `target` lives.
+pub fn slot_path(root: &Path, target: &str, index: usize) -> anyhow::Result<PathBuf> {
+    Ok(root.join(SLOTS_DIR).join(format!("{}-{index}", slot_slug(target)?)))
+}
+
+/// The lock file of slot `index` of `target`.
+pub fn slot_lock(common_dir: &Path, target: &str, index: usize) -> anyhow::Result<PathBuf> {
+    Ok(slots_lock_dir(common_dir).join(format!("{}-{index}.lock", slot_slug(target)?)))
+}
+
+/// The file that exists while slot `index` of `target` is being created.
+pub fn slot_creating(common_dir: &Path, target: &str, index: usize) -> anyhow::Result<PathBuf> {
+    Ok(slots_lock_dir(common_dir).join(format!("{}-{index}.creating", slot_slug(target)?)))
+}
+
+/// The contents of [`SLOT_MARKER`].
+pub fn slot_marker(target: &str, index: usize) -> String {
+    format!("target {target}\nindex {index}\n")
+}
+
+/// Parses [`SLOT_MARKER`]'s contents: (target, index).
+pub fn parse_slot_marker(text: &str) -> Option<(String, usize)> {
+    let field = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')).map(str::trim);
+    let target = field("target")?;
+    let index = field("index")?;
+    if !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((target.to_owned(), index.parse().ok()?))
+}
 
 /// While integrate brings a checked-out target's worktree to the new commit, git writes the
 /// new index here (in that worktree's git directory) and integrate holds `index.lock`.
 pub const LANDING_INDEX: &str = "agent-integrate-index";
-
-/// The scratch worktree's directory name for this integrate process: its pid and start time
-/// (so that a later process with the same pid is not taken for it).
-pub fn scratch_name() -> String {
-    format!("{SCRATCH_PREFIX}{}", pid_and_start())
-}
 
 /// The pid and start time (if known) in a scratch worktree's directory name, if it is one.
 pub fn scratch_pid(name: &str) -> Option<(u32, Option<u64>)> {
@@ -50,6 +115,12 @@ pub fn parse_pid_and_start(text: &str) -> Option<(u32, Option<u64>)> {
         None if digits(text) => Some((text.parse().ok()?, None)),
         _ => None,
     }
+}
+
+/// Where integrate --branch writes the body of the pull request it suggests: the git
+/// directory's `agent/pr/<branch, slashes as '-'>.md` (rewritten on every run; disposable).
+pub fn pull_request_body(common_dir: &Path, branch: &str) -> PathBuf {
+    common_dir.join("agent").join("pr").join(format!("{}.md", branch.replace('/', "-")))
 }
 
 /// The full ref name of a task's record.
@@ -130,6 +201,12 @@ pub fn spawn_reflog_message(task: &str) -> String {
     format!("branch: created by git-agent spawn {task}")
 }
 
+/// The reflog message of a task branch moved by restack onto `deps` (short branch names) at
+/// `onto`: the old tip stays findable in the branch's reflog.
+pub fn restack_reflog_message(deps: &[String], onto: &gix::ObjectId) -> String {
+    format!("git-agent restack: onto {} {}", deps.join(" and "), crate::git::short_id(onto))
+}
+
 /// Ignored files prune may delete without asking, unless `agent.disposable` says otherwise:
 /// common build output and caches.
 pub const DEFAULT_DISPOSABLE: &[&str] = &["target/", "node_modules/", "dist/", "build/", ".venv/", "__pycache__/"];
@@ -144,9 +221,15 @@ pub mod key {
     pub const COMMAND: &str = "agent.command";
     pub const TEST: &str = "agent.test";
     pub const TEST_TIMEOUT: &str = "agent.testTimeout";
+    /// Run once in each new integrate slot instead of agent.setup.
+    pub const TEST_SETUP: &str = "agent.testSetup";
+    /// How many step tests integrate runs at once (`--jobs`).
+    pub const TEST_JOBS: &str = "agent.testJobs";
     /// Whether git-agent's own `git` subprocesses run the repository's hooks (default: no).
     pub const RUN_HOOKS: &str = "agent.runHooks";
     /// Globs of ignored files prune may delete (multi-valued; default [`super::DEFAULT_DISPOSABLE`]).
     pub const DISPOSABLE: &str = "agent.disposable";
     pub const IDENTITY: &str = "agent.identity";
+    /// Whether spawn stacks a task on its dependencies' work (default: true).
+    pub const STACK: &str = "agent.stack";
 }

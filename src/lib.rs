@@ -6,7 +6,9 @@
 //! - [`process`]: every child process (user commands and `git` itself), with a clean environment
 //! - [`layout`]: every name of the state: refs, notes, lock files, scratch names, config keys
 //! - [`integrate`], [`land`]: integration runs, and landing them in one ref transaction
+//! - [`scratch`]: integrate's scratch worktrees (slots), kept warm between runs
 //! - [`conflicts`], [`ordered`]: the conflict gate, pairwise and in dependency order
+//! - [`stack`]: stacked dependencies: where a dependent task starts, and when it must move
 //! - [`state`]: task records: reading, validating, writing
 //! - [`settings`]: the `agent.*` configuration, read once
 //! - [`lock`]: git-agent's own lock files
@@ -35,5 +37,7 @@ pub mod pause;
 pub mod plan;
 pub mod process;
 pub mod scope;
+pub mod scratch;
 pub mod settings;
+pub mod stack;
 pub mod state;

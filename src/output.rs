@@ -96,6 +96,63 @@ impl Ui {
             eprintln_safely(&format!("{} {}", paint("warning:", Style::new().yellow().bold()), text.as_ref()));
         }
     }
+
+    /// A live progress bar of `total` steps on stderr, when stderr is a terminal and neither
+    /// `-q` nor `quiet_bar` (something else writes to the terminal meanwhile) says otherwise.
+    pub fn progress(&self, total: u64, quiet_bar: bool) -> Progress {
+        let bar = (!self.quiet && !quiet_bar && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            let style = indicatif::ProgressStyle::with_template("{bar:24} {pos}/{len} [{elapsed}] {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        // indicatif hides the bar where it cannot draw (TERM unset or dumb), and then prints
+        // no line either: plain lines there.
+        let bar = bar.filter(|bar| !bar.is_hidden());
+        Progress { quiet: self.quiet, bar }
+    }
+}
+
+/// Status lines with a live bar under them on a terminal (see [`Ui::progress`]); plain status
+/// lines elsewhere. The bar goes when this is dropped.
+pub struct Progress {
+    quiet: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    /// A status line (above the bar).
+    pub fn line(&self, text: impl AsRef<str>) {
+        match &self.bar {
+            Some(bar) => bar.println(text.as_ref()),
+            None if !self.quiet => eprintln_safely(text.as_ref()),
+            None => {}
+        }
+    }
+
+    /// What is going on now, beside the bar.
+    pub fn doing(&self, text: impl Into<String>) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(text.into());
+        }
+    }
+
+    /// `done` steps of the total are over.
+    pub fn set_done(&self, done: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn eprintln_safely(line: &str) {

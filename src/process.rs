@@ -85,6 +85,12 @@ pub struct Run {
     pub keep_repository_env: bool,
     /// What git-agent's interruption (SIGINT, SIGTERM) does to the child.
     pub on_interrupt: OnInterrupt,
+    /// Set by another thread when this child's work is no longer wanted (a parallel test of
+    /// a step after one that failed): its process group is killed.
+    pub cancel: Option<Arc<AtomicBool>>,
+    /// With [`Capture::Tail`]: also copy the output to git-agent's stderr as it comes (a
+    /// test followed with `--verbose`).
+    pub echo: bool,
 }
 
 /// What happens to a running child when git-agent is interrupted.
@@ -107,6 +113,8 @@ pub enum Status {
     TimedOut,
     /// git-agent was interrupted (SIGINT, SIGTERM) and killed the child's process group.
     Interrupted,
+    /// Its work was no longer wanted ([`Run::cancel_when`]): its process group was killed.
+    Cancelled,
 }
 
 impl Status {
@@ -120,7 +128,7 @@ impl Status {
         match self {
             Status::Exited(code) => Some(code),
             Status::Signalled(signal) => Some(128 + signal),
-            Status::TimedOut | Status::Interrupted => None,
+            Status::TimedOut | Status::Interrupted | Status::Cancelled => None,
         }
     }
 }
@@ -132,6 +140,7 @@ impl std::fmt::Display for Status {
             Status::Signalled(signal) => write!(f, "killed by signal {signal}"),
             Status::TimedOut => f.write_str("timed out"),
             Status::Interrupted => f.write_str("interrupted"),
+            Status::Cancelled => f.write_str("cancelled"),
         }
     }
 }
@@ -164,6 +173,8 @@ impl Run {
             capture: Capture::Tail(OUTPUT_TAIL),
             keep_repository_env: false,
             on_interrupt: OnInterrupt::Kill,
+            cancel: None,
+            echo: false,
         }
     }
 
@@ -207,6 +218,18 @@ impl Run {
         self
     }
 
+    /// Kills the child's process group as soon as `flag` is set (from another thread).
+    pub fn cancel_when(mut self, flag: Arc<AtomicBool>) -> Run {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// Copies the child's output to stderr as it comes, besides keeping its tail.
+    pub fn echo(mut self, echo: bool) -> Run {
+        self.echo = echo;
+        self
+    }
+
     /// Runs the command to its end, its timeout, or git-agent's interruption, whichever comes
     /// first. Fails only when it cannot be started (or, with [`Capture::Stdout`], when its
     /// output is larger than allowed).
@@ -217,7 +240,7 @@ impl Run {
         let (stdout, tail) = self.read_output(&mut child);
         let stop =
             if own_group && self.on_interrupt == OnInterrupt::Kill { Some(crate::interrupt::flag()) } else { None };
-        let status = wait(&mut child, own_group, self.timeout, stop)?;
+        let status = wait(&mut child, own_group, self.timeout, stop, self.cancel.as_deref())?;
         if !own_group {
             // It shared the terminal, so a Ctrl-C meanwhile reached it too: it was its to handle.
             crate::interrupt::forget_terminal_interrupt();
@@ -272,14 +295,16 @@ impl Run {
             match self.capture {
                 Capture::Stdout(max) => {
                     let buffer = Arc::new(Mutex::new(Bounded::head(max)));
-                    stdout_reader =
-                        Some(Reader { buffer: buffer.clone(), threads: vec![spawn_reader(Box::new(out), buffer)] });
+                    stdout_reader = Some(Reader {
+                        buffer: buffer.clone(),
+                        threads: vec![spawn_reader(Box::new(out), buffer, false)],
+                    });
                 }
-                _ => tail_reader.threads.push(spawn_reader(Box::new(out), tail.clone())),
+                _ => tail_reader.threads.push(spawn_reader(Box::new(out), tail.clone(), self.echo)),
             }
         }
         if let Some(err) = child.stderr.take() {
-            tail_reader.threads.push(spawn_reader(Box::new(err), tail));
+            tail_reader.threads.push(spawn_reader(Box::new(err), tail, self.echo));
         }
         (stdout_reader, tail_reader)
     }
@@ -307,6 +332,7 @@ fn wait(
     own_group: bool,
     timeout: Option<Duration>,
     stop: Option<&AtomicBool>,
+    cancel: Option<&AtomicBool>,
 ) -> anyhow::Result<Status> {
     let started = Instant::now();
     let mut forwarded = false;
@@ -323,13 +349,20 @@ fn wait(
                 let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
             }
         }
-        if timed_out || stop {
+        let cancelled = cancel.is_some_and(|flag| flag.load(Ordering::SeqCst));
+        if timed_out || stop || cancelled {
             if own_group {
                 kill_group(child.id());
             }
             let _ = child.kill();
             let _ = child.wait();
-            return Ok(if stop { Status::Interrupted } else { Status::TimedOut });
+            return Ok(if stop {
+                Status::Interrupted
+            } else if cancelled {
+                Status::Cancelled
+            } else {
+                Status::TimedOut
+            });
         }
         // Quick commands finish in a millisecond or two: poll often at first, then back off.
         std::thread::sleep(if started.elapsed() < Duration::from_millis(50) {
@@ -467,13 +500,22 @@ impl Reader {
     }
 }
 
-fn spawn_reader(mut stream: Box<dyn Read + Send>, buffer: Arc<Mutex<Bounded>>) -> std::thread::JoinHandle<()> {
+fn spawn_reader(
+    mut stream: Box<dyn Read + Send>,
+    buffer: Arc<Mutex<Bounded>>,
+    echo: bool,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut chunk = [0u8; 8192];
         loop {
             match stream.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => match buffer.lock() {
+                    Ok(mut buffer) if echo => {
+                        buffer.push(&chunk[..n]);
+                        // Best effort: a closed stderr must not stop the capture.
+                        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &chunk[..n]);
+                    }
                     Ok(mut buffer) => buffer.push(&chunk[..n]),
                     Err(_) => break,
                 },
@@ -500,7 +542,7 @@ pub fn set_run_hooks(run: bool) {
 /// (git never lets an alias shadow a builtin), and none of them runs a diff porcelain, the only
 /// reader of `diff.external` (git has no value of `diff.external` that means "none").
 const GIT_SUBCOMMANDS: &[&str] =
-    &["read-tree", "update-ref", "checkout", "worktree", "rev-parse", "status", "cherry", "update-index"];
+    &["read-tree", "update-ref", "checkout", "worktree", "rev-parse", "status", "cherry", "update-index", "push"];
 
 /// A `git` command in `dir` as git-agent runs it: stable locale, none of the caller's
 /// repository-selecting variables, and nothing the repository configured that would run a

@@ -21,6 +21,8 @@ pub struct Settings {
     pub branch_prefix: String,
     pub base: Option<String>,
     pub setup: Option<String>,
+    /// `agent.testSetup`: run in each new integrate slot instead of `agent.setup`.
+    pub test_setup: Option<String>,
     pub copy: Vec<String>,
     /// `agent.disposable`: globs of ignored files prune may delete (default: common build output).
     pub disposable: Vec<String>,
@@ -29,11 +31,16 @@ pub struct Settings {
     pub test: Option<String>,
     /// `agent.testTimeout` in seconds.
     pub test_timeout: Option<u64>,
+    /// `agent.testJobs`: how many step tests integrate runs at once.
+    pub test_jobs: Option<u64>,
     pub rules: Vec<ResolveRule>,
     /// `agent.identity`: who integrate's commits are by, instead of the user's identity.
     pub identity: Option<Identity>,
     /// `agent.runHooks`: let git-agent's own git commands run the repository's hooks.
     pub run_hooks: bool,
+    /// `agent.stack=false`: spawn starts tasks with dependencies from their base, as
+    /// `--from-base` does (default: stacked on the dependencies that have commits).
+    pub no_stack: bool,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -101,6 +108,7 @@ impl Settings {
             value
         };
         let setup = command_value(key::SETUP);
+        let test_setup = command_value(key::TEST_SETUP);
         let command = command_value(key::COMMAND);
         let test = command_value(key::TEST);
         if let Some(line) = &command {
@@ -113,6 +121,7 @@ impl Settings {
             branch_prefix: reader.branch_prefix()?,
             base: reader.string(key::BASE),
             setup,
+            test_setup,
             copy: config
                 .strings(key::COPY)
                 .unwrap_or_default()
@@ -128,10 +137,12 @@ impl Settings {
             },
             command,
             test,
-            test_timeout: reader.test_timeout()?,
+            test_timeout: reader.positive(key::TEST_TIMEOUT, "a number of seconds")?,
+            test_jobs: reader.positive(key::TEST_JOBS, "a number of jobs")?,
             rules: reader.rules()?,
             identity: reader.identity()?,
             run_hooks: reader.boolean(key::RUN_HOOKS)?.unwrap_or(false),
+            no_stack: !reader.boolean(key::STACK)?.unwrap_or(true),
             origins,
         })
     }
@@ -190,11 +201,12 @@ impl Reader<'_> {
         }
     }
 
-    fn test_timeout(&self) -> anyhow::Result<Option<u64>> {
-        let Some(value) = self.string(key::TEST_TIMEOUT) else { return Ok(None) };
+    /// A whole number above zero (`what` names its unit in the error).
+    fn positive(&self, key: &str, what: &str) -> anyhow::Result<Option<u64>> {
+        let Some(value) = self.string(key) else { return Ok(None) };
         match value.trim().parse::<u64>() {
-            Ok(seconds) if seconds > 0 => Ok(Some(seconds)),
-            _ => Err(self.invalid(key::TEST_TIMEOUT, format!("{value:?} is not a number of seconds"))),
+            Ok(number) if number > 0 => Ok(Some(number)),
+            _ => Err(self.invalid(key, format!("{value:?} is not {what}"))),
         }
     }
 

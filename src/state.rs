@@ -9,6 +9,7 @@
 //! Readers bound what they read and tolerate unknown fields; a corrupt record is reported
 //! for its task and never stops the others from working.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bstr::ByteSlice;
@@ -82,7 +83,28 @@ pub struct TaskRecord {
     /// The task branch's tip that integration took (hex): later commits are new work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrated_tip: Option<String>,
+    /// Set when the task is kept on top of its dependencies (spawned stacked, or restacked):
+    /// where its branch was put. Absent for tasks spawned from their base (`--from-base`,
+    /// `agent.stack=false`, no dependencies) and in records older than stacking; older
+    /// readers keep it as an unknown field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Stack>,
     /// Fields written by newer versions, kept as they are when this version rewrites a record.
+    #[serde(flatten)]
+    pub unknown: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where a stacked task's branch was put, and on what (`task.json` field `stack`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stack {
+    /// The commit the task's own commits start from (hex): the base when no dependency had
+    /// commits of its own, else a dependency's tip, or the merge of several dependencies' tips.
+    /// Restack replays the commits after it.
+    pub onto: String,
+    /// Each dependency whose work is in `onto`, with its tip then (hex), by task name.
+    #[serde(default)]
+    pub tips: BTreeMap<String, String>,
+    /// Fields written by newer versions, kept.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,
 }
@@ -191,6 +213,16 @@ fn validate(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
     if let Some(commit) = &record.integrated_commit {
         object_id("integrated_commit", commit)?;
     }
+    if let Some(stack) = &record.stack {
+        object_id("stack.onto", &stack.onto)?;
+        if stack.tips.len() > MAX_LIST_ENTRIES {
+            return Err(format!("its stack.tips has {} entries, more than {MAX_LIST_ENTRIES}", stack.tips.len()));
+        }
+        for (dep, tip) in &stack.tips {
+            crate::names::validate_task_name(dep).map_err(|err| format!("its stack.tips {}", err.message))?;
+            object_id("stack.tips", tip)?;
+        }
+    }
     validate_worktree(record, expect)?;
     for dep in &record.after {
         crate::names::validate_task_name(dep).map_err(|err| format!("its dependency {}", err.message))?;
@@ -250,6 +282,23 @@ impl TaskRecord {
         let mut bytes = serde_json::to_vec_pretty(self).expect("records serialise");
         bytes.push(b'\n');
         bytes
+    }
+
+    /// The commit the task's own work starts from: where it was stacked, else its base.
+    pub fn start_commit(&self) -> Option<gix::ObjectId> {
+        let hex = self.stack.as_ref().map_or(&self.base_commit, |stack| &stack.onto);
+        gix::ObjectId::from_hex(hex.as_bytes()).ok()
+    }
+
+    /// Where the task was stacked and the dependency tips recorded then: commits it holds
+    /// that are its dependencies' work (the merge of several included), even after a
+    /// dependency's branch moved or was deleted.
+    pub fn stacked_tips(&self) -> Vec<gix::ObjectId> {
+        self.stack
+            .iter()
+            .flat_map(|stack| std::iter::once(&stack.onto).chain(stack.tips.values()))
+            .filter_map(|hex| gix::ObjectId::from_hex(hex.as_bytes()).ok())
+            .collect()
     }
 
     /// The branch name without `refs/heads/`.
@@ -448,6 +497,24 @@ mod tests {
     }
 
     #[test]
+    fn a_stack_round_trips_and_keeps_its_unknown_fields() {
+        let json = br#"{"version":1,"name":"api","branch":"refs/heads/agent/api","base_ref":"refs/heads/main",
+            "base_commit":"1111111111111111111111111111111111111111","worktree":"/tmp/x/api","created_ms":5,
+            "state":"active","after":["db"],"stack":{"onto":"2222222222222222222222222222222222222222",
+            "tips":{"db":"2222222222222222222222222222222222222222"},"later":true}}"#;
+        let record = parse_record("api", json, &Expect::fixed("agent/", "/tmp/x")).unwrap();
+        let onto = gix::ObjectId::from_hex(b"2222222222222222222222222222222222222222").unwrap();
+        assert_eq!(record.start_commit(), Some(onto), "its work starts where it was stacked");
+        assert_eq!(record.stacked_tips(), [onto, onto]);
+        let again: serde_json::Value = serde_json::from_slice(&record.to_bytes()).unwrap();
+        assert_eq!(again["stack"]["later"], true);
+        // Without a stack, the work starts at the base, and nothing is written.
+        let plain = parse_record("db", &with("name", "db".into()), &Expect::fixed("agent/", "/tmp/x")).unwrap();
+        assert_eq!(plain.start_commit(), gix::ObjectId::from_hex(b"1111111111111111111111111111111111111111").ok());
+        assert!(!String::from_utf8(plain.to_bytes()).unwrap().contains("stack"));
+    }
+
+    #[test]
     fn rejects_records_from_the_future_or_for_another_task() {
         let expect = Expect::fixed("agent/", "/tmp/x");
         let future = br#"{"version":99,"name":"db","branch":"b","base_ref":null,"base_commit":"0","worktree":"/","created_ms":0,"state":"active"}"#;
@@ -491,6 +558,17 @@ mod tests {
         corrupt("brief", "a\u{0}b".into(), "NUL");
         corrupt("command", serde_json::json!(["sh", "-c\u{0}"]), "NUL");
         corrupt("scope", serde_json::Value::Array(vec!["x".into(); 1001]), "more than 1000");
+        corrupt("stack", serde_json::json!({"onto": "HEAD"}), "not an object id");
+        corrupt(
+            "stack",
+            serde_json::json!({"onto": "1111111111111111111111111111111111111111", "tips": {"../x": "1111111111111111111111111111111111111111"}}),
+            "stack.tips",
+        );
+        corrupt(
+            "stack",
+            serde_json::json!({"onto": "1111111111111111111111111111111111111111", "tips": {"db": "main"}}),
+            "not an object id",
+        );
     }
 
     #[test]

@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use gix::ObjectId;
 use serde::Serialize;
 
 use super::Context;
 use crate::cli::IntegrateArgs;
 use crate::error::{Exit, bad_input, refused};
-use crate::integrate::{Options, ResolveRule, Skipped, Step, StepStatus, Strategy};
+use crate::integrate::{Event, Options, ResolveRule, Skipped, Step, StepStatus, Strategy, TestAt};
 use crate::output::{GlobalArgs, Style, Ui, paint};
 use crate::state::{self, TaskRecord, TaskState};
 
@@ -32,12 +33,38 @@ struct Report<'a> {
     version: u32,
     target: TargetReport,
     strategy: Strategy,
+    /// When the tests ran: after each merge, or at the end with bisection.
+    test_at: TestAt,
     dry_run: bool,
     landed: bool,
     steps: &'a [Step],
     skipped: &'a [Skipped],
     /// Done tasks not integrated because something about them is wrong (default selection only).
     left_out: &'a [LeftOut],
+    /// `--push`: where the landed destination was pushed.
+    pushed: Option<Pushed>,
+    /// With --branch: the pull request to open next (when `gh` is installed).
+    pull_request: Option<PullRequest>,
+}
+
+/// A push after landing.
+#[derive(Debug, Serialize)]
+struct Pushed {
+    remote: String,
+    #[serde(rename = "ref")]
+    full_ref: String,
+    commit: String,
+    /// The lease: what the remote's branch had to be (`null`: it had to be absent).
+    expected: Option<String>,
+}
+
+/// The next step for an integration branch: `gh pr create` with a body naming each task.
+#[derive(Debug, Serialize)]
+struct PullRequest {
+    command: Vec<String>,
+    /// The body: the tasks, their briefs and acceptance criteria (also in `body_file`).
+    body: String,
+    body_file: PathBuf,
 }
 
 /// A done task the default selection left out, and why.
@@ -225,6 +252,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         }
     }
 
+    if let Some(remote) = &args.push {
+        check_remote(repo, remote)?;
+    }
     let test = test_command(&ctx, &args)?;
     let rules = rule_commands(&ctx)?;
     let options = Options {
@@ -238,6 +268,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         rules: rules.clone(),
         identity: identity(&ctx, args.dry_run)?,
         scratch_dir: scratch_dir(&ctx)?,
+        test_at: args.test_at,
+        jobs: args.jobs.or(ctx.settings.test_jobs).unwrap_or(1) as usize,
+        retries: args.retries,
+        follow_output: args.verbose,
+        target_ref: dest_ref.clone(),
+        prepare: crate::scratch::Prepare::from_settings(repo, &ctx.settings)?,
     };
     if !args.dry_run {
         // Shown before anything runs: a command planted in a configuration file does not
@@ -265,12 +301,31 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     if !args.dry_run {
         remove_orphaned_scratch(repo, &options.scratch_dir, ui);
     }
+    // Progress as the run goes: lines above a live bar naming the running tests (on a terminal).
+    let progress = ui.progress(ordered.len() as u64, args.verbose);
+    let running = std::cell::RefCell::new(std::collections::BTreeSet::<String>::new());
+    let show = |event: Event<'_>| {
+        match &event {
+            Event::TestStarted { task, .. } => {
+                running.borrow_mut().insert(task.to_string());
+            }
+            Event::Step { position, step, .. } => {
+                running.borrow_mut().remove(&step.task);
+                progress.set_done(*position as u64);
+            }
+            Event::Bisecting { .. } | Event::Scratch(_) => {}
+        }
+        let now: Vec<String> = running.borrow().iter().cloned().collect();
+        progress.doing(if now.is_empty() { String::new() } else { format!("testing {}", now.join(", ")) });
+        // Every event gets its line too: a log read later has only the lines.
+        progress.line(progress_line(&event));
+    };
     let outcome = if args.dry_run {
         // In memory only: nothing the dry run computes reaches the object database.
         let memory_repo = repo.clone().with_object_memory();
-        crate::integrate::run(&memory_repo, start, &ordered, &options)?
+        crate::integrate::run(&memory_repo, start, &ordered, &options, &show)?
     } else {
-        crate::integrate::run(repo, start, &ordered, &options)?
+        crate::integrate::run(repo, start, &ordered, &options, &show)?
     };
 
     // The last safe point: a signal up to here leaves the target and the notes as they were.
@@ -278,6 +333,16 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     let landed = write_results(repo, &args, &dest_ref, dest_before, start, &records, &outcome)?;
     // Said as it is: a test command (or anyone) may have moved the destination meanwhile.
     let current = crate::git::ref_target(repo, &dest_ref)?;
+    let pushed = match (&args.push, landed) {
+        (Some(remote), true) => Some(push(repo, ui, remote, &dest_ref, dest_before, outcome.head)?),
+        _ => None,
+    };
+    let pull_request = match (&args.branch, landed || current.is_some()) {
+        (Some(_), true) if which::which("gh").is_ok() && !args.dry_run => {
+            Some(pull_request(repo, &target_name, &dest_name, &ordered, &outcome.integrated)?)
+        }
+        _ => None,
+    };
 
     let report = Report {
         version: 1,
@@ -290,11 +355,14 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
             moved_by_others: !landed && current != dest_before,
         },
         strategy: args.strategy,
+        test_at: args.test_at,
         dry_run: args.dry_run,
         landed,
         steps: &outcome.steps,
         skipped: &outcome.skipped,
         left_out: &left_out,
+        pushed,
+        pull_request,
     };
     if ui.json {
         ui.json_data(&report);
@@ -496,26 +564,10 @@ fn refuse_worktree_config(ctx: &Context, key: &str, origin: &crate::settings::Or
 /// user's committer identity; like git, no identity is refused. git-agent's fallback identity
 /// (for reflogs and records) is only good for a dry run, whose commits stay in memory.
 fn identity(ctx: &Context, dry_run: bool) -> anyhow::Result<gix::actor::Signature> {
-    let repo = &ctx.repo;
-    if let Some(id) = &ctx.settings.identity {
-        let time = crate::git::signature(repo)?.time;
-        return Ok(gix::actor::Signature { name: id.name.as_str().into(), email: id.email.as_str().into(), time });
+    match ctx.commit_identity("integrate") {
+        Err(_) if dry_run => crate::git::signature(&ctx.repo),
+        identity => identity,
     }
-    if let Some(signature) = crate::git::user_committer(repo)? {
-        return Ok(signature);
-    }
-    if dry_run {
-        return crate::git::signature(repo);
-    }
-    Err(refused(
-        "Committer identity unknown: integrate would write commits on your branches without knowing who you are",
-    )
-    .hint(
-        "tell git who you are: git config --global user.name \"Your Name\" and \
-         git config --global user.email you@example.com; or set git config agent.identity \"Name <email>\" \
-         for git-agent's integration commits",
-    )
-    .into())
 }
 
 /// Scratch worktrees of integrate runs that were killed go first; failing that is only a warning.
@@ -539,6 +591,116 @@ fn scratch_dir(ctx: &Context) -> anyhow::Result<PathBuf> {
     ctx.worktree_root()
 }
 
+/// `--push REMOTE` must name a configured remote (checked before anything runs).
+fn check_remote(repo: &gix::Repository, remote: &str) -> anyhow::Result<()> {
+    let known = repo.remote_names().iter().any(|name| &name[..] == remote.as_bytes());
+    if remote.starts_with('-') || !known {
+        return Err(bad_input(format!("--push {remote:?}: no such remote"))
+            .hint("name a configured remote (`git remote -v` lists them)")
+            .into());
+    }
+    Ok(())
+}
+
+/// Pushes the landed destination with a lease on its value before the run: if the remote's
+/// branch is anywhere else (someone pushed meanwhile, or local commits were never pushed),
+/// git refuses and nothing is overwritten (exit 4; the local landing stays).
+fn push(
+    repo: &gix::Repository,
+    ui: &Ui,
+    remote: &str,
+    dest_ref: &str,
+    before: Option<ObjectId>,
+    after: ObjectId,
+) -> anyhow::Result<Pushed> {
+    let expected = before.map(|id| id.to_string());
+    let url = repo
+        .find_remote(remote)
+        .ok()
+        .and_then(|r| r.url(gix::remote::Direction::Push).map(|u| u.to_bstring().to_string()))
+        .unwrap_or_default();
+    ui.status(format!(
+        "pushing {dest_ref} to {remote} ({url}) with a lease on {}",
+        expected.as_deref().unwrap_or("its absence")
+    ));
+    let lease = format!("--force-with-lease={dest_ref}:{}", expected.as_deref().unwrap_or(""));
+    let refspec = format!("{after}:{dest_ref}");
+    let dir = repo.workdir().unwrap_or_else(|| repo.git_dir());
+    let outcome = crate::process::git(dir, &["push", "--porcelain", "--quiet", &lease, "--", remote, &refspec])?
+        .capture(crate::process::Capture::Tail(8192))
+        .run()?;
+    if !outcome.status.success() {
+        return Err(crate::error::Fail::new(
+            Exit::Race,
+            format!(
+                "{dest_ref} landed here, but the push to {remote} was refused: {}",
+                outcome.output_tail_lossy().trim()
+            ),
+        )
+        .hint(format!("fetch from {remote}, look at what is there, and push by hand (git push {remote} {dest_ref})"))
+        .into());
+    }
+    Ok(Pushed { remote: remote.to_owned(), full_ref: dest_ref.to_owned(), commit: after.to_string(), expected })
+}
+
+/// The `gh pr create` command for an integration branch, and its body (written to a file
+/// under the repository's git directory, `agent/pr/<branch>.md`).
+fn pull_request(
+    repo: &gix::Repository,
+    target: &str,
+    branch: &str,
+    ordered: &[TaskRecord],
+    integrated: &[crate::integrate::Integrated],
+) -> anyhow::Result<PullRequest> {
+    let landed: Vec<&TaskRecord> = ordered.iter().filter(|t| integrated.iter().any(|i| i.task == t.name)).collect();
+    let mut body = String::from("Integrated by git-agent, in dependency order:\n");
+    for task in &landed {
+        body.push_str(&format!("\n## {}\n", task.name));
+        if !task.brief.trim().is_empty() {
+            body.push_str(&format!("\n{}\n", task.brief.trim()));
+        }
+        if !task.acceptance.is_empty() {
+            body.push_str("\nAcceptance criteria:\n");
+            for criterion in &task.acceptance {
+                body.push_str(&format!("- [ ] {}\n", criterion.trim()));
+            }
+        }
+    }
+    let body_file = crate::layout::pull_request_body(&crate::git::normalise_path(repo.common_dir()), branch);
+    if let Some(dir) = body_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&body_file, &body).with_context(|| format!("cannot write {}", body_file.display()))?;
+    let names: Vec<&str> = landed.iter().map(|t| t.name.as_str()).collect();
+    let command = vec![
+        "gh".to_owned(),
+        "pr".to_owned(),
+        "create".to_owned(),
+        "--base".to_owned(),
+        target.to_owned(),
+        "--head".to_owned(),
+        branch.to_owned(),
+        "--title".to_owned(),
+        format!("Integrate {}", names.join(", ")),
+        "--body-file".to_owned(),
+        body_file.display().to_string(),
+    ];
+    Ok(PullRequest { command, body, body_file })
+}
+
+/// A progress line on stderr, as the run goes: `[3/8] testing api ...`, then
+/// `[3/8] ok api merged 1a2b3c4 [test 41 s]`.
+fn progress_line(event: &Event<'_>) -> String {
+    match event {
+        Event::TestStarted { position, total, task } => format!("[{position}/{total}] testing {task} ..."),
+        Event::Bisecting { steps } => {
+            format!("the end result failed its test: bisecting the {steps} steps for the first failing one")
+        }
+        Event::Step { position, total, step } => format!("[{position}/{total}] {}", step_line(step)),
+        Event::Scratch(event) => event.to_string(),
+    }
+}
+
 /// A step status as printed: the same words as in the JSON report.
 fn status_text(status: StepStatus) -> String {
     serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
@@ -547,32 +709,7 @@ fn status_text(status: StepStatus) -> String {
 fn render(report: &Report<'_>) -> String {
     let mut out = String::new();
     for step in report.steps {
-        let mark = match step.status {
-            StepStatus::Merged | StepStatus::WouldMerge => paint("ok", Style::new().green()),
-            StepStatus::AlreadyIntegrated => paint("--", Style::new().dimmed()),
-            StepStatus::ResolvedByRule | StepStatus::WouldResolveByRule => paint("ok", Style::new().yellow()),
-            StepStatus::Skipped => paint("skip", Style::new().yellow()),
-            StepStatus::Conflict | StepStatus::TestFailed | StepStatus::WouldConflict => {
-                paint("FAIL", Style::new().red().bold())
-            }
-        };
-        let mut line = format!("{mark} {} {}", step.task, status_text(step.status));
-        if let Some(commit) = &step.commit {
-            line.push_str(&format!(" {}", &commit[..7]));
-        }
-        if let Some(rule) = &step.rule {
-            line.push_str(&format!(" (rule {rule})"));
-        }
-        if let Some(test) = &step.test {
-            let exit = test.exit.map_or("killed".to_owned(), |e| e.to_string());
-            let cached = if test.cached { ", passed before" } else { "" };
-            let timeout = if test.timed_out { ", timed out" } else { "" };
-            line.push_str(&format!(
-                " [test exit {exit}, {} ms{cached}{timeout}; git-agent {} ms]",
-                test.duration_ms, step.own_ms
-            ));
-        }
-        out.push_str(&line);
+        out.push_str(&step_line(step));
         out.push('\n');
         for path in &step.conflicts {
             out.push_str(&format!("    conflict: {path}\n"));
@@ -586,8 +723,21 @@ fn render(report: &Report<'_>) -> String {
     for skipped in report.skipped {
         out.push_str(&format!("skipped {} because {} did not land\n", skipped.task, skipped.because));
     }
+
     for left in report.left_out {
         out.push_str(&format!("left out {}: {}\n", left.task, left.why));
+    }
+    if let Some(pushed) = &report.pushed {
+        out.push_str(&format!("pushed {} to {} ({})\n", pushed.full_ref, pushed.remote, &pushed.commit[..7]));
+    }
+    if let Some(pr) = &report.pull_request {
+        let quoted: Vec<String> = pr.command.iter().map(|a| shell_quote(a)).collect();
+        if report.pushed.is_none() {
+            out.push_str(&format!("next: push {} and open a pull request:\n", report.target.name));
+        } else {
+            out.push_str("next: open a pull request:\n");
+        }
+        out.push_str(&format!("  {}\n", quoted.join(" ")));
     }
     match (&report.target.after, report.dry_run) {
         (_, true) => out.push_str(&format!("dry run: {} unchanged\n", report.target.name)),
@@ -600,4 +750,46 @@ fn render(report: &Report<'_>) -> String {
         )),
     }
     out
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+".contains(&b)) {
+        return text.to_owned();
+    }
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// One step in one line: mark, task, status, commit, rule, test.
+fn step_line(step: &Step) -> String {
+    let mark = match step.status {
+        StepStatus::Merged | StepStatus::WouldMerge => paint("ok", Style::new().green()),
+        StepStatus::AlreadyIntegrated => paint("--", Style::new().dimmed()),
+        StepStatus::ResolvedByRule | StepStatus::WouldResolveByRule => paint("ok", Style::new().yellow()),
+        StepStatus::Skipped => paint("skip", Style::new().yellow()),
+        StepStatus::Conflict | StepStatus::TestFailed | StepStatus::WouldConflict => {
+            paint("FAIL", Style::new().red().bold())
+        }
+    };
+    let mut line = format!("{mark} {} {}", step.task, status_text(step.status));
+    if let Some(commit) = &step.commit {
+        line.push_str(&format!(" {}", &commit[..7]));
+    }
+    if let Some(rule) = &step.rule {
+        line.push_str(&format!(" (rule {rule})"));
+    }
+    if let Some(test) = &step.test {
+        let exit = test.exit.map_or("killed".to_owned(), |e| e.to_string());
+        let cached = if test.cached { ", passed before" } else { "" };
+        let timeout = if test.timed_out { ", timed out" } else { "" };
+        let attempts = match test.attempts {
+            0 | 1 => String::new(),
+            n => format!(", {n} attempts"),
+        };
+        line.push_str(&format!(
+            " [test exit {exit}, {} ms{cached}{timeout}{attempts}; git-agent {} ms]",
+            test.duration_ms, step.own_ms
+        ));
+    }
+    line
 }

@@ -64,6 +64,9 @@ fn render(rows: &[Row], now: i64) -> String {
         if let Some(drift) = row.base_drift.filter(|d| *d > 0 && row.state != RowState::Integrated) {
             notes.push(format!("base moved +{drift}"));
         }
+        if row.dependency_moved && row.state != RowState::Integrated {
+            notes.push("dependency moved".to_owned());
+        }
         if !row.out_of_scope.is_empty() {
             let shown: Vec<String> = row.out_of_scope.iter().take(3).map(|p| p.to_string()).collect();
             let more = if row.out_of_scope.len() > 3 { ", ..." } else { "" };

@@ -8,6 +8,7 @@ pub mod done;
 pub mod integrate;
 pub mod list;
 pub mod prune;
+pub mod restack;
 pub mod setup;
 pub mod show;
 pub mod spawn;
@@ -34,6 +35,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Prune(args)) => prune::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
+        Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
         Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
@@ -50,6 +52,7 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Integrate(_)
             | AgentCommand::Prune(_)
             | AgentCommand::Done(_)
+            | AgentCommand::Restack(_)
             | AgentCommand::External(_)
     )
 }

@@ -33,6 +33,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         worktree_root: ctx.worktree_root()?,
         copy: ctx.settings.copy.clone(),
         disposable: ctx.settings.disposable.clone(),
+        scratch: args.scratch,
     };
     let report = crate::ops::prune::prune(repo, &entries, &options)?;
     for warning in &report.warnings {
@@ -48,7 +49,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
     } else {
         ui.data(&render(&report));
         if report.tasks.is_empty() && report.cleaned.is_empty() {
-            ui.status("nothing to prune: no task is integrated (name tasks, or use --all)");
+            ui.status(if args.scratch {
+                "nothing to prune: no idle integrate slot"
+            } else {
+                "nothing to prune: no task is integrated (name tasks, or use --all)"
+            });
         }
     }
     Ok(exit_of(&report))

@@ -34,6 +34,12 @@ fn render(record: &TaskRecord) -> String {
         record.base_ref.as_deref().map_or("(detached)", |b| b.trim_start_matches("refs/heads/")),
         &record.base_commit
     ));
+    if let Some(stack) = &record.stack {
+        // Where an agent's own work starts: `git log <onto>..` shows it.
+        let on: Vec<String> = stack.tips.keys().cloned().collect();
+        let on = if on.is_empty() { "no dependency's work yet".to_owned() } else { on.join(" and ") };
+        out.push_str(&format!("{} on {on} ({})\n", heading("stacked"), stack.onto));
+    }
     out.push_str(&format!("{} {}\n", heading("worktree"), record.worktree.display()));
     if let Some(exit) = record.agent_exit {
         out.push_str(&format!("{} {} (exit {exit})\n", heading("agent"), record.command.join(" ")));

@@ -35,6 +35,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         brief: read_brief(&args)?,
         acceptance: args.acceptance.clone(),
         command: args.command.clone(),
+        stack: stack_choice(&args),
     };
     let ctx = Context::open(global)?;
     if !args.check {
@@ -43,9 +44,10 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
     let prepared = prepare(&ctx, &request, &HashSet::new())?;
     if args.check {
         ui.status(format!(
-            "ok: task {:?} can be spawned at {} in {}",
+            "ok: task {:?} can be spawned at {}{} in {}",
             request.name,
             crate::git::short_id(&prepared.base_commit),
+            stacked_note(&prepared.stacked_on.iter().map(|d| d.task.clone()).collect::<Vec<_>>()),
             prepared.record.worktree.display()
         ));
         return Ok(Exit::Success);
@@ -68,6 +70,20 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
     drop(claim);
     report(ui, &spawned);
     Ok(exit)
+}
+
+/// `--stack` / `--from-base`, else `None`: `agent.stack` decides.
+fn stack_choice(args: &SpawnArgs) -> Option<bool> {
+    match (args.stack, args.from_base) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    }
+}
+
+/// ", stacked on db and ui" when the task starts on dependencies' work.
+fn stacked_note(deps: &[String]) -> String {
+    if deps.is_empty() { String::new() } else { format!(", stacked on {}", deps.join(" and ")) }
 }
 
 fn read_brief(args: &SpawnArgs) -> anyhow::Result<String> {
@@ -106,11 +122,12 @@ fn report(ui: &Ui, spawned: &Spawned) {
         return;
     }
     ui.status(format!(
-        "spawned task {}: branch {} at {}{}",
+        "spawned task {}: branch {} at {}{}{}",
         spawned.task,
         spawned.branch,
-        &spawned.base_commit[..7],
+        &spawned.start_commit[..7],
         spawned.base_ref.as_deref().map(|b| format!(" ({})", b.trim_start_matches("refs/heads/"))).unwrap_or_default(),
+        stacked_note(&spawned.stacked_on),
     ));
     // The worktree path is the data: `cd "$(git agent spawn db -q)"` works.
     ui.data(&format!("{}\n", spawned.worktree.display()));
@@ -161,6 +178,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
                 brief: task.brief.clone(),
                 acceptance: task.acceptance.clone(),
                 command: task.command.clone(),
+                stack: stack_choice(args),
             }
         })
         .collect();
@@ -185,14 +203,25 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
     }
 
     let mut created = Vec::new();
-    for request in &requests {
+    // A bar under the lines on a terminal: a plan's spawns (checkouts, setups) take a while.
+    let progress = ui.progress(requests.len() as u64, false);
+    for (position, request) in requests.iter().enumerate() {
+        progress.doing(format!("spawning {}", request.name));
         let options = CreateOptions { run_setup: !args.no_setup, quiet: ui.quiet };
         let result = prepare(&ctx, request, &planned)
             .and_then(|prepared| create(&ctx, prepared, options, &mut |event| show(ui, event)))
             .map(|(spawned, _claim)| spawned);
         match result {
             Ok(spawned) => {
-                ui.status(format!("spawned task {} in {}", spawned.task, spawned.worktree.display()));
+                progress.line(format!(
+                    "[{}/{}] spawned task {} in {}{}",
+                    position + 1,
+                    requests.len(),
+                    spawned.task,
+                    spawned.worktree.display(),
+                    stacked_note(&spawned.stacked_on)
+                ));
+                progress.set_done(position as u64 + 1);
                 created.push(spawned);
             }
             Err(err) => {
@@ -205,6 +234,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
             }
         }
     }
+    drop(progress);
     if ui.json {
         ui.json_data(&serde_json::json!({ "version": 1, "spawned": created }));
     } else {

@@ -21,6 +21,8 @@ pub struct Followed {
     after: ObjectId,
     /// The index as written for `after`: an undo only touches an index nobody changed since.
     written: Vec<u8>,
+    /// The command that moved it, for the messages.
+    command: &'static str,
 }
 
 /// Brings the worktree at `worktree`, where `branch` is checked out at `before`, to `after`,
@@ -30,61 +32,84 @@ pub struct Followed {
 /// than git, on purpose) is where the new commit puts one. Refuses (exit 3) or reports a
 /// held lock (exit 4) without changing anything.
 pub fn follow(worktree: &Path, branch: &str, before: ObjectId, after: ObjectId) -> anyhow::Result<Followed> {
+    follow_by(worktree, branch, before, after, INTEGRATE)
+}
+
+/// Which command moves the branch, for its messages: integrate lands, restack moves a task.
+#[derive(Debug, Clone, Copy)]
+pub struct Mover {
+    pub command: &'static str,
+    /// What did not happen when the worktree cannot follow.
+    pub nothing_done: &'static str,
+}
+
+pub const INTEGRATE: Mover = Mover { command: "integrate", nothing_done: "nothing was landed" };
+pub const RESTACK: Mover = Mover { command: "restack", nothing_done: "the branch was not moved" };
+
+/// [`follow`], with the messages of `mover`.
+pub fn follow_by(
+    worktree: &Path,
+    branch: &str,
+    before: ObjectId,
+    after: ObjectId,
+    mover: Mover,
+) -> anyhow::Result<Followed> {
+    let Mover { command, nothing_done } = mover;
     let repo = open_worktree_for_status(worktree)?;
     let index = repo.index_path();
-    let lock = lock_index(&index, worktree)?;
+    let lock = lock_index(&index, worktree, command)?;
     let head = repo.head_name()?.map(|name| name.as_bstr().to_owned());
     if head.as_ref().map(|h| h.as_bstr()) != Some(branch.as_bytes().as_bstr()) {
         return Err(race(format!(
-            "nothing was landed: {branch} is no longer checked out in {}, as it was when the run started",
+            "{nothing_done}: {branch} is no longer checked out in {}, as it was when the run started",
             worktree.display()
         ))
-        .hint("look at what changed, then run integrate again")
+        .hint(format!("look at what changed, then run {command} again"))
         .into());
     }
     let now = repo.head_id()?.detach();
     if now != before {
         return Err(race(format!(
-            "nothing was landed: {branch} moved during the run, not by git-agent (now {}; checked out in {})",
+            "{nothing_done}: {branch} moved during the run, not by git-agent (now {}; checked out in {})",
             short_id(&now),
             worktree.display()
         ))
-        .hint("look at what changed, then run integrate again")
+        .hint(format!("look at what changed, then run {command} again"))
         .into());
     }
     if has_changes(&repo)? {
         return Err(refused(format!(
             "{branch} is checked out in {} and has uncommitted changes or untracked files now (they appeared \
-             during the run); nothing was landed",
+             during the run); {nothing_done}",
             worktree.display()
         ))
-        .hint("commit or stash them there, then run integrate again")
+        .hint(format!("commit or stash them there, then run {command} again"))
         .into());
     }
     if let Some(path) = first_untracked_in_the_way(&repo, worktree, before, after)? {
         return Err(refused(format!(
             "{branch} is checked out in {} and the new commit would overwrite {}, which git does not track \
-             (an ignored file?); nothing was landed",
+             (an ignored file?); {nothing_done}",
             worktree.display(),
             path.display()
         ))
-        .hint("move that file away, then run integrate again")
+        .hint(format!("move that file away, then run {command} again"))
         .into());
     }
     crate::pause::point("integrate-worktree-update");
     let written = two_tree_checkout(&repo, worktree, &index, before, after).map_err(|err| {
         refused(format!("{branch} is checked out in {}, which cannot follow: {err:#}", worktree.display()))
-            .hint("nothing was landed; make the worktree clean, then run integrate again")
+            .hint(format!("{nothing_done}; make the worktree clean, then run {command} again"))
     })?;
     commit_index(lock, &written)?;
-    Ok(Followed { worktree: worktree.to_owned(), index, before, after, written })
+    Ok(Followed { worktree: worktree.to_owned(), index, before, after, written, command })
 }
 
 impl Followed {
     /// Takes the worktree and index back to `before`, unless someone changed the index since
     /// (then it is left alone, and the error says so).
     pub fn undo(self) -> anyhow::Result<()> {
-        let lock = lock_index(&self.index, &self.worktree)?;
+        let lock = lock_index(&self.index, &self.worktree, self.command)?;
         let now = std::fs::read(&self.index).with_context(|| format!("cannot read {}", self.index.display()))?;
         if now != self.written {
             anyhow::bail!("its index changed meanwhile, so it was left as it is");
@@ -95,14 +120,14 @@ impl Followed {
     }
 }
 
-fn lock_index(index: &Path, worktree: &Path) -> anyhow::Result<gix::lock::File> {
+fn lock_index(index: &Path, worktree: &Path, command: &str) -> anyhow::Result<gix::lock::File> {
     gix::lock::File::acquire_to_update_resource(index, gix::lock::acquire::Fail::Immediately, None, 0).map_err(|err| {
         race(format!(
             "cannot take {}.lock ({err}): another git process is working in {}",
             index.display(),
             worktree.display()
         ))
-        .hint("wait for it to finish and run integrate again; if none is running, remove that lock file")
+        .hint(format!("wait for it to finish and run {command} again; if none is running, remove that lock file"))
         .into()
     })
 }

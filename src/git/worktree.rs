@@ -450,3 +450,24 @@ pub fn first_reflog_message(repo: &gix::Repository, name: &str) -> anyhow::Resul
     let first = entries.into_iter().next().transpose()?;
     Ok(first.map(|line| line.message.to_str_lossy().into_owned()))
 }
+
+/// Copies a file, a symlink (as a symlink) or a directory tree (agent.copy files into a new
+/// worktree or a scratch slot).
+pub fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
+    let meta = from.symlink_metadata()?;
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    if meta.file_type().is_symlink() {
+        return std::os::unix::fs::symlink(std::fs::read_link(from)?, to);
+    }
+    if meta.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    std::fs::copy(from, to).map(|_| ())
+}

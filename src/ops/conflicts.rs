@@ -126,7 +126,14 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Result
                             head,
                             scope: record.scope.clone(),
                             after: record.after.clone(),
-                            dependency_tips: record.after.iter().filter_map(|dep| tips.get(dep).copied()).collect(),
+                            // Where it was stacked too: that work stays its dependencies'
+                            // after their branches moved on or were deleted.
+                            dependency_tips: record
+                                .after
+                                .iter()
+                                .filter_map(|dep| tips.get(dep).copied())
+                                .chain(record.stacked_tips().into_iter().filter(|tip| repo.has_object(tip)))
+                                .collect(),
                         });
                     }
                 }

@@ -49,6 +49,12 @@ pub struct Row {
     pub last_commit_unix: Option<i64>,
     pub base_drift: Option<usize>,
     pub out_of_scope: Vec<JsonPath>,
+    /// Stacked tasks: the dependencies' work it started on (or merged) is not counted in
+    /// `ahead` and `files_changed`; these are the commits it holds of that work.
+    pub inherited_commits: Option<usize>,
+    /// A stacked task whose dependencies have work its branch lacks: `git agent restack`
+    /// would move it.
+    pub dependency_moved: bool,
     pub worktree: Option<PathBuf>,
     pub worktree_missing: bool,
     /// The task's agent is running right now (its spawn holds the task's claim).
@@ -98,6 +104,8 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         last_commit_unix: None,
         base_drift: None,
         out_of_scope: Vec::new(),
+        inherited_commits: None,
+        dependency_moved: false,
         worktree: None,
         worktree_missing: false,
         running: false,
@@ -119,15 +127,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
     row.worktree = Some(worktree.clone());
     row.agent_exit = record.agent_exit;
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
-    // The branches of the tasks it depends on: a file it only inherited from one of them is
-    // that task's change, never outside this one's scope.
-    let dependency_branches: Vec<&str> = record
-        .after
-        .iter()
-        .filter_map(|dep| entries.iter().find(|e| &e.name == dep))
-        .filter_map(|e| e.record.as_ref().ok().map(|r| r.branch.as_str()))
-        .collect();
-    if let Err(err) = fill_branch_facts(repo, record, &dependency_branches, &mut row) {
+    if let Err(err) = fill_branch_facts(repo, record, entries, &mut row) {
         row.problems.push(format!("{err:#}"));
     }
     row.worktree_missing = !worktree.is_dir();
@@ -146,7 +146,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
 fn fill_branch_facts(
     repo: &gix::Repository,
     record: &TaskRecord,
-    dependency_branches: &[&str],
+    entries: &[TaskEntry],
     row: &mut Row,
 ) -> anyhow::Result<()> {
     let base_commit = ObjectId::from_hex(record.base_commit.as_bytes())
@@ -160,25 +160,49 @@ fn fill_branch_facts(
         Some(base_ref) => crate::git::ref_target(repo, base_ref)?.unwrap_or(base_commit),
         None => base_commit,
     };
-    row.ahead = Some(crate::git::count_only_in(repo, head, target)?);
+    // The tips of the tasks it depends on, now and where it was stacked on them: commits and
+    // files it only inherited from them are their work, not this task's (not ahead, not
+    // changed, never outside its scope).
+    let dependencies = crate::stack::dependency_tips(repo, &record.after, entries)?;
+    let mut tips: Vec<ObjectId> = dependencies.iter().map(|dep| dep.tip).collect();
+    tips.extend(record.stacked_tips().into_iter().filter(|tip| repo.has_object(tip)));
+    let ahead_of_target = crate::git::count_only_in(repo, head, target)?;
+    let own_commits = if tips.is_empty() { ahead_of_target } else { count_own(repo, head, target, &tips)? };
+    let inherited_commits = ahead_of_target - own_commits;
+    row.ahead = Some(own_commits);
+    if record.stack.is_some() || inherited_commits > 0 {
+        row.inherited_commits = Some(inherited_commits);
+    }
     row.behind = Some(crate::git::count_only_in(repo, target, head)?);
     row.base_drift =
         Some(if repo.has_object(base_commit) { crate::git::count_only_in(repo, target, base_commit)? } else { 0 });
     row.last_commit_unix = Some(crate::git::commit_time(repo, head)?);
     let merge_base = crate::git::merge_base(repo, head, target)?.unwrap_or(base_commit);
     let changed = crate::git::changed_paths(repo, merge_base, head)?;
-    row.files_changed = Some(changed.len());
-    let outside: Vec<BString> =
-        changed.into_iter().filter(|path| !crate::scope::contains(&record.scope, path.as_ref())).collect();
-    let mut tips = Vec::new();
-    for branch in dependency_branches {
-        tips.extend(crate::git::ref_target(repo, branch)?);
-    }
-    let inherited = if tips.is_empty() || outside.is_empty() {
+    let inherited = if tips.is_empty() {
         Default::default()
     } else {
-        crate::git::inherited_paths(repo, head, merge_base, &tips, outside.iter())?
+        crate::git::inherited_paths(repo, head, merge_base, &tips, changed.iter())?
     };
-    row.out_of_scope = outside.into_iter().filter(|path| !inherited.contains(path)).map(JsonPath).collect();
+    let own: Vec<BString> = changed.into_iter().filter(|path| !inherited.contains(path)).collect();
+    row.files_changed = Some(own.len());
+    // An integrated task is not restacked: new work goes to a new task.
+    row.dependency_moved =
+        record.state != TaskState::Integrated && crate::stack::dependency_moved(repo, record, head, &dependencies)?;
+    let outside: Vec<BString> =
+        own.into_iter().filter(|path| !crate::scope::contains(&record.scope, path.as_ref())).collect();
+    row.out_of_scope = outside.into_iter().map(JsonPath).collect();
     Ok(())
+}
+
+/// How many commits on `head` are neither on `target` nor its dependencies' work (reachable
+/// from one of their `tips`, as they are now or as the task was stacked on them).
+fn count_own(repo: &gix::Repository, head: ObjectId, target: ObjectId, tips: &[ObjectId]) -> anyhow::Result<usize> {
+    let mut own = 0;
+    let hidden: Vec<ObjectId> = std::iter::once(target).chain(tips.iter().copied()).collect();
+    for info in repo.rev_walk([head]).with_hidden(hidden).all()? {
+        info?;
+        own += 1;
+    }
+    Ok(own)
 }

@@ -4,6 +4,7 @@
 pub mod conflicts;
 pub mod list;
 pub mod prune;
+pub mod restack;
 pub mod spawn;
 
 use std::path::PathBuf;
@@ -75,6 +76,29 @@ impl Context {
             .map_err(|why| refused(format!("the record of task {name:?} is corrupt: {why}")))?;
         entry.record = Ok(record.clone());
         Ok((entry, record))
+    }
+
+    /// Who commits git-agent writes on the user's branches are by (spawn's merge of several
+    /// dependencies, restack's replayed commits): `agent.identity`, else the user's committer
+    /// identity; like git, no identity is refused (exit 3). integrate too, whose dry run
+    /// falls back to git-agent's own identity (its commits stay in memory).
+    pub fn commit_identity(&self, why: &str) -> anyhow::Result<gix::actor::Signature> {
+        let repo = &self.repo;
+        if let Some(id) = &self.settings.identity {
+            let time = crate::git::signature(repo)?.time;
+            return Ok(gix::actor::Signature { name: id.name.as_str().into(), email: id.email.as_str().into(), time });
+        }
+        if let Some(signature) = crate::git::user_committer(repo)? {
+            return Ok(signature);
+        }
+        Err(refused(format!(
+            "Committer identity unknown: {why} would write commits on your branches without knowing who you are"
+        ))
+        .hint(
+            "tell git who you are: git config --global user.name \"Your Name\" and \
+                 git config --global user.email you@example.com; or set git config agent.identity \"Name <email>\"",
+        )
+        .into())
     }
 
     /// The task named, or the one whose worktree we are in.

@@ -36,6 +36,8 @@ pub struct Options {
     pub copy: Vec<String>,
     /// `agent.disposable`: ignored files that may go without asking.
     pub disposable: Vec<String>,
+    /// `--scratch`: remove every idle integrate slot, and leave the tasks alone.
+    pub scratch: bool,
 }
 
 /// What happened to one task.
@@ -148,6 +150,10 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
             ));
         }
     }
+    prune_slots(repo, options, &mut report)?;
+    if options.scratch {
+        return Ok(report);
+    }
     // Every record's worktree path: a record naming another task's worktree is never acted on.
     let recorded: Vec<(String, PathBuf)> = entries
         .iter()
@@ -179,6 +185,26 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
         clean_up_damage(repo, entries, options, &mut report)?;
     }
     Ok(report)
+}
+
+/// Integrate's slots (see [`crate::scratch`]): those of deleted target branches, those whose
+/// directory was deleted by hand, and with `--scratch` every idle one. A held slot stays.
+fn prune_slots(repo: &gix::Repository, options: &Options, report: &mut Report) -> anyhow::Result<()> {
+    let slots = crate::scratch::prune_slots(repo, &options.worktree_root, options.scratch, options.dry_run)?;
+    let verb = if options.dry_run { "would remove" } else { "removed" };
+    for slot in slots.removed {
+        let branch = slot.target.strip_prefix("refs/heads/").unwrap_or(&slot.target);
+        let why = match slot.why {
+            crate::scratch::Stale::TargetGone => format!("branch {branch} is gone"),
+            crate::scratch::Stale::DirectoryGone => "its directory was deleted".to_owned(),
+            crate::scratch::Stale::Idle => "idle".to_owned(),
+        };
+        report.cleaned.push(format!("{verb} the integrate slot {} ({why})", slot.path.display()));
+    }
+    for kept in slots.kept {
+        report.warnings.push(format!("kept the integrate slot {}: {}", kept.path.display(), kept.why));
+    }
+    Ok(())
 }
 
 /// A task's report, or its report so far and the error that stopped it (boxed: it is large).
@@ -220,7 +246,7 @@ fn prune_entry(
     let branch = crate::guard::task_branch(&options.branch_prefix, &record.name);
     let tip = crate::git::ref_target(repo, &branch).map_err(unreadable)?;
     let integrated = record.state == TaskState::Integrated
-        || (tip.is_some_and(|t| Some(t) != parse_id(&record.base_commit))
+        || (tip.is_some_and(|t| Some(t) != record.start_commit())
             && is_integrated(repo, record, tip, target).map_err(unreadable)?);
     if !(named || options.all || (options.tasks.is_empty() && integrated)) {
         return Ok(None);
@@ -952,7 +978,9 @@ fn clean_up_damage(
     for registration in crate::git::registrations(repo)? {
         let Some(path) = registration.path.clone() else { continue };
         let normalised = crate::git::normalise_path(&path);
+        // A slot's registration is git-agent's own, handled by prune_slots.
         if !registration.missing
+            || registration.admin_dir.join(crate::layout::SLOT_MARKER).exists()
             || registration.locked.is_some()
             || !normalised.starts_with(&options.worktree_root)
             || owned.contains(&normalised)

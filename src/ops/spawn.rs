@@ -26,6 +26,9 @@ pub struct Request {
     pub brief: String,
     pub acceptance: Vec<String>,
     pub command: Vec<String>,
+    /// Stack on the dependencies' work (`--stack`, `Some(true)`) or start from the base
+    /// (`--from-base`, `Some(false)`); `None`: as `agent.stack` says (default: stack).
+    pub stack: Option<bool>,
 }
 
 /// A request checked against the repository: everything needed to create the task.
@@ -33,6 +36,10 @@ pub struct Prepared {
     pub record: TaskRecord,
     pub branch: FullName,
     pub base_commit: ObjectId,
+    /// Where the branch starts: the base, or where it is stacked (see [`crate::stack`]).
+    pub start_commit: ObjectId,
+    /// The dependencies it is stacked on; with several, their merge is made by [`create`].
+    pub stacked_on: Vec<crate::stack::DepTip>,
     pub root: PathBuf,
 }
 
@@ -43,6 +50,10 @@ pub struct Spawned {
     pub branch: String,
     pub base_ref: Option<String>,
     pub base_commit: String,
+    /// The commit the branch starts at: `base_commit`, or where it was stacked.
+    pub start_commit: String,
+    /// The dependencies whose work it starts on (stacked), by task name; empty: from the base.
+    pub stacked_on: Vec<String>,
     pub worktree: PathBuf,
     /// Files copied from the main worktree (agent.copy).
     pub copied: Vec<String>,
@@ -164,9 +175,66 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         agent_exit: None,
         integrated_commit: None,
         integrated_tip: None,
+        stack: None,
         unknown: Default::default(),
     };
-    Ok(Prepared { record, branch, base_commit, root })
+    let mut prepared =
+        Prepared { record, branch, base_commit, start_commit: base_commit, stacked_on: Vec::new(), root };
+    if !request.after.is_empty() && request.stack.unwrap_or(!ctx.settings.no_stack) {
+        stack_on_dependencies(ctx, &mut prepared)?;
+    }
+    Ok(prepared)
+}
+
+/// Puts a task with dependencies on their work (see [`crate::stack`]) and records where. With
+/// several dependencies that have commits, their merge is tried here in memory (so that
+/// `--check` and a plan's checks see a conflict before anything is created) and made for real
+/// by [`create`].
+fn stack_on_dependencies(ctx: &Context, prepared: &mut Prepared) -> anyhow::Result<()> {
+    let repo = &ctx.repo;
+    let entries = state::read_tasks(repo)?;
+    let tips = crate::stack::dependency_tips(repo, &prepared.record.after, &entries)?;
+    let needed = crate::stack::needed(repo, prepared.base_commit, &tips)?;
+    let name = &prepared.record.name;
+    let start = match needed.len() {
+        0 => prepared.base_commit,
+        1 => needed[0].tip,
+        _ => {
+            let signature = ctx.commit_identity("stacking on several dependencies")?;
+            let memory = repo.clone().with_object_memory();
+            match crate::stack::start(&memory, needed.clone(), &signature, name)? {
+                crate::stack::Start::On { commit, .. } => commit,
+                crate::stack::Start::Conflict { deps, conflicts } => {
+                    return Err(stack_conflict(name, &deps, &conflicts));
+                }
+            }
+        }
+    };
+    prepared.start_commit = start;
+    prepared.record.stack = Some(state::Stack {
+        onto: start.to_string(),
+        tips: needed.iter().map(|dep| (dep.task.clone(), dep.tip.to_string())).collect(),
+        unknown: Default::default(),
+    });
+    prepared.stacked_on = needed;
+    Ok(())
+}
+
+/// The dependencies' work conflicts: there is nothing to stack on.
+fn stack_conflict(
+    task: &str,
+    deps: &[crate::stack::DepTip],
+    conflicts: &[crate::conflicts::ConflictPath],
+) -> anyhow::Error {
+    let labels: Vec<&str> = deps.iter().map(|d| d.label.as_str()).collect();
+    let paths: Vec<String> = conflicts.iter().map(|c| c.path.to_string()).collect();
+    refused(format!(
+        "task {task:?} cannot be stacked on {}: their work conflicts ({})",
+        labels.join(" and "),
+        paths.join(", ")
+    ))
+    .hint("spawn it with --from-base (and merge the dependencies in the task), or resolve the conflict in one of them")
+    .into()
 }
 
 /// A branch and worktree left by a spawn of `name` that was killed (no record, the branch
@@ -237,12 +305,29 @@ pub fn create(
     // Claiming the task for the whole spawn, its undo included: of two spawns of the same task
     // one loses here, and prune leaves a task alone while it is being spawned or rolled back.
     let claim = crate::lock::claim_task(&ctx.repo, &prepared.record.name, "spawn")?;
+    let mut prepared = prepared;
+    if prepared.stacked_on.len() > 1 {
+        // The merge of several dependencies, for real this time, by the user's identity.
+        let signature = ctx.commit_identity("stacking on several dependencies")?;
+        let name = prepared.record.name.clone();
+        match crate::stack::start(&ctx.repo, prepared.stacked_on.clone(), &signature, &name)? {
+            crate::stack::Start::On { commit, .. } => {
+                prepared.start_commit = commit;
+                if let Some(stack) = &mut prepared.record.stack {
+                    stack.onto = commit.to_string();
+                }
+            }
+            crate::stack::Start::Conflict { deps, conflicts } => return Err(stack_conflict(&name, &deps, &conflicts)),
+        }
+    }
     let mut undo = Undo::default();
     let mut spawned = Spawned {
         task: prepared.record.name.clone(),
         branch: prepared.branch.shorten().to_string(),
         base_ref: prepared.record.base_ref.clone(),
         base_commit: prepared.record.base_commit.clone(),
+        start_commit: prepared.start_commit.to_string(),
+        stacked_on: prepared.stacked_on.iter().map(|dep| dep.task.clone()).collect(),
         worktree: prepared.record.worktree.clone(),
         copied: Vec::new(),
         setup: None,
@@ -277,10 +362,10 @@ fn create_steps(
     check_interrupted()?;
     crate::git::create_refs(
         repo,
-        &[(&branch, prepared.base_commit)],
+        &[(&branch, prepared.start_commit)],
         &crate::layout::spawn_reflog_message(&record.name),
     )?;
-    undo.branch = Some((prepared.branch.clone(), prepared.base_commit));
+    undo.branch = Some((prepared.branch.clone(), prepared.start_commit));
     crate::pause::point("spawn-branch-created");
     check_interrupted()?;
 
@@ -327,34 +412,11 @@ fn copy_untracked(ctx: &Context, dest: &Path) -> anyhow::Result<Vec<String>> {
         if target.symlink_metadata().is_ok() {
             continue; // Tracked in the new checkout: the branch's version wins.
         }
-        copy_recursively(&source.join(&relative), &target)
+        crate::git::copy_recursively(&source.join(&relative), &target)
             .with_context(|| format!("cannot copy {} into the new worktree", relative.display()))?;
         copied.push(crate::git::bytes_to_string(&path));
     }
     Ok(copied)
-}
-
-/// Copies a file, a symlink (as a symlink) or a directory tree.
-fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
-    let meta = from.symlink_metadata()?;
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    if meta.file_type().is_symlink() {
-        #[cfg(unix)]
-        return std::os::unix::fs::symlink(std::fs::read_link(from)?, to);
-        #[cfg(not(unix))]
-        return std::fs::copy(from, to).map(|_| ());
-    }
-    if meta.is_dir() {
-        std::fs::create_dir_all(to)?;
-        for entry in std::fs::read_dir(from)? {
-            let entry = entry?;
-            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        return Ok(());
-    }
-    std::fs::copy(from, to).map(|_| ())
 }
 
 fn agent_env(run: crate::process::Run, record: &TaskRecord) -> crate::process::Run {

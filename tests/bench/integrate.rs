@@ -166,6 +166,7 @@ fn main() {
     }
 
     let reference = scratch_reference(&b);
+    let queue = merge_queue(&b, &expected, &mut notes);
 
     // Not measured: --dry-run writes nothing, and --into main lands on main like the baseline.
     check_dry_run(&b, &mut notes);
@@ -184,7 +185,7 @@ fn main() {
     println!(
         "with a test: overhead per step = (total - {TASKS} x the test's own time) / {TASKS}, where the test's own time \
          is `sh -c CMD` run directly by this benchmark in a checkout of the same tree; the overhead includes the \
-         merge, the scratch worktree (created, updated, removed) and starting and waiting for the test"
+         merge, updating the warm scratch slot (created once, on the first run, and kept) and starting and waiting for the test"
     );
     println!(
         "  for reference, git itself: adding and removing a detached worktree of this repository {:.1} ms; checking \
@@ -209,6 +210,9 @@ fn main() {
             ms(loop_time),
             loop_time.as_secs_f64() / total.as_secs_f64()
         );
+    }
+    for line in queue {
+        println!("{line}");
     }
     for note in &notes.0 {
         println!("note: {note}");
@@ -358,10 +362,12 @@ fn restore(b: &Bench, notes: &mut Notes) {
         update.args(["update-ref", "--stdin"]);
         run_input(update, transaction.into_bytes());
     }
+    // integrate's scratch slots (<root>/.integrate/) stay between runs on purpose: warm.
     let worktrees = git(&b.home, &b.repo, &["worktree", "list", "--porcelain"]);
     if worktrees != b.worktrees {
         let known: BTreeSet<&str> = b.worktrees.lines().filter_map(|l| l.strip_prefix("worktree ")).collect();
-        for extra in worktrees.lines().filter_map(|l| l.strip_prefix("worktree ")).filter(|w| !known.contains(w)) {
+        let extras = worktrees.lines().filter_map(|l| l.strip_prefix("worktree ")).filter(|w| !known.contains(w));
+        for extra in extras.filter(|w| !w.contains("/.integrate/")) {
             notes.add(format!("a worktree was left behind after a run (removed by the benchmark): {extra}"));
             git(&b.home, &b.repo, &["worktree", "remove", "--force", "--force", extra]);
         }
@@ -413,24 +419,31 @@ struct Run {
 /// Ours: `git agent-integrate --branch BRANCH --json [--test CMD]`, timed. Any failure stops the
 /// benchmark with the tool's output.
 fn ours(b: &Bench, branch: &str, test: Option<&str>) -> Run {
+    ours_with(b, branch, test, &[], 0)
+}
+
+/// [`ours`] with more arguments, expecting exit status `code`.
+fn ours_with(b: &Bench, branch: &str, test: Option<&str>, extra: &[&str], code: i32) -> Run {
     let mut c = command(&b.home, "git", &b.repo);
     c.args(["agent-integrate", "--branch", branch, "--json"]);
     if let Some(test) = test {
         c.args(["--test", test]);
     }
+    c.args(extra);
     let shown = format!(
-        "git agent-integrate --branch {branch} --json{}",
-        test.map(|t| format!(" --test '{t}'")).unwrap_or_default()
+        "git agent-integrate --branch {branch} --json{} {}",
+        test.map(|t| format!(" --test '{t}'")).unwrap_or_default(),
+        extra.join(" ")
     );
     let (time, out) = timed(|| output_within(c, LIMIT));
     let Some(out) = out else {
         fail(b, &format!("`{shown}` took more than {} s and was killed", LIMIT.as_secs()));
     };
-    if !out.status.success() {
+    if out.status.code() != Some(code) {
         fail(
             b,
             &format!(
-                "`{shown}` exited {}\nstderr: {}\nstdout: {}",
+                "`{shown}` exited {} (expected {code})\nstderr: {}\nstdout: {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim_end(),
                 String::from_utf8_lossy(&out.stdout).trim_end()
@@ -799,4 +812,126 @@ fn git_code(home: &Path, cwd: &Path, args: &[&str]) -> (i32, String) {
     command.args(args).stderr(Stdio::null());
     let out = command.output().unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The merge queue (issue 10): parallel step tests, testing the end result, bisection
+
+/// Repetitions of each merge-queue measurement (each takes seconds: the tests sleep).
+const QUEUE_ROUNDS: usize = 3;
+
+/// A slow test that does not compete for CPU, logging each run to `log`.
+fn sleepy(log: &Path) -> String {
+    format!("echo run >> {}; sleep 1", log.display())
+}
+
+/// Like [`sleepy`], but failing once `tip` is in the tested commit's history.
+fn sleepy_failing_on(log: &Path, tip: &str) -> String {
+    format!("echo run >> {}; sleep 1; ! git merge-base --is-ancestor {tip} HEAD", log.display())
+}
+
+/// About half a second of CPU work.
+const CPU_TEST: &str = "i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done";
+
+fn runs_logged(log: &Path) -> usize {
+    let runs = std::fs::read_to_string(log).map_or(0, |text| text.lines().count());
+    let _ = std::fs::remove_file(log);
+    runs
+}
+
+/// Measures `git agent-integrate` in the merge-queue modes against the seed's recipe (merge,
+/// then test, per task) with the same test; returns the lines to print.
+fn merge_queue(b: &Bench, expected: &str, notes: &mut Notes) -> Vec<String> {
+    let log = b.home.join("queue-test-runs");
+    let mut lines = vec![format!(
+        "merge queue: {TASKS} tasks, test = `sleep 1` (a slow suite that does not compete for CPU), medians of \
+         {QUEUE_ROUNDS} alternating repetitions"
+    )];
+    let test = sleepy(&log);
+    let mut loop_times = Vec::new();
+    let mut jobs4 = Vec::new();
+    let mut end = Vec::new();
+    let mut end_runs = Vec::new();
+    for round in 0..QUEUE_ROUNDS {
+        let (time, tree) = merge_loop(b, Some(&test));
+        same_tree(b, "git merge --no-ff loop with sleep 1", &tree, expected);
+        loop_times.push(time);
+        let _ = runs_logged(&log);
+        for (extra, times) in [(&["--jobs", "4"][..], &mut jobs4), (&["--test-at", "end"][..], &mut end)] {
+            let run = ours_with(b, &format!("queue-{round}"), Some(&test), extra, 0);
+            if extra[0] == "--jobs" {
+                check_run(b, &run, Some(&test), expected, false, notes);
+            } else {
+                // Only the end result is tested: the steps before carry no test.
+                let tree = run.json["steps"][TASKS - 1]["tree"].as_str().unwrap_or_default().to_owned();
+                same_tree(b, "git agent-integrate --test-at end", &tree, expected);
+            }
+            restore(b, notes);
+            times.push(run.time);
+            if extra[0] == "--test-at" {
+                end_runs.push(runs_logged(&log));
+            } else {
+                let _ = runs_logged(&log);
+            }
+        }
+    }
+    let (baseline, jobs4, end) = (median(loop_times), median(jobs4), median(end));
+    let ratio = |ours: Duration| baseline.as_secs_f64() / ours.as_secs_f64();
+    lines.push(format!(
+        "  merge loop with the test after each merge {:.0} ms; --jobs 4 {:.0} ms: ratio {:.1}x (goal >= 3x) {}",
+        ms(baseline),
+        ms(jobs4),
+        ratio(jobs4),
+        verdict(ratio(jobs4) >= 3.0)
+    ));
+    let one_run = end_runs.iter().all(|&n| n == 1);
+    lines.push(format!(
+        "  --test-at end, all passing {:.0} ms: ratio {:.1}x (goal >= 6x) {}; test runs {end_runs:?} (goal 1) {}",
+        ms(end),
+        ratio(end),
+        verdict(ratio(end) >= 6.0),
+        verdict(one_run)
+    ));
+
+    // One failing task (the fifth): bisection names it in at most 1 + ceil(log2 8) = 4 runs.
+    let failing = &b.tasks[4].tip;
+    let test = sleepy_failing_on(&log, failing);
+    let run = ours_with(b, "queue-failing", Some(&test), &["--test-at", "end"], 1);
+    restore(b, notes);
+    let runs = runs_logged(&log);
+    let last = run.json["steps"].as_array().and_then(|s| s.last()).cloned().unwrap_or_default();
+    let named = last["task"] == "t5" && last["status"] == "test-failed";
+    lines.push(format!(
+        "  --test-at end, t5 failing: {:.0} ms, {runs} test runs (goal <= 4) {}, first failing task {} {}",
+        ms(run.time),
+        verdict(runs <= 4),
+        last["task"],
+        verdict(named)
+    ));
+
+    // A CPU-bound test: what parallel tests buy on this machine's cores.
+    let mut loop_cpu = Vec::new();
+    let mut jobs = [Vec::new(), Vec::new()];
+    for round in 0..QUEUE_ROUNDS {
+        let (time, _) = merge_loop(b, Some(CPU_TEST));
+        loop_cpu.push(time);
+        for (i, n) in ["1", "2"].iter().enumerate() {
+            let run = ours_with(b, &format!("queue-cpu-{round}-{n}"), Some(CPU_TEST), &["--jobs", n], 0);
+            restore(b, notes);
+            jobs[i].push(run.time);
+        }
+    }
+    let loop_cpu = median(loop_cpu);
+    let [one, two] = jobs.map(median);
+    lines.push(format!(
+        "  CPU-bound test (~0.5 s of shell arithmetic): merge loop {:.0} ms; --jobs 1 {:.0} ms: ratio {:.2}x; \
+         --jobs 2 {:.0} ms: ratio {:.2}x ({} cores)",
+        ms(loop_cpu),
+        ms(one),
+        loop_cpu.as_secs_f64() / one.as_secs_f64(),
+        ms(two),
+        loop_cpu.as_secs_f64() / two.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    ));
+    lines
 }

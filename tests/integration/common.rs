@@ -97,11 +97,35 @@ impl Env {
 
     /// Every ref under refs/agent and refs/heads, and the registered worktrees: the state a
     /// failed command must leave unchanged.
+    /// Integrate's scratch slots are left out: they stay, warm, after every run (see
+    /// [`held_slots`] for what must not stay).
     pub fn snapshot(&self, repo: &Path) -> String {
         let refs = self.git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"]);
-        let worktrees = self.git(repo, &["worktree", "list", "--porcelain"]);
+        let worktrees = without_slots(&self.git(repo, &["worktree", "list", "--porcelain"]));
         format!("{refs}\n{worktrees}")
     }
+}
+
+/// `git worktree list --porcelain` without integrate's scratch slots (`<root>/.integrate/`).
+pub fn without_slots(porcelain: &str) -> String {
+    porcelain
+        .split_inclusive("\n\n")
+        .filter(|block| !block.lines().next().is_some_and(|l| l.contains("/.integrate/")))
+        .collect()
+}
+
+/// The scratch slot locks held now (`.git/agent-slots/*.lock`): none once a run is over.
+pub fn held_slots(repo: &Path) -> Vec<PathBuf> {
+    let dir = repo.join(".git/agent-slots");
+    let mut held: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "lock"))
+        .collect();
+    held.sort();
+    held
 }
 
 pub fn write(path: &Path, content: &str) {

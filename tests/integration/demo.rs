@@ -43,7 +43,10 @@ fn the_demo_runs_the_whole_workflow_and_leaves_the_repository() {
     );
     assert_eq!(env.git(&dir, &["for-each-ref", "refs/agent/tasks"]), "");
     assert_eq!(env.git(&dir, &["status", "--porcelain"]), "");
-    assert_eq!(env.git(&dir, &["worktree", "list", "--porcelain"]).matches("worktree ").count(), 1);
+    // The main worktree, and integrate's warm scratch slot (released).
+    let worktrees = env.git(&dir, &["worktree", "list", "--porcelain"]);
+    assert_eq!(without_slots(&worktrees).matches("worktree ").count(), 1, "{worktrees}");
+    assert_eq!(held_slots(&dir), Vec::<std::path::PathBuf>::new());
 }
 
 #[test]

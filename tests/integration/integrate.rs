@@ -152,8 +152,9 @@ fn all_refs(env: &Env, repo: &Path) -> String {
     env.git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
 }
 
+/// The registered worktrees, integrate's warm scratch slots left out.
 fn worktrees(env: &Env, repo: &Path) -> String {
-    env.git(repo, &["worktree", "list", "--porcelain"])
+    without_slots(&env.git(repo, &["worktree", "list", "--porcelain"]))
 }
 
 /// The `worktree <path>` lines of `git worktree list --porcelain`.
@@ -388,7 +389,8 @@ fn a_failing_test_stops_the_run_and_leaves_the_target_unchanged() {
     for name in ["one", "two", "three"] {
         assert_state(&env, &repo, name, "done");
     }
-    assert_eq!(worktrees(&env, &repo), worktrees_before, "the scratch worktree is removed");
+    assert_eq!(worktrees(&env, &repo), worktrees_before, "only the scratch slot stays");
+    assert_eq!(held_slots(&repo), Vec::<PathBuf>::new(), "the slot is released");
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
     assert!(!repo.join("one.txt").exists());
 }
@@ -547,11 +549,8 @@ fn a_target_moved_during_the_run_exits_4_and_lands_nothing() {
     };
     assert_eq!(ours(&all_refs(&env, &repo)), ours(&refs_before), "no branch or record written");
     assert_state(&env, &repo, "a", "done");
-    assert_eq!(
-        worktree_paths(&env, &repo),
-        [repo.clone(), agents_dir(&repo).join("a")],
-        "the scratch worktree is removed"
-    );
+    assert_eq!(worktree_paths(&env, &repo), [repo.clone(), agents_dir(&repo).join("a")], "only the scratch slot stays");
+    assert_eq!(held_slots(&repo), Vec::<PathBuf>::new(), "the slot is released");
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
     assert!(!repo.join("a.txt").exists());
 }
@@ -757,7 +756,7 @@ fn into_lands_on_another_branch() {
 // 8. Interruption
 
 #[test]
-fn an_interrupted_run_leaves_the_target_and_removes_the_scratch_worktree() {
+fn an_interrupted_run_leaves_the_target_and_releases_the_scratch_slot() {
     for signal in ["INT", "TERM"] {
         let env = Env::new();
         let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
@@ -791,7 +790,8 @@ fn an_interrupted_run_leaves_the_target_and_removes_the_scratch_worktree() {
         assert_eq!(rev(&env, &repo, "main"), before);
         assert_eq!(worktree_paths(&env, &repo), worktrees_before, "SIG{signal}: only main and task worktrees");
         assert_eq!(env.snapshot(&repo), snapshot, "SIG{signal}");
-        assert!(!started.exists(), "SIG{signal}: the scratch worktree {} is still there", started.display());
+        assert!(started.starts_with(agents_dir(&repo).join(".integrate")), "the test ran in a slot: {started:?}");
+        assert_eq!(held_slots(&repo), Vec::<PathBuf>::new(), "SIG{signal}: the slot is released");
         assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
         assert_state(&env, &repo, "a", "done");
     }

@@ -504,21 +504,13 @@ fn branch_names_git_refuses_are_bad_input() {
 // ---------------------------------------------------------------------------------------------
 // A killed integrate
 
-/// The scratch worktree of integrate process `pid`: `.integrate-<pid>-<start time>`.
-fn scratch_of(repo: &std::path::Path, pid: &str) -> std::path::PathBuf {
-    std::fs::read_dir(agents_dir(repo))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            name == format!(".integrate-{pid}") || name.starts_with(&format!(".integrate-{pid}-"))
-        })
-        .expect("the scratch worktree exists")
+/// The scratch slot of the first integrate into main.
+fn main_slot(repo: &std::path::Path) -> std::path::PathBuf {
+    agents_dir(repo).join(".integrate/main-0")
 }
 
 #[test]
-fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_the_next_one() {
+fn the_scratch_slot_of_a_killed_integrate_is_taken_over_by_the_next_one() {
     let env = Env::new();
     let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
     task(&env, &repo, "t", &[("t.txt", "t\n")]);
@@ -527,22 +519,22 @@ fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_the_next_one() {
     let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
     pause.wait_reached();
     let pid = std::fs::read_to_string(pause.dir.join("integrate-test.reached")).unwrap();
-    let scratch = scratch_of(&repo, pid.trim());
-    assert!(scratch.is_dir());
-    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    let slot = main_slot(&repo);
+    assert!(slot.is_dir());
+    assert!(std::process::Command::new("kill").args(["-KILL", pid.trim()]).status().unwrap().success());
     finish(child);
-    assert!(env.git(&repo, &["worktree", "list"]).contains(".integrate-"), "left behind by kill -9");
+    assert_eq!(held_slots(&repo).len(), 1, "the lock of the killed integrate is left behind");
     assert_eq!(rev(&env, &repo, "main"), before);
 
     let run = integrate(&env, &repo, &["--test", "true"]).success();
-    run.stderr_has(&format!("removed the scratch worktree {}", scratch.display()));
-    assert!(!scratch.exists());
-    assert!(!env.git(&repo, &["worktree", "list"]).contains(".integrate-"));
+    run.stderr_has(&format!("took over integrate slot 0 ({})", slot.display()));
+    assert!(slot.is_dir(), "the slot is reused");
+    assert_eq!(held_slots(&repo), Vec::<std::path::PathBuf>::new());
     assert_eq!(env.git(&repo, &["show", "main:t.txt"]), "t\n");
 }
 
 #[test]
-fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_prune_too() {
+fn the_scratch_slot_of_a_killed_integrate_is_removed_by_prune_scratch() {
     let env = Env::new();
     let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
     task(&env, &repo, "t", &[("t.txt", "t\n")]);
@@ -550,14 +542,13 @@ fn the_scratch_worktree_of_a_killed_integrate_is_removed_by_prune_too() {
     let child = integrate_paused(&env, &repo, &pause, &["--test", "true"]);
     pause.wait_reached();
     let pid = std::fs::read_to_string(pause.dir.join("integrate-test.reached")).unwrap();
-    let scratch = scratch_of(&repo, pid.trim());
-    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill").args(["-KILL", pid.trim()]).status().unwrap().success());
     finish(child);
-    assert!(scratch.is_dir(), "left behind by kill -9");
-    let run = env.agent(&repo, &["prune"]).success();
-    run.stdout_has(&format!("removed the scratch worktree {}", scratch.display()));
-    assert!(!scratch.exists());
-    assert!(!env.git(&repo, &["worktree", "list"]).contains(".integrate-"));
+    let slot = main_slot(&repo);
+    assert!(slot.is_dir(), "left behind by kill -9");
+    env.agent(&repo, &["prune", "--scratch"]).success();
+    assert!(!slot.exists());
+    assert!(!env.git(&repo, &["worktree", "list"]).contains(".integrate"));
     // The task itself was not integrated, so it stays.
     assert!(agents_dir(&repo).join("t").is_dir());
 }

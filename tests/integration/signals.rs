@@ -133,13 +133,15 @@ fn lock_files(repo: &Path) -> Vec<PathBuf> {
     locks
 }
 
-/// What is in the worktree root (task worktrees and scratch worktrees).
+/// What is in the worktree root: task worktrees (integrate's scratch slots under
+/// `.integrate/` stay between runs and are left out).
 fn worktree_root_entries(repo: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(agents_dir(repo))
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != ".integrate")
         .collect();
     names.sort();
     names
@@ -232,7 +234,7 @@ fn sigint_twice_during_the_integration_test_kills_it_and_lands_nothing() {
     let pause = PausePoint::new(&env, "interrupt-noticed");
     let job = start_git_agent(&env, &repo, &["integrate", "--test", &test], &pause);
     let test_child = pid_in(&pid_file);
-    assert_ne!(worktree_root_entries(&repo), root_before, "the scratch worktree exists while the test runs");
+    assert!(agents_dir(&repo).join(".integrate/main-0").is_dir(), "the test runs in a scratch slot");
     signal_job(&job, Signal::INT, 1);
     pause.wait_reached();
     signal_job(&job, Signal::INT, 1);
@@ -243,7 +245,8 @@ fn sigint_twice_during_the_integration_test_kills_it_and_lands_nothing() {
     wait_until("the test's own child is gone", || !alive(|stat| stat.pid == test_child));
     assert_eq!(rev(&env, &repo, "main"), main_before);
     assert_eq!(env.snapshot(&repo), before, "no ref moved, no notes were written, no worktree is registered");
-    assert_eq!(worktree_root_entries(&repo), root_before, "the scratch worktree is gone");
+    assert_eq!(worktree_root_entries(&repo), root_before, "nothing but the slot was made");
+    assert_eq!(held_slots(&repo), Vec::<PathBuf>::new(), "the slot is released");
     assert_eq!(env.git(&repo, &["status", "--porcelain"]), "");
     assert_eq!(lock_files(&repo), Vec::<PathBuf>::new());
 }

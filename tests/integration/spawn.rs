@@ -538,7 +538,9 @@ fn spawn_from_an_agent_worktree() {
     // Move the task branch so that spawning from it would be noticed.
     env.commit(&wa, &[("only-on-a.txt", "x\n")], "work on a");
 
-    let run = env.agent(&wa, &["spawn", "b", "--after", "a"]).success();
+    // From the base, not stacked on a (stacking is tested in restack.rs): what is checked
+    // here is that the base is the main worktree's branch, not the current worktree's.
+    let run = env.agent(&wa, &["spawn", "b", "--after", "a", "--from-base"]).success();
     assert_eq!(run.stdout.trim_end(), agents_dir(&repo).join("b").to_str().unwrap());
     let record_b = record(&env, &repo, "b");
     assert_eq!(record_b["base_ref"], "refs/heads/main", "the default base is the main worktree's branch");
