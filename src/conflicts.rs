@@ -68,6 +68,34 @@ pub enum ConflictKind {
     DirectoryRename,
     Submodule,
     TypeChange,
+    // Conflicts git reports without a conflicted file (`git merge-tree` exits 1 and lists no
+    // path for them, only a message): the path names what the message is about.
+    /// "CONFLICT (directory rename split)": no destination got a majority of the directory's
+    /// files; the path is the directory.
+    DirectoryRenameSplit,
+    /// "CONFLICT (implicit dir rename)": directory renames would put several files (the
+    /// `sources`) at the path; they stay where they were.
+    DirectoryRenameCollision,
+    /// "CONFLICT (implicit dir rename)": something is in the way at the path where a directory
+    /// rename would put the `sources`; they stay where they were.
+    FileInWayOfDirectoryRename,
+    /// "CONFLICT (file location)" for a file a directory rename takes back to where it was
+    /// renamed from (its `sources`), where git stages nothing.
+    FileLocationUnlisted,
+}
+
+impl ConflictKind {
+    /// Does `git merge-tree` list a conflicted file at the path? Not for the conflicts it
+    /// reports with a message only.
+    pub fn is_listed(self) -> bool {
+        !matches!(
+            self,
+            ConflictKind::DirectoryRenameSplit
+                | ConflictKind::DirectoryRenameCollision
+                | ConflictKind::FileInWayOfDirectoryRename
+                | ConflictKind::FileLocationUnlisted
+        )
+    }
 }
 
 impl std::fmt::Display for ConflictKind {
@@ -80,6 +108,24 @@ impl std::fmt::Display for ConflictKind {
 pub struct ConflictPath {
     pub path: JsonPath,
     pub kind: ConflictKind,
+    /// For the kinds git lists no file for: the files the conflict is about (those a directory
+    /// rename would have moved to `path`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<JsonPath>,
+}
+
+impl ConflictPath {
+    /// A conflicted file, as git lists it.
+    pub fn listed(path: BString, kind: ConflictKind) -> ConflictPath {
+        ConflictPath { path: JsonPath(path), kind, sources: Vec::new() }
+    }
+
+    /// A conflict git reports without a conflicted file (`kind` is not listed), about `path`
+    /// and the files `sources`.
+    pub fn unlisted(path: BString, kind: ConflictKind, sources: impl IntoIterator<Item = BString>) -> ConflictPath {
+        debug_assert!(!kind.is_listed());
+        ConflictPath { path: JsonPath(path), kind, sources: sources.into_iter().map(JsonPath).collect() }
+    }
 }
 
 /// A pair's verdict; plainly clean pairs are not listed.
@@ -1103,19 +1149,23 @@ impl<'repo> MergeCaches<'repo> {
         let how = TreatAsUnresolved::git();
         // Directory renames as git detects them, and with `conflict` the file location
         // conflicts they make (see crate::merge::shims).
-        let moves = match self.directory_renames {
-            DirectoryRenames::False => Vec::new(),
-            DirectoryRenames::True | DirectoryRenames::Conflict => {
-                shims::directory_rename_moves(repo, base_tree, sides, self.tree_options.rewrites, &mut self.diff_cache)?
-            }
-        };
+        let shims::DirectoryRenames { moves, mut unlisted } = shims::directory_renames(
+            repo,
+            base_tree,
+            sides,
+            self.directory_renames,
+            self.tree_options.rewrites,
+            &mut self.diff_cache,
+        )?;
         let relocated: Vec<(BString, ConflictKind)> = match self.directory_renames {
             DirectoryRenames::Conflict => {
                 moves.iter().filter(|m| m.conflict).map(|m| (m.to.clone(), ConflictKind::DirectoryRename)).collect()
             }
             DirectoryRenames::True | DirectoryRenames::False => Vec::new(),
         };
-        if !merge.has_unresolved_conflicts(how) && relocated.is_empty() {
+        let conflicted = merge.has_unresolved_conflicts(how) || !relocated.is_empty();
+        if !conflicted && unlisted.iter().all(|c| c.kind == ConflictKind::FileLocationUnlisted) {
+            // Only files taken back home: git merges cleanly (see shims::files_taken_home).
             let tree = if self.write_clean_trees {
                 shims::place_directory_rename_moves(&mut merge.tree, &merge.conflicts, &moves, self.directory_renames)?;
                 Some(merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?)
@@ -1124,11 +1174,27 @@ impl<'repo> MergeCaches<'repo> {
             };
             return Ok(Merged { conflicts: Vec::new(), overlap, tree });
         }
-        if relocated.is_empty()
-            && let Some(conflicts) = plain_content_conflicts(&merge.conflicts, how)
-        {
-            return Ok(Merged { conflicts, overlap, tree: None });
-        }
+        let mut conflicts = match plain_content_conflicts(&merge.conflicts, how) {
+            Some(conflicts) if relocated.is_empty() => conflicts,
+            _ => self.listed_conflicts(repo, &mut merge, &moves, relocated, our_label, their_label)?,
+        };
+        shims::files_taken_home(&mut conflicts, &mut unlisted);
+        // Conflicts git reports with a message only (see `ConflictKind::is_listed`) come last.
+        conflicts.extend(unlisted);
+        Ok(Merged { conflicts, overlap, tree: None })
+    }
+
+    /// The conflicted paths exactly as `git merge-tree` lists them.
+    fn listed_conflicts(
+        &self,
+        repo: &gix::Repository,
+        merge: &mut gix::merge::plumbing::tree::Outcome<'_>,
+        moves: &[shims::DirectoryRenameMove],
+        relocated: Vec<(BString, ConflictKind)>,
+        our_label: &str,
+        their_label: &str,
+    ) -> anyhow::Result<Vec<ConflictPath>> {
+        let how = TreatAsUnresolved::git();
         // The conflicted paths exactly as git lists them: the merged tree as an index with the
         // conflict stages applied; every path with a stage other than 0 is conflicted.
         let tree_id = merge.tree.write(|tree| repo.write_object(tree).map(|id| id.detach()))?;
@@ -1154,7 +1220,7 @@ impl<'repo> MergeCaches<'repo> {
         }
         // A file git moves along with a directory rename is conflicted at its new path, and
         // so is a conflict about it elsewhere (a rename/rename into the renamed directory).
-        for m in &moves {
+        for m in moves {
             if let Some(kind) = paths.remove(&m.from) {
                 paths.insert(m.to.clone(), kind);
             }
@@ -1162,9 +1228,8 @@ impl<'repo> MergeCaches<'repo> {
         for (path, kind) in relocated {
             paths.entry(path).or_insert(kind);
         }
-        shims::drop_sources_renamed_alike(&mut paths, &merge.conflicts, how);
-        let conflicts = paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect();
-        Ok(Merged { conflicts, overlap, tree: None })
+        shims::drop_sources_renamed_alike(&mut paths, &merge.conflicts, moves, how);
+        Ok(paths.into_iter().map(|(path, kind)| ConflictPath::listed(path, kind)).collect())
     }
 }
 
@@ -1269,7 +1334,7 @@ fn plain_content_conflicts(
         };
         paths.insert(ours.location().to_owned(), kind);
     }
-    Some(paths.into_iter().map(|(path, kind)| ConflictPath { path: JsonPath(path), kind }).collect())
+    Some(paths.into_iter().map(|(path, kind)| ConflictPath::listed(path, kind)).collect())
 }
 
 /// What one merge found.

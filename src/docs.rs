@@ -329,7 +329,7 @@ git agent-conflicts --json prints one object:
                     \"clean_overlaps\", \"conflicts_with_target\", \"hazards\",
                     \"unrelated_pairs\", \"failed_merges\"}
 A pair with unrelated histories (git refuses to merge them) is reported and is no conflict: integration merges each task into the target, never one into the other. A merge that fails is reported with its error for that pair only; the other pairs are still checked, and the exit status is then 5, as the check is incomplete.
-Conflict kinds: content, add-add, modify-delete, rename-delete, rename-rename, file-directory, directory-rename, submodule, type-change. Hazard kinds: out-of-scope, dependency-manifest, migration-number, same-new-path. The conflict paths of a pair are exactly those `git merge-tree --write-tree --name-only A B` lists. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
+Conflict kinds: content, add-add, modify-delete, rename-delete, rename-rename, file-directory, directory-rename, submodule, type-change; and for the conflicts git reports with a message only, listing no conflicted file: directory-rename-split (path: the directory), directory-rename-collision, file-in-way-of-directory-rename, file-location-unlisted (path: where a directory rename would put the files named in \"sources\"). Hazard kinds: out-of-scope, dependency-manifest, migration-number, same-new-path. The conflict paths of a pair, but for those four kinds, are exactly those `git merge-tree --write-tree --name-only A B` lists. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 
 const SEE_ALSO: &str = "\
 git-agent(1), git-agent-spawn(1), git-agent-conflicts(1), git-worktree(1), git-merge-tree(1)";

@@ -1017,15 +1017,15 @@ impl<'a> Runner<'a> {
         task: &TaskRecord,
         conflicts: Vec<ConflictPath>,
     ) -> anyhow::Result<Merge<TreeId>> {
-        let Some(rule) = self
-            .options
-            .rules
-            .iter()
-            .find(|rule| {
-                conflicts.iter().all(|c| crate::scope::contains(std::slice::from_ref(&rule.path), c.path.0.as_ref()))
+        // A conflict git lists no file for (a directory rename it could not apply) is about
+        // where files go, not what they hold: no rule's command can settle it (taking the
+        // target's side of a split directory's path would drop the task's files there).
+        let confined = |rule: &&crate::settings::ResolveRule| {
+            conflicts.iter().all(|c| {
+                c.kind.is_listed() && crate::scope::contains(std::slice::from_ref(&rule.path), c.path.0.as_ref())
             })
-            .cloned()
-        else {
+        };
+        let Some(rule) = self.options.rules.iter().find(confined).cloned() else {
             return Ok(Merge::Conflict(conflicts));
         };
         // Everything but the conflicted files merged as usual; the conflicted ones from the target.

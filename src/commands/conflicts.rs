@@ -137,8 +137,17 @@ fn order_text(in_order: &[OrderStep], target: &Target) -> String {
     out
 }
 
+/// Each conflict as `path (kind)`; a conflict git lists no file for also names the files it
+/// is about: `path (kind: source, ...)`.
 fn conflict_text(conflicts: &[ConflictPath]) -> String {
-    conflicts.iter().map(|c| format!("{} ({})", c.path, c.kind)).collect::<Vec<_>>().join(", ")
+    let one = |c: &ConflictPath| {
+        let sources: Vec<String> = c.sources.iter().map(ToString::to_string).collect();
+        match sources.is_empty() {
+            true => format!("{} ({})", c.path, c.kind),
+            false => format!("{} ({}: {})", c.path, c.kind, sources.join(", ")),
+        }
+    };
+    conflicts.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 /// Tasks beyond this many are summarised: a 100-column matrix helps nobody.

@@ -42,7 +42,7 @@ pub struct MergeConfig {
 }
 
 /// `merge.directoryRenames`: what a merge does with a file one side added into a directory
-/// the other side renamed (see [`shims::directory_rename_moves`]).
+/// the other side renamed (see [`shims::directory_renames`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DirectoryRenames {
     /// Detect none: the file stays where it was added.

@@ -15,7 +15,7 @@ use crate::common::*;
 use crate::spawn::{agents_dir, canonical_repo, rev};
 
 /// The conflict kinds of the contract.
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 13] = [
     "content",
     "add-add",
     "modify-delete",
@@ -25,6 +25,20 @@ const KINDS: [&str; 9] = [
     "directory-rename",
     "submodule",
     "type-change",
+    "directory-rename-split",
+    "directory-rename-collision",
+    "file-in-way-of-directory-rename",
+    "file-location-unlisted",
+];
+
+/// The kinds of conflicts git reports with a message only, and lists no conflicted file for,
+/// with the type git gives their message (`merge-ort.c`, `type_short_descriptions`).
+const UNLISTED_KINDS: [(&str, &str); 4] = [
+    ("directory-rename-split", "CONFLICT(directory rename unclear split)"),
+    ("directory-rename-collision", "CONFLICT(directory rename collision)"),
+    ("file-in-way-of-directory-rename", "CONFLICT (file in way of directory rename)"),
+    // Only when git lists no file at its path (else it is a listed "directory-rename").
+    ("file-location-unlisted", "CONFLICT (directory rename suggested)"),
 ];
 
 /// A file name that is not valid UTF-8.
@@ -75,6 +89,22 @@ pub(crate) fn conflicts_json(env: &Env, repo: &Path, args: &[&str], code: i32) -
 /// The reference: `git merge-tree --write-tree --name-only -z ours theirs`. None when the merge
 /// is clean, else the set of conflicted paths (the entries after the tree id up to the empty one).
 fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeSet<Vec<u8>>> {
+    merge_tree_report(env, repo, ours, theirs).map(|report| report.listed)
+}
+
+/// What `git merge-tree` reports for a merge that conflicts.
+#[derive(Debug, PartialEq)]
+struct GitConflicts {
+    /// The conflicted files it lists.
+    listed: BTreeSet<Vec<u8>>,
+    /// The conflicts it reports with a message only, as (our kind, the message's first path):
+    /// git exits 1 for them but lists no file.
+    unlisted: BTreeSet<(String, Vec<u8>)>,
+}
+
+/// `git merge-tree --write-tree --name-only -z ours theirs`, with its messages: None when the
+/// merge is clean.
+fn merge_tree_report(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<GitConflicts> {
     let out = env
         .command("git", repo)
         .args(["merge-tree", "--write-tree", "--name-only", "-z", ours, theirs])
@@ -85,7 +115,21 @@ fn merge_tree(env: &Env, repo: &Path, ours: &str, theirs: &str) -> Option<BTreeS
         Some(1) => {
             let mut fields = out.stdout.split(|&b| b == 0);
             fields.next().expect("tree id");
-            Some(fields.take_while(|f| !f.is_empty()).map(<[u8]>::to_vec).collect())
+            let listed: BTreeSet<Vec<u8>> = fields.by_ref().take_while(|f| !f.is_empty()).map(<[u8]>::to_vec).collect();
+            // Then each message: <number of paths> NUL <path> NUL ... <type> NUL <text> NUL.
+            let mut unlisted = BTreeSet::new();
+            while let Some(count) = fields.next().filter(|f| !f.is_empty()) {
+                let count: usize = std::str::from_utf8(count).unwrap().parse().expect("a path count");
+                let paths: Vec<&[u8]> = fields.by_ref().take(count).collect();
+                let kind = String::from_utf8_lossy(fields.next().expect("a message type")).into_owned();
+                fields.next().expect("a message");
+                let primary = paths.first().map(|p| p.to_vec()).unwrap_or_default();
+                let ours = UNLISTED_KINDS.iter().find(|(_, git)| *git == kind).map(|(ours, _)| ours.to_string());
+                if let Some(ours) = ours.filter(|_| !listed.contains(&primary)) {
+                    unlisted.insert((ours, primary));
+                }
+            }
+            Some(GitConflicts { listed, unlisted })
         }
         None => {
             panic!("git merge-tree {ours} {theirs} was killed by a signal: {}", String::from_utf8_lossy(&out.stderr))
@@ -128,21 +172,50 @@ fn show_set(paths: &BTreeSet<Vec<u8>>) -> String {
     format!("[{}]", shown.join(", "))
 }
 
-/// The paths of a JSON array of conflicts (`[{"path", "kind"}]`), checking uniqueness and kinds.
+/// The paths of a JSON array of conflicts (`[{"path", "kind"}]`), checking uniqueness and kinds:
+/// the files git lists (the kinds without a file are left out: see [`reported_conflicts`]).
 fn conflict_paths(conflicts: &Value) -> Result<BTreeSet<Vec<u8>>, String> {
+    reported_conflicts(conflicts).map(|report| report.listed)
+}
+
+/// A JSON array of conflicts, as git would report them: the files it lists, and the
+/// conflicts of the kinds it reports with a message only (checked for their `sources`).
+fn reported_conflicts(conflicts: &Value) -> Result<GitConflicts, String> {
     let list = conflicts.as_array().ok_or_else(|| format!("conflicts is not an array: {conflicts}"))?;
-    let mut set = BTreeSet::new();
+    let mut report = GitConflicts { listed: BTreeSet::new(), unlisted: BTreeSet::new() };
     for c in list {
         let path = path_bytes(&c["path"])?;
         let kind = c["kind"].as_str().unwrap_or_default();
         if !KINDS.contains(&kind) {
             return Err(format!("unknown kind {} for {}", c["kind"], show(&path)));
         }
-        if !set.insert(path.clone()) {
+        let unlisted = UNLISTED_KINDS.iter().any(|(k, _)| *k == kind);
+        let sources = c.get("sources").map(path_set).transpose()?.unwrap_or_default();
+        // The files a conflict without a listed file is about; a split is about a directory.
+        let wants_sources = unlisted && kind != "directory-rename-split";
+        if sources.is_empty() == wants_sources {
+            return Err(format!("{kind} at {} with sources {sources:?}", show(&path)));
+        }
+        let new = if unlisted {
+            report.unlisted.insert((kind.to_owned(), path.clone()))
+        } else {
+            report.listed.insert(path.clone())
+        };
+        if !new {
             return Err(format!("path {} listed twice", show(&path)));
         }
     }
-    Ok(set)
+    Ok(report)
+}
+
+/// A conflict report for messages.
+fn show_report(report: &GitConflicts) -> String {
+    let unlisted: Vec<String> = report.unlisted.iter().map(|(kind, path)| format!("{kind} {}", show(path))).collect();
+    if unlisted.is_empty() {
+        show_set(&report.listed)
+    } else {
+        format!("{} and without a listed file [{}]", show_set(&report.listed), unlisted.join(", "))
+    }
 }
 
 /// The paths of a JSON array of paths.
@@ -372,7 +445,7 @@ pub(crate) fn compare_with_merge_tree(
     let (mut conflicting, mut clean_overlaps) = (0, 0);
     for (i, a) in names.iter().enumerate() {
         for b in &names[i + 1..] {
-            let expected = merge_tree(env, repo, &format!("agent/{a}"), &format!("agent/{b}"));
+            let expected = merge_tree_report(env, repo, &format!("agent/{a}"), &format!("agent/{b}"));
             let actual = pair(json, a, b);
             let verdict = actual.map(|p| p["verdict"].as_str().unwrap_or("?").to_owned());
             let (ca, cb) = (&changed[a], &changed[b]);
@@ -385,17 +458,20 @@ pub(crate) fn compare_with_merge_tree(
                 clean_overlaps += 1;
             }
             match &expected {
-                Some(paths) => {
+                Some(reference) => {
                     conflicting += 1;
-                    let actual_paths = actual.map(|p| conflict_paths(&p["conflicts"]));
+                    let reported = actual.map(|p| reported_conflicts(&p["conflicts"]));
                     let ok = verdict.as_deref() == Some("conflict")
-                        && actual_paths.as_ref().is_some_and(|p| p.as_ref() == Ok(paths));
-                    let shown = match (&verdict, &actual_paths) {
-                        (Some(v), Some(Ok(p))) => format!("{v} on {}", show_set(p)),
+                        && reported.as_ref().is_some_and(|p| p.as_ref() == Ok(reference));
+                    let shown = match (&verdict, &reported) {
+                        (Some(v), Some(Ok(p))) => format!("{v} on {}", show_report(p)),
                         (Some(v), Some(Err(e))) => format!("{v}, bad conflicts: {e}"),
                         _ => "absent (clean)".to_owned(),
                     };
-                    check(ok, format!("pair ({a}, {b}): expected conflict on {}, actual {shown}", show_set(paths)));
+                    check(
+                        ok,
+                        format!("pair ({a}, {b}): expected conflict on {}, actual {shown}", show_report(reference)),
+                    );
                 }
                 None => {
                     let ok = verdict.is_none() || verdict.as_deref() == Some("clean-overlap");
@@ -437,7 +513,7 @@ pub(crate) fn compare_with_merge_tree(
     let against = json["against_target"].as_array().unwrap();
     let mut with_target = 0;
     for name in names {
-        let expected = merge_tree(env, repo, target, &format!("agent/{name}"));
+        let expected = merge_tree_report(env, repo, target, &format!("agent/{name}"));
         let entries: Vec<&Value> = against.iter().filter(|e| e["task"] == *name).collect();
         let [entry] = entries[..] else {
             check(false, format!("against_target: expected one entry for {name}, actual {entries:?}"));
@@ -445,15 +521,15 @@ pub(crate) fn compare_with_merge_tree(
         };
         let verdict = entry["verdict"].as_str().unwrap_or("?");
         match &expected {
-            Some(paths) => {
+            Some(reference) => {
                 with_target += 1;
-                let actual = conflict_paths(&entry["conflicts"]);
+                let actual = reported_conflicts(&entry["conflicts"]);
                 check(
-                    verdict == "conflict" && actual.as_ref() == Ok(paths),
+                    verdict == "conflict" && actual.as_ref() == Ok(reference),
                     format!(
                         "{target} vs {name}: expected conflict on {}, actual {verdict} on {}",
-                        show_set(paths),
-                        actual.map_or_else(|e| e, |p| show_set(&p))
+                        show_report(reference),
+                        actual.map_or_else(|e| e, |p| show_report(&p))
                     ),
                 );
             }
@@ -1528,4 +1604,191 @@ fn binary_and_unmerged_attributes_and_crlf_files_agree_with_merge_tree() {
         assert_eq!(merge_tree(&env, &repo, "agent/a", "agent/b"), expected, "scenario: {attributes}");
         assert_agrees_with_merge_tree(&env, &repo, &["a", "b", "c"], code(&env));
     }
+}
+
+/// Directory renames that git cannot apply are conflicts without a listed file: `git merge-tree`
+/// exits 1 and names them in messages only. A directory split between two destinations
+/// ("directory rename split"), two new files a directory rename would put at one path, and a
+/// new file the adding side also has at the new path ("implicit dir rename") are reported with
+/// kinds of their own; a file the renaming side added at the new path is a plain add/add.
+#[test]
+fn directory_rename_conflicts_without_a_listed_file_agree_with_merge_tree() {
+    let env = Env::new();
+    let files = [
+        ("old1/a.txt", numbered("a")),
+        ("old2/b.txt", numbered("b")),
+        ("dir/c.txt", numbered("c")),
+        ("split/d.txt", numbered("d")),
+        ("split/e.txt", numbered("e")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let repo = canonical_repo(&env, "repo", &files);
+    let wt = spawn(&env, &repo, "renamer", &[]);
+    for (from, to) in [
+        ("old1/a.txt", "new/a.txt"),
+        ("old2/b.txt", "new/b.txt"),
+        ("dir/c.txt", "newdir/c.txt"),
+        ("split/d.txt", "x/d.txt"),
+        ("split/e.txt", "y/e.txt"),
+    ] {
+        std::fs::create_dir_all(wt.join(to).parent().unwrap()).unwrap();
+        env.git(&wt, &["mv", from, to]);
+    }
+    env.commit(&wt, &[("newdir/z.txt", "renamer's z\n")], "rename directories, add newdir/z.txt");
+    let wt = spawn(&env, &repo, "adder", &[]);
+    let added = [("old1/z.txt", "1\n"), ("old2/z.txt", "2\n"), ("dir/z.txt", "3\n"), ("split/new.txt", "4\n")];
+    env.commit(&wt, &added, "add into the renamed directories");
+    let wt = spawn(&env, &repo, "in-way", &[]);
+    env.commit(&wt, &[("dir/w.txt", "w\n"), ("newdir/w.txt", "in the way\n")], "add dir/w.txt and newdir/w.txt");
+
+    let unlisted = |items: &[(&str, &str)]| -> BTreeSet<(String, Vec<u8>)> {
+        items.iter().map(|(kind, path)| (kind.to_string(), path.as_bytes().to_vec())).collect()
+    };
+    let report = merge_tree_report(&env, &repo, "agent/renamer", "agent/adder");
+    let expected = GitConflicts {
+        listed: [b"newdir/z.txt".to_vec()].into(),
+        unlisted: unlisted(&[("directory-rename-collision", "new/z.txt"), ("directory-rename-split", "split")]),
+    };
+    assert_eq!(report, Some(expected), "scenario");
+    let report = merge_tree_report(&env, &repo, "agent/renamer", "agent/in-way");
+    let expected = GitConflicts {
+        listed: BTreeSet::new(),
+        unlisted: unlisted(&[("file-in-way-of-directory-rename", "newdir/w.txt")]),
+    };
+    assert_eq!(report, Some(expected), "scenario");
+
+    assert_agrees_with_merge_tree(&env, &repo, &["renamer", "adder", "in-way"], 1);
+    let json = conflicts_json(&env, &repo, &[], 1);
+    let entry = expect_pair(&json, "renamer", "in-way");
+    assert_eq!(
+        entry["conflicts"],
+        serde_json::json!([{"path": "newdir/w.txt", "kind": "file-in-way-of-directory-rename", "sources": ["dir/w.txt"]}]),
+        "{json:#}"
+    );
+    let list = conflicts(&env, &repo, &["--format", "list"]).code(1).stdout;
+    assert!(list.contains("conflict renamer in-way\n  file-in-way-of-directory-rename newdir/w.txt\n"), "{list}");
+    let text = conflicts(&env, &repo, &[]).code(1).stdout;
+    assert!(text.contains("renamer x in-way: newdir/w.txt (file-in-way-of-directory-rename: dir/w.txt)"), "{text}");
+}
+
+/// `integrate` stops where git's merge stops on a directory rename it cannot apply (a split
+/// directory), also in a dry run, and a rule covering every path does not settle it.
+#[test]
+fn integrate_stops_at_a_directory_rename_conflict_without_a_listed_file() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("split/d.txt", &numbered("d")), ("split/e.txt", &numbered("e"))]);
+    let wt = spawn(&env, &repo, "splitter", &[]);
+    for (from, to) in [("split/d.txt", "x/d.txt"), ("split/e.txt", "y/e.txt")] {
+        std::fs::create_dir_all(wt.join(to).parent().unwrap()).unwrap();
+        env.git(&wt, &["mv", from, to]);
+    }
+    env.commit(&wt, &[], "split/ to x/ and y/");
+    let wt = spawn(&env, &repo, "adder", &[]);
+    env.commit(&wt, &[("split/new.txt", "new\n")], "add split/new.txt");
+    // git: once splitter is in, the merge of adder stops, listing no file.
+    let expected = GitConflicts {
+        listed: BTreeSet::new(),
+        unlisted: [("directory-rename-split".to_owned(), b"split".to_vec())].into(),
+    };
+    assert_eq!(merge_tree_report(&env, &repo, "agent/splitter", "agent/adder"), Some(expected), "scenario");
+    env.git(&repo, &["config", "agent.resolve.all.path", "*"]);
+    env.git(&repo, &["config", "agent.resolve.all.run", "true"]);
+    for dry_run in [true, false] {
+        let mut args = vec!["--json", "splitter", "adder"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let json = crate::integrate::integrate(&env, &repo, &args).code(1).json();
+        let statuses: Vec<&str> =
+            json["steps"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+        let expected = if dry_run { ["would-merge", "would-conflict"] } else { ["merged", "conflict"] };
+        assert_eq!(statuses, expected, "{json:#}");
+    }
+}
+
+/// A file one side renamed into a directory that the other side renamed to the top level goes
+/// back home. Whether git conflicts depends on whether its rename detection sees that rename:
+/// not seen (`back`: nothing else makes git look for renames on that side), it is an addition
+/// moved onto the old file, a listed "file location" conflict; seen (`back-seen` renamed the
+/// directory's file too, as `up` did), git merges cleanly, and reports "file location" without
+/// a listed file only where the merge conflicts anyway (`back-seen-conflicted`); seen because
+/// the other side changed the file (`up-edit`), the same, even when both changed it
+/// (`back-edited`: gix's content conflict there is no conflict of git's); renamed by the other
+/// side too (`up-rename`), a rename/rename.
+#[test]
+fn a_file_moved_back_home_by_a_directory_rename_agrees_with_merge_tree() {
+    let env = Env::new();
+    let files = [("X.txt", numbered("x")), ("Y.txt", numbered("y")), ("moved/keep.txt", numbered("keep"))];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let repo = canonical_repo(&env, "repo", &files);
+    let rename = |wt: &Path, moves: &[(&str, &str)]| {
+        for (from, to) in moves {
+            std::fs::create_dir_all(wt.join(to).parent().unwrap()).unwrap();
+            env.git(wt, &["mv", from, to]);
+        }
+    };
+    let wt = spawn(&env, &repo, "up", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt")]);
+    env.commit(&wt, &[("d/x.txt", "up's\n")], "moved/ to the top level");
+    let wt = spawn(&env, &repo, "up-edit", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt")]);
+    replace_line(&wt, "X.txt", 10, "up-edit's last line");
+    env.commit(&wt, &[("d/y.txt", "up-edit's\n")], "moved/ to the top level, X.txt changed");
+    let wt = spawn(&env, &repo, "up-rename", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt"), ("X.txt", "r-X.txt")]);
+    env.commit(&wt, &[], "moved/ to the top level, X.txt renamed");
+    let wt = spawn(&env, &repo, "back", &[]);
+    rename(&wt, &[("X.txt", "moved/X.txt")]);
+    env.commit(&wt, &[], "X.txt into moved/");
+    let wt = spawn(&env, &repo, "back-seen", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt"), ("Y.txt", "moved/Y.txt")]);
+    env.commit(&wt, &[], "moved/keep.txt up, Y.txt into moved/");
+    let wt = spawn(&env, &repo, "back-seen-conflicted", &[]);
+    rename(&wt, &[("moved/keep.txt", "keep.txt"), ("Y.txt", "moved/Y.txt")]);
+    env.commit(&wt, &[("d/x.txt", "back-seen-conflicted's\n")], "as back-seen, and d/x.txt");
+    let wt = spawn(&env, &repo, "back-edited", &[]);
+    rename(&wt, &[("X.txt", "moved/X.txt")]);
+    replace_line(&wt, "moved/X.txt", 10, "back-edited's last line");
+    env.commit(&wt, &[("d/y.txt", "back-edited's\n")], "X.txt into moved/ and changed, d/y.txt");
+
+    let report = |a: &str, b: &str| merge_tree_report(&env, &repo, &format!("agent/{a}"), &format!("agent/{b}"));
+    let listed = |paths: &[&str], unlisted: &[(&str, &str)]| GitConflicts {
+        listed: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        unlisted: unlisted.iter().map(|(kind, path)| (kind.to_string(), path.as_bytes().to_vec())).collect(),
+    };
+    assert_eq!(report("up", "back"), Some(listed(&["X.txt"], &[])), "scenario: not seen");
+    assert_eq!(report("up", "back-seen"), None, "scenario: seen");
+    let expected = listed(&["d/x.txt"], &[("file-location-unlisted", "Y.txt")]);
+    assert_eq!(report("up", "back-seen-conflicted"), Some(expected), "scenario: seen, conflicted");
+    assert_eq!(report("up-edit", "back"), None, "scenario: seen, changed");
+    // Both changed its last line (a content conflict for gix): git stages nothing there.
+    let expected = listed(&["d/y.txt"], &[("file-location-unlisted", "X.txt")]);
+    assert_eq!(report("up-edit", "back-edited"), Some(expected), "scenario: seen, conflicted");
+
+    let expected = listed(&["X.txt", "r-X.txt"], &[]);
+    assert_eq!(report("up-rename", "back"), Some(expected), "scenario: renamed on both sides");
+
+    let names = ["up", "up-edit", "up-rename", "back", "back-seen", "back-seen-conflicted", "back-edited"];
+    assert_agrees_with_merge_tree(&env, &repo, &names, 1);
+}
+
+/// One side renames a file into a directory the other side renames to the top level, where
+/// the other side renamed (and changed) the same file: for git both renames end at one name,
+/// the only conflicted path; gix's rename/rename to two names left the old name listed too.
+#[test]
+fn a_file_renamed_alike_through_a_directory_rename_conflicts_at_its_new_name_only() {
+    let env = Env::new();
+    let files = [("moved/f3.txt", numbered("f3")), ("r-moved-f2.txt", numbered("f2")), ("f0.txt", "0\n".to_owned())];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let repo = canonical_repo(&env, "repo", &files);
+    let wt = spawn(&env, &repo, "t0", &[]);
+    env.git(&wt, &["mv", "r-moved-f2.txt", "moved/f2.txt"]);
+    env.commit(&wt, &[], "r-moved-f2.txt into moved/");
+    let wt = spawn(&env, &repo, "t1", &[]);
+    env.git(&wt, &["mv", "moved/f3.txt", "f3.txt"]);
+    env.git(&wt, &["mv", "r-moved-f2.txt", "f2.txt"]);
+    replace_line(&wt, "f2.txt", 10, "t1 changed");
+    env.commit(&wt, &[], "moved/ to the top level, r-moved-f2.txt to f2.txt");
+    assert_eq!(merge_tree(&env, &repo, "agent/t0", "agent/t1"), Some([b"f2.txt".to_vec()].into()), "scenario");
+    assert_agrees_with_merge_tree(&env, &repo, &["t0", "t1"], 1);
 }

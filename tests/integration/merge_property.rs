@@ -188,7 +188,48 @@ fn check_seed(env: &Env, seed: u64) -> Vec<String> {
 
 /// Cases that still differ from git, each with why. Each must go on differing: when one
 /// agrees, the test fails and asks for it to be removed here.
-const KNOWN_DIFFERENCES: &[(u64, &str)] = &[];
+const KNOWN_DIFFERENCES: &[(u64, &str)] = &[
+    // Rename pairing: git's rename detection pairs a deleted file with another new file than
+    // gix's does (the merge's conflicts then sit at other paths; the verdict agrees). git runs
+    // inexact detection only for sources whose content matters to the merge, breaks ties of
+    // equal similarity by its tree walk (which visits directories new on one side last), and
+    // estimates similarity its own way; gix's tracker has none of this (gix-diff 0.70).
+    (439, "rename pairing: git pairs t1's new1.txt with new0.txt, gix with new3.txt"),
+    (602, "rename pairing, a tie: t0's new2.txt is equally new3.txt and d/new0.txt; git takes new3.txt"),
+    (
+        1509,
+        "rename pairing: git looks for t1's renames of new2.txt only (t2 changed it) and pairs it with d/new0.txt; gix pairs new0.txt there",
+    ),
+    (1563, "rename pairing, a tie: t1's d/new1.txt is equally new0.txt and moved/d-new1.txt; git takes new0.txt"),
+    (1795, "rename pairing: git pairs t0's d/new1.txt with moved/d-new1.txt, gix with moved/new3.txt"),
+    (2722, "rename pairing: git pairs t2's new3.txt with r-new3.txt (as t1 did: clean), gix with another file"),
+    (3051, "rename pairing: git pairs t1's new1.txt with r-new1.txt, gix with d/new2.txt"),
+    (3369, "rename pairing: git pairs t1's new0.txt with moved/d-new0.txt, gix with d/new1.txt"),
+    (3508, "rename pairing, a tie: t0's new2.txt is equally new0.txt and d/new0.txt; git takes new0.txt"),
+    (3878, "rename pairing: git pairs t2's new0.txt with moved/new3.txt, gix with new2.txt"),
+    // Collisions of a rename with another file at its new path.
+    (
+        707,
+        "rename/add with content conflicts (t0 renamed d/new2.txt to new3.txt, t2 changed it and \
+         added new3.txt): git writes the nested conflict markers at stage 0 and lists no file \
+         there (\"rename involved in collision\"); gix lists new3.txt",
+    ),
+    (
+        3893,
+        "rename/add (main renamed new1.txt to r-new1.txt, t0 changed new1.txt and added \
+         r-new1.txt as the base's new1.txt): git merges cleanly (r-new1.txt gets t0's change); \
+         gix says add/add: a conflict git does not report",
+    ),
+    // A file taken back home by a directory rename (shims::back_home).
+    (
+        1062,
+        "t0 renamed f1.txt to moved/f1.txt and changed it, t1 renamed moved/ to the top level and \
+         changed f1.txt: git's directory rename takes moved/f1.txt back home and merges cleanly, \
+         dropping the file from its merged tree (git 2.47); gix content-merges the rename and the \
+         change and conflicts on f1.txt (pairs t0-t1 and t0-t2): a conflict git does not report, \
+         not a false clean (shims::files_taken_home)",
+    ),
+];
 
 /// Runs `count` seeds starting at `first`, or only `GIT_AGENT_PROPERTY_SEED` when set.
 fn run_seeds(first: u64, count: u64) {
