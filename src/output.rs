@@ -115,6 +115,23 @@ impl Ui {
     }
 }
 
+impl Ui {
+    /// A spinner with `text` and the time so far on stderr (a terminal only, not with -q),
+    /// for one long step; status lines go above it.
+    pub fn spinner(&self, text: impl Into<String>) -> Progress {
+        let bar = (!self.quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            let style = indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+            bar.set_style(style);
+            bar.set_message(text.into());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Progress { quiet: self.quiet, bar: bar.filter(|bar| !bar.is_hidden()) }
+    }
+}
+
 /// Status lines with a live bar under them on a terminal (see [`Ui::progress`]); plain status
 /// lines elsewhere. The bar goes when this is dropped.
 pub struct Progress {

@@ -56,12 +56,13 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
     // The claim stays held while the agent runs: a running agent is part of its task, so
     // prune leaves the task alone and `list` shows it as running.
     let options = CreateOptions { run_setup: !args.no_setup, quiet: ui.quiet };
-    let (mut spawned, claim) = create(&ctx, prepared, options, &mut |event| show(ui, event))?;
+    let spinner = std::cell::RefCell::new(None);
+    let (mut spawned, claim) = create(&ctx, prepared, options, &mut |event| show(ui, Some(&spinner), event))?;
     let mut exit = Exit::Success;
     // Interrupted after the task was complete: it is kept, and the agent not started.
     if let Some(command) = command.filter(|_| !crate::interrupt::is_interrupted()) {
         let _ = claim.set_purpose("agent");
-        let status = run_agent(&ctx, &spawned, &request.brief, &command, &mut |event| show(ui, event))?;
+        let status = run_agent(&ctx, &spawned, &request.brief, &command, &mut |event| show(ui, Some(&spinner), event))?;
         if status != 0 {
             exit = Exit::Found;
         }
@@ -98,9 +99,19 @@ fn read_brief(args: &SpawnArgs) -> anyhow::Result<String> {
     }
 }
 
-/// Progress goes to stderr as it happens.
-fn show(ui: &Ui, event: Event) {
+/// The spinner shown while a single spawn checks its files out.
+type Spinner = std::cell::RefCell<Option<crate::output::Progress>>;
+
+/// Progress goes to stderr as it happens; on a terminal a spinner runs while the files are
+/// checked out (not within a plan, which has its bar).
+fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
     match event {
+        Event::CheckingOut { worktree } => {
+            if let Some(spinner) = spinner {
+                *spinner.borrow_mut() = Some(ui.spinner(format!("checking out {}", worktree.display())));
+            }
+        }
+        Event::CheckedOut => drop(spinner.and_then(|s| s.borrow_mut().take())),
         Event::Copied(files) => ui.status(format!("copied {} untracked file(s): {}", files.len(), files.join(", "))),
         Event::SetupStarting { worktree, command } => {
             ui.status(format!("running agent.setup in {}: {command}", worktree.display()))
@@ -209,7 +220,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
         progress.doing(format!("spawning {}", request.name));
         let options = CreateOptions { run_setup: !args.no_setup, quiet: ui.quiet };
         let result = prepare(&ctx, request, &planned)
-            .and_then(|prepared| create(&ctx, prepared, options, &mut |event| show(ui, event)))
+            .and_then(|prepared| create(&ctx, prepared, options, &mut |event| show(ui, None, event)))
             .map(|(spawned, _claim)| spawned);
         match result {
             Ok(spawned) => {

@@ -81,6 +81,12 @@ pub struct CreateOptions {
 /// What happens while a task is created and its agent runs, as it happens.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// The new worktree's files are being checked out (long in a large repository).
+    CheckingOut {
+        worktree: PathBuf,
+    },
+    /// They are.
+    CheckedOut,
     /// Untracked files copied from the main worktree (`agent.copy`).
     Copied(Vec<String>),
     SetupStarting {
@@ -370,7 +376,10 @@ fn create_steps(
     check_interrupted()?;
 
     std::fs::create_dir_all(&prepared.root).with_context(|| format!("cannot create {}", prepared.root.display()))?;
-    crate::git::add_worktree(repo, &record.worktree, &prepared.branch, crate::interrupt::flag())?;
+    events(Event::CheckingOut { worktree: record.worktree.clone() });
+    let added = crate::git::add_worktree(repo, &record.worktree, &prepared.branch, crate::interrupt::flag());
+    events(Event::CheckedOut);
+    added?;
     undo.worktree = Some(record.worktree.clone());
     crate::pause::point("spawn-worktree-added");
     check_interrupted()?;
