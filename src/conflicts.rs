@@ -268,7 +268,14 @@ pub fn analyse(
         }
     }
     analysis.summary.merged_in_memory = jobs.len();
-    let outcomes = run_merges(&mut workers, &prepared, target, &jobs)?;
+    let known: Vec<Option<KnownBase>> = jobs
+        .iter()
+        .map(|job| match *job {
+            Job::Pair(i, j, _) => forks.known_base(&prepared, i, j),
+            Job::Target(i) => forks.known_target_base(&prepared, i),
+        })
+        .collect();
+    let outcomes = run_merges(&mut workers, &prepared, target, &jobs, &known)?;
 
     for (job, outcome) in jobs.iter().zip(outcomes) {
         let merged = match outcome {
@@ -621,6 +628,10 @@ struct ForkSegments<'repo> {
     segment_hits: Vec<Vec<usize>>,
     /// Per branch: the side diffs (U and D of forks off the line) its changes interact with.
     side_hits: Vec<HashSet<usize>>,
+    /// Does line segment k delete a file?
+    segment_deletes: Vec<bool>,
+    /// Does side diff k delete a file?
+    side_deletes: Vec<bool>,
     /// Merge bases of pairs of forks the line does not order, unique or `None`.
     bases: HashMap<(ObjectId, ObjectId), Option<ObjectId>>,
     /// changes(M -> F), indexed, per (M, F).
@@ -683,7 +694,17 @@ impl<'repo> ForkSegments<'repo> {
         let segment_hits =
             prepared.iter().map(|p| segment_index.hits(&p.changes).into_iter().collect::<Vec<_>>()).collect();
         let side_hits = prepared.iter().map(|p| side_index.hits(&p.changes).into_iter().collect()).collect();
-        Ok(ForkSegments { graph, attach, segment_hits, side_hits, bases: HashMap::new(), segments: HashMap::new() })
+        let deletes = |changes: &BTreeMap<BString, ChangeKind>| changes.values().any(|k| *k == ChangeKind::Deleted);
+        Ok(ForkSegments {
+            graph,
+            attach,
+            segment_hits,
+            side_hits,
+            segment_deletes: changes_of.iter().map(deletes).collect(),
+            side_deletes: side_changes.iter().map(deletes).collect(),
+            bases: HashMap::new(),
+            segments: HashMap::new(),
+        })
     }
 
     /// Do branch i's own changes interact with the line segments in `places` or with the
@@ -700,6 +721,50 @@ impl<'repo> ForkSegments<'repo> {
         Some(self.touches(i, 0..attach.up, [attach.up_diff, None]))
     }
 
+    /// When the old fork is the merge base of the two forks through the line (see
+    /// [`candidate_pairs`]): the old branch, the new one, and the places of the segments between.
+    fn ordered(&self, i: usize, j: usize) -> Option<(usize, Attach, Attach, std::ops::Range<usize>)> {
+        let (attach_i, attach_j) = (self.attach[i]?, self.attach[j]?);
+        for ((old, at_old), at_new) in [((i, attach_i), attach_j), ((j, attach_j), attach_i)] {
+            // The old fork is an ancestor of A_old, which is L_new or older, an ancestor of the
+            // new fork: the old fork is the merge base.
+            if let Some(down) = at_new.down
+                && at_old.up >= down
+            {
+                return Some((old, at_old, at_new, down..at_old.up));
+            }
+        }
+        None
+    }
+
+    /// Could a cover of the changes between two line points delete a file?
+    fn deletes(&self, places: std::ops::Range<usize>, sides: [Option<usize>; 2]) -> bool {
+        self.segment_deletes[places].iter().any(|d| *d) || sides.into_iter().flatten().any(|k| self.side_deletes[k])
+    }
+
+    /// The merge base of branches i and j when the proof of [`candidate_pairs`] knows it: their
+    /// common fork, or the old fork of an ordered pair (both need disjoint own commits).
+    fn known_base(&self, prepared: &[Prepared], i: usize, j: usize) -> Option<KnownBase> {
+        let (a, b) = (&prepared[i], &prepared[j]);
+        if !a.commits.is_disjoint(&b.commits) {
+            return None;
+        }
+        let own_deletions = changes_delete(&a.changes) || changes_delete(&b.changes);
+        if a.fork == b.fork {
+            return Some(KnownBase { base: a.fork, exact: i, deletions: own_deletions });
+        }
+        let (old, at_old, at_new, between) = self.ordered(i, j)?;
+        let deletions = own_deletions || self.deletes(between, [at_old.up_diff, at_new.down_diff]);
+        Some(KnownBase { base: prepared[old].fork, exact: old, deletions })
+    }
+
+    /// Branch i's merge base with the target, when it is unique: its fork.
+    fn known_target_base(&self, prepared: &[Prepared], i: usize) -> Option<KnownBase> {
+        let attach = self.attach[i]?;
+        let deletions = changes_delete(&prepared[i].changes) || self.deletes(0..attach.up, [attach.up_diff, None]);
+        Some(KnownBase { base: prepared[i].fork, exact: i, deletions })
+    }
+
     /// For branches with different forks and no shared commits (see [`candidate_pairs`]).
     fn pair_is_proven_clean(
         &mut self,
@@ -709,17 +774,11 @@ impl<'repo> ForkSegments<'repo> {
         j: usize,
     ) -> anyhow::Result<bool> {
         let (a, b) = (&prepared[i], &prepared[j]);
-        let (Some(attach_i), Some(attach_j)) = (self.attach[i], self.attach[j]) else {
+        if self.attach[i].is_none() || self.attach[j].is_none() {
             return Ok(false);
-        };
-        for ((old, at_old), at_new) in [((i, attach_i), attach_j), ((j, attach_j), attach_i)] {
-            // The old fork is an ancestor of A_old, which is L_new or older, an ancestor of the
-            // new fork: the old fork is the merge base.
-            if let Some(down) = at_new.down
-                && at_old.up >= down
-            {
-                return Ok(!self.touches(old, down..at_old.up, [at_old.up_diff, at_new.down_diff]));
-            }
+        }
+        if let Some((old, at_old, at_new, between)) = self.ordered(i, j) {
+            return Ok(!self.touches(old, between, [at_old.up_diff, at_new.down_diff]));
         }
         let key = (a.fork.min(b.fork), a.fork.max(b.fork));
         let base = match self.bases.get(&key) {
@@ -747,6 +806,44 @@ impl<'repo> ForkSegments<'repo> {
             || (!b_moved.is_empty() && !a_moved.is_empty() && a_index.interacts(b_moved));
         Ok(!interact)
     }
+}
+
+/// A merge whose merge base the prefilter's proof knows (see [`ForkSegments::known_base`]).
+#[derive(Debug, Clone, Copy)]
+struct KnownBase {
+    /// The only merge base.
+    base: ObjectId,
+    /// The branch whose changes since `base` are exactly its own changes.
+    exact: usize,
+    /// Could either side have deleted a file since `base`? (Covers of the changes are checked,
+    /// so `false` is certain.)
+    deletions: bool,
+}
+
+fn changes_delete(changes: &BTreeMap<BString, ChangeKind>) -> bool {
+    changes.values().any(|kind| *kind == ChangeKind::Deleted)
+}
+
+/// Of `paths` (files), those whose entry differs between the trees of commits `from` and `to`:
+/// what a plain diff of the two would list among them.
+fn changed_since<'a>(
+    repo: &gix::Repository,
+    from: ObjectId,
+    to: ObjectId,
+    paths: impl Iterator<Item = &'a BString>,
+) -> anyhow::Result<Vec<BString>> {
+    let (from, to) = (repo.find_commit(from)?.tree()?, repo.find_commit(to)?.tree()?);
+    // A directory is no file: the plain diff lists the files below it, not the directory.
+    let file_at = |tree: &gix::Tree<'_>, path: &BString| -> anyhow::Result<_> {
+        Ok(crate::git::entry_at(tree, path)?.filter(|(mode, _)| !mode.is_tree()))
+    };
+    let mut changed = Vec::new();
+    for path in paths {
+        if file_at(&from, path)? != file_at(&to, path)? {
+            changed.push(path.clone());
+        }
+    }
+    Ok(changed)
 }
 
 /// Is `ancestor` in the history of `commit` (or the same commit)?
@@ -972,6 +1069,7 @@ fn run_merges(
     prepared: &[Prepared],
     target: &Target,
     jobs: &[Job],
+    known: &[Option<KnownBase>],
 ) -> anyhow::Result<Vec<JobOutcome>> {
     workers.run(jobs.len(), MergeCaches::new, |caches, repo, k| {
         let (ours, theirs, our_label, their_label) = match jobs[k] {
@@ -983,8 +1081,19 @@ fn run_merges(
         let with_overlap = matches!(jobs[k], Job::Pair(_, _, true));
         // gix has assertions a merge can trip: a panic fails this merge only, and the worker's
         // caches are rebuilt, as they may be half-updated.
-        let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            caches.merge(repo, ours, theirs, our_label, their_label, with_overlap)
+        let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match known[k] {
+            Some(known) => {
+                let mut merged =
+                    caches.merge_from_base(repo, known.base, ours, theirs, our_label, their_label, known.deletions)?;
+                if with_overlap {
+                    // The files changed on both sides: of the exact side's own changes, those the
+                    // other side also changed since the base (an entry lookup each, not a diff).
+                    let other = if prepared[known.exact].branch.head == ours { theirs } else { ours };
+                    merged.overlap = changed_since(repo, known.base, other, prepared[known.exact].changes.keys())?;
+                }
+                Ok(merged)
+            }
+            None => caches.merge(repo, ours, theirs, our_label, their_label, with_overlap),
         }));
         let merged = match merged {
             Ok(merged) => merged,
@@ -1106,6 +1215,45 @@ impl<'repo> MergeCaches<'repo> {
         self.conflicts_of(repo, outcome.tree_merge, base_tree, sides, our_label, their_label, overlap)
     }
 
+    /// Merges the commits `ours` and `theirs` whose only merge base is known to be the commit
+    /// `base`: git's merge of the two, without looking for the merge base again. With
+    /// `deletions` false, neither side deleted a file since `base` (the caller proves it).
+    #[allow(clippy::too_many_arguments)]
+    fn merge_from_base(
+        &mut self,
+        repo: &gix::Repository,
+        base: ObjectId,
+        ours: ObjectId,
+        theirs: ObjectId,
+        our_label: &str,
+        their_label: &str,
+        deletions: bool,
+    ) -> anyhow::Result<Merged> {
+        use gix::objs::Write as _;
+        let tree_of =
+            |commit: ObjectId| -> anyhow::Result<ObjectId> { Ok(repo.find_commit(commit)?.tree_id()?.detach()) };
+        let (base, ours, theirs) = (tree_of(base)?, tree_of(ours)?, tree_of(theirs)?);
+        // The ancestor's label only appears inside conflict markers, which this check never shows.
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: Some("merge base".into()),
+            current: Some(our_label.into()),
+            other: Some(their_label.into()),
+        };
+        let merge = gix::merge::plumbing::tree(
+            &base,
+            &ours,
+            &theirs,
+            labels,
+            repo,
+            |buf| repo.write_buf(gix::objs::Kind::Blob, buf),
+            &mut Default::default(),
+            &mut self.diff_cache,
+            &mut self.blob_merge,
+            self.tree_options.clone(),
+        )?;
+        self.conflicts_of_with(repo, merge, base, [ours, theirs], our_label, their_label, Vec::new(), deletions)
+    }
+
     /// Merges the trees `ours` and `theirs` with `base` as their merge base (a rebase step's
     /// parent, a rule's base), with the same caches and configuration as [`Self::merge`].
     #[allow(clippy::too_many_arguments)]
@@ -1178,18 +1326,37 @@ impl<'repo> MergeCaches<'repo> {
     fn conflicts_of(
         &mut self,
         repo: &gix::Repository,
-        mut merge: gix::merge::plumbing::tree::Outcome<'_>,
+        merge: gix::merge::plumbing::tree::Outcome<'_>,
         base_tree: ObjectId,
         sides: [ObjectId; 2],
         our_label: &str,
         their_label: &str,
         overlap: Vec<BString>,
     ) -> anyhow::Result<Merged> {
+        self.conflicts_of_with(repo, merge, base_tree, sides, our_label, their_label, overlap, true)
+    }
+
+    /// [`Self::conflicts_of`]; with `deletions` false, neither side deleted a file since the
+    /// base, so there is no directory rename to look for: git infers a directory rename from
+    /// files renamed out of a directory that is gone, and a rename needs a deleted file.
+    #[allow(clippy::too_many_arguments)]
+    fn conflicts_of_with(
+        &mut self,
+        repo: &gix::Repository,
+        mut merge: gix::merge::plumbing::tree::Outcome<'_>,
+        base_tree: ObjectId,
+        sides: [ObjectId; 2],
+        our_label: &str,
+        their_label: &str,
+        overlap: Vec<BString>,
+        deletions: bool,
+    ) -> anyhow::Result<Merged> {
         let how = TreatAsUnresolved::git();
         // Directory renames as git detects them, and with `conflict` the file location
         // conflicts they make (see crate::merge::shims).
         let moves = match self.directory_renames {
             DirectoryRenames::False => Vec::new(),
+            DirectoryRenames::True | DirectoryRenames::Conflict if !deletions => Vec::new(),
             DirectoryRenames::True | DirectoryRenames::Conflict => {
                 shims::directory_rename_moves(repo, base_tree, sides, self.tree_options.rewrites, &mut self.diff_cache)?
             }
