@@ -1239,6 +1239,13 @@ impl<'repo> MergeCaches<'repo> {
             current: Some(our_label.into()),
             other: Some(their_label.into()),
         };
+        // A rename pairs a file deleted on one side with one added there (merges detect no
+        // copies and break no modifications into pairs): with no file deleted on either side
+        // since the base there is none, and tracking renames would only buffer every change.
+        let mut options = self.tree_options.clone();
+        if !deletions {
+            options.rewrites = None;
+        }
         let merge = gix::merge::plumbing::tree(
             &base,
             &ours,
@@ -1249,7 +1256,7 @@ impl<'repo> MergeCaches<'repo> {
             &mut Default::default(),
             &mut self.diff_cache,
             &mut self.blob_merge,
-            self.tree_options.clone(),
+            options,
         )?;
         self.conflicts_of_with(repo, merge, base, [ours, theirs], our_label, their_label, Vec::new(), deletions)
     }
