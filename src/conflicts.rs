@@ -294,20 +294,8 @@ pub fn analyse(
     analysis.summary.tasks = n;
     analysis.summary.pairs_checked = n * n.saturating_sub(1) / 2;
 
-    // What the target changed since each fork point, for the branch-against-target checks.
-    // One diff per distinct fork, on all cores: with every task forking from a different
-    // commit of a long history, these diffs were a third of the check.
-    let forks: Vec<ObjectId> = prepared
-        .iter()
-        .map(|p| p.fork)
-        .filter(|fork| *fork != target.commit)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let diffs = workers.run(forks.len(), |_| Ok(()), |_, repo, k| changes(repo, forks[k], target.commit))?;
-    let target_changes: HashMap<ObjectId, BTreeMap<BString, ChangeKind>> = forks.into_iter().zip(diffs).collect();
-
-    let candidates = candidate_pairs(repo, &prepared, target.commit)?;
+    let mut forks = ForkSegments::new(repo, &mut workers, &prepared, target.commit)?;
+    let candidates = candidate_pairs(repo, &prepared, &mut forks)?;
     let mut jobs: Vec<Job> = candidates
         .iter()
         .map(|&(i, j)| {
@@ -318,16 +306,22 @@ pub fn analyse(
             Job::Pair(i, j, !base_is_fork)
         })
         .collect();
-    for (i, p) in prepared.iter().enumerate() {
+    for i in 0..prepared.len() {
         // Skipping the merge is proven only from a unique merge base (defect 10: with two, the
         // target's changes since one of them missed a conflict through the virtual base).
-        let target_moved_into_it = target_changes.get(&p.fork).is_some_and(|moved| paths_interact(&p.changes, moved));
-        if !p.fork_is_unique || target_moved_into_it {
+        if forks.target_moved_into(i) != Some(false) {
             jobs.push(Job::Target(i));
         }
     }
     analysis.summary.merged_in_memory = jobs.len();
-    let outcomes = run_merges(&mut workers, &prepared, target, &jobs)?;
+    let known: Vec<Option<KnownBase>> = jobs
+        .iter()
+        .map(|job| match *job {
+            Job::Pair(i, j, _) => forks.known_base(&prepared, i, j),
+            Job::Target(i) => forks.known_target_base(&prepared, i),
+        })
+        .collect();
+    let outcomes = run_merges(&mut workers, &prepared, target, &jobs, &known)?;
 
     for (job, outcome) in jobs.iter().zip(outcomes) {
         let merged = match outcome {
@@ -493,6 +487,7 @@ fn parent_dirs(path: &BStr) -> impl Iterator<Item = &BStr> {
 }
 
 /// Could changes `a` and `b`, made from the same commit, interact in a merge?
+#[cfg(test)]
 fn paths_interact(a: &BTreeMap<BString, ChangeKind>, b: &BTreeMap<BString, ChangeKind>) -> bool {
     ChangeIndex::new(std::iter::once(b)).interacts(a)
 }
@@ -602,19 +597,26 @@ impl<'a> PathIndex<'a> {
 ///   target's history and none in F_j's; the common ancestors of H_i and H_j are then exactly
 ///   those of F_i and F_j, and so are the merge bases. If that merge base M is unique, then
 ///   by (1) and (2) the pair is clean when no two of C_i, S_i = changes(M -> F_i), C_j,
-///   S_j = changes(M -> F_j) from different branches interact ([`ForkSegments`] computes the
-///   merge bases of forks and S once per pair of forks and per (M, F)).
-/// - Both forks on the target's first-parent line: the older one is an ancestor of the newer
-///   one, so it is M, S_old is empty and S_new = changes(F_old -> F_new), which by (2) is
-///   covered by the diffs between consecutive forks on that line (one tree diff each, not one
-///   per pair). The pair is clean when C_old interacts with none of those segments (C_new may
-///   touch what the target changed before F_new: that is its own history).
+///   S_j = changes(M -> F_j) from different branches interact.
+/// - In particular, when F_i is an ancestor of F_j, M = F_i, S_i is empty, and the pair is
+///   clean when C_i interacts with no part of a cover of S_j = changes(F_i -> F_j) (C_j may
+///   touch what the target changed before F_j: that is its own history). [`ForkSegments`]
+///   finds such covers from a few tree diffs: the target's first-parent line is cut at the
+///   forks on it (and the target), and by (2) changes(F_i -> F_j) is covered by
+///   U_i = changes(F_i -> A_i), the line's segments from A_i up to L_j, and
+///   D_j = changes(L_j -> F_j), where A_i is a line point F_i is an ancestor of, L_j a line
+///   point that is an ancestor of F_j, and A_i is L_j or older (so F_i -> A_i -> L_j -> F_j
+///   is a chain of ancestors). For a fork on the line, A = L = the fork and U, D are empty.
+///   The same cover with F_j = the target bounds what the target changed since F_i, for the
+///   merge of branch i into the target.
+/// - Forks whose line points do not order them: their merge bases are computed and S_i, S_j
+///   diffed (once per pair of forks and per (M, F)).
 /// - Anything else (several merge bases of the forks, a fork that is not the only merge base
 ///   with the target) is merged.
 fn candidate_pairs(
     repo: &gix::Repository,
     prepared: &[Prepared],
-    target: ObjectId,
+    forks: &mut ForkSegments<'_>,
 ) -> anyhow::Result<BTreeSet<(usize, usize)>> {
     let mut pairs = PathIndex::new(prepared.iter().map(|p| &p.changes)).interacting_pairs();
     // Shared commits (one branch built on another) move the merge base off the fork point.
@@ -632,7 +634,6 @@ fn candidate_pairs(
         }
     }
     // Branches forked from different target commits also see the target's changes in between.
-    let mut forks = ForkSegments::new(repo, prepared, target)?;
     for i in 0..prepared.len() {
         for j in i + 1..prepared.len() {
             if prepared[i].fork == prepared[j].fork || pairs.contains(&(i, j)) {
@@ -646,46 +647,168 @@ fn candidate_pairs(
     Ok(pairs)
 }
 
-/// Changes of the target's history between fork points, for [`candidate_pairs`].
+/// Where a unique fork meets the target's first-parent line (see [`candidate_pairs`]). Places
+/// count line points from the target (0) down to older ones.
+#[derive(Debug, Clone, Copy)]
+struct Attach {
+    /// A: the oldest line point the fork is an ancestor of (its own place when on the line).
+    up: usize,
+    /// U = changes(fork -> A), as an index into the side diffs; `None` on the line.
+    up_diff: Option<usize>,
+    /// L: the newest line point that is an ancestor of the fork (its own place on the line),
+    /// if there is one.
+    down: Option<usize>,
+    /// D = changes(L -> fork), as an index into the side diffs; `None` on the line.
+    down_diff: Option<usize>,
+}
+
+/// The target's history between fork points, for [`candidate_pairs`] and the branch-against-
+/// target checks: one tree diff per line segment and at most two per fork off the line.
 struct ForkSegments<'repo> {
     /// One commit walk for every merge base of forks: they share most of their history.
     graph: CommitGraphWalk<'repo>,
-    /// For a branch whose unique fork is on the target's first-parent line: the fork's place
-    /// among the distinct such forks, newest (the target side) first.
-    place: Vec<Option<usize>>,
-    /// For such a branch: the newest segment between consecutive forks on the line, newer than
-    /// its own fork, that its changes interact with. Segment k runs from fork place k+1 to k.
-    newest_hit: Vec<Option<usize>>,
-    /// Merge bases of pairs of forks (off the first-parent line), unique or `None`.
+    /// Per branch, where its fork meets the line; `None` when the fork is not unique.
+    attach: Vec<Option<Attach>>,
+    /// Per branch: the line segments its own changes interact with, ascending. Segment k runs
+    /// from line point k+1 to line point k.
+    segment_hits: Vec<Vec<usize>>,
+    /// Per branch: the side diffs (U and D of forks off the line) its changes interact with.
+    side_hits: Vec<HashSet<usize>>,
+    /// Does line segment k delete a file?
+    segment_deletes: Vec<bool>,
+    /// Does side diff k delete a file?
+    side_deletes: Vec<bool>,
+    /// Merge bases of pairs of forks the line does not order, unique or `None`.
     bases: HashMap<(ObjectId, ObjectId), Option<ObjectId>>,
     /// changes(M -> F), indexed, per (M, F).
     segments: HashMap<(ObjectId, ObjectId), (BTreeMap<BString, ChangeKind>, ChangeIndex)>,
 }
 
 impl<'repo> ForkSegments<'repo> {
-    fn new(repo: &'repo gix::Repository, prepared: &[Prepared], target: ObjectId) -> anyhow::Result<Self> {
+    fn new(
+        repo: &'repo gix::Repository,
+        workers: &mut Workers,
+        prepared: &[Prepared],
+        target: ObjectId,
+    ) -> anyhow::Result<Self> {
         let unique: HashSet<ObjectId> = prepared.iter().filter(|p| p.fork_is_unique).map(|p| p.fork).collect();
-        let line = first_parent_places(repo, target, &unique)?;
-        let mut on_line: Vec<(usize, ObjectId)> = line.iter().map(|(id, depth)| (*depth, *id)).collect();
+        // The line points: the target and the forks found on its first-parent line, newest first.
+        let mut on_line: Vec<(usize, ObjectId)> =
+            first_parent_places(repo, target, &unique)?.into_iter().map(|(id, depth)| (depth, id)).collect();
+        on_line.push((0, target));
         on_line.sort();
-        let place_of: HashMap<ObjectId, usize> = on_line.iter().enumerate().map(|(k, (_, id))| (*id, k)).collect();
-        let mut segment_changes = Vec::new();
-        for pair in on_line.windows(2) {
-            segment_changes.push(changes(repo, pair[1].1, pair[0].1)?);
+        on_line.dedup();
+        let points: Vec<ObjectId> = on_line.into_iter().map(|(_, id)| id).collect();
+        let place_of: HashMap<ObjectId, usize> = points.iter().enumerate().map(|(k, id)| (*id, k)).collect();
+
+        // Forks off the line: their A and L, by bisection (ancestry is monotone along the line).
+        let mut graph = repo.revision_graph(commit_graph_of(repo)?);
+        let mut diffs: Vec<(ObjectId, ObjectId)> = points.windows(2).map(|w| (w[1], w[0])).collect();
+        let segment_count = diffs.len();
+        let mut attach_of: HashMap<ObjectId, Attach> = HashMap::new();
+        for fork in &unique {
+            let attach = match place_of.get(fork) {
+                Some(&place) => Attach { up: place, up_diff: None, down: Some(place), down_diff: None },
+                None => {
+                    // Points 0..=up have the fork as an ancestor (the target does, as the fork
+                    // is one of its merge bases; without it, there is no proof).
+                    let Some(up) = last_true(points.len(), |k| is_ancestor(*fork, points[k], &mut graph))? else {
+                        continue;
+                    };
+                    diffs.push((*fork, points[up]));
+                    let up_diff = Some(diffs.len() - 1 - segment_count);
+                    // Points down.. are ancestors of the fork.
+                    let older =
+                        last_true(points.len(), |k| is_ancestor(points[points.len() - 1 - k], *fork, &mut graph))?;
+                    let down = older.map(|k| points.len() - 1 - k);
+                    let down_diff = down.map(|down| {
+                        diffs.push((points[down], *fork));
+                        diffs.len() - 1 - segment_count
+                    });
+                    Attach { up, up_diff, down, down_diff }
+                }
+            };
+            attach_of.insert(*fork, attach);
         }
-        let index = ChangeIndex::new(segment_changes.iter());
-        let place: Vec<Option<usize>> =
-            prepared.iter().map(|p| p.fork_is_unique.then(|| place_of.get(&p.fork).copied()).flatten()).collect();
-        let newest_hit = prepared
-            .iter()
-            .zip(&place)
-            .map(|(p, place)| {
-                let place = (*place)?;
-                index.hits(&p.changes).into_iter().filter(|&k| k < place).max()
-            })
-            .collect();
-        let graph = repo.revision_graph(commit_graph_of(repo)?);
-        Ok(ForkSegments { graph, place, newest_hit, bases: HashMap::new(), segments: HashMap::new() })
+        let mut changes_of =
+            workers.run(diffs.len(), |_| Ok(()), |_, repo, k| changes(repo, diffs[k].0, diffs[k].1))?;
+        let side_changes = changes_of.split_off(segment_count);
+        let segment_index = ChangeIndex::new(changes_of.iter());
+        let side_index = ChangeIndex::new(side_changes.iter());
+        let attach: Vec<Option<Attach>> =
+            prepared.iter().map(|p| attach_of.get(&p.fork).copied().filter(|_| p.fork_is_unique)).collect();
+        let segment_hits =
+            prepared.iter().map(|p| segment_index.hits(&p.changes).into_iter().collect::<Vec<_>>()).collect();
+        let side_hits = prepared.iter().map(|p| side_index.hits(&p.changes).into_iter().collect()).collect();
+        let deletes = |changes: &BTreeMap<BString, ChangeKind>| changes.values().any(|k| *k == ChangeKind::Deleted);
+        Ok(ForkSegments {
+            graph,
+            attach,
+            segment_hits,
+            side_hits,
+            segment_deletes: changes_of.iter().map(deletes).collect(),
+            side_deletes: side_changes.iter().map(deletes).collect(),
+            bases: HashMap::new(),
+            segments: HashMap::new(),
+        })
+    }
+
+    /// Do branch i's own changes interact with the line segments in `places` or with the
+    /// given side diffs?
+    fn touches(&self, i: usize, places: std::ops::Range<usize>, sides: [Option<usize>; 2]) -> bool {
+        self.segment_hits[i].iter().any(|k| places.contains(k))
+            || sides.into_iter().flatten().any(|side| self.side_hits[i].contains(&side))
+    }
+
+    /// Could the target's changes since branch i's fork interact with the branch's own changes?
+    /// `None` when the fork is not unique (no proof: merge).
+    fn target_moved_into(&self, i: usize) -> Option<bool> {
+        let attach = self.attach[i]?;
+        Some(self.touches(i, 0..attach.up, [attach.up_diff, None]))
+    }
+
+    /// When the old fork is the merge base of the two forks through the line (see
+    /// [`candidate_pairs`]): the old branch, the new one, and the places of the segments between.
+    fn ordered(&self, i: usize, j: usize) -> Option<(usize, Attach, Attach, std::ops::Range<usize>)> {
+        let (attach_i, attach_j) = (self.attach[i]?, self.attach[j]?);
+        for ((old, at_old), at_new) in [((i, attach_i), attach_j), ((j, attach_j), attach_i)] {
+            // The old fork is an ancestor of A_old, which is L_new or older, an ancestor of the
+            // new fork: the old fork is the merge base.
+            if let Some(down) = at_new.down
+                && at_old.up >= down
+            {
+                return Some((old, at_old, at_new, down..at_old.up));
+            }
+        }
+        None
+    }
+
+    /// Could a cover of the changes between two line points delete a file?
+    fn deletes(&self, places: std::ops::Range<usize>, sides: [Option<usize>; 2]) -> bool {
+        self.segment_deletes[places].iter().any(|d| *d) || sides.into_iter().flatten().any(|k| self.side_deletes[k])
+    }
+
+    /// The merge base of branches i and j when the proof of [`candidate_pairs`] knows it: their
+    /// common fork, or the old fork of an ordered pair (both need disjoint own commits).
+    fn known_base(&self, prepared: &[Prepared], i: usize, j: usize) -> Option<KnownBase> {
+        let (a, b) = (&prepared[i], &prepared[j]);
+        if !a.commits.is_disjoint(&b.commits) {
+            return None;
+        }
+        let own_deletions = changes_delete(&a.changes) || changes_delete(&b.changes);
+        if a.fork == b.fork {
+            return Some(KnownBase { base: a.fork, exact: i, deletions: own_deletions });
+        }
+        let (old, at_old, at_new, between) = self.ordered(i, j)?;
+        let deletions = own_deletions || self.deletes(between, [at_old.up_diff, at_new.down_diff]);
+        Some(KnownBase { base: prepared[old].fork, exact: old, deletions })
+    }
+
+    /// Branch i's merge base with the target, when it is unique: its fork.
+    fn known_target_base(&self, prepared: &[Prepared], i: usize) -> Option<KnownBase> {
+        let attach = self.attach[i]?;
+        let deletions = changes_delete(&prepared[i].changes) || self.deletes(0..attach.up, [attach.up_diff, None]);
+        Some(KnownBase { base: prepared[i].fork, exact: i, deletions })
     }
 
     /// For branches with different forks and no shared commits (see [`candidate_pairs`]).
@@ -697,14 +820,11 @@ impl<'repo> ForkSegments<'repo> {
         j: usize,
     ) -> anyhow::Result<bool> {
         let (a, b) = (&prepared[i], &prepared[j]);
-        if !(a.fork_is_unique && b.fork_is_unique) {
+        if self.attach[i].is_none() || self.attach[j].is_none() {
             return Ok(false);
         }
-        if let (Some(place_a), Some(place_b)) = (self.place[i], self.place[j]) {
-            // The larger place is the older fork: the merge base. Its branch must not touch any
-            // segment between the two forks.
-            let (old, new_place) = if place_a > place_b { (i, place_b) } else { (j, place_a) };
-            return Ok(self.newest_hit[old].is_none_or(|k| k < new_place));
+        if let Some((old, at_old, at_new, between)) = self.ordered(i, j) {
+            return Ok(!self.touches(old, between, [at_old.up_diff, at_new.down_diff]));
         }
         let key = (a.fork.min(b.fork), a.fork.max(b.fork));
         let base = match self.bases.get(&key) {
@@ -732,6 +852,68 @@ impl<'repo> ForkSegments<'repo> {
             || (!b_moved.is_empty() && !a_moved.is_empty() && a_index.interacts(b_moved));
         Ok(!interact)
     }
+}
+
+/// A merge whose merge base the prefilter's proof knows (see [`ForkSegments::known_base`]).
+#[derive(Debug, Clone, Copy)]
+struct KnownBase {
+    /// The only merge base.
+    base: ObjectId,
+    /// The branch whose changes since `base` are exactly its own changes.
+    exact: usize,
+    /// Could either side have deleted a file since `base`? (Covers of the changes are checked,
+    /// so `false` is certain.)
+    deletions: bool,
+}
+
+fn changes_delete(changes: &BTreeMap<BString, ChangeKind>) -> bool {
+    changes.values().any(|kind| *kind == ChangeKind::Deleted)
+}
+
+/// Of `paths` (files), those whose entry differs between the trees of commits `from` and `to`:
+/// what a plain diff of the two would list among them.
+fn changed_since<'a>(
+    repo: &gix::Repository,
+    from: ObjectId,
+    to: ObjectId,
+    paths: impl Iterator<Item = &'a BString>,
+) -> anyhow::Result<Vec<BString>> {
+    let (from, to) = (repo.find_commit(from)?.tree()?, repo.find_commit(to)?.tree()?);
+    // A directory is no file: the plain diff lists the files below it, not the directory.
+    let file_at = |tree: &gix::Tree<'_>, path: &BString| -> anyhow::Result<_> {
+        Ok(crate::git::entry_at(tree, path)?.filter(|(mode, _)| !mode.is_tree()))
+    };
+    let mut changed = Vec::new();
+    for path in paths {
+        if file_at(&from, path)? != file_at(&to, path)? {
+            changed.push(path.clone());
+        }
+    }
+    Ok(changed)
+}
+
+/// Is `ancestor` in the history of `commit` (or the same commit)?
+fn is_ancestor(ancestor: ObjectId, commit: ObjectId, graph: &mut CommitGraphWalk<'_>) -> anyhow::Result<bool> {
+    if ancestor == commit {
+        return Ok(true);
+    }
+    let bases = gix::revision::plumbing::merge_base(ancestor, &[commit], graph)?;
+    Ok(bases.is_some_and(|bases| bases.len() == 1 && *bases.first() == ancestor))
+}
+
+/// The last k in 0..n for which `test` holds, where it holds for a prefix of 0..n.
+fn last_true(n: usize, mut test: impl FnMut(usize) -> anyhow::Result<bool>) -> anyhow::Result<Option<usize>> {
+    let (mut lo, mut hi) = (0, n);
+    // Invariant: test holds below lo, fails from hi on.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if test(mid)? {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo.checked_sub(1))
 }
 
 /// How far down the target's first-parent line each of `forks` is (0: the target itself),
@@ -933,6 +1115,7 @@ fn run_merges(
     prepared: &[Prepared],
     target: &Target,
     jobs: &[Job],
+    known: &[Option<KnownBase>],
 ) -> anyhow::Result<Vec<JobOutcome>> {
     workers.run(jobs.len(), MergeCaches::new, |caches, repo, k| {
         let (ours, theirs, our_label, their_label) = match jobs[k] {
@@ -944,8 +1127,19 @@ fn run_merges(
         let with_overlap = matches!(jobs[k], Job::Pair(_, _, true));
         // gix has assertions a merge can trip: a panic fails this merge only, and the worker's
         // caches are rebuilt, as they may be half-updated.
-        let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            caches.merge(repo, ours, theirs, our_label, their_label, with_overlap)
+        let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match known[k] {
+            Some(known) => {
+                let mut merged =
+                    caches.merge_from_base(repo, known.base, ours, theirs, our_label, their_label, known.deletions)?;
+                if with_overlap {
+                    // The files changed on both sides: of the exact side's own changes, those the
+                    // other side also changed since the base (an entry lookup each, not a diff).
+                    let other = if prepared[known.exact].branch.head == ours { theirs } else { ours };
+                    merged.overlap = changed_since(repo, known.base, other, prepared[known.exact].changes.keys())?;
+                }
+                Ok(merged)
+            }
+            None => caches.merge(repo, ours, theirs, our_label, their_label, with_overlap),
         }));
         let merged = match merged {
             Ok(merged) => merged,
@@ -1067,6 +1261,52 @@ impl<'repo> MergeCaches<'repo> {
         self.conflicts_of(repo, outcome.tree_merge, base_tree, sides, our_label, their_label, overlap)
     }
 
+    /// Merges the commits `ours` and `theirs` whose only merge base is known to be the commit
+    /// `base`: git's merge of the two, without looking for the merge base again. With
+    /// `deletions` false, neither side deleted a file since `base` (the caller proves it).
+    #[allow(clippy::too_many_arguments)]
+    fn merge_from_base(
+        &mut self,
+        repo: &gix::Repository,
+        base: ObjectId,
+        ours: ObjectId,
+        theirs: ObjectId,
+        our_label: &str,
+        their_label: &str,
+        deletions: bool,
+    ) -> anyhow::Result<Merged> {
+        use gix::objs::Write as _;
+        let tree_of =
+            |commit: ObjectId| -> anyhow::Result<ObjectId> { Ok(repo.find_commit(commit)?.tree_id()?.detach()) };
+        let (base, ours, theirs) = (tree_of(base)?, tree_of(ours)?, tree_of(theirs)?);
+        // The ancestor's label only appears inside conflict markers, which this check never shows.
+        let labels = gix::merge::blob::builtin_driver::text::Labels {
+            ancestor: Some("merge base".into()),
+            current: Some(our_label.into()),
+            other: Some(their_label.into()),
+        };
+        // A rename pairs a file deleted on one side with one added there (merges detect no
+        // copies and break no modifications into pairs): with no file deleted on either side
+        // since the base there is none, and tracking renames would only buffer every change.
+        let mut options = self.tree_options.clone();
+        if !deletions {
+            options.rewrites = None;
+        }
+        let merge = gix::merge::plumbing::tree(
+            &base,
+            &ours,
+            &theirs,
+            labels,
+            repo,
+            |buf| repo.write_buf(gix::objs::Kind::Blob, buf),
+            &mut Default::default(),
+            &mut self.diff_cache,
+            &mut self.blob_merge,
+            options,
+        )?;
+        self.conflicts_of_with(repo, merge, base, [ours, theirs], our_label, their_label, Vec::new(), deletions)
+    }
+
     /// Merges the trees `ours` and `theirs` with `base` as their merge base (a rebase step's
     /// parent, a rule's base), with the same caches and configuration as [`Self::merge`].
     #[allow(clippy::too_many_arguments)]
@@ -1139,24 +1379,47 @@ impl<'repo> MergeCaches<'repo> {
     fn conflicts_of(
         &mut self,
         repo: &gix::Repository,
-        mut merge: gix::merge::plumbing::tree::Outcome<'_>,
+        merge: gix::merge::plumbing::tree::Outcome<'_>,
         base_tree: ObjectId,
         sides: [ObjectId; 2],
         our_label: &str,
         their_label: &str,
         overlap: Vec<BString>,
     ) -> anyhow::Result<Merged> {
+        self.conflicts_of_with(repo, merge, base_tree, sides, our_label, their_label, overlap, true)
+    }
+
+    /// [`Self::conflicts_of`]; with `deletions` false, neither side deleted a file since the
+    /// base, so there is no directory rename to look for: git infers a directory rename from
+    /// files renamed out of a directory that is gone, and a rename needs a deleted file.
+    #[allow(clippy::too_many_arguments)]
+    fn conflicts_of_with(
+        &mut self,
+        repo: &gix::Repository,
+        mut merge: gix::merge::plumbing::tree::Outcome<'_>,
+        base_tree: ObjectId,
+        sides: [ObjectId; 2],
+        our_label: &str,
+        their_label: &str,
+        overlap: Vec<BString>,
+        deletions: bool,
+    ) -> anyhow::Result<Merged> {
         let how = TreatAsUnresolved::git();
         // Directory renames as git detects them, and with `conflict` the file location
         // conflicts they make (see crate::merge::shims).
-        let shims::DirectoryRenames { moves, mut unlisted } = shims::directory_renames(
-            repo,
-            base_tree,
-            sides,
-            self.directory_renames,
-            self.tree_options.rewrites,
-            &mut self.diff_cache,
-        )?;
+        let shims::DirectoryRenames { moves, mut unlisted } = if deletions {
+            shims::directory_renames(
+                repo,
+                base_tree,
+                sides,
+                self.directory_renames,
+                self.tree_options.rewrites,
+                &mut self.diff_cache,
+            )?
+        } else {
+            // No side deleted a file: no rename, so no directory rename and none of its conflicts.
+            shims::DirectoryRenames { moves: Vec::new(), unlisted: Vec::new() }
+        };
         let relocated: Vec<(BString, ConflictKind)> = match self.directory_renames {
             DirectoryRenames::Conflict => {
                 moves.iter().filter(|m| m.conflict).map(|m| (m.to.clone(), ConflictKind::DirectoryRename)).collect()

@@ -1418,6 +1418,44 @@ fn forks_whose_target_segments_touch_the_same_file_are_merged() {
     assert_eq!(expect_pair(&json, "x", "y")["verdict"], "conflict", "{json:#}");
 }
 
+/// Forks off the target's first-parent line are ordered through the line points around them:
+/// the target's changes between such a fork and the line (after it: x forked inside `topic`,
+/// whose later commit changed the line x changes; before it: y forked from `topic`, which
+/// changed the line w changes) must make the pair and the task against the target candidates.
+/// Without those side diffs the gate would call both pairs clean; git conflicts on both.
+#[test]
+fn a_fork_off_the_line_carries_the_targets_changes_on_its_side_branch() {
+    let env = Env::new();
+    let repo = env.repo("repo", &[("a.txt", FIVE), ("b.txt", FIVE), ("shared.txt", FIVE), ("other.txt", FIVE)]);
+    let initial = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    env.git(&repo, &["checkout", "-q", "-b", "topic"]);
+    commit_line(&env, &repo, "a.txt", 2, "topic");
+    let s1 = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    commit_line(&env, &repo, "shared.txt", 3, "topic");
+    commit_line(&env, &repo, "other.txt", 3, "topic");
+    let s3 = env.git(&repo, &["rev-parse", "HEAD"]).trim().to_owned();
+    env.git(&repo, &["checkout", "-q", "main"]);
+    commit_line(&env, &repo, "b.txt", 2, "main");
+    env.git(&repo, &["merge", "-q", "--no-edit", "topic"]);
+    // x forks inside the topic, before its change of shared.txt; z from main after the merge.
+    let x = spawn(&env, &repo, "x", &["--base", &s1]);
+    commit_line(&env, &x, "shared.txt", 3, "x");
+    let z = spawn(&env, &repo, "z", &[]);
+    commit_line(&env, &z, "b.txt", 5, "z");
+    // w forks from the initial commit (on the line), y at the end of the topic.
+    let w = spawn(&env, &repo, "w", &["--base", &initial]);
+    commit_line(&env, &w, "other.txt", 3, "w");
+    let y = spawn(&env, &repo, "y", &["--base", &s3]);
+    commit_line(&env, &y, "a.txt", 5, "y");
+    for (a, b) in [("x", "z"), ("w", "y")] {
+        assert!(merge_tree(&env, &repo, &format!("agent/{a}"), &format!("agent/{b}")).is_some(), "{a} {b} conflict");
+    }
+    assert_agrees_with_merge_tree(&env, &repo, &["x", "z", "w", "y"], 1);
+    let json = conflicts_json(&env, &repo, &[], 1);
+    assert_eq!(expect_pair(&json, "x", "z")["verdict"], "conflict", "{json:#}");
+    assert_eq!(expect_pair(&json, "w", "y")["verdict"], "conflict", "{json:#}");
+}
+
 /// Forks with two merge bases (two side branches that merged each other, both merged into
 /// main): the pair's merge base is virtual, outside what the proof covers, so it is merged.
 #[test]
