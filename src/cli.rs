@@ -291,7 +291,7 @@ pub struct IntegrateArgs {
 
     /// Run up to N step tests at once, each in its own scratch worktree (default:
     /// agent.testJobs, else 1). The outcome is the same as one after another.
-    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub jobs: Option<u64>,
 
     /// When to test: after each merge, or only the end result (bisecting the steps when it fails).

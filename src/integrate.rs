@@ -318,12 +318,13 @@ impl TestSpec<'_> {
     /// Checks the job's commit out in `slot` and runs the test there, again after a failure
     /// up to `retries` times.
     fn run(&self, slot: &mut Slot, job: &Job<'_>) -> anyhow::Result<TestRun> {
-        slot.checkout(job.commit.0)?;
-        crate::pause::point("integrate-test");
         let env = crate::scratch::test_env(slot, job.position, self.total, job.task, self.target);
         let mut attempts = 0;
         loop {
             attempts += 1;
+            // Every attempt sees exactly the commit's files: a failed one may have changed them.
+            slot.checkout(job.commit.0)?;
+            crate::pause::point("integrate-test");
             let mut run = crate::process::Run::shell(self.command, slot.path())
                 .timeout(Some(self.timeout))
                 .capture(crate::process::Capture::Tail(TEST_OUTPUT_TAIL))

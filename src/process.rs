@@ -382,6 +382,21 @@ fn status_of(status: std::process::ExitStatus) -> Status {
     }
 }
 
+/// The processes whose working directory is `dir` or below it (from `/proc/<pid>/cwd`; none
+/// where there is no `/proc`). For a scratch slot whose integrate was killed: its tests,
+/// each in its own process group, may still be running there.
+pub fn processes_working_in(dir: &Path) -> Vec<u32> {
+    let dir = crate::git::normalise_path(dir);
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir)))
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// The start time of process `pid` in clock ticks since boot (field 22 of `/proc/<pid>/stat`,
 /// after the parenthesised command name, which may hold spaces); `None` for no such process, a
 /// zombie (it has exited, only not been reaped) or a system without `/proc`.

@@ -102,6 +102,13 @@ pub enum Event {
         path: PathBuf,
         owner: String,
     },
+    /// A slot whose owner is gone still has processes working in it (the tests of a killed
+    /// run): it is left to them, and the next index is taken.
+    StillInUse {
+        index: usize,
+        path: PathBuf,
+        pids: Vec<u32>,
+    },
     /// A slot a killed run left half created was removed, to be created again.
     RemovedHalfCreated {
         index: usize,
@@ -135,6 +142,12 @@ impl std::fmt::Display for Event {
             Event::Recovered { index, path, owner } => {
                 write!(f, "took over integrate slot {index} ({}) from {owner}, which is gone", path.display())
             }
+            Event::StillInUse { index, path, pids } => write!(
+                f,
+                "integrate slot {index} ({}) is still in use by process(es) {pids:?} of a run that is gone: \
+                 taking the next one",
+                path.display()
+            ),
             Event::RemovedHalfCreated { index, path } => {
                 write!(f, "removed the half-created integrate slot {index} ({}) to create it again", path.display())
             }
@@ -291,6 +304,14 @@ pub fn take_slots(
             _lock: lock.lock,
         };
         if let Some(owner) = lock.recovered_from {
+            // A killed integrate's tests live on in their own process groups: a test of ours
+            // must not share the slot with them.
+            let pids = crate::process::processes_working_in(&slot.path);
+            if !pids.is_empty() {
+                events(Event::StillInUse { index, path: slot.path.clone(), pids });
+                index += 1;
+                continue;
+            }
             events(Event::Recovered { index, path: slot.path.clone(), owner });
         }
         slots.push(ready(repo, &common, slot, start, prepare, events)?);

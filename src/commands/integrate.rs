@@ -269,7 +269,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         identity: identity(&ctx, args.dry_run)?,
         scratch_dir: scratch_dir(&ctx)?,
         test_at: args.test_at,
-        jobs: args.jobs.or(ctx.settings.test_jobs).unwrap_or(1) as usize,
+        // No more jobs than slots a target can have.
+        jobs: (args.jobs.or(ctx.settings.test_jobs).unwrap_or(1) as usize).min(crate::scratch::MAX_SLOTS),
         retries: args.retries,
         follow_output: args.verbose,
         // Slots belong to the target, also when building an integration branch on it: every
@@ -335,13 +336,17 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     let landed = write_results(repo, &args, &dest_ref, dest_before, start, &records, &outcome)?;
     // Said as it is: a test command (or anyone) may have moved the destination meanwhile.
     let current = crate::git::ref_target(repo, &dest_ref)?;
-    let pushed = match (&args.push, landed) {
-        (Some(remote), true) => Some(push(repo, ui, remote, &dest_ref, dest_before, outcome.head)?),
-        _ => None,
+    // A refused push still reports what landed here; its error (exit 4) comes after the report.
+    let (pushed, push_refused) = match (&args.push, landed) {
+        (Some(remote), true) => match push(repo, ui, remote, &dest_ref, dest_before, outcome.head) {
+            Ok(pushed) => (Some(pushed), None),
+            Err(err) => (None, Some(err)),
+        },
+        _ => (None, None),
     };
-    let pull_request = match (&args.branch, landed || current.is_some()) {
-        (Some(_), true) if which::which("gh").is_ok() && !args.dry_run => {
-            Some(pull_request(repo, &target_name, &dest_name, &ordered, &outcome.integrated)?)
+    let pull_request = match (&args.branch, current) {
+        (Some(_), Some(head)) if which::which("gh").is_ok() && !args.dry_run => {
+            Some(pull_request(repo, &target_name, target_tip, &dest_name, head, &entries)?)
         }
         _ => None,
     };
@@ -370,6 +375,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         ui.json_data(&report);
     } else {
         ui.data(&render(&report));
+    }
+    if let Some(err) = push_refused {
+        return Err(err);
     }
     Ok(if outcome.failed { Exit::Found } else { Exit::Success })
 }
@@ -650,11 +658,18 @@ fn push(
 fn pull_request(
     repo: &gix::Repository,
     target: &str,
+    target_tip: ObjectId,
     branch: &str,
-    ordered: &[TaskRecord],
-    integrated: &[crate::integrate::Integrated],
+    head: ObjectId,
+    entries: &[state::TaskEntry],
 ) -> anyhow::Result<PullRequest> {
-    let landed: Vec<&TaskRecord> = ordered.iter().filter(|t| integrated.iter().any(|i| i.task == t.name)).collect();
+    let mut landed: Vec<&TaskRecord> = Vec::new();
+    for name in tasks_on_branch(repo, head, target_tip)? {
+        let record = entries.iter().find(|e| e.name == name).and_then(|e| e.record.as_ref().ok());
+        if let Some(record) = record.filter(|r| !landed.iter().any(|l| l.name == r.name)) {
+            landed.push(record);
+        }
+    }
     let mut body = String::from("Integrated by git-agent, in dependency order:\n");
     for task in &landed {
         body.push_str(&format!("\n## {}\n", task.name));
@@ -752,6 +767,32 @@ fn render(report: &Report<'_>) -> String {
         )),
     }
     out
+}
+
+/// The tasks whose steps are on `head` and not in the target (its first-parent commits down
+/// to the target, by their step notes in refs/notes/agent), oldest first: every run that built
+/// the branch, not only the last.
+fn tasks_on_branch(repo: &gix::Repository, head: ObjectId, target_tip: ObjectId) -> anyhow::Result<Vec<String>> {
+    let mut notes = repo.notes()?.with_refs([crate::layout::NOTES_REF])?;
+    let mut tasks = Vec::new();
+    let mut commit = head;
+    // Bounded: an integration branch has a step per task.
+    for _ in 0..10_000 {
+        if crate::git::merge_base(repo, commit, target_tip)? == Some(commit) {
+            break;
+        }
+        for note in notes.get(commit)? {
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&note.blob.data)
+                && let Some(task) = value["task"].as_str()
+            {
+                tasks.push(task.to_owned());
+            }
+        }
+        let Some(parent) = repo.find_commit(commit)?.parent_ids().next() else { break };
+        commit = parent.detach();
+    }
+    tasks.reverse();
+    Ok(tasks)
 }
 
 /// `text` as one shell word.

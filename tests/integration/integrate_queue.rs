@@ -31,6 +31,14 @@ fn queue(env: &Env, name: &str, count: usize, failing: &[usize]) -> PathBuf {
     repo
 }
 
+/// One more done task `name` in `repo` adding `<name>.txt`; returns its name.
+fn queue_task(env: &Env, repo: &Path, name: &str) -> String {
+    env.agent(repo, &["spawn", name, "-q"]).success();
+    env.commit(&agents_dir(repo).join(name), &[(&format!("{name}.txt"), "work\n")], &format!("{name}: work"));
+    env.agent(repo, &["done", name, "-q"]).success();
+    name.to_owned()
+}
+
 /// Fails when any `*.fail` file is in the tree; logs every run to `$LOG` (one line per run).
 const FAILS_ON_FLAG: &str = "echo \"$GIT_AGENT_TASK\" >> \"$LOG\"; ! ls *.fail >/dev/null 2>&1";
 
@@ -327,8 +335,12 @@ fn a_push_refused_by_the_lease_overwrites_nothing_and_exits_4() {
     env.commit(&other, &[("theirs.txt", "theirs\n")], "theirs");
     env.git(&other, &["push", "-q", "origin", "main"]);
     let theirs = env.git(&bare, &["rev-parse", "main"]);
-    let run = crate::integrate::integrate(&env, &repo, &["--push", "origin"]).code(4);
+    let run = crate::integrate::integrate(&env, &repo, &["--push", "origin", "--json"]).code(4);
     assert!(run.stderr.contains("push to origin was refused"), "{}", run.stderr);
+    // The report still says what landed here.
+    let json = run.json();
+    assert_eq!(json["landed"], true, "{json:#}");
+    assert!(json["pushed"].is_null());
     assert_eq!(env.git(&bare, &["rev-parse", "main"]), theirs, "the remote keeps their commit");
     assert!(env.git(&repo, &["log", "--format=%s", "-1", "main"]).starts_with("Merge task t1"), "landed here");
 }
@@ -370,6 +382,18 @@ fn an_integration_branch_suggests_the_pull_request_when_gh_is_installed() {
     assert_eq!(command[..7], ["gh", "pr", "create", "--base", "main", "--head", "integration/x"]);
     let body = std::fs::read_to_string(json["pull_request"]["body_file"].as_str().unwrap()).unwrap();
     assert!(body.contains("## t1") && body.contains("## t2"), "{body}");
+    // A later run adding to the branch: the pull request covers the whole branch.
+    let t3 = queue_task(&env, &repo, "t3");
+    let out = env
+        .command("git", &repo)
+        .env("PATH", &path)
+        .args(["agent-integrate", "--json", "--branch", "integration/x", &t3])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let body = json["pull_request"]["body"].as_str().unwrap();
+    assert!(body.contains("## t1") && body.contains("## t2") && body.contains("## t3"), "{body}");
     // Without gh, no suggestion.
     let json = integrate_json(&env, &repo, &["--branch", "integration/y"], 0);
     assert!(json["pull_request"].is_null() || which_gh_on_machine(), "{json:#}");
@@ -447,4 +471,52 @@ fn progress_reaches_a_terminal_before_the_run_ends() {
     let text = String::from_utf8_lossy(&seen);
     assert!(status.success(), "{text}");
     assert!(text.contains("[2/2] ok t2 merged"), "{text}");
+}
+
+#[test]
+fn a_retried_test_sees_the_commits_files_again() {
+    // The first attempt deletes a tracked file and fails; a retry in the slot as it was left
+    // would pass without the file. Every attempt must see the commit's files.
+    let env = Env::new();
+    let repo = queue(&env, "retry-clean", 1, &[]);
+    let test = "test -f t1.txt || { echo t1.txt missing; exit 0; }; rm t1.txt; exit 1";
+    let json = integrate_json(&env, &repo, &["--test", test, "--retries", "2"], 1);
+    assert_eq!(step(&json, "t1")["status"], "test-failed", "{json:#}");
+    assert_eq!(step(&json, "t1")["test"]["attempts"], 3);
+}
+
+#[test]
+fn more_jobs_than_slots_is_bad_input() {
+    let env = Env::new();
+    let repo = queue(&env, "jobs", 1, &[]);
+    crate::integrate::integrate(&env, &repo, &["--test", "true", "--jobs", "65"]).code(2);
+}
+
+#[test]
+fn a_slot_a_killed_runs_test_still_works_in_is_left_to_it() {
+    // kill -9 of integrate leaves its test running (its own process group) in slot 0: the next
+    // run must not test in that slot meanwhile.
+    let env = Env::new();
+    let repo = queue(&env, "orphan", 1, &[]);
+    let pid_file = env.path().join("orphan.pid");
+    let test = format!("echo $$ > {}; sleep 60", pid_file.display());
+    let mut first = env.command("git", &repo).args(["agent-integrate", "-q", "--test", &test]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !pid_file.exists() || std::fs::read_to_string(&pid_file).unwrap().trim().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the first test never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let orphan = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+    // The integrate process itself (git's child), not the test: find it by its slot lock.
+    let lock = held_slots(&repo).pop().expect("slot 0 is held");
+    let owner = std::fs::read_to_string(&lock).unwrap();
+    let pid = owner.lines().find_map(|l| l.strip_prefix("pid ")).expect("the lock names its owner").to_owned();
+    assert!(std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap().success());
+    let _ = first.wait();
+    let log = env.path().join("second.log");
+    let second = format!("echo $GIT_AGENT_SLOT > {}", log.display());
+    let run = crate::integrate::integrate(&env, &repo, &["--test", &second]).success();
+    run.stderr_has("is still in use by process(es)");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().trim(), "1", "tested in the next slot");
+    let _ = std::process::Command::new("kill").args(["-KILL", &orphan]).status();
 }
