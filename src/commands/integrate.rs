@@ -761,7 +761,7 @@ fn render(report: &Report<'_>) -> String {
         (Some(after), false) => out.push_str(&format!("{} is now {}\n", report.target.name, &after[..7])),
         (None, false) if !report.target.moved_by_others => out.push_str(&format!("{} unchanged\n", report.target.name)),
         (None, false) => out.push_str(&format!(
-            "{} was moved during the run, not by git-agent: it is now {}\n",
+            "{} was moved during the run, not by this run: it is now {}\n",
             report.target.name,
             report.target.current.as_deref().map_or("deleted", |c| &c[..7])
         )),

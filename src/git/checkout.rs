@@ -70,7 +70,7 @@ pub fn follow_by(
     let now = repo.head_id()?.detach();
     if now != before {
         return Err(race(format!(
-            "{nothing_done}: {branch} moved during the run, not by git-agent (now {}; checked out in {})",
+            "{nothing_done}: {branch} moved during the run, not by this run (now {}; checked out in {})",
             short_id(&now),
             worktree.display()
         ))

@@ -350,7 +350,7 @@ fn a_test_that_moves_the_target_and_fails_is_reported_as_it_is() {
     );
     let run = integrate(&env, &repo, &["--test", &test]).code(1);
     assert!(!run.stdout.contains("main unchanged"), "{run:#?}");
-    assert!(run.stdout.contains("main was moved during the run, not by git-agent"), "{run:#?}");
+    assert!(run.stdout.contains("main was moved during the run, not by this run"), "{run:#?}");
     let json = integrate_json(&env, &repo, &["--test", "false"], 1);
     assert_eq!(json["target"]["moved_by_others"], false, "{json:#}");
     assert_eq!(rev(&env, &repo, "main"), parent);
@@ -366,7 +366,7 @@ fn a_test_that_moves_the_target_and_fails_is_reported_as_it_is() {
     let before = rev(&env, &repo, "main");
     let run = integrate(&env, &repo, &["--keep-going", "--test", &test])
         .code(4)
-        .stderr_has("nothing was landed: refs/heads/main moved during the run, not by git-agent");
+        .stderr_has("nothing was landed: refs/heads/main moved during the run, not by this run");
     assert_eq!(rev(&env, &repo, "main"), rev(&env, &repo, &format!("{before}~1")), "{run:#?}");
     assert_eq!(record(&env, &repo, "b")["state"], "done");
 }
