@@ -1275,10 +1275,41 @@ impl<'repo> MergeCaches<'repo> {
         their_label: &str,
         deletions: bool,
     ) -> anyhow::Result<Merged> {
-        use gix::objs::Write as _;
         let tree_of =
             |commit: ObjectId| -> anyhow::Result<ObjectId> { Ok(repo.find_commit(commit)?.tree_id()?.detach()) };
         let (base, ours, theirs) = (tree_of(base)?, tree_of(ours)?, tree_of(theirs)?);
+        self.merge_trees_with(repo, base, ours, theirs, our_label, their_label, deletions)
+    }
+
+    /// Merges the trees `ours` and `theirs` with `base` as their merge base (a rebase step's
+    /// parent, a rule's base), with the same caches and configuration as [`Self::merge`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn merge_trees(
+        &mut self,
+        repo: &gix::Repository,
+        base: ObjectId,
+        ours: ObjectId,
+        theirs: ObjectId,
+        our_label: &str,
+        their_label: &str,
+    ) -> anyhow::Result<Merged> {
+        self.merge_trees_with(repo, base, ours, theirs, our_label, their_label, true)
+    }
+
+    /// [`Self::merge_trees`]; with `deletions` false (proven by the caller: no file deleted on
+    /// either side since `base`) without rename tracking or directory renames.
+    #[allow(clippy::too_many_arguments)]
+    fn merge_trees_with(
+        &mut self,
+        repo: &gix::Repository,
+        base: ObjectId,
+        ours: ObjectId,
+        theirs: ObjectId,
+        our_label: &str,
+        their_label: &str,
+        deletions: bool,
+    ) -> anyhow::Result<Merged> {
+        use gix::objs::Write as _;
         // The ancestor's label only appears inside conflict markers, which this check never shows.
         let labels = gix::merge::blob::builtin_driver::text::Labels {
             ancestor: Some("merge base".into()),
@@ -1305,39 +1336,6 @@ impl<'repo> MergeCaches<'repo> {
             options,
         )?;
         self.conflicts_of_with(repo, merge, base, [ours, theirs], our_label, their_label, Vec::new(), deletions)
-    }
-
-    /// Merges the trees `ours` and `theirs` with `base` as their merge base (a rebase step's
-    /// parent, a rule's base), with the same caches and configuration as [`Self::merge`].
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn merge_trees(
-        &mut self,
-        repo: &gix::Repository,
-        base: ObjectId,
-        ours: ObjectId,
-        theirs: ObjectId,
-        our_label: &str,
-        their_label: &str,
-    ) -> anyhow::Result<Merged> {
-        use gix::objs::Write as _;
-        let labels = gix::merge::blob::builtin_driver::text::Labels {
-            ancestor: Some("merge base".into()),
-            current: Some(our_label.into()),
-            other: Some(their_label.into()),
-        };
-        let merge = gix::merge::plumbing::tree(
-            &base,
-            &ours,
-            &theirs,
-            labels,
-            repo,
-            |buf| repo.write_buf(gix::objs::Kind::Blob, buf),
-            &mut Default::default(),
-            &mut self.diff_cache,
-            &mut self.blob_merge,
-            self.tree_options.clone(),
-        )?;
-        self.conflicts_of(repo, merge, base, [ours, theirs], our_label, their_label, Vec::new())
     }
 
     /// The tree to merge `ours` and `theirs` against, as git chooses it: the tree of their

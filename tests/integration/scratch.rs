@@ -394,9 +394,11 @@ fn a_slot_whose_setup_was_killed_is_prepared_again() {
             "config",
             "agent.setup",
             &format!(
-                "echo run >> {runs}; if [ $(wc -l < {runs}) = 1 ]; then while [ ! -e {stop} ]; do sleep 0.05; done; fi",
+                "echo run >> {runs}; if [ $(wc -l < {runs}) = 1 ]; then echo $$ > {pid}; \
+                 while [ ! -e {stop} ]; do sleep 0.05; done; fi",
                 runs = runs.display(),
-                stop = stop.display()
+                stop = stop.display(),
+                pid = env.path().join("setup.pid").display()
             ),
         ],
     );
@@ -405,6 +407,20 @@ fn a_slot_whose_setup_was_killed_is_prepared_again() {
     killed.kill().unwrap();
     killed.wait().unwrap();
     std::fs::write(&stop, "").unwrap();
+    // Until the orphaned setup has ended, the slot is still in use and would be skipped.
+    let pid_file = env.path().join("setup.pid");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let orphan = loop {
+        match std::fs::read_to_string(&pid_file).map(|text| text.trim().to_owned()) {
+            Ok(pid) if !pid.is_empty() => break pid,
+            _ => assert!(std::time::Instant::now() < deadline, "the setup never wrote its pid"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    while Path::new(&format!("/proc/{orphan}")).exists() {
+        assert!(std::time::Instant::now() < deadline, "the orphaned setup never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let again = take(&env, &repo, &[]);
     assert_eq!(event_names(&again), ["recovered", "setup-starting", "setup-finished"], "{again:#}");
     assert_eq!(setup_runs(&env), ["run", "run"]);
