@@ -72,6 +72,17 @@ pub fn count_only_in(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow
     Ok(n)
 }
 
+/// The first merge commit reachable from `a` and not from `b`, if any.
+pub fn merge_commit_only_in(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<Option<ObjectId>> {
+    for info in repo.rev_walk([a]).with_hidden([b]).all()? {
+        let info = info?;
+        if info.parent_ids.len() > 1 {
+            return Ok(Some(info.id));
+        }
+    }
+    Ok(None)
+}
+
 /// Every merge base of `a` and `b` (more than one in a criss-cross history), best first.
 pub fn merge_bases(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<Vec<ObjectId>> {
     if a == b {

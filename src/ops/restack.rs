@@ -253,6 +253,21 @@ fn restack_one(
         refused("the commit its work starts from (stack.onto or base_commit) is not here")
             .hint(format!("merge the dependencies into {} by hand", record.short_branch()))
     })?;
+    // A rebase replays commits and leaves merges out, as `git rebase` does: whatever a merge
+    // of the agent's own changed (a resolution, an edit made in the merge) would be dropped.
+    if let Some(merge) = crate::git::merge_commit_only_in(repo, head, upstream)? {
+        return Err(refused(format!(
+            "its branch has a merge commit of its own ({}): a restack replays commits and would drop what the merge \
+             changed",
+            crate::git::short_id(&merge)
+        ))
+        .hint(format!(
+            "rebase it by hand in its worktree (git rebase --rebase-merges <dependency>), or integrate it as it is; \
+             spawn new tasks with --from-base to avoid merging dependencies into {}",
+            record.short_branch()
+        ))
+        .into());
+    }
     let signature = ctx.commit_identity("restack")?;
     let mut outcome = TaskOutcome::new(name, Status::Restacked);
     outcome.before = Some(head.to_string());
@@ -277,7 +292,8 @@ fn restack_one(
             let labels: Vec<&str> = needed.iter().map(|d| d.label.as_str()).collect();
             outcome.message = Some(format!("its commits conflict with the new work of {}", labels.join(" and ")));
             outcome.hint = Some(format!(
-                "nothing was changed; merge {} into the task's branch in its worktree and resolve the conflict there",
+                "nothing was changed; rebase the task onto {} in its worktree (git rebase) and resolve the \
+                 conflicts there: a merge would keep it from being restacked again",
                 labels.join(" and ")
             ));
             return Ok(Some(outcome));

@@ -460,3 +460,34 @@ fn a_task_on_several_dependencies_is_restacked_onto_a_new_merge_of_their_tips() 
     let gate = env.agent(&repo, &["conflicts", "--json"]).success().json();
     assert_eq!(gate["hazards"], serde_json::json!([]), "{gate:#}");
 }
+
+#[test]
+fn a_task_with_a_merge_commit_of_its_own_is_refused_and_keeps_what_the_merge_changed() {
+    // Restack replays commits and leaves merges out: a change made inside the agent's merge
+    // (here the file `glue`) would be dropped. The task is refused, untouched.
+    let env = Env::new();
+    let repo = setup(&env);
+    let (db, _) = spawn(&env, &repo, "db", &[]);
+    env.commit(&db, &[("db.txt", "d1\n")], "db: d1");
+    let (api, _) = spawn(&env, &repo, "api", &["--after", "db"]);
+    env.git(&api, &["checkout", "-q", "-b", "side"]);
+    env.commit(&api, &[("s.txt", "s\n")], "side");
+    env.git(&api, &["checkout", "-q", "agent/api"]);
+    env.commit(&api, &[("api.txt", "api\n")], "api: work");
+    env.git(&api, &["merge", "-q", "--no-ff", "--no-commit", "side"]);
+    write(&api.join("glue"), "glue\n");
+    env.git(&api, &["add", "glue"]);
+    env.git(&api, &["commit", "-q", "-m", "merge side with glue"]);
+    env.git(&api, &["branch", "-q", "-D", "side"]);
+    env.commit(&db, &[("db.txt", "d1\nd2\n")], "db: d2");
+    let tip = rev(&env, &repo, "agent/api");
+
+    let run = env.agent(&repo, &["restack"]).code(3);
+    assert!(
+        run.stdout.contains("merge commit of its own") || run.stderr.contains("merge commit of its own"),
+        "{run:#?}"
+    );
+    assert_eq!(rev(&env, &repo, "agent/api"), tip, "the branch is untouched");
+    assert!(api.join("glue").is_file());
+    assert_eq!(env.git(&repo, &["show", "agent/api:glue"]), "glue\n");
+}
