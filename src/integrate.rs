@@ -201,8 +201,11 @@ pub struct Integrated {
 }
 
 /// Orders `tasks` (in spawn order) by their dependencies. A dependency outside the set must
-/// be integrated already (`is_integrated`), else it is an error.
-pub fn order(tasks: Vec<TaskRecord>, is_integrated: impl Fn(&str) -> bool) -> anyhow::Result<Vec<TaskRecord>> {
+/// be integrated already (`is_integrated(task, dependency)`), else it is an error.
+pub fn order(
+    tasks: Vec<TaskRecord>,
+    is_integrated: impl Fn(&TaskRecord, &str) -> bool,
+) -> anyhow::Result<Vec<TaskRecord>> {
     let names: Vec<String> = tasks.iter().map(|t| t.name.clone()).collect();
     let index = crate::graph::index_by_name(&names);
     let mut deps = vec![Vec::new(); tasks.len()];
@@ -210,7 +213,7 @@ pub fn order(tasks: Vec<TaskRecord>, is_integrated: impl Fn(&str) -> bool) -> an
         for dep in &task.after {
             match index.get(dep.as_str()) {
                 Some(&d) => deps[i].push(d),
-                None if is_integrated(dep) => {}
+                None if is_integrated(task, dep) => {}
                 None => {
                     return Err(crate::error::bad_input(format!(
                         "task {:?} depends on {dep:?}, which is neither being integrated nor integrated already",

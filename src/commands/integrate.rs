@@ -110,7 +110,12 @@ fn leave_out_unintegrable(
         let lacking = |r: &TaskRecord| {
             r.after
                 .iter()
-                .find(|dep| !names.contains(dep) && !integrated_elsewhere(dep) && !merged_already(repo, entries, dep))
+                .find(|dep| {
+                    !names.contains(dep)
+                        && !integrated_elsewhere(dep)
+                        && !merged_already(repo, entries, dep)
+                        && !pruned_dependency_landed(repo, entries, r, dep)
+                })
                 .cloned()
         };
         if let Some(i) = keep.iter().position(|(_, r)| lacking(r).is_some()) {
@@ -137,6 +142,23 @@ fn leave_out_unintegrable(
     }
     *records = keep;
     Ok(left_out)
+}
+
+/// A dependency `dep` of `task` with no record any more (pruned) whose work `task` was
+/// stacked on is in `task`'s base branch: integrated, then pruned. (Without a stack, nothing
+/// says where its work was: such a dependency stays missing.)
+fn pruned_dependency_landed(
+    repo: &gix::Repository,
+    entries: &[state::TaskEntry],
+    task: &TaskRecord,
+    dep: &str,
+) -> bool {
+    if entries.iter().any(|e| e.name == dep) {
+        return false;
+    }
+    let tip = task.stack.as_ref().and_then(|s| s.tips.get(dep)).and_then(|hex| ObjectId::from_hex(hex.as_bytes()).ok());
+    let base = task.base_ref.as_deref().and_then(|b| crate::git::ref_target(repo, b).ok().flatten());
+    matches!((tip, base), (Some(tip), Some(base)) if crate::git::merge_base(repo, tip, base).ok().flatten() == Some(tip))
 }
 
 /// Is the task `name`'s branch merged into its base already (integrated by hand)?
@@ -225,16 +247,17 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     };
     let start = dest_before.unwrap_or(target_tip);
 
-    let is_integrated = |name: &str| {
-        entries.iter().any(|e| {
-            e.name == name
-                && e.record.as_ref().is_ok_and(|r| {
-                    r.state == TaskState::Integrated
-                        || crate::git::ref_target(repo, &r.branch).ok().flatten().is_some_and(|tip| {
-                            crate::git::merge_base(repo, tip, target_tip).ok().flatten() == Some(tip)
-                        })
-                })
-        })
+    let is_integrated = |task: &TaskRecord, name: &str| {
+        pruned_dependency_landed(repo, &entries, task, name)
+            || entries.iter().any(|e| {
+                e.name == name
+                    && e.record.as_ref().is_ok_and(|r| {
+                        r.state == TaskState::Integrated
+                            || crate::git::ref_target(repo, &r.branch).ok().flatten().is_some_and(|tip| {
+                                crate::git::merge_base(repo, tip, target_tip).ok().flatten() == Some(tip)
+                            })
+                    })
+            })
     };
     let ordered = crate::integrate::order(records.iter().map(|(_, r)| r.clone()).collect(), is_integrated)?;
 

@@ -245,6 +245,24 @@ fn restack_one(
         return Ok(named.then(|| up_to_date(name, &looked)));
     }
     let Looked { record_commit, mut record, head, needed, .. } = looked;
+    // A dependency it was stacked on that has no record any more (pruned): restacking onto
+    // the others would take that dependency's work out of the task's branch and worktree.
+    if let Some(gone) =
+        record.stack.as_ref().and_then(|stack| stack.tips.keys().find(|dep| !entries.iter().any(|e| &e.name == *dep)))
+    {
+        return Err(refused(format!(
+            "its dependency {gone} was pruned: restacking would take {gone}'s work out of it"
+        ))
+        .hint(format!(
+            "rebase it by hand in its worktree onto its base branch{}, which holds {gone}'s work once integrated",
+            record
+                .base_ref
+                .as_deref()
+                .map(|b| format!(" ({})", b.trim_start_matches("refs/heads/")))
+                .unwrap_or_default()
+        ))
+        .into());
+    }
     let branch = record.branch.clone();
     let worktree = worktree_to_follow(repo, &record)?;
     // Without the commit its own work starts from, which commits are its own is unknown:

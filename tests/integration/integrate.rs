@@ -1099,3 +1099,22 @@ fn a_dependency_cycle_and_an_unknown_task_are_bad_input() {
     assert_state(&env, &repo, "a", "done");
     assert_state(&env, &repo, "b", "done");
 }
+
+#[test]
+fn a_stacked_task_whose_dependency_was_integrated_and_pruned_can_be_integrated() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("README.md", "readme\n")]);
+    task(&env, &repo, "db", &[], &[("db.txt", "db\n")]);
+    // Stacked on db's work (db has commits of its own).
+    let api = spawn(&env, &repo, "api", &["db"], &[]);
+    env.commit(&api, &[("api.txt", "api\n")], "api: work");
+    integrate(&env, &repo, &["db"]).success();
+    env.agent(&repo, &["prune"]).success();
+    assert!(env.git(&repo, &["for-each-ref", "refs/agent/tasks/db"]).is_empty(), "db's record is pruned");
+    done(&env, &repo, "api");
+    let json = integrate_json(&env, &repo, &[], 0);
+    assert_eq!(step_tasks(&json), ["api"]);
+    let json = integrate_json(&env, &repo, &["api"], 0);
+    assert_eq!(statuses(&json), ["already-integrated"]);
+    assert_eq!(env.git(&repo, &["show", "main:api.txt"]), "api\n");
+}

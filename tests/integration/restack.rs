@@ -491,3 +491,24 @@ fn a_task_with_a_merge_commit_of_its_own_is_refused_and_keeps_what_the_merge_cha
     assert!(api.join("glue").is_file());
     assert_eq!(env.git(&repo, &["show", "agent/api:glue"]), "glue\n");
 }
+
+#[test]
+fn a_task_stacked_on_a_pruned_dependency_is_refused_and_keeps_its_work() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let (db, _) = spawn(&env, &repo, "db", &[]);
+    env.commit(&db, &[("db.txt", "d1\n")], "db: d1");
+    let (ui, _) = spawn(&env, &repo, "ui", &[]);
+    env.commit(&ui, &[("ui.txt", "u1\n")], "ui: u1");
+    let (api, _) = spawn(&env, &repo, "api", &["--after", "db", "--after", "ui"]);
+    env.commit(&api, &[("api.txt", "api\n")], "api: work");
+    env.agent(&repo, &["done", "ui", "-q"]).success();
+    env.agent(&repo, &["integrate", "ui", "-q"]).success();
+    env.agent(&repo, &["prune", "-q"]).success();
+    env.commit(&db, &[("db.txt", "d1\nd2\n")], "db: d2");
+    let tip = rev(&env, &repo, "agent/api");
+    let run = env.agent(&repo, &["restack"]).code(3);
+    assert!(format!("{}{}", run.stdout, run.stderr).contains("dependency ui was pruned"), "{run:#?}");
+    assert_eq!(rev(&env, &repo, "agent/api"), tip);
+    assert!(api.join("ui.txt").is_file(), "ui's work stays in the worktree");
+}
