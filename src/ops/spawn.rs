@@ -172,7 +172,13 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         base_commit: base_commit.to_string(),
         worktree,
         scope: request.scope.clone(),
-        after: request.after.clone(),
+        // `--after db --after db` is one dependency.
+        after: request.after.iter().fold(Vec::new(), |mut deps, dep| {
+            if !deps.contains(dep) {
+                deps.push(dep.clone());
+            }
+            deps
+        }),
         brief: request.brief.clone(),
         acceptance: request.acceptance.clone(),
         command: request.command.clone(),

@@ -512,3 +512,13 @@ fn a_task_stacked_on_a_pruned_dependency_is_refused_and_keeps_its_work() {
     assert_eq!(rev(&env, &repo, "agent/api"), tip);
     assert!(api.join("ui.txt").is_file(), "ui's work stays in the worktree");
 }
+
+#[test]
+fn a_dependency_named_twice_is_recorded_once() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let (db, _) = spawn(&env, &repo, "db", &[]);
+    env.commit(&db, &[("db.txt", "d1\n")], "db: d1");
+    spawn(&env, &repo, "api", &["--after", "db", "--after", "db"]);
+    assert_eq!(record(&env, &repo, "api")["after"], serde_json::json!(["db"]));
+}
