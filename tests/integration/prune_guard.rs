@@ -38,7 +38,7 @@ pub(crate) fn merged_task(env: &Env, repo: &Path, task: &str) -> PathBuf {
 }
 
 /// Starts `git agent <args>` paused at `point`; returns the child once it has reached it.
-fn start_paused(env: &Env, repo: &Path, point: &PausePoint, args: &[&str]) -> std::process::Child {
+pub(crate) fn start_paused(env: &Env, repo: &Path, point: &PausePoint, args: &[&str]) -> std::process::Child {
     let (key, value) = point.env();
     let child = env
         .command("git", repo)

@@ -368,16 +368,7 @@ fn a_commit_during_restack_is_a_lost_race_and_nothing_is_lost() {
     let (repo, api, _) = moved_stack(&env);
     let record_before = rev(&env, &repo, "refs/agent/tasks/api");
     let point = PausePoint::new(&env, "restack-before-update");
-    let (key, value) = point.env();
-    let child = env
-        .command("git", &repo)
-        .args(["agent", "restack", "api"])
-        .env(key, value)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    point.wait_reached();
+    let child = crate::prune_guard::start_paused(&env, &repo, &point, &["restack", "api"]);
     // The agent commits between restack's checks and its compare-and-swap.
     env.commit(&api, &[("api/late.rs", "// late\n")], "api: late");
     let late = rev(&env, &repo, "agent/api");
