@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::conflicts::{ConflictPath, MergeCaches};
 use crate::error::{Exit, Fail};
 use crate::output::JsonPath;
+use crate::scratch::Slot;
 use crate::state::TaskRecord;
 
 /// How each task's work is brought onto the result.
@@ -306,8 +307,6 @@ struct TestSpec<'a> {
     target: &'a str,
     total: usize,
 }
-
-use crate::scratch::Slot;
 
 /// One test to run: a step's new commit.
 struct Job<'a> {
