@@ -11,8 +11,10 @@ pub const ARCHIVE_PREFIX: &str = "refs/agent/archive/";
 pub const NOTES_REF: &str = "refs/notes/agent";
 /// The short name of [`NOTES_REF`], as gix's notes API and `git notes --ref` take it.
 pub const NOTES_NAME: &str = "agent";
-/// The file inside each record commit's tree.
+/// The file inside each record commit's tree: the task's state.
 pub const RECORD_FILE: &str = "task.json";
+/// The file inside each record commit's tree (format 2): the event's operations.
+pub const OPS_FILE: &str = "ops.json";
 /// Default branch prefix (`agent.branchPrefix`).
 pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
 /// Scratch worktrees of integration runs before slots (see [`SLOTS_DIR`]) were
