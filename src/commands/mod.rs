@@ -12,6 +12,7 @@ pub mod restack;
 pub mod setup;
 pub mod show;
 pub mod spawn;
+pub mod sync;
 
 use clap::Parser;
 
@@ -36,6 +37,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),
+        Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
         Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
@@ -53,6 +55,7 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Prune(_)
             | AgentCommand::Done(_)
             | AgentCommand::Restack(_)
+            | AgentCommand::Sync(_)
             | AgentCommand::External(_)
     )
 }
