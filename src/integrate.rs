@@ -1138,8 +1138,7 @@ impl<'a> Runner<'a> {
     /// A passing result of `command` on `tree`, recorded in refs/notes/agent.
     fn passed_before(&self, tree: ObjectId, command: &str) -> anyhow::Result<Option<TestRun>> {
         let mut notes = self.repo.notes()?.with_refs([crate::layout::NOTES_REF])?;
-        for note in notes.get(tree)? {
-            let Ok(value) = serde_json::from_slice::<serde_json::Value>(&note.blob.data) else { continue };
+        for value in notes.get(tree)?.iter().flat_map(|note| crate::land::note_values(&note.blob.data)) {
             if value["command"] == command && value["exit"] == 0 {
                 return Ok(Some(TestRun {
                     command: command.to_owned(),

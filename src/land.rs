@@ -95,6 +95,28 @@ fn record_edits(
     Ok(edits)
 }
 
+/// The results in one note: a JSON value per line (sync's merge of two machines' notes on the
+/// same object keeps both lines; a note written here has one).
+pub fn note_values(data: &[u8]) -> Vec<serde_json::Value> {
+    data.split(|&b| b == b'\n').filter_map(|line| serde_json::from_slice(line).ok()).collect()
+}
+
+/// The note for `object`: `note`, after the results already there for other tasks or commands
+/// (another machine's, merged in by sync); a result for the same task and command is replaced.
+fn with_other_results(
+    existing: &mut gix::note::Platform<'_>,
+    object: ObjectId,
+    note: &serde_json::Value,
+) -> anyhow::Result<String> {
+    let same = |value: &serde_json::Value| value["task"] == note["task"] && value["command"] == note["command"];
+    let mut lines = String::new();
+    for value in existing.get(object)?.iter().flat_map(|n| note_values(&n.blob.data)).filter(|v| !same(v)) {
+        lines.push_str(&format!("{value}\n"));
+    }
+    lines.push_str(&format!("{note}\n"));
+    Ok(lines)
+}
+
 /// One commit on refs/notes/agent holding `notes` (replacing earlier notes on the same
 /// objects), in git's notes-tree layout so that `git notes --ref agent` reads and extends it;
 /// the edit moving the notes ref to it, by compare-and-swap.
@@ -110,8 +132,9 @@ fn notes_edit(repo: &gix::Repository, notes: &[(ObjectId, serde_json::Value)]) -
     let objects = &repo.objects;
     let mut tree = gix::note::plumbing::State::new(root, objects)
         .map_err(|err| anyhow::anyhow!("cannot read the notes in {}: {err}", crate::layout::NOTES_REF))?;
+    let mut existing = repo.notes()?.with_refs([crate::layout::NOTES_REF])?;
     for (object, note) in notes {
-        let blob = repo.write_blob(note.to_string() + "\n")?.detach();
+        let blob = repo.write_blob(with_other_results(&mut existing, *object, note)?)?.detach();
         tree.edit(*object, Some(blob), objects).map_err(|err| anyhow::anyhow!("cannot add a note: {err}"))?;
     }
     let tree = tree.write(objects).map_err(|err| anyhow::anyhow!("cannot write the notes tree: {err}"))?;

@@ -804,10 +804,8 @@ fn tasks_on_branch(repo: &gix::Repository, head: ObjectId, target_tip: ObjectId)
         if crate::git::merge_base(repo, commit, target_tip)? == Some(commit) {
             break;
         }
-        for note in notes.get(commit)? {
-            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&note.blob.data)
-                && let Some(task) = value["task"].as_str()
-            {
+        for value in notes.get(commit)?.iter().flat_map(|note| crate::land::note_values(&note.blob.data)) {
+            if let Some(task) = value["task"].as_str() {
                 tasks.push(task.to_owned());
             }
         }

@@ -131,7 +131,13 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         row.problems.push(format!("{err:#}"));
     }
     row.worktree_missing = !worktree.is_dir();
-    if row.worktree_missing {
+    let registered = || crate::ops::prune::find_registration(repo, &record.branch, &worktree).ok().flatten().is_some();
+    if row.worktree_missing && !registered() {
+        // A task from another machine (after sync), or whose worktree was removed with git.
+        if record.state != crate::state::TaskState::Integrated {
+            row.problems.push(format!("no worktree here (git agent join {} makes one)", entry.name));
+        }
+    } else if row.worktree_missing {
         row.problems.push("worktree missing".into());
     } else if check_dirty {
         match crate::git::open_worktree_for_status(&worktree).and_then(|wt| crate::git::has_changes(&wt)) {

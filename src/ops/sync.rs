@@ -261,7 +261,17 @@ impl<'a> Round<'a> {
             format!("+{NOTES_REF}*:{ns}notes/agent*"),
             format!("+{branches}*:{ns}heads/{}*", self.ctx.settings.branch_prefix),
         ];
-        let mut args = vec!["fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--no-auto-gc", "--"];
+        // `--refmap=`: only our namespace moves, not refs/remotes/ (a dry run changes nothing else).
+        let mut args = vec![
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--prune",
+            "--refmap=",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            "--",
+        ];
         args.push(&self.remote);
         args.extend(specs.iter().map(String::as_str));
         let outcome = crate::process::git(self.dir(), &args)?.capture(crate::process::Capture::Tail(8192)).run()?;
