@@ -424,6 +424,135 @@ mod tests {
         }
     }
 
+    mod interleavings {
+        //! Property: whatever the interleaving of events on three machines and syncs between
+        //! them, a full sync leaves one record everywhere, holding every operation ever written
+        //! and every record commit ever made (nothing rewritten), whose cached state is the fold.
+
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            Event { machine: usize, kind: u8 },
+            Sync { local: usize, remote: usize },
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                (0..3usize, 0..5u8).prop_map(|(machine, kind)| Step::Event { machine, kind }),
+                (0..3usize, 0..3usize).prop_map(|(local, remote)| Step::Sync { local, remote }),
+            ]
+        }
+
+        fn change(kind: u8, n: usize) -> Change {
+            let hex = format!("{:040x}", n + 1);
+            match kind {
+                0 => Change::Done,
+                1 | 2 => Change::AgentExited { exit: Some(n as i32), command: vec![] },
+                3 => Change::Integrated { commit: hex.clone(), tip: hex },
+                _ => Change::Restacked { stack: Stack { onto: hex, ..Stack::default() } },
+            }
+        }
+
+        fn state_at(repo: &gix::Repository, commit: ObjectId, expect: &Expect) -> TaskRecord {
+            let bytes = crate::git::read_file_from_commit(repo, commit, RECORD_FILE, MAX_RECORD_BYTES).unwrap();
+            crate::state::parse_record("db", &bytes, expect).unwrap()
+        }
+
+        /// What `git agent sync` does to one record between a machine and a remote.
+        fn sync(repo: &gix::Repository, tips: &mut [ObjectId], local: usize, remote: usize, expect: &Expect) {
+            match join(repo, "db", tips[local], tips[remote], expect).unwrap().unwrap() {
+                Joined::Same => {}
+                Joined::LocalAhead => tips[remote] = tips[local],
+                Joined::RemoteAhead => tips[local] = tips[remote],
+                Joined::Merged { commit, .. } => (tips[local], tips[remote]) = (commit, commit),
+                Joined::Unrelated => panic!("one task, one history"),
+            }
+        }
+
+        fn comparable(mut record: TaskRecord) -> serde_json::Value {
+            record.worktree = Default::default();
+            serde_json::to_value(record).unwrap()
+        }
+
+        fn check(steps: Vec<Step>, from_format_1: bool) {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = gix::init_bare(dir.path()).unwrap();
+            let expect = Expect::fixed("agent/", "/tmp/x");
+            let first = if from_format_1 {
+                let mut v1 = record("db");
+                v1.version = 1;
+                v1.worktree = "/tmp/x/db".into();
+                let mut json = serde_json::to_value(&v1).unwrap();
+                json["worktree"] = "/tmp/x/db".into();
+                let bytes = serde_json::to_vec(&json).unwrap();
+                crate::git::write_file_commit(&repo, RECORD_FILE, &bytes, None, "spawn db\n").unwrap()
+            } else {
+                spawn_commit(&repo, &record("db")).unwrap().0
+            };
+            let mut tips = [first; 3];
+            let mut commits = vec![first];
+            let mut written: HashSet<String> = HashSet::new();
+            for (n, step) in steps.into_iter().enumerate() {
+                match step {
+                    Step::Event { machine, kind } => {
+                        let current = state_at(&repo, tips[machine], &expect);
+                        let (commit, state, _) = event_commit(&repo, tips[machine], &current, change(kind, n)).unwrap();
+                        let ops = commit_ops(&repo, commit).unwrap().unwrap();
+                        written.extend(ops.iter().map(|op| op.id.clone()));
+                        let folded = fold(&history_ops(&repo, "db", &[commit]).unwrap()).unwrap();
+                        assert_same_state(comparable(state), comparable(folded), "cached state after an event");
+                        tips[machine] = commit;
+                        commits.push(commit);
+                    }
+                    Step::Sync { local, remote } if local != remote => {
+                        sync(&repo, &mut tips, local, remote, &expect);
+                        commits.push(tips[local]);
+                    }
+                    Step::Sync { .. } => {}
+                }
+            }
+            for (local, remote) in [(0, 1), (1, 2), (0, 1), (2, 0)] {
+                sync(&repo, &mut tips, local, remote, &expect);
+            }
+            assert!(tips.iter().all(|tip| *tip == tips[0]), "one record everywhere: {tips:?}");
+            let last = tips[0];
+            let reachable: HashSet<ObjectId> =
+                repo.rev_walk([last]).all().unwrap().map(|info| info.unwrap().id).collect();
+            for commit in &commits {
+                assert!(reachable.contains(commit), "rewritten: {commit}");
+                let base = crate::git::merge_base(&repo, *commit, last).unwrap();
+                if base != Some(*commit) {
+                    let kept = dir.keep();
+                    panic!("merge base of {commit} and {last} in {}: {base:?}", kept.display());
+                }
+            }
+            let ops = history_ops(&repo, "db", &[last]).unwrap();
+            let ids: HashSet<String> = ops.iter().map(|op| op.id.clone()).collect();
+            assert!(written.is_subset(&ids), "lost operations: {:?}", written.difference(&ids).collect::<Vec<_>>());
+            if last != first || !from_format_1 {
+                let state = state_at(&repo, last, &expect);
+                assert_same_state(comparable(state), comparable(fold(&ops).unwrap()), "cached state at the end");
+            }
+        }
+
+        fn assert_same_state(a: serde_json::Value, b: serde_json::Value, what: &str) {
+            assert_eq!(a, b, "{what}");
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+            #[test]
+            fn any_interleaving_of_events_and_syncs_converges_without_loss(
+                steps in proptest::collection::vec(step(), 0..24),
+                from_format_1 in any::<bool>(),
+            ) {
+                check(steps, from_format_1);
+            }
+        }
+    }
+
     #[test]
     fn operation_ids_are_unique_and_checked() {
         let ids: HashSet<String> = (0..1000).map(|_| new_id()).collect();

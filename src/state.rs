@@ -156,7 +156,7 @@ impl Expect {
 
     /// An expectation without a repository, for unit tests.
     #[cfg(test)]
-    fn fixed(branch_prefix: &str, worktree_root: &str) -> Expect {
+    pub(crate) fn fixed(branch_prefix: &str, worktree_root: &str) -> Expect {
         let registered = std::cell::OnceCell::new();
         let _ = registered.set(Vec::new());
         Expect {

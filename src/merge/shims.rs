@@ -11,6 +11,10 @@
 //!   0.23 places them with imara-diff's indent heuristic, so two insertions at one spot
 //!   conflicted where git merges. Delete with the vendored copy once gix-merge has the fix.
 //!   Test: `conflicts::a_content_merge_places_hunks_as_git_does`.
+//! - **Merge bases through a merge's second parent**: `vendor/gix-revision` (`remove_redundant`
+//!   in `src/merge_base/function.rs`). gix-revision 0.52 walked only first parents there, and
+//!   kept an ancestor of another base as a base. Test:
+//!   `oplog::tests::interleavings::any_interleaving_of_events_and_syncs_converges_without_loss`.
 //! - **Configuration read as git reads it** (`super::MergeConfig`): rename limit 7000 and
 //!   `merge.renameLimit` without `merge.renames` (gix: 1000, and only with `*.renames`;
 //!   test `conflicts::more_than_a_thousand_renames_agree_with_merge_tree`), histogram diff
