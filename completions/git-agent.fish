@@ -40,6 +40,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "integrate" -d '
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "prune" -d 'Remove finished tasks\' worktrees, branches and records, never losing work'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "show" -d 'Print a task\'s brief, scope, dependencies, acceptance criteria and state'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "done" -d 'Mark a task ready for integration'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "join" -d 'Give a task fetched from another machine a worktree here, to work on it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "restack" -d 'Move stacked tasks onto their dependencies\' new work'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "demo" -d 'Run the whole workflow on a sample repository, printing every command'
@@ -140,6 +141,14 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l no-setup -d 'Do not run agent.setup in the new worktree'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''

@@ -35,8 +35,9 @@ pub fn join(
     options: CreateOptions,
     events: &mut dyn FnMut(Event),
 ) -> anyhow::Result<Joined> {
-    let record = joinable_record(ctx, name)?;
+    // First: a bare repository without agent.worktreeRoot has no place for any worktree.
     let root = ctx.worktree_root()?;
+    let record = joinable_record(ctx, name)?;
     let path = root.join(name);
     // Claimed before the checks, so that they still hold when the worktree is added: of two
     // joins one loses here, and prune or spawn leave the task alone meanwhile.
