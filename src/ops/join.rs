@@ -99,7 +99,9 @@ fn check_branch(ctx: &Context, name: &str, path: &Path) -> anyhow::Result<gix::r
         } else {
             format!("work there: cd {place}")
         };
-        return Err(refused(format!("task {name:?} has a worktree on this machine already: {place}")).hint(hint).into());
+        return Err(refused(format!("task {name:?} has a worktree on this machine already: {place}"))
+            .hint(hint)
+            .into());
     }
     if let Some(place) = crate::guard::checked_out_at(repo, &branch, None)? {
         return Err(refused(format!("branch {short} of task {name:?} is checked out in {place}"))

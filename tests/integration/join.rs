@@ -131,7 +131,11 @@ fn a_second_join_is_refused_and_names_the_worktree() {
     let m = Machines::new(&["db"], true);
     let worktree = m.root.join("db");
     m.env.agent(&m.b, &["join", "db"]).success();
-    m.refused(&["join", "db"], 3, &format!("task \"db\" has a worktree on this machine already: {}", worktree.display()));
+    m.refused(
+        &["join", "db"],
+        3,
+        &format!("task \"db\" has a worktree on this machine already: {}", worktree.display()),
+    );
     assert_eq!(m.env.git(&worktree, &["status", "--porcelain"]), "", "the worktree is untouched");
 }
 
