@@ -42,7 +42,7 @@ pub fn join(
     // Claimed before the checks, so that they still hold when the worktree is added: of two
     // joins one loses here, and prune or spawn leave the task alone meanwhile.
     let claim = crate::lock::claim_task(&ctx.repo, name, "join")?;
-    let branch = check_branch(ctx, name, &path)?;
+    let branch = joinable_branch(ctx, name, &path)?;
     let new = NewWorktree { root: &root, path: &path, branch: &branch, task: &record };
     let undo = Undo::new("the new worktree was removed; the task's branch and record are untouched");
     let (furnished, _claim) = super::spawn::undoable(ctx, name, claim, "join", undo, events, |undo, events| {
@@ -82,7 +82,7 @@ fn joinable_record(ctx: &Context, name: &str) -> anyhow::Result<TaskRecord> {
 /// The task's branch (`refs/heads/<agent.branchPrefix><task>`), if a worktree for it can go to
 /// `path`: the branch exists here, the task has no worktree on this machine, the branch is
 /// checked out nowhere, and nothing is at `path`.
-fn check_branch(ctx: &Context, name: &str, path: &Path) -> anyhow::Result<gix::refs::FullName> {
+fn joinable_branch(ctx: &Context, name: &str, path: &Path) -> anyhow::Result<gix::refs::FullName> {
     let repo = &ctx.repo;
     let branch = crate::guard::task_branch(&ctx.settings.branch_prefix, name);
     let full = crate::git::full_name(&branch)?;

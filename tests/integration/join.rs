@@ -247,3 +247,26 @@ fn wait_for(path: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn of_two_joins_at_once_one_wins_and_the_other_changes_nothing() {
+    let m = Machines::new(&["db"], true);
+    let env = &m.env;
+    let pause = PausePoint::new(env, "join-worktree-added");
+    let (key, value) = pause.env();
+    let first = env
+        .command("git", &m.b)
+        .args(["agent", "join", "db"])
+        .env(key, value)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    pause.wait_reached();
+    let second = env.agent(&m.b, &["join", "db"]).code(4).stderr_has("task \"db\"");
+    assert!(second.stderr.contains("locked by git-agent join"), "the holder is named: {second:#?}");
+    pause.release();
+    let first = Run::from(first.wait_with_output().unwrap());
+    assert_eq!(first.code, 0, "{first:#?}");
+    assert_eq!(env.git(&m.root.join("db"), &["symbolic-ref", "HEAD"]).trim(), "refs/heads/agent/db");
+}
