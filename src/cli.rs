@@ -61,6 +61,8 @@ pub enum AgentCommand {
     Join(JoinArgs),
     #[command(about = RESTACK_ABOUT, long_about = RESTACK_LONG_ABOUT)]
     Restack(RestackArgs),
+    #[command(about = SYNC_ABOUT, long_about = SYNC_LONG_ABOUT)]
+    Sync(SyncArgs),
     /// Install the man pages and shell completions into your user directories.
     Setup(SetupArgs),
     /// Run the whole workflow on a sample repository, printing every command.
@@ -529,6 +531,42 @@ pub struct RestackArgs {
     pub tasks: Vec<String>,
 
     /// Show what would be restacked, what conflicts and what is refused; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub const SYNC_ABOUT: &str =
+    "Exchange task records, test results and task branches with a remote, merging without loss";
+
+pub const SYNC_LONG_ABOUT: &str = "\
+Exchange task records, test results and task branches with a remote, so that other machines,
+containers and VMs see and update the same tasks.
+
+One fetch copies the remote's records (refs/agent/tasks/*), notes (refs/notes/agent) and
+task branches into refs/agent-remotes/<REMOTE>/. Each record is then joined with the local
+one: a fast-forward, or, when both sides changed the task, a merge commit with both as
+parents whose state is the fold of both operation logs (nothing is rewritten, no event is
+lost, and every machine folds the same state). The notes are merged by git (cat_sort_uniq),
+so every machine's test results are kept. Task branches move only as fast-forwards: a branch
+with commits on both sides is reported with both tips, never forced, and a branch checked
+out here is not moved. One push then sends what the remote lacks, each ref with a lease on
+the value just fetched; if the remote moved meanwhile, the sync starts again (at most 5
+rounds). A task removed (pruned) on one side is removed on the other only if the other did
+not change it since the last sync, and never where it has a worktree.
+
+Records from the remote are validated like any other: a corrupt one is reported and left
+alone on both sides. Every transport git has works (file, ssh, git, https), with your
+credentials and configuration.";
+
+/// Exchange task records, test results and task branches with a remote.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct SyncArgs {
+    /// The remote (default: git config agent.remote, else origin).
+    #[arg(value_name = "REMOTE")]
+    pub remote: Option<String>,
+
+    /// Fetch and show what would move; change nothing here or there.
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -276,10 +276,13 @@ pub fn task_branch(prefix: &str, task: &str) -> String {
     format!("refs/heads/{prefix}{task}")
 }
 
-/// Was `name` created by `git agent spawn <task>`? Its oldest reflog entry says so.
+/// Was `name` created by `git agent spawn <task>` (or by sync, from a remote's copy of a task
+/// branch)? Its oldest reflog entry says so.
 pub fn created_by_spawn(repo: &gix::Repository, name: &str, task: &str) -> anyhow::Result<bool> {
-    Ok(crate::git::first_reflog_message(repo, name)?
-        .is_some_and(|m| m.trim() == crate::layout::spawn_reflog_message(task)))
+    Ok(crate::git::first_reflog_message(repo, name)?.is_some_and(|m| {
+        let m = m.trim();
+        m == crate::layout::spawn_reflog_message(task) || m == crate::layout::sync_reflog_message(task)
+    }))
 }
 
 /// Where `branch` is checked out (or being rebased or bisected): the main worktree or a linked

@@ -87,11 +87,8 @@ fn record_edits(
         if record.state == TaskState::Integrated && record.integrated_tip.as_deref() == Some(tip_hex.as_str()) {
             continue;
         }
-        let mut record = record.clone();
-        record.state = TaskState::Integrated;
-        record.integrated_commit = Some(commit.to_string());
-        record.integrated_tip = Some(tip_hex);
-        let (new, message) = crate::state::event_commit(repo, *record_commit, &record, "integrated")?;
+        let change = crate::state::Change::Integrated { commit: commit.to_string(), tip: tip_hex };
+        let (new, _, message) = crate::state::event_commit(repo, *record_commit, record, change)?;
         let name = crate::state::record_ref(task);
         edits.push(crate::git::cas_edit(&name, Some(*record_commit), new, &format!("git-agent: {}", message.trim()))?);
     }

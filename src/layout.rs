@@ -11,8 +11,10 @@ pub const ARCHIVE_PREFIX: &str = "refs/agent/archive/";
 pub const NOTES_REF: &str = "refs/notes/agent";
 /// The short name of [`NOTES_REF`], as gix's notes API and `git notes --ref` take it.
 pub const NOTES_NAME: &str = "agent";
-/// The file inside each record commit's tree.
+/// The file inside each record commit's tree: the task's state.
 pub const RECORD_FILE: &str = "task.json";
+/// The file inside each record commit's tree (format 2): the event's operations.
+pub const OPS_FILE: &str = "ops.json";
 /// Default branch prefix (`agent.branchPrefix`).
 pub const DEFAULT_BRANCH_PREFIX: &str = "agent/";
 /// Scratch worktrees of integration runs before slots (see [`SLOTS_DIR`]) were
@@ -121,6 +123,38 @@ pub fn parse_pid_and_start(text: &str) -> Option<(u32, Option<u64>)> {
 /// directory's `agent/pr/<branch, slashes as '-'>.md` (rewritten on every run; disposable).
 pub fn pull_request_body(common_dir: &Path, branch: &str) -> PathBuf {
     common_dir.join("agent").join("pr").join(format!("{}.md", branch.replace('/', "-")))
+}
+
+/// Where sync keeps what it last saw of a remote: `refs/agent-remotes/<remote>/`, then
+/// `tasks/<task>` (records), `heads/<branch>` (task branches) and `notes/agent`. The remote's
+/// name is written as [`slot_slug`] writes branch names (bytes outside `[A-Za-z0-9._-]` as `%XX`).
+pub const REMOTES_PREFIX: &str = "refs/agent-remotes/";
+
+/// The namespace of remote `remote`'s tracking refs, ending in `/`. A dry run fetches into
+/// `<namespace>dry-run/` instead and removes it again.
+pub fn remote_namespace(remote: &str, dry_run: bool) -> String {
+    let mut slug = String::with_capacity(remote.len());
+    for byte in remote.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            slug.push(byte as char);
+        } else {
+            slug.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    // A remote called `.x` or `x.lock` would make an invalid ref name.
+    let slug = slug.replace('.', "%2E");
+    format!("{REMOTES_PREFIX}{slug}/{}", if dry_run { "dry-run/" } else { "" })
+}
+
+/// The lock serialising syncs with one remote: `<common dir>/agent-sync.lock`.
+pub fn sync_lock(common_dir: &Path) -> PathBuf {
+    common_dir.join("agent-sync.lock")
+}
+
+/// The first reflog message of a task branch sync created from a remote's copy: like
+/// [`spawn_reflog_message`], it proves git-agent made it.
+pub fn sync_reflog_message(task: &str) -> String {
+    format!("branch: created by git-agent sync {task}")
 }
 
 /// The full ref name of a task's record.
@@ -232,4 +266,6 @@ pub mod key {
     pub const IDENTITY: &str = "agent.identity";
     /// Whether spawn stacks a task on its dependencies' work (default: true).
     pub const STACK: &str = "agent.stack";
+    /// The remote `git agent sync` uses when none is named (default: origin).
+    pub const REMOTE: &str = "agent.remote";
 }

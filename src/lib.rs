@@ -30,6 +30,7 @@ pub mod layout;
 pub mod lock;
 pub mod merge;
 pub mod names;
+pub mod oplog;
 pub mod ops;
 pub mod ordered;
 pub mod output;

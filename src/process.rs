@@ -556,8 +556,19 @@ pub fn set_run_hooks(run: bool) {
 /// The git sub-commands git-agent runs. All are builtins, so no alias can stand in for them
 /// (git never lets an alias shadow a builtin), and none of them runs a diff porcelain, the only
 /// reader of `diff.external` (git has no value of `diff.external` that means "none").
-const GIT_SUBCOMMANDS: &[&str] =
-    &["read-tree", "update-ref", "checkout", "worktree", "rev-parse", "status", "cherry", "update-index", "push"];
+const GIT_SUBCOMMANDS: &[&str] = &[
+    "read-tree",
+    "update-ref",
+    "checkout",
+    "worktree",
+    "rev-parse",
+    "status",
+    "cherry",
+    "update-index",
+    "push",
+    "fetch",
+    "notes",
+];
 
 /// A `git` command in `dir` as git-agent runs it: stable locale, none of the caller's
 /// repository-selecting variables, and nothing the repository configured that would run a

@@ -41,6 +41,8 @@ pub struct Settings {
     /// `agent.stack=false`: spawn starts tasks with dependencies from their base, as
     /// `--from-base` does (default: stacked on the dependencies that have commits).
     pub no_stack: bool,
+    /// `agent.remote`: the remote `git agent sync` uses when none is named.
+    pub remote: Option<String>,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -120,6 +122,7 @@ impl Settings {
             worktree_root,
             branch_prefix: reader.branch_prefix()?,
             base: reader.string(key::BASE),
+            remote: reader.string(key::REMOTE),
             setup,
             test_setup,
             copy: config

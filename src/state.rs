@@ -3,7 +3,7 @@
 //! | what        | where                                                         |
 //! |-------------|---------------------------------------------------------------|
 //! | settings    | git config `agent.*`                                          |
-//! | task record | `refs/agent/tasks/<task>`: a chain of commits holding `task.json`, one per event |
+//! | task record | `refs/agent/tasks/<task>`: an operation log, see [`crate::oplog`] |
 //! | task branch | `refs/heads/<agent.branchPrefix><task>` (default `agent/<task>`) |
 //!
 //! Readers bound what they read and tolerate unknown fields; a corrupt record is reported
@@ -15,9 +15,11 @@ use std::path::{Path, PathBuf};
 use bstr::ByteSlice;
 use serde::{Deserialize, Serialize};
 
-/// Version of the `task.json` format this build writes. Readers accept this and older.
-pub const RECORD_VERSION: u32 = 1;
+/// Version of the record format this build writes (2: an operation log, see
+/// [`crate::oplog`]). Readers accept this and older.
+pub const RECORD_VERSION: u32 = 2;
 pub use crate::layout::{RECORD_FILE, TASKS_PREFIX, record_ref};
+pub use crate::oplog::Change;
 /// Records larger than this are reported as corrupt rather than read.
 pub const MAX_RECORD_BYTES: u64 = 1 << 20;
 
@@ -47,8 +49,9 @@ impl TaskState {
     }
 }
 
-/// `task.json`, version 1. Field names are part of the documented format.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `task.json`: the task's state (in format 2 the fold of its operations). Field names are
+/// part of the documented format.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TaskRecord {
     pub version: u32,
     pub name: String,
@@ -58,7 +61,10 @@ pub struct TaskRecord {
     pub base_ref: Option<String>,
     /// The commit the branch started at (hex).
     pub base_commit: String,
-    /// Absolute path of the task's worktree.
+    /// Absolute path of the task's worktree on this machine. A machine-local fact: format 1
+    /// stored it, format 2 does not (readers set `<worktree root>/<task>`; a worktree moved
+    /// with `git worktree move` is found through git's registrations).
+    #[serde(default, skip_serializing)]
     pub worktree: PathBuf,
     #[serde(default)]
     pub scope: Vec<String>,
@@ -89,6 +95,9 @@ pub struct TaskRecord {
     /// readers keep it as an unknown field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<Stack>,
+    /// The largest Lamport clock of the operations folded into this state (format 2).
+    #[serde(default)]
+    pub clock: u64,
     /// Fields written by newer versions, kept as they are when this version rewrites a record.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,
@@ -164,6 +173,12 @@ impl Expect {
         format!("refs/heads/{}{task}", self.branch_prefix)
     }
 
+    /// Where a task's worktree is on this machine unless git's registrations say otherwise:
+    /// `<worktree root>/<task>` (empty when there is no worktree root).
+    pub fn local_worktree(&self, task: &str) -> PathBuf {
+        self.worktree_root.as_ref().map(|root| root.join(task)).unwrap_or_default()
+    }
+
     fn is_registered(&self, path: &Path) -> bool {
         let registered = self.registered.get_or_init(|| {
             let Ok(repo) = gix::open(&self.common_dir) else { return Vec::new() };
@@ -187,11 +202,20 @@ pub fn parse_record(task: &str, bytes: &[u8], expect: &Expect) -> Result<TaskRec
             record.version
         ));
     }
+    check_folded(task, &record, expect)?;
+    let mut record = record;
+    if record.version >= 2 {
+        record.worktree = expect.local_worktree(task);
+    }
+    Ok(record)
+}
+
+/// Checks a record's state (read, or folded from operations) for task `task`.
+pub fn check_folded(task: &str, record: &TaskRecord, expect: &Expect) -> Result<(), String> {
     if record.name != task {
         return Err(format!("task.json names task {:?}, but is stored as {task:?}", record.name));
     }
-    validate(&record, expect)?;
-    Ok(record)
+    validate(record, expect)
 }
 
 fn validate(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
@@ -223,7 +247,10 @@ fn validate(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
             object_id("stack.tips", tip)?;
         }
     }
-    validate_worktree(record, expect)?;
+    // Format 1 stored the worktree; format 2 leaves it to each machine.
+    if record.version < 2 {
+        validate_worktree(record, expect)?;
+    }
     for dep in &record.after {
         crate::names::validate_task_name(dep).map_err(|err| format!("its dependency {}", err.message))?;
     }
@@ -396,29 +423,14 @@ fn read_entry(repo: &gix::Repository, name: &str, target: Option<gix::ObjectId>,
     TaskEntry { name: name.to_owned(), record_commit, record }
 }
 
-/// Writes the first record of a new task. Fails (exit code 4) if the task exists already.
+/// Writes the first record of a new task (its `spawned` operation). Fails (exit code 4) if
+/// the task exists already.
 pub fn create_record(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Result<gix::ObjectId> {
-    let message = format!("spawn {}\n", record.name);
-    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), None, &message)?;
-    crate::git::create_refs(repo, &[(&record_ref(&record.name), commit)], &format!("git-agent: {}", message.trim()))?;
-    Ok(commit)
-}
-
-/// Appends an event to a task's record: a new commit on top of `previous`, written by
-/// compare-and-swap so that a concurrent event is never overwritten.
-pub fn append_event(
-    repo: &gix::Repository,
-    previous: gix::ObjectId,
-    record: &TaskRecord,
-    event: &str,
-) -> anyhow::Result<gix::ObjectId> {
-    let (commit, message) = event_commit(repo, previous, record, event)?;
-    crate::git::update_ref(
+    let (commit, _) = crate::oplog::spawn_commit(repo, record)?;
+    crate::git::create_refs(
         repo,
-        &record_ref(&record.name),
-        previous,
-        commit,
-        &format!("git-agent: {}", message.trim()),
+        &[(&record_ref(&record.name), commit)],
+        &format!("git-agent: spawn {}", record.name),
     )?;
     Ok(commit)
 }
@@ -426,27 +438,34 @@ pub fn append_event(
 /// How often [`update_record`] re-reads and retries when another writer got in first.
 const UPDATE_ATTEMPTS: usize = 16;
 
-/// Appends an event to the task's record: reads the current record, lets `change` decide
-/// (or refuse, with an error), and writes the result by compare-and-swap. A concurrent update
-/// of the same record (an agent running `git agent done` while its spawn records its exit) is
-/// not an error: the change is applied again on top of the newer record.
+/// Appends an event to the task's record: reads the current record, lets `change` decide the
+/// operation (or refuse, with an error), and writes it by compare-and-swap. A concurrent
+/// update of the same record (an agent running `git agent done` while its spawn records its
+/// exit) is not an error: the change is decided again on the newer record.
 pub fn update_record(
     repo: &gix::Repository,
     task: &str,
-    event: &str,
-    mut change: impl FnMut(&mut TaskRecord) -> anyhow::Result<()>,
+    mut change: impl FnMut(&TaskRecord) -> anyhow::Result<Change>,
 ) -> anyhow::Result<(gix::ObjectId, TaskRecord)> {
     let mut last_error = None;
     for _ in 0..UPDATE_ATTEMPTS {
         let Some(entry) = find_task(repo, task)? else {
             return Err(crate::error::race(format!("task {task:?} was removed meanwhile")).into());
         };
-        let mut record = entry
+        let record = entry
             .record
             .map_err(|why| crate::error::refused(format!("the record of task {task:?} is corrupt: {why}")))?;
-        change(&mut record)?;
-        match append_event(repo, entry.record_commit, &record, event) {
-            Ok(commit) => return Ok((commit, record)),
+        let operation = change(&record)?;
+        let (commit, updated, message) = event_commit(repo, entry.record_commit, &record, operation)?;
+        let moved = crate::git::update_ref(
+            repo,
+            &record_ref(task),
+            entry.record_commit,
+            commit,
+            &format!("git-agent: {}", message.trim()),
+        );
+        match moved {
+            Ok(()) => return Ok((commit, updated)),
             Err(err) if crate::error::exit_of(&err) == crate::error::Exit::Race => last_error = Some(err),
             Err(err) => return Err(err),
         }
@@ -454,17 +473,16 @@ pub fn update_record(
     Err(last_error.expect("at least one attempt").context(format!("the record of task {task:?} kept changing")))
 }
 
-/// Writes an event's record commit on top of `previous` without moving the record ref, for
-/// a caller that moves it in a larger transaction; returns the commit and its message.
+/// Writes an event's record commit on top of `previous` (whose state is `record`) without
+/// moving the record ref, for a caller that moves it in a larger transaction; returns the
+/// commit, the state after the event and the commit's message.
 pub fn event_commit(
     repo: &gix::Repository,
     previous: gix::ObjectId,
     record: &TaskRecord,
-    event: &str,
-) -> anyhow::Result<(gix::ObjectId, String)> {
-    let message = format!("{event} {}\n", record.name);
-    let commit = crate::git::write_file_commit(repo, RECORD_FILE, &record.to_bytes(), Some(previous), &message)?;
-    Ok((commit, message))
+    change: Change,
+) -> anyhow::Result<(gix::ObjectId, TaskRecord, String)> {
+    crate::oplog::event_commit(repo, previous, record, change)
 }
 
 /// Milliseconds since the Unix epoch, now.

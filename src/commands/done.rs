@@ -21,7 +21,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: DoneArgs) -> anyhow::Result<Exit>
         }
         TaskState::Active => {
             // Applied to the newest record: the agent's exit may be recorded at the same moment.
-            let (_, updated) = state::update_record(&ctx.repo, &record.name, "done", |current| {
+            let (_, updated) = state::update_record(&ctx.repo, &record.name, |current| {
                 if current.state != TaskState::Active {
                     return Err(refused(format!(
                         "task {} changed meanwhile: it is {}",
@@ -30,8 +30,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: DoneArgs) -> anyhow::Result<Exit>
                     ))
                     .into());
                 }
-                current.state = TaskState::Done;
-                Ok(())
+                Ok(state::Change::Done)
             })?;
             record = updated;
             ui.status(format!("task {} is done: ready for integration", record.name));

@@ -13,6 +13,7 @@ pub mod restack;
 pub mod setup;
 pub mod show;
 pub mod spawn;
+pub mod sync;
 
 use clap::Parser;
 
@@ -38,6 +39,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Join(args)) => join::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),
+        Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
         Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
@@ -56,6 +58,7 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Done(_)
             | AgentCommand::Join(_)
             | AgentCommand::Restack(_)
+            | AgentCommand::Sync(_)
             | AgentCommand::External(_)
     )
 }

@@ -13,11 +13,24 @@ pub fn write_file_commit(
     parent: Option<ObjectId>,
     message: &str,
 ) -> anyhow::Result<ObjectId> {
-    let blob = repo.write_blob(bytes)?.detach();
+    write_files_commit(repo, &[(file, bytes)], parent.into_iter().collect(), message)
+}
+
+/// Writes a commit on `parents` whose tree holds exactly `files` (name, contents), by
+/// git-agent's own identity.
+pub fn write_files_commit(
+    repo: &gix::Repository,
+    files: &[(&str, &[u8])],
+    parents: Vec<ObjectId>,
+    message: &str,
+) -> anyhow::Result<ObjectId> {
     let mut editor = repo.edit_tree(ObjectId::empty_tree(repo.object_hash()))?;
-    editor.upsert(file, gix::objs::tree::EntryKind::Blob, blob)?;
+    for (file, bytes) in files {
+        let blob = repo.write_blob(bytes)?.detach();
+        editor.upsert(*file, gix::objs::tree::EntryKind::Blob, blob)?;
+    }
     let tree = editor.write()?.detach();
-    write_commit(repo, tree, parent.into_iter().collect(), message)
+    write_commit(repo, tree, parents, message)
 }
 
 /// Writes a commit of `tree` on `parents`, by git-agent's own identity ([`signature`]): the

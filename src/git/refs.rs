@@ -176,6 +176,24 @@ pub fn cas_edit(name: &str, old: Option<ObjectId>, new: ObjectId, message: &str)
     Ok(RefEdit::new(full_name(name)?, Change::Update { log: log(message), expected, new: Target::Object(new) }))
 }
 
+/// One compare-and-swap deletion for [`apply_transaction`]: `name` must still point to `old`.
+pub fn cas_delete_edit(name: &str, old: ObjectId) -> anyhow::Result<RefEdit> {
+    Ok(RefEdit::new(
+        full_name(name)?,
+        Change::Delete { expected: PreviousValue::MustExistAndMatch(Target::Object(old)), log: RefLog::AndReference },
+    ))
+}
+
+/// An unconditional edit for [`apply_transaction`]: `name` is set to `new`, or deleted (for
+/// refs only git-agent writes, like its remote-tracking copies).
+pub fn set_edit(name: &str, new: Option<ObjectId>, message: &str) -> anyhow::Result<RefEdit> {
+    let change = match new {
+        Some(new) => Change::Update { log: log(message), expected: PreviousValue::Any, new: Target::Object(new) },
+        None => Change::Delete { expected: PreviousValue::Any, log: RefLog::AndReference },
+    };
+    Ok(RefEdit::new(full_name(name)?, change))
+}
+
 /// Applies `edits` as one transaction: every ref is locked and checked against its expected
 /// value first, and one lost expectation rejects them all (exit 4), writing nothing. (The
 /// files backend then renames the locks one by one: edits are applied in the order given.)

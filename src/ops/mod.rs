@@ -7,6 +7,7 @@ pub mod list;
 pub mod prune;
 pub mod restack;
 pub mod spawn;
+pub mod sync;
 
 use std::path::PathBuf;
 

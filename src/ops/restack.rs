@@ -244,7 +244,7 @@ fn restack_one(
     if !looked.moved {
         return Ok(named.then(|| up_to_date(name, &looked)));
     }
-    let Looked { record_commit, mut record, head, needed, .. } = looked;
+    let Looked { record_commit, record, head, needed, .. } = looked;
     // A dependency it was stacked on that has no record any more (pruned): restacking onto
     // the others would take that dependency's work out of the task's branch and worktree.
     if let Some(gone) =
@@ -324,12 +324,13 @@ fn restack_one(
         return Ok(Some(outcome));
     }
 
-    record.stack = Some(state::Stack {
+    let stack = state::Stack {
         onto: onto.to_string(),
         tips: needed.iter().map(|d| (d.task.clone(), d.tip.to_string())).collect(),
-        unknown: record.stack.take().map(|s| s.unknown).unwrap_or_default(),
-    });
-    let (record_new, message) = state::event_commit(repo, record_commit, &record, "restack")?;
+        unknown: record.stack.clone().map(|s| s.unknown).unwrap_or_default(),
+    };
+    let (record_new, _, message) =
+        state::event_commit(repo, record_commit, &record, state::Change::Restacked { stack })?;
     let labels: Vec<String> = needed.iter().map(|d| d.label.clone()).collect();
     let edits = vec![
         crate::git::cas_edit(

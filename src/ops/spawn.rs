@@ -196,6 +196,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         integrated_commit: None,
         integrated_tip: None,
         stack: None,
+        clock: 0,
         unknown: Default::default(),
     };
     let mut prepared =
@@ -580,12 +581,9 @@ pub fn run_agent(
     };
     events(Event::AgentExited { status });
     // The agent may have changed the record itself (`git agent done`): update the newest one.
-    state::update_record(&ctx.repo, &record.name, "agent-exit", |current| {
-        current.agent_exit = Some(status);
-        if current.command.is_empty() {
-            current.command = command.to_vec();
-        }
-        Ok(())
+    state::update_record(&ctx.repo, &record.name, |current| {
+        let command = if current.command.is_empty() { command.to_vec() } else { Vec::new() };
+        Ok(state::Change::AgentExited { exit: Some(status), command })
     })?;
     Ok(status)
 }

@@ -85,7 +85,10 @@ pub fn assert_consistent(env: &Env, repo: &Path) -> BTreeSet<String> {
         let record = record(env, repo, name);
         assert_eq!(record["name"], name.as_str());
         assert_eq!(record["branch"], format!("refs/heads/agent/{name}"));
-        assert_eq!(record["worktree"], root.join(name).to_str().unwrap());
+        // The worktree is this machine's business: format 2 keeps it out of the synced record.
+        assert_eq!(record["version"], 2);
+        assert!(record.get("worktree").is_none(), "{record}");
+        assert!(root.join(name).join(".git").is_file());
     }
     records
 }
@@ -123,12 +126,18 @@ fn spawn_creates_branch_worktree_and_record() {
     assert_eq!(env.git(&worktree, &["status", "--porcelain"]), "", "new worktree is clean");
 
     let record = record(&env, &repo, "db");
-    assert_eq!(record["version"], 1);
+    assert_eq!(record["version"], 2);
+    assert_eq!(record["clock"], 1);
+    let ops: serde_json::Value =
+        serde_json::from_str(&env.git(&repo, &["show", "refs/agent/tasks/db:ops.json"])).unwrap();
+    assert_eq!(ops[0]["op"], "spawned", "{ops}");
+    assert_eq!(ops[0]["clock"], 1);
+    assert_eq!(ops[0]["record"]["brief"], record["brief"]);
     assert_eq!(record["name"], "db");
     assert_eq!(record["branch"], "refs/heads/agent/db");
     assert_eq!(record["base_ref"], "refs/heads/main");
     assert_eq!(record["base_commit"], main.as_str());
-    assert_eq!(record["worktree"], worktree.to_str().unwrap());
+    assert!(record.get("worktree").is_none());
     assert_eq!(record["scope"], serde_json::json!(["src/db", "migrations/"]));
     assert_eq!(record["after"], serde_json::json!([]));
     assert_eq!(record["brief"], "Add the table");
@@ -200,7 +209,7 @@ fn spawn_honours_agent_config() {
     let record = record(&env, &repo, "x");
     assert_eq!(record["branch"], "refs/heads/bot/x");
     assert_eq!(record["base_ref"], "refs/heads/develop");
-    assert_eq!(record["worktree"], worktree.to_str().unwrap());
+    assert!(record.get("worktree").is_none(), "the worktree is not in the synced record");
     assert_eq!(env.git(&worktree, &["symbolic-ref", "HEAD"]).trim(), "refs/heads/bot/x");
 }
 

@@ -1,0 +1,437 @@
+//! Task records as an operation log (record format 2).
+//!
+//! A record is a chain of commits on `refs/agent/tasks/<task>`. Each commit holds the
+//! operations of one event in `ops.json` (each with a Lamport clock and a unique id) and the
+//! task's state after it in `task.json`, a cached fold so that reading a task is one object
+//! read. The state is a deterministic fold of every operation in the commit's history, ordered
+//! by (clock, id). Two chains that diverged (two machines changed the task at once) are
+//! joined by a merge commit with both as parents, holding no operation of its own: nothing is
+//! rewritten and no operation is lost, and every machine folds the same state from the same
+//! set of operations. git-bug stores its entities the same way.
+//!
+//! Records of format 1 (a snapshot per commit, no operations) are read as they are, and
+//! upgraded by their next event: that commit holds an `imported` operation carrying the
+//! format-1 state, whose id is derived from the commit it imports, so that two machines
+//! upgrading the same record write the same operation.
+
+use std::collections::{BTreeMap, HashSet};
+
+use gix::ObjectId;
+use serde::{Deserialize, Serialize};
+
+use crate::layout::{OPS_FILE, RECORD_FILE};
+use crate::state::{Expect, MAX_RECORD_BYTES, RECORD_VERSION, Stack, TaskRecord, TaskState};
+
+/// One operation of a task's log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Operation {
+    /// The Lamport clock: one more than the largest clock the writer had seen for the task.
+    pub clock: u64,
+    /// Unique among the task's operations; breaks ties between equal clocks.
+    pub id: String,
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// What an operation changes. Field names are part of the documented format.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Change {
+    /// spawn created the task: everything it decided.
+    Spawned { record: Box<TaskRecord> },
+    /// A format-1 record's state, carried into the log when the record was upgraded.
+    Imported { record: Box<TaskRecord> },
+    /// The agent spawn started exited (with the command it ran, if the record had none).
+    AgentExited {
+        exit: Option<i32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        command: Vec<String>,
+    },
+    /// `git agent done`: ready for integration.
+    Done,
+    /// integrate landed the task: the commit that integrated it and the branch tip it took.
+    Integrated { commit: String, tip: String },
+    /// restack moved the task's branch onto its dependencies' new work.
+    Restacked { stack: Stack },
+    /// An operation written by a newer git-agent: kept in the log, skipped by this fold.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Change {
+    /// The event's name, as record commit messages and reflogs say it.
+    pub fn event(&self) -> &'static str {
+        match self {
+            Change::Spawned { .. } => "spawn",
+            Change::Imported { .. } => "import",
+            Change::AgentExited { .. } => "agent-exit",
+            Change::Done => "done",
+            Change::Integrated { .. } => "integrated",
+            Change::Restacked { .. } => "restack",
+            Change::Unknown => "unknown",
+        }
+    }
+}
+
+/// Largest clock accepted: a hostile record cannot make the next clock overflow.
+const MAX_CLOCK: u64 = 1 << 53;
+/// Most commits one record's history may have, and most operations one commit may hold.
+const MAX_COMMITS: usize = 100_000;
+const MAX_OPS_PER_COMMIT: usize = 1000;
+
+/// Applies one operation to the state folded so far.
+fn apply(state: &mut Option<TaskRecord>, op: &Operation) {
+    match &op.change {
+        Change::Spawned { record } | Change::Imported { record } => {
+            let mut record = (**record).clone();
+            record.worktree = Default::default();
+            *state = Some(record);
+        }
+        Change::Unknown => {}
+        change => {
+            let Some(record) = state.as_mut() else { return };
+            match change {
+                Change::AgentExited { exit, command } => {
+                    record.agent_exit = *exit;
+                    if record.command.is_empty() {
+                        record.command = command.clone();
+                    }
+                }
+                // A done that crossed an integration on another machine is stale: integrated stays.
+                Change::Done if record.state == TaskState::Active => record.state = TaskState::Done,
+                Change::Done => {}
+                Change::Integrated { commit, tip } => {
+                    record.state = TaskState::Integrated;
+                    record.integrated_commit = Some(commit.clone());
+                    record.integrated_tip = Some(tip.clone());
+                }
+                Change::Restacked { stack } => record.stack = Some(stack.clone()),
+                Change::Spawned { .. } | Change::Imported { .. } | Change::Unknown => unreachable!(),
+            }
+        }
+    }
+    if let Some(record) = state.as_mut() {
+        record.clock = record.clock.max(op.clock);
+        record.version = RECORD_VERSION;
+    }
+}
+
+/// The task's state from a set of operations: each once (by id), in (clock, id) order.
+pub fn fold(ops: &[Operation]) -> Option<TaskRecord> {
+    let mut sorted: Vec<&Operation> = ops.iter().collect();
+    sorted.sort_by(|a, b| (a.clock, &a.id).cmp(&(b.clock, &b.id)));
+    sorted.dedup_by(|a, b| a.id == b.id);
+    let mut state = None;
+    for op in sorted {
+        apply(&mut state, op);
+    }
+    state
+}
+
+/// A new unique operation id: 128 random bits, in hex.
+pub fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut id = String::with_capacity(32);
+    for half in 0..2u8 {
+        // RandomState is seeded from the operating system's randomness.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(nanos);
+        hasher.write_u32(std::process::id());
+        hasher.write_u64(count);
+        hasher.write_u8(half);
+        id.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    id
+}
+
+/// The id of the operation importing the format-1 record at `commit`: the same on every machine.
+fn import_id(commit: ObjectId) -> String {
+    format!("import-{commit}")
+}
+
+/// The operations an event on a record whose newest commit is `previous` (holding `current`)
+/// writes: `change` with the next clock, preceded by an import of a format-1 record.
+fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, change: Change) -> Vec<Operation> {
+    let mut ops = Vec::new();
+    let mut clock = 0;
+    if let Some((commit, current)) = previous {
+        clock = current.clock;
+        if current.version < 2 {
+            let mut imported = current.clone();
+            imported.version = RECORD_VERSION;
+            clock = 1;
+            ops.push(Operation {
+                clock,
+                id: import_id(commit),
+                change: Change::Imported { record: Box::new(imported) },
+            });
+        }
+    }
+    ops.push(Operation { clock: (clock + 1).min(MAX_CLOCK), id: new_id(), change });
+    ops
+}
+
+/// A record commit holding `ops` and the state `record`, on `parents`.
+fn write_record_commit(
+    repo: &gix::Repository,
+    record: &TaskRecord,
+    ops: &[Operation],
+    parents: Vec<ObjectId>,
+    message: &str,
+) -> anyhow::Result<ObjectId> {
+    let mut ops_bytes = serde_json::to_vec_pretty(ops)?;
+    ops_bytes.push(b'\n');
+    crate::git::write_files_commit(repo, &[(RECORD_FILE, &record.to_bytes()), (OPS_FILE, &ops_bytes)], parents, message)
+}
+
+/// The first commit of a new task's record: the `spawned` operation.
+pub fn spawn_commit(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Result<(ObjectId, TaskRecord)> {
+    let ops = event_ops(None, Change::Spawned { record: Box::new(record.clone()) });
+    let state = fold(&ops).expect("a spawn makes a state");
+    let mut state = with_local_facts(state, record);
+    state.version = RECORD_VERSION;
+    let commit = write_record_commit(repo, &state, &ops, Vec::new(), &format!("spawn {}\n", record.name))?;
+    Ok((commit, state))
+}
+
+/// A commit on `previous` (whose state is `current`) holding the event `change`, and the state
+/// after it; the record ref is not moved.
+pub fn event_commit(
+    repo: &gix::Repository,
+    previous: ObjectId,
+    current: &TaskRecord,
+    change: Change,
+) -> anyhow::Result<(ObjectId, TaskRecord, String)> {
+    let message = format!("{} {}\n", change.event(), current.name);
+    let ops = event_ops(Some((previous, current)), change);
+    // The new operation's clock is the largest: applying it to the current state is the fold.
+    let mut state = Some(current.clone());
+    for op in &ops {
+        apply(&mut state, op);
+    }
+    let state = with_local_facts(state.expect("an event keeps the state"), current);
+    let commit = write_record_commit(repo, &state, &ops, vec![previous], &message)?;
+    Ok((commit, state, message))
+}
+
+/// The machine-local facts (the worktree) of `from`, which the log does not hold.
+fn with_local_facts(mut state: TaskRecord, from: &TaskRecord) -> TaskRecord {
+    state.worktree = from.worktree.clone();
+    state
+}
+
+/// The operations one record commit holds, checked: `Ok(None)` for a format-1 commit.
+fn commit_ops(repo: &gix::Repository, commit: ObjectId) -> Result<Option<Vec<Operation>>, String> {
+    let tree_has_ops = repo
+        .find_commit(commit)
+        .map_err(|_| format!("record commit {commit} is missing"))?
+        .tree()
+        .map_err(|err| format!("record commit {commit} has no readable tree: {err}"))?
+        .find_entry(OPS_FILE)
+        .is_some();
+    if !tree_has_ops {
+        return Ok(None);
+    }
+    let bytes = crate::git::read_file_from_commit(repo, commit, OPS_FILE, MAX_RECORD_BYTES)?;
+    let ops: Vec<Operation> =
+        serde_json::from_slice(&bytes).map_err(|err| format!("{OPS_FILE} of {commit} is not valid: {err}"))?;
+    if ops.len() > MAX_OPS_PER_COMMIT {
+        return Err(format!("{OPS_FILE} of {commit} holds {} operations, more than {MAX_OPS_PER_COMMIT}", ops.len()));
+    }
+    for op in &ops {
+        check_operation(op).map_err(|why| format!("an operation in {commit}: {why}"))?;
+    }
+    Ok(Some(ops))
+}
+
+fn check_operation(op: &Operation) -> Result<(), String> {
+    if op.clock == 0 || op.clock > MAX_CLOCK {
+        return Err(format!("clock {} is out of range", op.clock));
+    }
+    let plain = |b: u8| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-';
+    if op.id.is_empty() || op.id.len() > 80 || !op.id.bytes().all(plain) {
+        return Err(format!("id {:?} is not an operation id", op.id));
+    }
+    Ok(())
+}
+
+/// Every operation in the history of `tips`, each once. A format-1 tip contributes the
+/// import of its state (what its next event would write).
+pub fn history_ops(repo: &gix::Repository, task: &str, tips: &[ObjectId]) -> Result<Vec<Operation>, String> {
+    let mut seen = HashSet::new();
+    let mut ops: BTreeMap<String, Operation> = BTreeMap::new();
+    let mut queue: Vec<ObjectId> = tips.to_vec();
+    while let Some(commit) = queue.pop() {
+        if !seen.insert(commit) {
+            continue;
+        }
+        if seen.len() > MAX_COMMITS {
+            return Err(format!("the record has more than {MAX_COMMITS} commits"));
+        }
+        match commit_ops(repo, commit)? {
+            Some(found) => {
+                for op in found {
+                    ops.entry(op.id.clone()).or_insert(op);
+                }
+            }
+            None if tips.contains(&commit) => {
+                let bytes = crate::git::read_file_from_commit(repo, commit, RECORD_FILE, MAX_RECORD_BYTES)?;
+                let mut record: TaskRecord =
+                    serde_json::from_slice(&bytes).map_err(|err| format!("task.json is not valid: {err}"))?;
+                if record.name != task {
+                    return Err(format!("task.json names task {:?}, but is stored as {task:?}", record.name));
+                }
+                record.version = RECORD_VERSION;
+                let op = Operation {
+                    clock: 1,
+                    id: import_id(commit),
+                    change: Change::Imported { record: Box::new(record) },
+                };
+                ops.entry(op.id.clone()).or_insert(op);
+            }
+            // Format-1 history below a format-2 commit: its import holds its state.
+            None => continue,
+        }
+        let parents = repo.find_commit(commit).map_err(|err| err.to_string())?;
+        queue.extend(parents.parent_ids().map(|id| id.detach()));
+    }
+    Ok(ops.into_values().collect())
+}
+
+/// How a local record and the remote's copy of it came together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Joined {
+    /// Both are the same commit.
+    Same,
+    /// The local record holds the remote's: the remote needs ours.
+    LocalAhead,
+    /// The remote's record holds ours: ours fast-forwards to it.
+    RemoteAhead,
+    /// Both have operations the other lacks: a merge commit with both as parents.
+    Merged { commit: ObjectId, record: Box<TaskRecord> },
+    /// The two records share no history (the same task name spawned on two machines).
+    Unrelated,
+}
+
+/// Joins the local record `local` and the remote's `remote` of `task`. A merge commit is
+/// written (not referenced) when they diverged; its state is the fold of both logs, checked
+/// like any record (`Err` says why it is corrupt).
+pub fn join(
+    repo: &gix::Repository,
+    task: &str,
+    local: ObjectId,
+    remote: ObjectId,
+    expect: &Expect,
+) -> anyhow::Result<Result<Joined, String>> {
+    if local == remote {
+        return Ok(Ok(Joined::Same));
+    }
+    let base = crate::git::merge_base(repo, local, remote)?;
+    if base == Some(remote) {
+        return Ok(Ok(Joined::LocalAhead));
+    }
+    if base == Some(local) {
+        return Ok(Ok(Joined::RemoteAhead));
+    }
+    if base.is_none() {
+        return Ok(Ok(Joined::Unrelated));
+    }
+    let ops = match history_ops(repo, task, &[local, remote]) {
+        Ok(ops) => ops,
+        Err(why) => return Ok(Err(why)),
+    };
+    let Some(mut record) = fold(&ops) else {
+        return Ok(Err("its operations never create the task".into()));
+    };
+    // The merge keeps the fields a newer git-agent wrote, from the local state.
+    if let Ok(bytes) = crate::git::read_file_from_commit(repo, local, RECORD_FILE, MAX_RECORD_BYTES)
+        && let Ok(local_state) = serde_json::from_slice::<TaskRecord>(&bytes)
+    {
+        for (key, value) in local_state.unknown {
+            record.unknown.entry(key).or_insert(value);
+        }
+    }
+    if let Err(why) = crate::state::check_folded(task, &record, expect) {
+        return Ok(Err(why));
+    }
+    let message = format!("sync {task}: join two histories\n");
+    let commit = write_record_commit(repo, &record, &[], vec![local, remote], &message)?;
+    Ok(Ok(Joined::Merged { commit, record: Box::new(record) }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str) -> TaskRecord {
+        serde_json::from_value(serde_json::json!({"version":2,"name":name,"branch":format!("refs/heads/agent/{name}"),
+            "base_ref":"refs/heads/main","base_commit":"1111111111111111111111111111111111111111",
+            "created_ms":5,"state":"active"}))
+        .unwrap()
+    }
+
+    fn op(clock: u64, id: &str, change: Change) -> Operation {
+        Operation { clock, id: id.into(), change }
+    }
+
+    #[test]
+    fn operations_round_trip_and_unknown_ones_are_kept_but_skipped() {
+        let ops = vec![
+            op(1, "a", Change::Spawned { record: Box::new(record("db")) }),
+            op(2, "b", Change::Done),
+            op(3, "c", Change::AgentExited { exit: Some(3), command: vec![] }),
+        ];
+        let json = serde_json::to_string(&ops).unwrap();
+        assert!(json.contains(r#""op":"done""#), "{json}");
+        let back: Vec<Operation> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ops);
+        let future: Operation = serde_json::from_str(r#"{"clock":4,"id":"d","op":"checkpoint-v9","what":1}"#).unwrap();
+        assert_eq!(future.change, Change::Unknown);
+        let mut with_future = ops.clone();
+        with_future.push(future);
+        assert_eq!(fold(&with_future).unwrap().state, TaskState::Done);
+    }
+
+    #[test]
+    fn the_fold_is_the_same_in_any_order_and_counts_each_operation_once() {
+        let ops = vec![
+            op(1, "a", Change::Spawned { record: Box::new(record("db")) }),
+            op(2, "x", Change::AgentExited { exit: Some(1), command: vec![] }),
+            op(2, "y", Change::AgentExited { exit: Some(0), command: vec![] }),
+            op(3, "z", Change::Done),
+        ];
+        let forward = fold(&ops).unwrap();
+        let mut reversed = ops.clone();
+        reversed.reverse();
+        reversed.push(ops[1].clone());
+        let backward = fold(&reversed).unwrap();
+        assert_eq!(forward.agent_exit, Some(0), "ties go by id: y after x");
+        assert_eq!(serde_json::to_value(&forward).unwrap(), serde_json::to_value(&backward).unwrap());
+        assert_eq!(forward.clock, 3);
+    }
+
+    #[test]
+    fn a_done_that_crossed_an_integration_leaves_the_task_integrated() {
+        let hex = "2222222222222222222222222222222222222222".to_owned();
+        let spawned = op(1, "a", Change::Spawned { record: Box::new(record("db")) });
+        let integrated = op(2, "b", Change::Integrated { commit: hex.clone(), tip: hex });
+        for done in [op(2, "a0", Change::Done), op(2, "c", Change::Done)] {
+            let state = fold(&[spawned.clone(), integrated.clone(), done]).unwrap();
+            assert_eq!(state.state, TaskState::Integrated);
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_checked() {
+        let ids: HashSet<String> = (0..1000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| check_operation(&op(1, id, Change::Done)).is_ok()));
+        assert!(check_operation(&op(0, "a", Change::Done)).is_err());
+        assert!(check_operation(&op(MAX_CLOCK + 1, "a", Change::Done)).is_err());
+        assert!(check_operation(&op(1, "../x", Change::Done)).is_err());
+        assert!(check_operation(&op(1, "", Change::Done)).is_err());
+    }
+}
