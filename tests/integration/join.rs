@@ -1,55 +1,51 @@
 //! `git agent join`: a worktree on this machine for a task spawned on another one. "Two
-//! machines" are two clones, A and B, of one bare repository: A spawns and pushes the task's
-//! record and branch, B fetches them (as `git agent sync` will) and joins.
-//!
-//! Both clones put task worktrees in one root: a record still names the worktree it was spawned
-//! with, and a record naming a worktree outside this clone's root is corrupt. A's worktree is
-//! removed once its work is pushed (on a real second machine it would be on another disk).
+//! machines" are two clones, A and B, of one bare repository, each with its own worktree root:
+//! A spawns, commits and `git agent sync`s; B syncs and joins.
 
 use std::path::{Path, PathBuf};
 
 use crate::common::*;
-use crate::spawn::{record, rev};
+use crate::spawn::{agents_dir, record, rev};
 
 /// Clone B of a repository whose clone A spawned `tasks`, committed `<task>.txt` on each and
-/// pushed them; `fetch_branches`: whether B fetched the branches too, or only the records.
+/// synced; B synced too, and has the task branches if `branches` (else only the records).
 struct Machines {
     env: Env,
     a: PathBuf,
     b: PathBuf,
+    /// B's worktree root.
     root: PathBuf,
 }
 
 impl Machines {
-    fn new(tasks: &[&str], fetch_branches: bool) -> Machines {
+    fn new(tasks: &[&str], branches: bool) -> Machines {
         let env = Env::new();
         let base = env.path().canonicalize().unwrap();
         let origin = env.repo("origin", &[("a.txt", "a\n")]);
         env.git(&base, &["clone", "-q", "--bare", origin.to_str().unwrap(), "bare.git"]);
-        let root = base.join("wts");
         let (a, b) = (base.join("a"), base.join("b"));
         for clone in [&a, &b] {
             env.git(&base, &["clone", "-q", "bare.git", clone.to_str().unwrap()]);
-            env.git(clone, &["config", "agent.worktreeRoot", root.to_str().unwrap()]);
         }
         for task in tasks {
             env.agent(&a, &["spawn", task, "--brief", &format!("do {task}")]).success();
-            env.commit(&root.join(task), &[(&format!("{task}.txt"), &format!("{task} on A\n"))], task);
-            env.git(&a, &["push", "-q", "origin", "refs/agent/*:refs/agent/*", &format!("agent/{task}")]);
-            env.git(&a, &["worktree", "remove", root.join(task).to_str().unwrap()]);
+            let worktree = agents_dir(&a).join(task);
+            env.commit(&worktree, &[(&format!("{task}.txt"), &format!("{task} on A\n"))], task);
         }
-        let machines = Machines { env, a, b, root };
-        machines.fetch(fetch_branches);
+        env.agent(&a, &["sync"]).success();
+        let machines = Machines { env, a, root: agents_dir(&b), b };
+        machines.sync();
+        if !branches {
+            for task in tasks {
+                machines.env.git(&machines.b, &["branch", "-q", "-D", &format!("agent/{task}")]);
+            }
+        }
         machines
     }
 
-    /// What `git agent sync` will do in B.
-    fn fetch(&self, branches: bool) {
-        let mut args = vec!["fetch", "-q", "origin", "refs/agent/*:refs/agent/*"];
-        if branches {
-            args.push("refs/heads/agent/*:refs/heads/agent/*");
-        }
-        self.env.git(&self.b, &args);
+    /// `git agent sync` in B.
+    fn sync(&self) {
+        self.env.agent(&self.b, &["sync"]).success();
     }
 
     /// `git agent join` in B, which must be refused with `code` and change nothing.
@@ -85,6 +81,13 @@ fn join_checks_out_a_task_from_another_machine() {
     env.commit(&worktree, &[("db.txt", "db on B\n")], "more db");
     env.agent(&worktree, &["done"]).success().stderr_has("task db is done");
     assert_eq!(record(env, &m.b, "db")["state"], "done");
+    m.sync();
+    // A's branch is checked out in A's worktree: sync fetches B's commit but leaves the branch
+    // to be fast-forwarded there (and says so, exit 1).
+    env.agent(&m.a, &["sync"]).code(1).stderr_has("git merge --ff-only");
+    assert_eq!(record(env, &m.a, "db")["state"], "done", "sync reports back to A");
+    let head = rev(env, &worktree, "HEAD");
+    assert_eq!(rev(env, &m.a, &format!("{head}^{{commit}}")), head, "B's commit reached A");
 
     let json = env.agent(&m.b, &["join", "ui", "--json"]).success().json();
     assert_eq!(json["version"], 1);
@@ -122,7 +125,7 @@ fn a_task_whose_branch_was_not_fetched_is_refused() {
     let m = Machines::new(&["db"], false);
     m.refused(&["join", "db"], 3, "task \"db\" has no branch agent/db here").stderr_has("git agent sync");
     assert!(!m.root.join("db").exists());
-    m.fetch(true);
+    m.sync();
     m.env.agent(&m.b, &["join", "db"]).success();
 }
 
