@@ -40,7 +40,9 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "integrate" -d '
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "prune" -d 'Remove finished tasks\' worktrees, branches and records, never losing work'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "show" -d 'Print a task\'s brief, scope, dependencies, acceptance criteria and state'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "done" -d 'Mark a task ready for integration'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "join" -d 'Give a task fetched from another machine a worktree here, to work on it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "restack" -d 'Move stacked tasks onto their dependencies\' new work'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "sync" -d 'Exchange task records, test results and task branches with a remote, merging without loss'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "demo" -d 'Run the whole workflow on a sample repository, printing every command'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
@@ -140,6 +142,14 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l no-setup -d 'Do not run agent.setup in the new worktree'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
@@ -148,6 +158,14 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l dry-run 
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l dry-run -d 'Fetch and show what would move; change nothing here or there'
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l man-prefix -d 'Install the man pages under this prefix (<PREFIX>/share/man/man1) instead' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'

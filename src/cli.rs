@@ -57,6 +57,8 @@ pub enum AgentCommand {
     Show(ShowArgs),
     /// Mark a task ready for integration.
     Done(DoneArgs),
+    #[command(about = JOIN_ABOUT, long_about = JOIN_LONG_ABOUT)]
+    Join(JoinArgs),
     #[command(about = RESTACK_ABOUT, long_about = RESTACK_LONG_ABOUT)]
     Restack(RestackArgs),
     #[command(about = SYNC_ABOUT, long_about = SYNC_LONG_ABOUT)]
@@ -457,6 +459,38 @@ pub struct ShowArgs {
 pub struct DoneArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+
+pub const JOIN_ABOUT: &str = "Give a task fetched from another machine a worktree here, to work on it";
+
+pub const JOIN_LONG_ABOUT: &str = "\
+Give a task that exists here, but has no worktree here, a worktree: for work on a task across
+machines. On one machine `git agent spawn` creates the task; `git agent sync` on another
+machine (or in a container or VM with its own clone) fetches its record and its branch, and
+`git agent join TASK` there creates the worktree <agent.worktreeRoot>/<TASK> with the task's
+branch checked out, so that an agent can work in it. `git agent done` in it, and `git agent
+sync`, report back.
+
+As spawn does, join copies the untracked files matching agent.copy from the main worktree
+and runs agent.setup in the new worktree; if either fails, or a signal arrives, the worktree
+is removed again. join never creates or moves the branch and never writes the task's record.
+
+It refuses a task that is integrated, whose branch does not exist here (run `git agent sync`
+first), that has a worktree on this machine already, whose branch is checked out in any
+worktree, or whose worktree path exists and is not an empty directory. The worktree's path
+is printed on stdout: `cd \"$(git agent join db -q)\"` works.";
+
+/// Give a task fetched from another machine a worktree here.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct JoinArgs {
+    /// The task: it must have a record and a branch here.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Do not run agent.setup in the new worktree.
+    #[arg(long)]
+    pub no_setup: bool,
 }
 
 pub const RESTACK_ABOUT: &str = "Move stacked tasks onto their dependencies' new work";

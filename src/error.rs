@@ -43,7 +43,7 @@ impl Exit {
         (5, "an unexpected failure (I/O, a damaged repository)"),
         (
             130,
-            "interrupted by SIGINT (Ctrl-C, once or more): spawn and integrate undid what they had started \
+            "interrupted by SIGINT (Ctrl-C, once or more): spawn, join and integrate undid what they had started \
              (the target is unchanged, no scratch worktree or test process is left); prune and restack \
              stopped between two tasks and reported what they did",
         ),

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod done;
 pub mod integrate;
+pub mod join;
 pub mod list;
 pub mod prune;
 pub mod restack;
@@ -36,6 +37,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Prune(args)) => prune::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
+        Some(AgentCommand::Join(args)) => join::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),
         Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
@@ -54,6 +56,7 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Integrate(_)
             | AgentCommand::Prune(_)
             | AgentCommand::Done(_)
+            | AgentCommand::Join(_)
             | AgentCommand::Restack(_)
             | AgentCommand::Sync(_)
             | AgentCommand::External(_)

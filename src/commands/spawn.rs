@@ -100,11 +100,11 @@ fn read_brief(args: &SpawnArgs) -> anyhow::Result<String> {
 }
 
 /// The spinner shown while a single spawn checks its files out.
-type Spinner = std::cell::RefCell<Option<crate::output::Progress>>;
+pub(crate) type Spinner = std::cell::RefCell<Option<crate::output::Progress>>;
 
 /// Progress goes to stderr as it happens; on a terminal a spinner runs while the files are
-/// checked out (not within a plan, which has its bar).
-fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
+/// checked out (not within a plan, which has its bar). join shows its events the same way.
+pub(crate) fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
     match event {
         Event::CheckingOut { worktree } => {
             if let Some(spinner) = spinner {

@@ -111,6 +111,26 @@ pub enum Event {
     },
 }
 
+/// A task's new worktree goes to `worktree` only if nothing is there but an empty directory
+/// (git-agent never checks out over files), and only if the path is UTF-8 (it is reported in
+/// JSON). `alternative` ends the hint: what else the user can do.
+pub(crate) fn check_worktree_dir(worktree: &Path, alternative: &str) -> anyhow::Result<()> {
+    if worktree.exists() && !worktree.is_dir() {
+        return Err(refused(format!("{} exists and is not a directory", worktree.display())).into());
+    }
+    if crate::git::is_non_empty_dir(worktree) {
+        return Err(refused(format!("directory {} exists and is not empty", worktree.display()))
+            .hint(format!("git-agent never reuses a directory; move it away{alternative}"))
+            .into());
+    }
+    if worktree.to_str().is_none() {
+        return Err(refused(format!("the worktree path {} is not valid UTF-8", worktree.display()))
+            .hint("set git config agent.worktreeRoot to a UTF-8 path")
+            .into());
+    }
+    Ok(())
+}
+
 /// Checks everything that can be checked before writing: the task, branch and directory do not
 /// exist, the dependencies and base do. `planned` are tasks a plan will create first.
 pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> anyhow::Result<Prepared> {
@@ -151,19 +171,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
     }
     let root = ctx.worktree_root()?;
     let worktree = root.join(name);
-    if worktree.exists() && !worktree.is_dir() {
-        return Err(refused(format!("{} exists and is not a directory", worktree.display())).into());
-    }
-    if crate::git::is_non_empty_dir(&worktree) {
-        return Err(refused(format!("directory {} exists and is not empty", worktree.display()))
-            .hint("git-agent never reuses a directory; move it away or pick another task name")
-            .into());
-    }
-    if worktree.to_str().is_none() {
-        return Err(refused(format!("the worktree path {} is not valid UTF-8", worktree.display()))
-            .hint("set git config agent.worktreeRoot to a UTF-8 path")
-            .into());
-    }
+    check_worktree_dir(&worktree, " or pick another task name")?;
     let record = TaskRecord {
         version: RECORD_VERSION,
         name: name.clone(),
@@ -265,19 +273,29 @@ pub fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()
     Ok(())
 }
 
-/// What a spawn has created so far, undone in reverse order if a later step fails or a signal
-/// arrives. (A checkout that fails half-way removes its own files and registration: gix rolls
-/// it back.)
-#[derive(Default)]
-struct Undo {
+/// What a spawn or a join has created so far, undone in reverse order if a later step fails or
+/// a signal arrives. (A checkout that fails half-way removes its own files and registration:
+/// gix rolls it back.)
+pub(crate) struct Undo {
     branch: Option<(FullName, ObjectId)>,
     worktree: Option<PathBuf>,
     record: Option<(String, ObjectId)>,
+    /// What the rollback guarantees, for the message of an interrupted run.
+    undone: &'static str,
 }
 
 impl Undo {
+    pub(crate) fn new(undone: &'static str) -> Self {
+        Undo { branch: None, worktree: None, record: None, undone }
+    }
+
+    /// A safe point: fails if a signal arrived, saying what the rollback keeps.
+    pub(crate) fn check_interrupted(&self) -> anyhow::Result<()> {
+        crate::interrupt::check(self.undone)
+    }
+
     /// Through the guard like every removal: the record is deleted only if it is still the one
-    /// this spawn wrote, the worktree is moved aside and deleted (it holds only what this spawn
+    /// this spawn wrote, the worktree is moved aside and deleted (it holds only what this run
     /// put there), the branch is deleted only if it is still where this spawn created it and
     /// checked out nowhere else.
     fn run(self, guard: &crate::guard::Guard<'_>, repo: &gix::Repository, events: &mut dyn FnMut(Event)) {
@@ -303,6 +321,29 @@ impl Undo {
             && let Err(err) = guard.delete_branch(at, false)
         {
             events(Event::UndoKept { what: format!("branch {}", branch.shorten()), error: format!("{err:#}") });
+        }
+    }
+}
+
+/// Runs `steps` while holding `task`'s `claim`; if they fail (or a signal arrives), removes
+/// what they noted in their [`Undo`], under the same claim, and says that `verb` (spawn, join)
+/// was rolled back. Returns the claim, still held, with the steps' result.
+pub(crate) fn undoable<T>(
+    ctx: &Context,
+    task: &str,
+    claim: crate::lock::Lock,
+    verb: &str,
+    undo: Undo,
+    events: &mut dyn FnMut(Event),
+    steps: impl FnOnce(&mut Undo, &mut dyn FnMut(Event)) -> anyhow::Result<T>,
+) -> anyhow::Result<(T, crate::lock::Lock)> {
+    let mut undo = undo;
+    match steps(&mut undo, events) {
+        Ok(done) => Ok((done, claim)),
+        Err(err) => {
+            let guard = crate::guard::Guard::with_claim(&ctx.repo, task, &ctx.settings.branch_prefix, claim);
+            undo.run(&guard, &ctx.repo, events);
+            Err(err.context(format!("{verb} of task {task:?} failed and was rolled back")))
         }
     }
 }
@@ -333,28 +374,11 @@ pub fn create(
             crate::stack::Start::Conflict { deps, conflicts } => return Err(stack_conflict(&name, &deps, &conflicts)),
         }
     }
-    let mut undo = Undo::default();
-    let mut spawned = Spawned {
-        task: prepared.record.name.clone(),
-        branch: prepared.branch.shorten().to_string(),
-        base_ref: prepared.record.base_ref.clone(),
-        base_commit: prepared.record.base_commit.clone(),
-        start_commit: prepared.start_commit.to_string(),
-        stacked_on: prepared.stacked_on.iter().map(|dep| dep.task.clone()).collect(),
-        worktree: prepared.record.worktree.clone(),
-        copied: Vec::new(),
-        setup: None,
-        agent: None,
-    };
-    match create_steps(ctx, &prepared, options, &mut undo, &mut spawned, events) {
-        Ok(()) => Ok((spawned, claim)),
-        Err(err) => {
-            let guard =
-                crate::guard::Guard::with_claim(&ctx.repo, &prepared.record.name, &ctx.settings.branch_prefix, claim);
-            undo.run(&guard, &ctx.repo, events);
-            Err(err.context(format!("spawn of task {:?} failed and was rolled back", prepared.record.name)))
-        }
-    }
+    let name = prepared.record.name.clone();
+    let undo = Undo::new("nothing of the task was kept");
+    undoable(ctx, &name, claim, "spawn", undo, events, |undo, events| {
+        create_steps(ctx, &prepared, options, undo, events)
+    })
 }
 
 fn create_steps(
@@ -362,9 +386,8 @@ fn create_steps(
     prepared: &Prepared,
     options: CreateOptions,
     undo: &mut Undo,
-    spawned: &mut Spawned,
     events: &mut dyn FnMut(Event),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Spawned> {
     let repo = &ctx.repo;
     let record = &prepared.record;
     let branch = prepared.branch.as_bstr().to_string();
@@ -372,7 +395,7 @@ fn create_steps(
         return Err(crate::error::race(format!("task {:?} was created meanwhile", record.name)).into());
     }
     // A plan interrupted after its previous task starts no new one.
-    check_interrupted()?;
+    undo.check_interrupted()?;
     crate::git::create_refs(
         repo,
         &[(&branch, prepared.start_commit)],
@@ -380,36 +403,88 @@ fn create_steps(
     )?;
     undo.branch = Some((prepared.branch.clone(), prepared.start_commit));
     crate::pause::point("spawn-branch-created");
-    check_interrupted()?;
+    undo.check_interrupted()?;
 
-    std::fs::create_dir_all(&prepared.root).with_context(|| format!("cannot create {}", prepared.root.display()))?;
-    events(Event::CheckingOut { worktree: record.worktree.clone() });
-    let added = crate::git::add_worktree(repo, &record.worktree, &prepared.branch, crate::interrupt::flag());
-    events(Event::CheckedOut);
-    added?;
-    undo.worktree = Some(record.worktree.clone());
+    let new = NewWorktree { root: &prepared.root, path: &record.worktree, branch: &prepared.branch, task: record };
+    check_out(ctx, &new, undo, events)?;
     crate::pause::point("spawn-worktree-added");
-    check_interrupted()?;
+    undo.check_interrupted()?;
+    let furnished = furnish(ctx, &new, options, undo, events)?;
 
-    spawned.copied = copy_untracked(ctx, &record.worktree)?;
-    if !spawned.copied.is_empty() {
-        events(Event::Copied(spawned.copied.clone()));
-    }
-    if let (true, Some(setup)) = (options.run_setup, &ctx.settings.setup) {
-        events(Event::SetupStarting { worktree: record.worktree.clone(), command: setup.clone() });
-        run_setup_command(record, setup, options.quiet)?;
-        spawned.setup = Some(setup.clone());
-    }
-    check_interrupted()?;
+    undo.check_interrupted()?;
     let record_commit = state::create_record(repo, record)?;
     undo.record = Some((crate::layout::record_ref(&record.name), record_commit));
     // The last safe point: a signal up to here undoes the record too.
-    check_interrupted()?;
+    undo.check_interrupted()?;
+    Ok(Spawned {
+        task: record.name.clone(),
+        branch: prepared.branch.shorten().to_string(),
+        base_ref: record.base_ref.clone(),
+        base_commit: record.base_commit.clone(),
+        start_commit: prepared.start_commit.to_string(),
+        stacked_on: prepared.stacked_on.iter().map(|dep| dep.task.clone()).collect(),
+        worktree: record.worktree.clone(),
+        copied: furnished.copied,
+        setup: furnished.setup,
+        agent: None,
+    })
+}
+
+/// A task's new worktree: spawn's and join's.
+pub(crate) struct NewWorktree<'a> {
+    /// The worktree root, created if missing.
+    pub root: &'a Path,
+    pub path: &'a Path,
+    /// The branch it checks out, which exists.
+    pub branch: &'a FullName,
+    /// The task, for agent.setup's environment.
+    pub task: &'a TaskRecord,
+}
+
+/// What was put into a new worktree besides the branch's files.
+#[derive(Debug, Default)]
+pub(crate) struct Furnished {
+    /// Files copied from the main worktree (agent.copy).
+    pub copied: Vec<String>,
+    /// The agent.setup command that ran, if any.
+    pub setup: Option<String>,
+}
+
+/// Adds the worktree with its branch checked out, and notes it in `undo`.
+pub(crate) fn check_out(
+    ctx: &Context,
+    new: &NewWorktree<'_>,
+    undo: &mut Undo,
+    events: &mut dyn FnMut(Event),
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(new.root).with_context(|| format!("cannot create {}", new.root.display()))?;
+    events(Event::CheckingOut { worktree: new.path.to_owned() });
+    let added = crate::git::add_worktree(&ctx.repo, new.path, new.branch, crate::interrupt::flag());
+    events(Event::CheckedOut);
+    added?;
+    undo.worktree = Some(new.path.to_owned());
     Ok(())
 }
 
-fn check_interrupted() -> anyhow::Result<()> {
-    crate::interrupt::check("nothing of the task was kept")
+/// Copies the agent.copy files into the new worktree and runs agent.setup there (unless
+/// `options` say not to).
+pub(crate) fn furnish(
+    ctx: &Context,
+    new: &NewWorktree<'_>,
+    options: CreateOptions,
+    undo: &Undo,
+    events: &mut dyn FnMut(Event),
+) -> anyhow::Result<Furnished> {
+    let mut furnished = Furnished { copied: copy_untracked(ctx, new.path)?, setup: None };
+    if !furnished.copied.is_empty() {
+        events(Event::Copied(furnished.copied.clone()));
+    }
+    if let (true, Some(setup)) = (options.run_setup, &ctx.settings.setup) {
+        events(Event::SetupStarting { worktree: new.path.to_owned(), command: setup.clone() });
+        run_setup_command(new, setup, options.quiet, undo)?;
+        furnished.setup = Some(setup.clone());
+    }
+    Ok(furnished)
 }
 
 /// Copies the main worktree's untracked and ignored files matching `agent.copy` into `dest`.
@@ -435,30 +510,32 @@ fn copy_untracked(ctx: &Context, dest: &Path) -> anyhow::Result<Vec<String>> {
     Ok(copied)
 }
 
-fn agent_env(run: crate::process::Run, record: &TaskRecord) -> crate::process::Run {
+/// The environment of agent.setup and the agent: the task, its brief, branch and worktree
+/// (here, on this machine).
+fn agent_env(run: crate::process::Run, record: &TaskRecord, worktree: &Path) -> crate::process::Run {
     run.env("GIT_AGENT_TASK", &record.name)
         .env("GIT_AGENT_BRIEF", &record.brief)
         .env("GIT_AGENT_BRANCH", record.short_branch())
-        .env("GIT_AGENT_WORKTREE", &record.worktree)
+        .env("GIT_AGENT_WORKTREE", worktree)
 }
 
 /// Runs `agent.setup` through the shell in the new worktree (it is the user's own command line).
-fn run_setup_command(record: &TaskRecord, setup: &str, quiet: bool) -> anyhow::Result<()> {
+fn run_setup_command(new: &NewWorktree<'_>, setup: &str, quiet: bool, undo: &Undo) -> anyhow::Result<()> {
     // Its output is status, not data: it goes to stderr, unless -q keeps it for the error.
     let capture = if quiet { Capture::Tail(crate::process::OUTPUT_TAIL) } else { Capture::Stderr };
-    let outcome = agent_env(crate::process::Run::shell(setup, &record.worktree), record)
+    let outcome = agent_env(crate::process::Run::shell(setup, new.path), new.task, new.path)
         .timeout(Some(crate::process::SETUP_TIMEOUT))
         .capture(capture)
         .run()
         .with_context(|| format!("cannot run agent.setup {setup:?}"))?;
-    check_interrupted()?;
+    undo.check_interrupted()?;
     if !outcome.status.success() {
         let mut message = format!("agent.setup {setup:?} failed ({})", outcome.status);
         let captured = outcome.output_tail_lossy();
         if !captured.trim().is_empty() {
             message.push_str(&format!(":\n{}", captured.trim_end()));
         }
-        return Err(Fail::new(Exit::Found, message).hint("fix the setup command, or spawn with --no-setup").into());
+        return Err(Fail::new(Exit::Found, message).hint("fix the setup command, or run again with --no-setup").into());
     }
     Ok(())
 }
@@ -495,7 +572,7 @@ pub fn run_agent(
     events(Event::AgentStarting { worktree: spawned.worktree.clone(), command: command.to_vec() });
     // The agent is interactive: it shares the terminal and has no timeout.
     let agent = crate::process::Run::new(&args[0], &spawned.worktree).args(&args[1..]).timeout(None);
-    let status = match agent_env(agent, &record).capture(Capture::Terminal).run() {
+    let status = match agent_env(agent, &record, &spawned.worktree).capture(Capture::Terminal).run() {
         Ok(outcome) => crate::process::exit_code(outcome.status),
         Err(err) => {
             events(Event::AgentNotStarted { program: args[0].clone(), error: format!("{err:#}") });

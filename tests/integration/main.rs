@@ -10,6 +10,7 @@ mod docs;
 mod integrate;
 mod integrate_queue;
 mod integrate_trust;
+mod join;
 mod list;
 mod merge_parity;
 mod merge_property;
