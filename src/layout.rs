@@ -125,14 +125,18 @@ pub fn pull_request_body(common_dir: &Path, branch: &str) -> PathBuf {
     common_dir.join("agent").join("pr").join(format!("{}.md", branch.replace('/', "-")))
 }
 
-/// Where sync keeps what it last saw of a remote: `refs/agent-remotes/<remote>/`, then
-/// `tasks/<task>` (records), `heads/<branch>` (task branches) and `notes/agent`. The remote's
-/// name is written as [`slot_slug`] writes branch names (bytes outside `[A-Za-z0-9._-]` as `%XX`).
+/// Where sync keeps what a remote had when this repository last reconciled with it:
+/// `refs/agent-remotes/<remote>/`, then `tasks/<task>` (records) and `heads/<branch>` (task
+/// branches); its fetch lands in `incoming/` below that first, removed when the sync ends. The
+/// remote's name is written as [`slot_slug`] writes branch names (bytes outside
+/// `[A-Za-z0-9_-]` as `%XX`).
 pub const REMOTES_PREFIX: &str = "refs/agent-remotes/";
 
-/// The namespace of remote `remote`'s tracking refs, ending in `/`. A dry run fetches into
-/// `<namespace>dry-run/` instead and removes it again.
-pub fn remote_namespace(remote: &str, dry_run: bool) -> String {
+/// Below [`remote_namespace`]: where a sync's fetch lands.
+pub const INCOMING: &str = "incoming/";
+
+/// The namespace of remote `remote`'s tracking refs, ending in `/`.
+pub fn remote_namespace(remote: &str) -> String {
     let mut slug = String::with_capacity(remote.len());
     for byte in remote.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
@@ -143,7 +147,7 @@ pub fn remote_namespace(remote: &str, dry_run: bool) -> String {
     }
     // A remote called `.x` or `x.lock` would make an invalid ref name.
     let slug = slug.replace('.', "%2E");
-    format!("{REMOTES_PREFIX}{slug}/{}", if dry_run { "dry-run/" } else { "" })
+    format!("{REMOTES_PREFIX}{slug}/")
 }
 
 /// The lock serialising syncs with one remote: `<common dir>/agent-sync.lock`.

@@ -1,15 +1,18 @@
 //! `git agent sync`: exchanges task records, notes and task branches with a remote.
 //!
-//! One `git fetch` copies the remote's records, notes and task branches into the tracking
-//! namespace `refs/agent-remotes/<remote>/` (see [`crate::layout::remote_namespace`]). Each
+//! One `git fetch` copies the remote's records, notes and task branches into
+//! `refs/agent-remotes/<remote>/incoming/` (see [`crate::layout::remote_namespace`]). Each
 //! record is then joined with the local one (fast-forward, or the operation-log merge of
 //! [`crate::oplog::join`]), the notes are merged by git (`cat_sort_uniq`: every machine's
 //! test results kept), task branches move only as fast-forwards, and one `git push` sends
 //! what the remote lacks, each ref with a lease on the value just fetched. A push that lost a
 //! race (the remote moved meanwhile) makes the whole round start again, a bounded number of
-//! times. What the tracking namespace held before the fetch is what the remote had at the
-//! last sync: a record there that is gone on one side was removed on that side, and the
-//! removal is carried over only when the other side did not change it since.
+//! times. The tracking refs (`refs/agent-remotes/<remote>/{tasks,heads}/`) hold what the
+//! remote had when this repository last reconciled each ref with it, and are written only
+//! after that (never by the fetch, so that a sync killed half-way, or a corrupt record left
+//! alone, is not taken for reconciled): a record there that is gone on one side was removed
+//! on that side, and the removal is carried over only when the other side did not change it
+//! since.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,6 +86,20 @@ pub enum BranchMove {
     /// Not synced: the task's record was not (corrupt, unrelated, rejected).
     Skipped,
     Rejected,
+}
+
+impl RecordMove {
+    /// Whether the record is reconciled with the remote's afterwards (else left alone).
+    fn reconciled(self) -> bool {
+        !matches!(self, RecordMove::Corrupt | RecordMove::Unrelated | RecordMove::Rejected)
+    }
+}
+
+impl BranchMove {
+    /// Whether the branch is reconciled with the remote's afterwards (else left alone).
+    fn reconciled(self) -> bool {
+        !matches!(self, BranchMove::CheckedOut | BranchMove::Diverged | BranchMove::Skipped | BranchMove::Rejected)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,29 +188,35 @@ pub fn sync(ctx: &Context, request: &Request, events: &mut dyn FnMut(Event)) -> 
     let mut last_race = String::new();
     for attempt in 1..=MAX_ATTEMPTS {
         events(Event::Fetching { remote: remote.clone(), attempt });
-        let round = Round::new(ctx, &remote, request.dry_run)?;
+        let round = Round::new(ctx, &remote)?;
         round.fetch()?;
         round_trips += 1;
-        let mut plan = round.plan()?;
-        if request.dry_run {
-            round.forget_dry_run()?;
-            return Ok(plan.report(remote, true, attempt, round_trips));
-        }
+        crate::pause::point("sync-fetched");
+        let planned = round.plan();
+        let mut plan = match planned {
+            Ok(plan) if !request.dry_run => plan,
+            other => {
+                round.forget_incoming()?;
+                return Ok(other?.report(remote, true, attempt, round_trips));
+            }
+        };
         round.apply_locally(&mut plan)?;
         let pushes = plan.pushes();
+        let mut result = PushResult::default();
         if !pushes.is_empty() {
             crate::pause::point("sync-before-push");
             crate::interrupt::check("what this sync changed here is kept; sync again to send it")?;
             events(Event::Pushing { refs: pushes.len() });
-            let result = round.push(&pushes)?;
+            result = round.push(&pushes)?;
             round_trips += 1;
-            round.track_pushed(&result.accepted)?;
             plan.apply_rejections(&result.rejected);
-            if let Some(why) = result.lost_race {
-                last_race = why.clone();
-                events(Event::Retrying { why });
-                continue;
-            }
+        }
+        round.track(&plan, &result.accepted)?;
+        round.forget_incoming()?;
+        if let Some(why) = result.lost_race {
+            last_race = why.clone();
+            events(Event::Retrying { why });
+            continue;
         }
         return Ok(plan.report(remote, false, attempt, round_trips));
     }
@@ -206,11 +229,11 @@ pub fn sync(ctx: &Context, request: &Request, events: &mut dyn FnMut(Event)) -> 
 struct Round<'a> {
     ctx: &'a Context,
     remote: String,
-    /// Where this round's fetch writes (the dry-run namespace in a dry run).
+    /// Where this round's fetch writes.
     fetched_ns: String,
-    /// The tracking namespace: what the remote had at the last sync.
+    /// The tracking namespace: what the remote had when each ref was last reconciled.
     tracking_ns: String,
-    /// The tracking refs before this round's fetch, by the name after the namespace.
+    /// The tracking refs, by the name after the namespace.
     before: BTreeMap<String, ObjectId>,
     expect: Expect,
 }
@@ -234,12 +257,12 @@ struct PushResult {
 }
 
 impl<'a> Round<'a> {
-    fn new(ctx: &'a Context, remote: &str, dry_run: bool) -> anyhow::Result<Round<'a>> {
-        let tracking_ns = crate::layout::remote_namespace(remote, false);
-        let fetched_ns = crate::layout::remote_namespace(remote, dry_run);
+    fn new(ctx: &'a Context, remote: &str) -> anyhow::Result<Round<'a>> {
+        let tracking_ns = crate::layout::remote_namespace(remote);
+        let fetched_ns = format!("{tracking_ns}{}", crate::layout::INCOMING);
         let before = refs_under(&ctx.repo, &tracking_ns)?
             .into_iter()
-            .filter(|(name, _)| !name.starts_with("dry-run/"))
+            .filter(|(name, _)| !name.starts_with(crate::layout::INCOMING))
             .collect();
         Ok(Round { ctx, remote: remote.to_owned(), fetched_ns, tracking_ns, before, expect: Expect::of(&ctx.repo)? })
     }
@@ -287,11 +310,11 @@ impl<'a> Round<'a> {
         Ok(())
     }
 
-    /// Removes the dry run's namespace.
-    fn forget_dry_run(&self) -> anyhow::Result<()> {
+    /// Removes what the fetch brought (the objects stay, reachable from the refs that took them).
+    fn forget_incoming(&self) -> anyhow::Result<()> {
         let edits = refs_under(&self.ctx.repo, &self.fetched_ns)?
             .into_keys()
-            .map(|name| crate::git::set_edit(&format!("{}{name}", self.fetched_ns), None, "sync: dry run"))
+            .map(|name| crate::git::set_edit(&format!("{}{name}", self.fetched_ns), None, "sync: done"))
             .collect::<anyhow::Result<Vec<_>>>()?;
         if !edits.is_empty() {
             crate::git::apply_transaction(&self.ctx.repo, edits)?;
@@ -309,7 +332,9 @@ impl<'a> Round<'a> {
         let local_branches = refs_under(repo, &self.branch_prefix())?;
         let remote_branches = sub_map(&fetched, &format!("heads/{}", self.ctx.settings.branch_prefix));
         let last_branches = sub_map(&self.before, &format!("heads/{}", self.ctx.settings.branch_prefix));
-        let tasks: BTreeSet<&String> = local_records.keys().chain(remote_records.keys()).collect();
+        // With the tracked ones: a task gone on both sides leaves its tracking ref to clear.
+        let tasks: BTreeSet<&String> =
+            local_records.keys().chain(remote_records.keys()).chain(last_records.keys()).collect();
         let mut plan = Plan { branch_prefix: self.ctx.settings.branch_prefix.clone(), ..Plan::default() };
         for task in tasks {
             if let Err(err) = crate::names::validate_task_name(task) {
@@ -518,7 +543,7 @@ impl<'a> Round<'a> {
                 notes.local = notes.remote;
             }
             NotesMove::Merged => {
-                let theirs = format!("{}notes/agent", self.tracking_ns);
+                let theirs = format!("{}notes/agent", self.fetched_ns);
                 let mut run = crate::process::git(
                     self.dir(),
                     &["notes", "--ref", crate::layout::NOTES_NAME, "merge", "--quiet", "-s", "cat_sort_uniq", &theirs],
@@ -574,24 +599,30 @@ impl<'a> Round<'a> {
         Ok(result)
     }
 
-    /// After a push: the tracking refs say what the remote has now.
-    fn track_pushed(&self, accepted: &[(String, Option<ObjectId>)]) -> anyhow::Result<()> {
-        let branches = self.branch_prefix();
-        let edits = accepted
-            .iter()
-            .filter_map(|(name, new)| {
-                let tracking = if let Some(task) = name.strip_prefix(TASKS_PREFIX) {
-                    format!("{}tasks/{task}", self.tracking_ns)
-                } else if let Some(rest) = name.strip_prefix(&branches) {
-                    format!("{}heads/{}{rest}", self.tracking_ns, self.ctx.settings.branch_prefix)
-                } else if name == NOTES_REF {
-                    format!("{}notes/agent", self.tracking_ns)
-                } else {
-                    return None;
-                };
-                Some(crate::git::set_edit(&tracking, *new, "sync: pushed"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+    /// After the local refs moved and the push: each tracking ref the sync reconciled says
+    /// what the remote has now (what was pushed, else what was fetched). Refs left alone
+    /// (corrupt, unrelated, diverged, refused) keep their old value.
+    fn track(&self, plan: &Plan, accepted: &[(String, Option<ObjectId>)]) -> anyhow::Result<()> {
+        let pushed = |name: &str| accepted.iter().find(|(n, _)| n == name).map(|(_, new)| *new);
+        let mut edits = Vec::new();
+        let mut track = |tracking: String, last: Option<ObjectId>, now: Option<ObjectId>| -> anyhow::Result<()> {
+            if now != last {
+                edits.push(crate::git::set_edit(&tracking, now, &format!("git-agent: sync {}", self.remote))?);
+            }
+            Ok(())
+        };
+        for task in &plan.tasks {
+            if task.record.reconciled() {
+                let now = pushed(&crate::state::record_ref(&task.task)).unwrap_or(task.remote);
+                track(format!("{}tasks/{}", self.tracking_ns, task.task), task.last, now)?;
+            }
+            if task.branch.reconciled() {
+                let name = self.expect.branch(&task.task);
+                let now = pushed(&name).unwrap_or(task.branch_remote);
+                let short = name.trim_start_matches("refs/heads/");
+                track(format!("{}heads/{short}", self.tracking_ns), task.branch_last, now)?;
+            }
+        }
         if !edits.is_empty() {
             crate::git::apply_transaction(&self.ctx.repo, edits)?;
         }
@@ -648,6 +679,9 @@ struct TaskPlan {
     merged: Option<ObjectId>,
     branch_local: Option<ObjectId>,
     branch_remote: Option<ObjectId>,
+    /// The tracking refs: the remote's record and branch when last reconciled.
+    last: Option<ObjectId>,
+    branch_last: Option<ObjectId>,
     reason: Option<String>,
 }
 
@@ -662,6 +696,8 @@ impl TaskPlan {
             merged: None,
             branch_local: sides.branch_local,
             branch_remote: sides.branch_remote,
+            last: sides.last,
+            branch_last: sides.branch_last,
             reason: None,
         }
     }
@@ -754,6 +790,8 @@ impl Plan {
         let tasks = self
             .tasks
             .into_iter()
+            // A task gone from both sides is only a tracking ref cleared: nothing to say.
+            .filter(|task| task.local.is_some() || task.remote.is_some() || task.record != RecordMove::UpToDate)
             .map(|task| {
                 let pushed = |moved: bool, local: Option<ObjectId>, remote: Option<ObjectId>| {
                     if moved && !dry_run { local } else { remote }

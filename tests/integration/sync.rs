@@ -281,6 +281,32 @@ fn a_hostile_record_on_the_remote_is_reported_and_never_adopted() {
     assert_eq!(rev(&env, &remote, "refs/agent/tasks/evil"), planted, "and not touched there");
     // Its ops.json could not have made it act elsewhere either: the fold is checked the same way.
     env.agent(b, &["list"]).success();
+    // Left alone is left alone: syncing again neither takes it for removed here nor deletes it.
+    for clone in [a, b] {
+        let run = env.agent(clone, &["--json", "sync"]).code(1);
+        assert_eq!(task(&run.json()["sync"], "evil")["record"], "corrupt");
+    }
+    assert_eq!(rev(&env, &remote, "refs/agent/tasks/evil"), planted);
+}
+
+#[test]
+fn a_sync_killed_after_its_fetch_takes_nothing_for_reconciled() {
+    let env = Env::new();
+    let (remote, clones) = fleet(&env, &["a", "b"]);
+    let (a, b) = (&clones[0], &clones[1]);
+    env.agent(a, &["spawn", "x"]).success();
+    sync(&env, a);
+    // b fetches a's new task and dies before taking it in.
+    let point = PausePoint::new(&env, "sync-fetched");
+    let paused = start_paused(&env, b, &point, &["sync"]);
+    crate::prune::kill_at(&point.dir, "sync-fetched", paused);
+    assert!(rev(&env, b, "refs/agent/tasks/x").is_empty());
+    // The next sync sees a task new on the remote, not one removed here.
+    let report = sync(&env, b);
+    assert_eq!(task(&report, "x")["record"], "created", "{report:#}");
+    assert!(!rev(&env, &remote, "refs/agent/tasks/x").is_empty());
+    let leftovers = env.git(b, &["for-each-ref", "refs/agent-remotes/origin/incoming/"]);
+    assert_eq!(leftovers, "", "the fetch's refs go when the sync ends");
 }
 
 #[test]
