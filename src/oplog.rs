@@ -20,7 +20,10 @@ use gix::ObjectId;
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{OPS_FILE, RECORD_FILE};
-use crate::state::{Expect, MAX_RECORD_BYTES, RECORD_VERSION, Stack, TaskRecord, TaskState};
+use crate::state::{
+    AgentStatus, Checkpoint, CostEntry, Expect, MAX_RECORD_BYTES, RECORD_VERSION, Said, Stack, StatusNow, TaskRecord,
+    TaskState,
+};
 
 /// One operation of a task's log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -29,8 +32,16 @@ pub struct Operation {
     pub clock: u64,
     /// Unique among the task's operations; breaks ties between equal clocks.
     pub id: String,
+    /// When it was written, milliseconds since the Unix epoch (0: not recorded). Shown (a
+    /// status's age, cost by day), never used to order: clocks of two machines disagree.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub at_ms: u64,
     #[serde(flatten)]
     pub change: Change,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What an operation changes. Field names are part of the documented format.
@@ -53,6 +64,26 @@ pub enum Change {
     Integrated { commit: String, tip: String },
     /// restack moved the task's branch onto its dependencies' new work.
     Restacked { stack: Stack },
+    /// An agent was started for the task (in the foreground, detached, or in a tmux window).
+    AgentStarted {
+        command: Vec<String>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        how: String,
+    },
+    /// The agent said what it is doing (`git agent report`).
+    Status {
+        status: AgentStatus,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        message: String,
+    },
+    /// The agent asked the orchestrator a question (`git agent ask`): it is blocked.
+    Asked { question: String },
+    /// The orchestrator answered (`git agent answer`).
+    Answered { answer: String },
+    /// A checkpoint summary of the session (`git agent checkpoint`).
+    Checkpoint { checkpoint: Checkpoint },
+    /// Tokens (and money) an agent spent on the task (`git agent cost`).
+    Cost { cost: CostEntry },
     /// An operation written by a newer git-agent: kept in the log, skipped by this fold.
     #[serde(other)]
     Unknown,
@@ -68,6 +99,12 @@ impl Change {
             Change::Done => "done",
             Change::Integrated { .. } => "integrated",
             Change::Restacked { .. } => "restack",
+            Change::AgentStarted { .. } => "agent-start",
+            Change::Status { .. } => "status",
+            Change::Asked { .. } => "ask",
+            Change::Answered { .. } => "answer",
+            Change::Checkpoint { .. } => "checkpoint",
+            Change::Cost { .. } => "cost",
             Change::Unknown => "unknown",
         }
     }
@@ -106,6 +143,27 @@ fn apply(state: &mut Option<TaskRecord>, op: &Operation) {
                     record.integrated_tip = Some(tip.clone());
                 }
                 Change::Restacked { stack } => record.stack = Some(stack.clone()),
+                Change::AgentStarted { .. } => {
+                    record.agent_exit = None;
+                    record.status =
+                        Some(StatusNow { status: AgentStatus::Working, message: String::new(), at_ms: op.at_ms });
+                }
+                Change::Status { status, message } => {
+                    record.status = Some(StatusNow { status: *status, message: message.clone(), at_ms: op.at_ms });
+                }
+                Change::Asked { question } => {
+                    record.status =
+                        Some(StatusNow { status: AgentStatus::Blocked, message: question.clone(), at_ms: op.at_ms });
+                    record.question = Some(Said { text: question.clone(), at_ms: op.at_ms });
+                    record.answer = None;
+                }
+                Change::Answered { answer } => record.answer = Some(Said { text: answer.clone(), at_ms: op.at_ms }),
+                Change::Checkpoint { checkpoint } => {
+                    let mut checkpoint = checkpoint.clone();
+                    checkpoint.at_ms = op.at_ms;
+                    record.checkpoint = Some(checkpoint);
+                }
+                Change::Cost { cost } => record.cost.add(cost),
                 Change::Spawned { .. } | Change::Imported { .. } | Change::Unknown => unreachable!(),
             }
         }
@@ -166,11 +224,12 @@ fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, change: Change) -> Vec<O
             ops.push(Operation {
                 clock,
                 id: import_id(commit),
+                at_ms: 0,
                 change: Change::Imported { record: Box::new(imported) },
             });
         }
     }
-    ops.push(Operation { clock: (clock + 1).min(MAX_CLOCK), id: new_id(), change });
+    ops.push(Operation { clock: (clock + 1).min(MAX_CLOCK), id: new_id(), at_ms: crate::state::now_ms(), change });
     ops
 }
 
@@ -288,6 +347,7 @@ pub fn history_ops(repo: &gix::Repository, task: &str, tips: &[ObjectId]) -> Res
                 let op = Operation {
                     clock: 1,
                     id: import_id(commit),
+                    at_ms: 0,
                     change: Change::Imported { record: Box::new(record) },
                 };
                 ops.entry(op.id.clone()).or_insert(op);
@@ -374,7 +434,7 @@ mod tests {
     }
 
     fn op(clock: u64, id: &str, change: Change) -> Operation {
-        Operation { clock, id: id.into(), change }
+        Operation { clock, id: id.into(), at_ms: 0, change }
     }
 
     #[test]
@@ -411,6 +471,38 @@ mod tests {
         assert_eq!(forward.agent_exit, Some(0), "ties go by id: y after x");
         assert_eq!(serde_json::to_value(&forward).unwrap(), serde_json::to_value(&backward).unwrap());
         assert_eq!(forward.clock, 3);
+    }
+
+    #[test]
+    fn status_questions_checkpoints_and_costs_fold_into_the_state() {
+        let entry =
+            |model: &str, input: u64| CostEntry { model: model.into(), input, output: 10, ..CostEntry::default() };
+        let ops = vec![
+            op(1, "a", Change::Spawned { record: Box::new(record("db")) }),
+            op(2, "b", Change::AgentStarted { command: vec!["claude".into()], how: "detached".into() }),
+            op(3, "c", Change::Asked { question: "which table?".into() }),
+            op(4, "d", Change::Answered { answer: "activity".into() }),
+            op(5, "e", Change::Status { status: AgentStatus::Waiting, message: String::new() }),
+            op(
+                6,
+                "f",
+                Change::Checkpoint { checkpoint: Checkpoint { next: vec!["index".into()], ..Checkpoint::default() } },
+            ),
+            op(7, "g", Change::Cost { cost: entry("opus", 100) }),
+            op(8, "h", Change::Cost { cost: entry("opus", 50) }),
+            op(9, "i", Change::Cost { cost: entry("haiku", 7) }),
+        ];
+        let json = serde_json::to_string(&ops).unwrap();
+        let back: Vec<Operation> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ops);
+        let state = fold(&ops).unwrap();
+        assert_eq!(state.status.as_ref().unwrap().status, AgentStatus::Waiting);
+        assert_eq!(state.question.as_ref().unwrap().text, "which table?");
+        assert_eq!(state.answer.as_ref().unwrap().text, "activity");
+        assert_eq!(state.checkpoint.as_ref().unwrap().next, ["index"]);
+        assert_eq!(state.cost.models["opus"].input, 150);
+        assert_eq!(state.cost.models["haiku"].output, 10);
+        assert_eq!(state.cost.total().input, 157);
     }
 
     #[test]

@@ -95,6 +95,23 @@ pub struct TaskRecord {
     /// readers keep it as an unknown field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<Stack>,
+    /// What the task's agent says it is doing, and since when (`git agent report`, `ask`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusNow>,
+    /// The agent's last question to the orchestrator, and the orchestrator's answer to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Said>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Said>,
+    /// The latest checkpoint summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+    /// Tokens and money spent on the task, per model (the sum of its cost operations).
+    #[serde(default, skip_serializing_if = "Cost::is_empty")]
+    pub cost: Cost,
+    /// The kind of work (`spawn --kind`, `kind` in plans): lint, docs, architecture, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// The largest Lamport clock of the operations folded into this state (format 2).
     #[serde(default)]
     pub clock: u64,
@@ -116,6 +133,127 @@ pub struct Stack {
     /// Fields written by newer versions, kept.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What an agent says it is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentStatus {
+    Working,
+    /// Waiting for input (its turn ended, or it asks for permission).
+    Waiting,
+    /// Cannot go on without the orchestrator (a question, see `question`).
+    Blocked,
+    /// A status written by a newer git-agent.
+    #[serde(other)]
+    Unknown,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Working => "working",
+            AgentStatus::Waiting => "waiting",
+            AgentStatus::Blocked => "blocked",
+            AgentStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// A task's current status (`task.json` field `status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusNow {
+    pub status: AgentStatus,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// When it was reported, ms since the epoch (0: unknown).
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+/// Something said (a question, an answer), and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Said {
+    pub text: String,
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+/// A checkpoint summary of an agent's session (`task.json` field `checkpoint`, and the
+/// `checkpoint` operation).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    #[serde(default)]
+    pub completed: Vec<String>,
+    #[serde(default)]
+    pub in_progress: Vec<String>,
+    #[serde(default)]
+    pub next: Vec<String>,
+    #[serde(default)]
+    pub decisions: Vec<String>,
+    /// Files modified on the branch and in the worktree when it was taken.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Free text (`-F FILE`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notes: String,
+    /// When it was taken, ms since the epoch (set from the operation).
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+/// One cost operation: what one model spent (tokens; money if known).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostEntry {
+    pub model: String,
+    #[serde(default)]
+    pub input: u64,
+    #[serde(default)]
+    pub output: u64,
+    #[serde(default)]
+    pub cache_read: u64,
+    /// Money, when the agent reported it; else the cost report prices the tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usd: Option<f64>,
+    /// Where it came from (`claude:<session>`, `codex:<session>`, `manual`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+}
+
+/// A task's cost so far, per model (`task.json` field `cost`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    #[serde(default)]
+    pub models: BTreeMap<String, CostEntry>,
+}
+
+impl Cost {
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty()
+    }
+
+    pub fn add(&mut self, entry: &CostEntry) {
+        let sum = self
+            .models
+            .entry(entry.model.clone())
+            .or_insert_with(|| CostEntry { model: entry.model.clone(), ..CostEntry::default() });
+        sum.input = sum.input.saturating_add(entry.input);
+        sum.output = sum.output.saturating_add(entry.output);
+        sum.cache_read = sum.cache_read.saturating_add(entry.cache_read);
+        sum.usd = match (sum.usd, entry.usd) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Every model's spending together (model "").
+    pub fn total(&self) -> CostEntry {
+        let mut total = Cost::default();
+        for entry in self.models.values() {
+            total.add(&CostEntry { model: String::new(), ..entry.clone() });
+        }
+        total.models.remove("").unwrap_or_default()
+    }
 }
 
 /// A task as found in the repository: its record, or why the record could not be read.
@@ -265,7 +403,48 @@ fn validate(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
     if record.brief.contains('\0') {
         return Err("its brief contains a NUL character".into());
     }
-    Ok(())
+    validate_reports(record)
+}
+
+/// The fields agents and the orchestrator report (status, questions, checkpoints, cost): text
+/// without NUL, lists of at most [`MAX_LIST_ENTRIES`].
+fn validate_reports(record: &TaskRecord) -> Result<(), String> {
+    let mut texts: Vec<(&str, &str)> = Vec::new();
+    if let Some(status) = &record.status {
+        texts.push(("status message", &status.message));
+    }
+    for (field, said) in [("question", &record.question), ("answer", &record.answer)] {
+        if let Some(said) = said {
+            texts.push((field, &said.text));
+        }
+    }
+    if let Some(kind) = &record.kind {
+        texts.push(("kind", kind));
+    }
+    if let Some(checkpoint) = &record.checkpoint {
+        texts.push(("checkpoint notes", &checkpoint.notes));
+        let lists = [
+            ("checkpoint completed", &checkpoint.completed),
+            ("checkpoint in_progress", &checkpoint.in_progress),
+            ("checkpoint next", &checkpoint.next),
+            ("checkpoint decisions", &checkpoint.decisions),
+            ("checkpoint files", &checkpoint.files),
+        ];
+        for (field, list) in lists {
+            if list.len() > MAX_LIST_ENTRIES {
+                return Err(format!("its {field} has {} entries, more than {MAX_LIST_ENTRIES}", list.len()));
+            }
+            texts.extend(list.iter().map(|item| (field, item.as_str())));
+        }
+    }
+    if record.cost.models.len() > MAX_LIST_ENTRIES {
+        return Err(format!("its cost has {} models, more than {MAX_LIST_ENTRIES}", record.cost.models.len()));
+    }
+    texts.extend(record.cost.models.keys().map(|model| ("cost model", model.as_str())));
+    match texts.iter().find(|(_, text)| text.contains('\0')) {
+        Some((field, _)) => Err(format!("its {field} contains a NUL character")),
+        None => Ok(()),
+    }
 }
 
 fn object_id(field: &str, hex: &str) -> Result<gix::ObjectId, String> {
@@ -574,6 +753,9 @@ mod tests {
         corrupt("worktree", "/tmp/x/d\u{0}b".into(), "not a plain absolute path");
         corrupt("after", serde_json::json!(["../x"]), "dependency");
         corrupt("brief", "a\u{0}b".into(), "NUL");
+        corrupt("status", serde_json::json!({"status": "working", "message": "a\u{0}"}), "status message");
+        corrupt("checkpoint", serde_json::json!({"next": ["x\u{0}"]}), "checkpoint next");
+        corrupt("cost", serde_json::json!({"models": {"a\u{0}": {"model": "a"}}}), "cost model");
         corrupt("command", serde_json::json!(["sh", "-c\u{0}"]), "NUL");
         corrupt("scope", serde_json::Value::Array(vec!["x".into(); 1001]), "more than 1000");
         corrupt("stack", serde_json::json!({"onto": "HEAD"}), "not an object id");

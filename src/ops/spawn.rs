@@ -196,6 +196,12 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         integrated_commit: None,
         integrated_tip: None,
         stack: None,
+        status: None,
+        question: None,
+        answer: None,
+        checkpoint: None,
+        cost: Default::default(),
+        kind: None,
         clock: 0,
         unknown: Default::default(),
     };
