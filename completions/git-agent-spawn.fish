@@ -8,6 +8,7 @@ complete -c git-agent-spawn -l after -d 'A task this one depends on (must exist)
 complete -c git-agent-spawn -l brief -d 'The agent\'s brief' -r
 complete -c git-agent-spawn -l brief-file -d 'Read the brief from a file (`-` for standard input)' -r -F
 complete -c git-agent-spawn -l acceptance -d 'An acceptance criterion; repeat for several' -r
+complete -c git-agent-spawn -l kind -d 'The kind of work (lint, format, types, docs, rename, test-fix, architecture, debugging, security, or another word): `git agent cost` flags a kind spending on an unfit model' -r
 complete -c git-agent-spawn -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
 complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent-spawn -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'

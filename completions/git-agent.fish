@@ -45,12 +45,14 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "restack" -d 'Mo
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "sync" -d 'Exchange task records, test results and task branches with a remote, merging without loss'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "demo" -d 'Run the whole workflow on a sample repository, printing every command'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "cost" -d 'Record, import and total the tokens and money agents spent on each task'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief -d 'The agent\'s brief' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief-file -d 'Read the brief from a file (`-` for standard input)' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l acceptance -d 'An acceptance criterion; repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l kind -d 'The kind of work (lint, format, types, docs, rename, test-fix, architecture, debugging, security, or another word): `git agent cost` flags a kind spending on an unfit model' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
@@ -182,3 +184,39 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l by -d 'Group the totals by task, model, kind, day or week' -r -f -a "task\t''
+model\t''
+kind\t''
+day\t'The UTC day each cost was recorded'
+week\t'The ISO week (UTC) each cost was recorded'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l since -d 'Count only costs recorded on or after this day (YYYY-MM-DD, UTC)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -f -a "add" -d 'Record tokens (and money) a task\'s agent spent'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -f -a "import" -d 'Record what the agents\' own session logs say each task\'s sessions spent'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l model -d 'The model, as its vendor names it (claude-sonnet-4-5, gpt-5, ...)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l input -d 'Input tokens (not cached)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l output -d 'Output tokens' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l cache-read -d 'Input tokens read from the prompt cache' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l usd -d 'What it cost in USD, when known (wins over the price table)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l dir -d 'Where the logs are (default: ~/.claude/projects, or $CODEX_HOME/sessions, else ~/.codex/sessions)' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l dry-run -d 'Show what would be recorded; record nothing'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -67,6 +67,8 @@ pub enum AgentCommand {
     Setup(SetupArgs),
     /// Run the whole workflow on a sample repository, printing every command.
     Demo(DemoArgs),
+    #[command(about = COST_ABOUT, long_about = COST_LONG_ABOUT)]
+    Cost(CostArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -138,6 +140,11 @@ pub struct SpawnArgs {
     /// An acceptance criterion; repeat for several.
     #[arg(long, value_name = "TEXT")]
     pub acceptance: Vec<String>,
+
+    /// The kind of work (lint, format, types, docs, rename, test-fix, architecture, debugging,
+    /// security, or another word): `git agent cost` flags a kind spending on an unfit model.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
 
     /// Create every task of a plan file (JSON) after validating the decomposition.
     #[arg(long, value_name = "FILE")]
@@ -598,6 +605,121 @@ pub struct DemoArgs {
     /// Where to create the sample repository (default: ./git-agent-demo); must be new or empty.
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+pub const COST_ABOUT: &str = "Record, import and total the tokens and money agents spent on each task";
+
+pub const COST_LONG_ABOUT: &str = "\
+Record, import and total the tokens and money agents spent on each task.
+
+`git agent cost` totals every task's cost operations: input, output and cache-read tokens
+and USD, grouped --by task (default), model, kind, day or week (UTC, ISO weeks, by when each
+cost was recorded); --since YYYY-MM-DD counts only what was recorded from that day on.
+
+`git agent cost add [TASK] --model M --input N --output N [--cache-read N] [--usd X]` records
+a cost by hand (source \"manual\"; TASK defaults to the task whose worktree you are in).
+
+`git agent cost import claude|codex [--dir DIR] [--dry-run]` reads the agents' own session
+logs and records what each session spent in a task's worktree (its working directory is the
+worktree or inside it), per session and model; sessions elsewhere are ignored. Claude Code:
+~/.claude/projects/**/*.jsonl, assistant lines (type \"assistant\") with message.id,
+message.model and message.usage (input_tokens and cache_creation_input_tokens count as input,
+output_tokens, cache_read_input_tokens as cache reads); a message id on several lines
+(streamed content blocks) counts once. Codex CLI: $CODEX_HOME/sessions/**/*.jsonl (default
+~/.codex/sessions): session_meta and turn_context lines give the working directory and the
+model, token_count events the session's running totals (input_tokens less
+cached_input_tokens as input, cached_input_tokens as cache reads, output_tokens as output).
+Importing again adds only what sessions spent since: each operation's source is
+claude:<session>:<model> (or codex:...), and the task's log is compared per source. One
+record commit per task.
+
+Prices are USD per million tokens: git config agent.price.<model>.input, .output and
+.cacheRead (default: the input price) for the model name as recorded, else built-in
+estimates from list prices (opus-4-5 5/25/0.50, other opus 15/75/1.50, sonnet 3/15/0.30,
+haiku-4-5 1/5/0.10, other haiku 0.80/4/0.08, gpt-5-nano 0.05/0.40/0.005, gpt-5-mini
+0.25/2/0.025, other gpt-5 1.25/10/0.125; input/output/cache read, matched as a part of the
+model name). A cost recorded with --usd keeps its own amount. A model with no price has its
+tokens counted and its USD shown as ?, with a warning.
+
+Model fit: a task's kind (spawn --kind, or kind in a plan) is compared with the models it
+spent on. Mechanical kinds (lint, format, types, docs, rename, test-fix) spending on an
+opus-class model (the largest: a name containing opus), and kinds that need judgement
+(architecture, debugging, security) spending on a haiku-class model (the smallest: haiku,
+-mini, -nano) are warned about.";
+
+/// Record, import and total what agents spent.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help(), args_conflicts_with_subcommands = true)]
+pub struct CostArgs {
+    #[command(subcommand)]
+    pub action: Option<CostAction>,
+
+    /// Group the totals by task, model, kind, day or week.
+    #[arg(long, value_enum, value_name = "BY", default_value_t)]
+    pub by: crate::ops::cost::By,
+
+    /// Count only costs recorded on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CostAction {
+    /// Record tokens (and money) a task's agent spent.
+    Add(CostAddArgs),
+    /// Record what the agents' own session logs say each task's sessions spent.
+    Import(CostImportArgs),
+}
+
+/// Record tokens (and money) a task's agent spent (source "manual").
+///
+/// Without TASK, the task whose worktree contains the current directory.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct CostAddArgs {
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// The model, as its vendor names it (claude-sonnet-4-5, gpt-5, ...).
+    #[arg(long, value_name = "MODEL")]
+    pub model: String,
+
+    /// Input tokens (not cached).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub input: u64,
+
+    /// Output tokens.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub output: u64,
+
+    /// Input tokens read from the prompt cache.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub cache_read: u64,
+
+    /// What it cost in USD, when known (wins over the price table).
+    #[arg(long, value_name = "USD")]
+    pub usd: Option<f64>,
+}
+
+/// Record what the agents' own session logs say each task's sessions spent.
+///
+/// Sessions whose working directory is a task's worktree (or inside it) on this machine are
+/// attributed to that task; importing again adds only what they spent since.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct CostImportArgs {
+    /// Whose logs: claude (Claude Code) or codex (OpenAI Codex CLI).
+    #[arg(value_enum, value_name = "AGENT")]
+    pub agent: crate::ops::cost::Agent,
+
+    /// Where the logs are (default: ~/.claude/projects, or $CODEX_HOME/sessions, else
+    /// ~/.codex/sessions).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Show what would be recorded; record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Parser)]

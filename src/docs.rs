@@ -31,6 +31,7 @@ fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
         "git-agent-list" => sections.push(("JSON OUTPUT", LIST_JSON.into())),
         "git-agent-restack" => sections.push(("JSON OUTPUT", RESTACK_JSON.into())),
         "git-agent-conflicts" => sections.push(("JSON OUTPUT", CONFLICTS_JSON.into())),
+        "git-agent-cost" => sections.push(("JSON OUTPUT", COST_JSON.into())),
         _ => {}
     }
     sections
@@ -230,6 +231,10 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        dependencies' work)
   agent.runHooks       true: git-agent's own git commands run the repository's
                        hooks (default: false, they run none)
+  agent.price.<model>.input, .output, .cacheRead
+                       USD per million tokens for git agent cost, for the model
+                       name as recorded (cacheRead default: the input price);
+                       else built-in estimates (see git-agent-cost(1))
 
 Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 
@@ -278,7 +283,7 @@ git agent spawn --plan FILE creates several tasks at once. FILE is JSON (- reads
     ]
   }
 
-Before creating anything the plan is validated: names are valid and unique and not taken, every dependency (after) is in the plan or an existing task, there is no cycle (the cycle is named), and no two tasks' scopes overlap (an error unless --allow-overlap; existing active tasks count too). Tasks without acceptance criteria or scope get a warning. --check stops after validation. Tasks are spawned in dependency order; if one fails, the tasks already created stay and the error names the one that failed. Unknown fields are errors.";
+Before creating anything the plan is validated: names are valid and unique and not taken, every dependency (after) is in the plan or an existing task, there is no cycle (the cycle is named), and no two tasks' scopes overlap (an error unless --allow-overlap; existing active tasks count too). Tasks without acceptance criteria or scope get a warning. A task's \"kind\" (lint, docs, security, ...: a lower-case word, as spawn --kind) is recorded for git agent cost. --check stops after validation. Tasks are spawned in dependency order; if one fails, the tasks already created stay and the error names the one that failed. Unknown fields are errors.";
 
 const LIST_JSON: &str = "\
 git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per task:
@@ -302,6 +307,8 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   running                      whether the task's agent is running right now
   agent_exit                   exit status of the agent command, if it ran
   problems                     what could not be read (corrupt record, missing branch)
+  cost                         what its agents spent (git agent cost): {\"input\",
+                               \"output\", \"cache_read\", \"usd\", \"unpriced\"}, or null
 Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 
 const RESTACK_JSON: &str = "\
@@ -340,6 +347,22 @@ git agent-conflicts --json prints one object:
                     \"unrelated_pairs\", \"failed_merges\"}
 A pair with unrelated histories (git refuses to merge them) is reported and is no conflict: integration merges each task into the target, never one into the other. A merge that fails is reported with its error for that pair only; the other pairs are still checked, and the exit status is then 5, as the check is incomplete.
 Conflict kinds: content, add-add, modify-delete, rename-delete, rename-rename, file-directory, directory-rename, submodule, type-change; and for the conflicts git reports with a message only, listing no conflicted file: directory-rename-split (path: the directory), directory-rename-collision, file-in-way-of-directory-rename, file-location-unlisted (path: where a directory rename would put the files named in \"sources\"). Hazard kinds: out-of-scope, dependency-manifest, migration-number, same-new-path. The conflict paths of a pair, but for those four kinds, are exactly those `git merge-tree --write-tree --name-only A B` lists. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
+
+const COST_JSON: &str = "\
+git agent cost --json prints one object:
+  version     1
+  by          task, model, kind, day or week
+  since       the --since day, or null
+  groups      [{\"key\", \"input\", \"output\", \"cache_read\", \"usd\", \"unpriced\"}], by key:
+              the task, the model, the kind ((none) for tasks without one), the UTC day
+              (YYYY-MM-DD) or ISO week (YYYY-Www) the cost was recorded (unknown: no time)
+  total       the same fields for everything counted
+  warnings    [{\"kind\": \"unpriced\" | \"mismatch\", \"task\", \"model\", \"message\"}]
+usd is what could be priced (null when nothing could); unpriced names the models without a price, whose money is unknown.
+
+git agent cost import --json prints {\"version\": 1, \"agent\", \"dir\", \"dry_run\", \"files\", \"sessions\", \"ignored_sessions\", \"unreadable_lines\", \"added\": [{\"task\", \"model\", \"input\", \"output\", \"cache_read\", \"source\"}], \"up_to_date\"}. git agent cost add --json prints {\"version\": 1, \"task\", \"added\", \"cost\"}.
+
+Model classes: opus-class (the largest) is a model name containing opus; haiku-class (the smallest) one containing haiku, -mini or -nano. Kinds: mechanical ones (lint, format, types, docs, rename, test-fix) on an opus-class model, and ones that need judgement (architecture, debugging, security) on a haiku-class model, are warned about; other kinds (feature, refactor, ...) are recorded and grouped, never warned about.";
 
 const SEE_ALSO: &str = "\
 git-agent(1), git-agent-spawn(1), git-agent-conflicts(1), git-worktree(1), git-merge-tree(1)";

@@ -211,8 +211,8 @@ fn import_id(commit: ObjectId) -> String {
 }
 
 /// The operations an event on a record whose newest commit is `previous` (holding `current`)
-/// writes: `change` with the next clock, preceded by an import of a format-1 record.
-fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, change: Change) -> Vec<Operation> {
+/// writes: `changes` with the next clocks, in order, preceded by an import of a format-1 record.
+fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, changes: Vec<Change>) -> Vec<Operation> {
     let mut ops = Vec::new();
     let mut clock = 0;
     if let Some((commit, current)) = previous {
@@ -229,7 +229,11 @@ fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, change: Change) -> Vec<O
             });
         }
     }
-    ops.push(Operation { clock: (clock + 1).min(MAX_CLOCK), id: new_id(), at_ms: crate::state::now_ms(), change });
+    let at_ms = crate::state::now_ms();
+    for change in changes {
+        clock = (clock + 1).min(MAX_CLOCK);
+        ops.push(Operation { clock, id: new_id(), at_ms, change });
+    }
     ops
 }
 
@@ -248,7 +252,7 @@ fn write_record_commit(
 
 /// The first commit of a new task's record: the `spawned` operation.
 pub fn spawn_commit(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Result<(ObjectId, TaskRecord)> {
-    let ops = event_ops(None, Change::Spawned { record: Box::new(record.clone()) });
+    let ops = event_ops(None, vec![Change::Spawned { record: Box::new(record.clone()) }]);
     let state = fold(&ops).expect("a spawn makes a state");
     let mut state = with_local_facts(state, record);
     state.version = RECORD_VERSION;
@@ -264,9 +268,21 @@ pub fn event_commit(
     current: &TaskRecord,
     change: Change,
 ) -> anyhow::Result<(ObjectId, TaskRecord, String)> {
-    let message = format!("{} {}\n", change.event(), current.name);
-    let ops = event_ops(Some((previous, current)), change);
-    // The new operation's clock is the largest: applying it to the current state is the fold.
+    events_commit(repo, previous, current, vec![change])
+}
+
+/// A commit on `previous` (whose state is `current`) holding the operations `changes` (at
+/// least one), in order, and the state after them; the record ref is not moved.
+pub fn events_commit(
+    repo: &gix::Repository,
+    previous: ObjectId,
+    current: &TaskRecord,
+    changes: Vec<Change>,
+) -> anyhow::Result<(ObjectId, TaskRecord, String)> {
+    let event = changes.first().map_or("event", Change::event);
+    let message = format!("{event} {}\n", current.name);
+    let ops = event_ops(Some((previous, current)), changes);
+    // The new operations' clocks are the largest: applying them to the current state is the fold.
     let mut state = Some(current.clone());
     for op in &ops {
         apply(&mut state, op);

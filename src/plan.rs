@@ -52,6 +52,9 @@ pub struct PlannedTask {
     /// The agent command as an argument vector (default: agent.command).
     #[serde(default)]
     pub command: Vec<String>,
+    /// The kind of work (see `git agent cost`): lint, docs, architecture, ...
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 fn one() -> u32 {
@@ -109,6 +112,9 @@ pub fn check_plan(plan: &Plan, existing: &[ExistingTask<'_>], allow_overlap: boo
             check.errors.push(format!("task {:?} appears more than once", task.name));
         } else if existing_names.contains(task.name.as_str()) {
             check.errors.push(format!("task {:?} exists already", task.name));
+        }
+        if let Some(Err(why)) = task.kind.as_deref().map(crate::ops::cost::validate_kind) {
+            check.errors.push(format!("task {:?}: {why}", task.name));
         }
         if task.acceptance.is_empty() {
             check.warnings.push(format!("task {:?} has no acceptance criteria", task.name));

@@ -43,6 +43,8 @@ pub struct Settings {
     pub no_stack: bool,
     /// `agent.remote`: the remote `git agent sync` uses when none is named.
     pub remote: Option<String>,
+    /// `agent.price.<model>.*`: USD per million tokens, by model name as recorded.
+    pub prices: BTreeMap<String, Price>,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -55,6 +57,15 @@ pub struct ResolveRule {
     pub run: String,
     /// Where `run` was configured.
     pub origin: Origin,
+}
+
+/// What a model costs, in USD per million tokens (`agent.price.<model>.input`, `.output`,
+/// `.cacheRead`; built-in estimates in [`crate::ops::cost`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: f64,
 }
 
 /// `Name <email>`.
@@ -146,6 +157,7 @@ impl Settings {
             identity: reader.identity()?,
             run_hooks: reader.boolean(key::RUN_HOOKS)?.unwrap_or(false),
             no_stack: !reader.boolean(key::STACK)?.unwrap_or(true),
+            prices: reader.prices()?,
             origins,
         })
     }
@@ -257,6 +269,55 @@ impl Reader<'_> {
             }
         }
         Ok(rules)
+    }
+}
+
+impl Reader<'_> {
+    /// `agent.price.<model>.input` and `.output` (both needed) and `.cacheRead` (default: the
+    /// input price), each a number of USD per million tokens, zero or more.
+    fn prices(&self) -> anyhow::Result<BTreeMap<String, Price>> {
+        let mut prices = BTreeMap::new();
+        let Some(sections) = self.config.plumbing().sections_by_name("agent") else { return Ok(prices) };
+        let models: Vec<String> = sections
+            .filter_map(|section| {
+                section.header().subsection_name()?.to_str().ok()?.strip_prefix("price.").map(str::to_owned)
+            })
+            .collect();
+        for model in models {
+            if prices.contains_key(&model) {
+                continue;
+            }
+            let price = |name: &str| -> anyhow::Result<Option<f64>> {
+                let key = format!("agent.price.{model}.{name}");
+                let Some(value) = self.string(&key) else { return Ok(None) };
+                match value.trim().parse::<f64>() {
+                    Ok(number) if number.is_finite() && number >= 0.0 => Ok(Some(number)),
+                    _ => {
+                        Err(self.invalid(&key, format!("{value:?} is not a price (USD per million tokens, 0 or more)")))
+                    }
+                }
+            };
+            let (input, output, cache_read) = (price("input")?, price("output")?, price("cacheRead")?);
+            match (input, output) {
+                (Some(input), Some(output)) => {
+                    prices.insert(model, Price { input, output, cache_read: cache_read.unwrap_or(input) });
+                }
+                (None, None) if cache_read.is_none() => {}
+                (None, _) => {
+                    let key = format!("agent.price.{model}.input");
+                    return Err(bad_input(format!("invalid git config agent.price.{model}: {key} is missing"))
+                        .hint(format!("set it: git config {key} <USD per million tokens>"))
+                        .into());
+                }
+                (Some(_), None) => {
+                    let key = format!("agent.price.{model}.output");
+                    return Err(bad_input(format!("invalid git config agent.price.{model}: {key} is missing"))
+                        .hint(format!("set it: git config {key} <USD per million tokens>"))
+                        .into());
+                }
+            }
+        }
+        Ok(prices)
     }
 }
 

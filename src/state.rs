@@ -626,6 +626,18 @@ pub fn update_record(
     task: &str,
     mut change: impl FnMut(&TaskRecord) -> anyhow::Result<Change>,
 ) -> anyhow::Result<(gix::ObjectId, TaskRecord)> {
+    let written = update_record_many(repo, task, |current, _| Ok(vec![change(current)?]))?;
+    Ok(written.expect("one change is written"))
+}
+
+/// [`update_record`] for several operations in one record commit: `changes` sees the current
+/// record and its commit (to read the log with [`crate::oplog::history_ops`]) and decides the
+/// operations; none writes nothing (`Ok(None)`).
+pub fn update_record_many(
+    repo: &gix::Repository,
+    task: &str,
+    mut changes: impl FnMut(&TaskRecord, gix::ObjectId) -> anyhow::Result<Vec<Change>>,
+) -> anyhow::Result<Option<(gix::ObjectId, TaskRecord)>> {
     let mut last_error = None;
     for _ in 0..UPDATE_ATTEMPTS {
         let Some(entry) = find_task(repo, task)? else {
@@ -634,8 +646,11 @@ pub fn update_record(
         let record = entry
             .record
             .map_err(|why| crate::error::refused(format!("the record of task {task:?} is corrupt: {why}")))?;
-        let operation = change(&record)?;
-        let (commit, updated, message) = event_commit(repo, entry.record_commit, &record, operation)?;
+        let operations = changes(&record, entry.record_commit)?;
+        if operations.is_empty() {
+            return Ok(None);
+        }
+        let (commit, updated, message) = crate::oplog::events_commit(repo, entry.record_commit, &record, operations)?;
         let moved = crate::git::update_ref(
             repo,
             &record_ref(task),
@@ -644,7 +659,7 @@ pub fn update_record(
             &format!("git-agent: {}", message.trim()),
         );
         match moved {
-            Ok(()) => return Ok((commit, updated)),
+            Ok(()) => return Ok(Some((commit, updated))),
             Err(err) if crate::error::exit_of(&err) == crate::error::Exit::Race => last_error = Some(err),
             Err(err) => return Err(err),
         }

@@ -27,7 +27,10 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
         }
         entries.retain(|e| args.tasks.contains(&e.name));
     }
-    let rows = rows(&ctx.repo, &entries, !args.no_dirty);
+    let mut rows = rows(&ctx.repo, &entries, !args.no_dirty);
+    for (row, entry) in rows.iter_mut().zip(&entries) {
+        row.cost = entry.record.as_ref().ok().and_then(|r| crate::ops::cost::task_totals(&ctx.settings, &r.cost));
+    }
     if ui.json {
         ui.json_data(&Report { version: 1, tasks: rows });
     } else if rows.is_empty() {
@@ -78,6 +81,7 @@ fn render(rows: &[Row], now: i64) -> String {
             notes.push(format!("agent exited {exit}"));
         }
         notes.extend(row.problems.iter().cloned());
+        notes.extend(row.cost.as_ref().map(|cost| format!("cost {}", cost.short())));
         table.push([
             row.name.clone(),
             kebab(&row.state),

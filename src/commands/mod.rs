@@ -2,6 +2,7 @@
 //! logic, and renders the result as text or JSON.
 
 pub mod conflicts;
+pub mod cost;
 pub mod demo;
 pub mod dispatch;
 pub mod done;
@@ -42,6 +43,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
         Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
+        Some(AgentCommand::Cost(args)) => cost::run(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -60,7 +62,7 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Restack(_)
             | AgentCommand::Sync(_)
             | AgentCommand::External(_)
-    )
+    ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 
 /// `git-agent-spawn`.

@@ -15,7 +15,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit>
     if ui.json {
         ui.json_data(&record);
     } else {
-        ui.data(&render(&record));
+        let mut text = render(&record);
+        if let Some(cost) = crate::ops::cost::task_totals(&ctx.settings, &record.cost) {
+            text.push_str(&format!("{} {}\n", paint("cost", Style::new().bold()), cost.short()));
+        }
+        ui.data(&text);
     }
     Ok(Exit::Success)
 }

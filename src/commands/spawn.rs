@@ -27,6 +27,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
     for dep in &args.after {
         validate_task_name(dep)?;
     }
+    if let Some(kind) = &args.kind {
+        crate::ops::cost::validate_kind(kind).map_err(bad_input)?;
+    }
     let request = Request {
         name,
         base: args.base.clone(),
@@ -35,6 +38,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         brief: read_brief(&args)?,
         acceptance: args.acceptance.clone(),
         command: args.command.clone(),
+        kind: args.kind.clone(),
         stack: stack_choice(&args),
     };
     let ctx = Context::open(global)?;
@@ -189,6 +193,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
                 brief: task.brief.clone(),
                 acceptance: task.acceptance.clone(),
                 command: task.command.clone(),
+                kind: task.kind.clone(),
                 stack: stack_choice(args),
             }
         })

@@ -61,6 +61,8 @@ pub struct Row {
     pub running: bool,
     pub agent_exit: Option<i32>,
     pub problems: Vec<String>,
+    /// What its agents spent (`git agent cost`), priced; null when nothing was recorded.
+    pub cost: Option<crate::ops::cost::Totals>,
 }
 
 /// Computes the rows on all cores: each task's worktree status is independent work.
@@ -111,6 +113,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         running: false,
         agent_exit: None,
         problems: Vec::new(),
+        cost: None,
     };
     let record = match &entry.record {
         Ok(record) => record,

@@ -2,6 +2,7 @@
 //! return data (report structs and enums); they never print.
 
 pub mod conflicts;
+pub mod cost;
 pub mod join;
 pub mod list;
 pub mod prune;

@@ -26,6 +26,8 @@ pub struct Request {
     pub brief: String,
     pub acceptance: Vec<String>,
     pub command: Vec<String>,
+    /// The kind of work (`--kind`, `kind` in plans), checked by the caller.
+    pub kind: Option<String>,
     /// Stack on the dependencies' work (`--stack`, `Some(true)`) or start from the base
     /// (`--from-base`, `Some(false)`); `None`: as `agent.stack` says (default: stack).
     pub stack: Option<bool>,
@@ -201,7 +203,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         answer: None,
         checkpoint: None,
         cost: Default::default(),
-        kind: None,
+        kind: request.kind.clone(),
         clock: 0,
         unknown: Default::default(),
     };

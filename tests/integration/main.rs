@@ -4,6 +4,7 @@
 mod common;
 mod conflicts;
 mod conflicts_order;
+mod cost;
 mod demo;
 mod dispatch;
 mod docs;
