@@ -141,15 +141,21 @@ pub fn numbered(prefix: &str) -> String {
 /// Stores `json` as task.json in a new commit and points `refs/agent/tasks/<name>` at it,
 /// bypassing the product (for corrupt or hand-made records).
 pub fn write_raw_record(env: &Env, repo: &Path, name: &str, json: &str) -> String {
-    write(&env.path().join("raw.json"), json);
-    let blob = env.git(repo, &["hash-object", "-w", env.path().join("raw.json").to_str().unwrap()]);
+    write_raw_record_files(env, repo, name, &[("task.json", json)])
+}
+
+/// Stores `files` (name, content) in a new commit and points `refs/agent/tasks/<name>` at it,
+/// bypassing the product (for example a format-2 record: ops.json and task.json).
+pub fn write_raw_record_files(env: &Env, repo: &Path, name: &str, files: &[(&str, &str)]) -> String {
+    let mut listing = String::new();
+    for (file, content) in files {
+        write(&env.path().join("raw.json"), content);
+        let blob = env.git(repo, &["hash-object", "-w", env.path().join("raw.json").to_str().unwrap()]);
+        listing.push_str(&format!("100644 blob {}\t{file}\n", blob.trim()));
+    }
     let mut mktree =
         env.command("git", repo).arg("mktree").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(
-        mktree.stdin.as_mut().unwrap(),
-        format!("100644 blob {}\ttask.json\n", blob.trim()).as_bytes(),
-    )
-    .unwrap();
+    std::io::Write::write_all(mktree.stdin.as_mut().unwrap(), listing.as_bytes()).unwrap();
     let tree = mktree.wait_with_output().unwrap();
     assert!(tree.status.success());
     let tree = String::from_utf8(tree.stdout).unwrap();

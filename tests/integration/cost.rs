@@ -1,7 +1,6 @@
 //! `git agent cost`: recording, importing and totalling what agents spent per task.
 
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::{Value, json};
 
@@ -267,24 +266,12 @@ fn write_record_with_costs(env: &Env, repo: &Path, name: &str, costs: &[(u64, &s
         ops.push(json!({"clock": i + 2, "id": format!("c{i}"), "at_ms": at_ms, "op": "cost",
             "cost": {"model": model, "input": input, "output": 0, "source": "manual"}}));
     }
-    let blob = |file: &str, value: &Value| {
-        let path = env.path().join(file);
-        write(&path, &value.to_string());
-        env.git(repo, &["hash-object", "-w", path.to_str().unwrap()]).trim().to_owned()
-    };
-    let listing = format!(
-        "100644 blob {}\tops.json\n100644 blob {}\ttask.json\n",
-        blob("ops.json", &json!(ops)),
-        blob("task.json", &state)
+    write_raw_record_files(
+        env,
+        repo,
+        name,
+        &[("ops.json", &json!(ops).to_string()), ("task.json", &state.to_string())],
     );
-    let mut mktree =
-        env.command("git", repo).arg("mktree").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(mktree.stdin.as_mut().unwrap(), listing.as_bytes()).unwrap();
-    let tree = mktree.wait_with_output().unwrap();
-    assert!(tree.status.success());
-    let tree = String::from_utf8(tree.stdout).unwrap();
-    let commit = env.git(repo, &["commit-tree", tree.trim(), "-m", &format!("spawn {name}")]).trim().to_owned();
-    env.git(repo, &["update-ref", &format!("refs/agent/tasks/{name}"), &commit]);
 }
 
 const JAN_1: u64 = 1_767_225_600_000;
