@@ -166,6 +166,12 @@ fn claude_transcripts_are_imported_once_per_message_and_again_only_for_what_is_n
     let s2_added = added.iter().find(|a| a["source"] == "claude:s2:claude-3-5-haiku-20241022").unwrap();
     assert_eq!(s2_added["input"], 1000);
     assert_eq!(commits(&env, &repo, "t"), before + 1, "one record commit per task per import");
+    // Both operations are in the commit's cached state.
+    let models = record(&env, &repo, "t")["cost"]["models"].clone();
+    assert_eq!(
+        (models[sonnet]["input"].as_u64(), models["claude-3-5-haiku-20241022"]["input"].as_u64()),
+        (Some(305), Some(1000))
+    );
     let by_task = report(&env, &repo, &[]);
     assert_eq!(keys(&by_task), ["t"], "the session elsewhere is not counted");
     assert_eq!(group(&by_task, "t")["input"], 1305);
