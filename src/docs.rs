@@ -173,8 +173,11 @@ All state lives in the repository; the commands share nothing else. Every ref wr
                               what prune --force saved before removing
   refs/notes/agent            integration results: JSON notes on each step's
                               commit and on each tested tree, one result per line
-  refs/agent-remotes/<remote>/{tasks/<task>,heads/<branch>,notes/agent}
-                              what sync last saw of a remote (the remote's name
+  refs/agent-remotes/<remote>/{tasks/<task>,heads/<branch>}
+                              what a remote had when sync last reconciled each
+                              ref (written after the reconciliation, never by
+                              the fetch, which lands in incoming/ below it and
+                              is removed when the sync ends; the remote's name
                               with bytes outside [A-Za-z0-9_-] written %XX)
   git config agent.*          settings, see CONFIGURATION
   <worktree root>/.integrate/<branch>-<n>
