@@ -410,3 +410,37 @@ fn a_task_pruned_on_both_machines_stays_gone() {
         assert!(rev(&env, repo, "refs/agent/tasks/x").is_empty());
     }
 }
+
+/// The container recipe of the README: an untrusted agent works in its own clone and syncs.
+/// Test results travel with sync (refs/notes/agent, merged with cat_sort_uniq), and integrate
+/// skips a test when any note on the tested tree says that command passed. So the agent adds
+/// a note "passed" on its own tree (the tree integrate tests when the target did not move),
+/// syncs, and the orchestrator's integrate lands its work without running the (failing) test.
+#[test]
+#[ignore = "defect: test results fetched by sync are trusted: a remote or agent can forge a pass"]
+fn a_test_pass_forged_on_another_machine_does_not_skip_the_test_here() {
+    let env = Env::new();
+    let (_remote, clones) = fleet(&env, &["a", "b"]);
+    let (a, b) = (&clones[0], &clones[1]);
+    env.git(a, &["config", "agent.test", "false"]);
+    env.agent(a, &["spawn", "x", "--no-agent"]).success();
+    sync(&env, a);
+    sync(&env, b);
+    env.agent(b, &["join", "x"]).success();
+    let worktree = b.with_file_name("b.agents").join("x");
+    env.commit(&worktree, &[("x.txt", "untested\n")], "agent work");
+    let tree = rev(&env, &worktree, "HEAD^{tree}");
+    env.git(b, &["notes", "--ref", "agent", "add", "-m", r#"{"task":"x","command":"false","exit":0}"#, &tree]);
+    env.agent(&worktree, &["done"]).success();
+    sync(&env, b);
+    // a has the task's worktree: it brings the branch up as the hint says.
+    env.agent(a, &["sync"]).code(1).stderr_has("git merge --ff-only");
+    let tip = rev(&env, b, "refs/heads/agent/x");
+    env.git(&a.with_file_name("a.agents").join("x"), &["merge", "-q", "--ff-only", &tip]);
+    assert_eq!(rev(&env, a, "refs/heads/agent/x"), tip);
+
+    let main = rev(&env, a, "main");
+    let run = env.agent(a, &["integrate"]);
+    assert_eq!(rev(&env, a, "main"), main, "landed untested work:\n{run:#?}");
+    assert_eq!(run.code, 1, "{run:#?}");
+}
