@@ -494,3 +494,25 @@ fn a_huge_record_history_from_the_remote_is_refused_quickly() {
     let took = started.elapsed();
     assert!(took < std::time::Duration::from_secs(10), "sync took {took:?}:\n{run:#?}");
 }
+
+/// A refused branch push is matched to its task by `name.ends_with("/<task>")`: with a branch
+/// prefix that does not end in '/' (agent.branchPrefix=agent-, a valid setting) the refusal
+/// is attributed to no task: the report says the branch was published and the exit is 0.
+#[test]
+#[ignore = "defect: a refused branch push is reported as published when agent.branchPrefix has no '/'"]
+fn a_refused_branch_is_reported_refused_whatever_the_branch_prefix() {
+    let env = Env::new();
+    let (remote, clones) = fleet(&env, &["a"]);
+    let a = &clones[0];
+    env.git(a, &["config", "agent.branchPrefix", "agent-"]);
+    env.agent(a, &["spawn", "x"]).success();
+    assert!(!rev(&env, a, "refs/heads/agent-x").is_empty());
+    let hook = remote.join("hooks/update");
+    write(&hook, "#!/bin/sh\n[ \"$1\" = refs/heads/agent-x ] && exit 1\nexit 0\n");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let run = env.agent(a, &["--json", "sync"]);
+    assert!(rev(&env, &remote, "refs/heads/agent-x").is_empty(), "the hook refused it");
+    let report = &run.json()["sync"];
+    assert_eq!(task(report, "x")["branch"], "rejected", "{report:#}");
+    assert_eq!(run.code, 1, "{run:#?}");
+}
