@@ -516,3 +516,27 @@ fn a_refused_branch_is_reported_refused_whatever_the_branch_prefix() {
     assert_eq!(task(report, "x")["branch"], "rejected", "{report:#}");
     assert_eq!(run.code, 1, "{run:#?}");
 }
+
+/// Removals are inferred from the tracking refs (what the remote had at the last sync), which
+/// are keyed by the remote's name, not its URL. Point origin at a new, empty repository (a
+/// move to another host: `git remote set-url`), sync: every task without a worktree here is
+/// taken as "pruned on the remote" and its record is deleted here, instead of being published.
+#[test]
+#[ignore = "defect: after `git remote set-url` to a new repository, sync deletes the local records"]
+fn a_remote_moved_to_a_new_url_receives_the_tasks_instead_of_removing_them_here() {
+    let env = Env::new();
+    let (_remote, clones) = fleet(&env, &["a", "b"]);
+    let (a, b) = (&clones[0], &clones[1]);
+    env.agent(a, &["spawn", "x", "--brief", "keep me"]).success();
+    sync(&env, a);
+    sync(&env, b);
+    let record = rev(&env, b, "refs/agent/tasks/x");
+    let moved = env.path().join("moved.git");
+    env.git(env.path(), &["clone", "-q", "--bare", env.path().join("seed").to_str().unwrap(), moved.to_str().unwrap()]);
+    env.git(b, &["remote", "set-url", "origin", moved.to_str().unwrap()]);
+
+    let run = env.agent(b, &["--json", "sync"]);
+    let report = &run.json()["sync"];
+    assert_eq!(rev(&env, b, "refs/agent/tasks/x"), record, "the record is gone here: {report:#}");
+    assert_eq!(task(report, "x")["record"], "published", "{report:#}");
+}
