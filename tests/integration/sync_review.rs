@@ -613,3 +613,31 @@ fn a_branch_that_cannot_be_created_here_is_reported_for_its_task_only() {
     assert_eq!(task(report, "y")["record"], "published", "{report:#}");
     assert!(!rev(&env, &remote, "refs/agent/tasks/y").is_empty());
 }
+
+/// A remote record whose tip is a merge of 50 parents (each a valid empty event on the
+/// record) joins with a local change: merged, every operation kept, the fold checked.
+#[test]
+fn a_remote_record_merging_fifty_parents_joins_like_any_other() {
+    let env = Env::new();
+    let (remote, clones) = fleet(&env, &["a"]);
+    let a = &clones[0];
+    env.agent(a, &["spawn", "x"]).success();
+    sync(&env, a);
+    let tip = rev(&env, &remote, "refs/agent/tasks/x");
+    let cached = task_json(&env, &remote, &tip);
+    let parents: Vec<String> = (0..50)
+        .map(|n| {
+            let ops = serde_json::json!([{"clock": 2, "id": format!("p{n}"), "op": "agent-exited", "exit": n}]);
+            plant(&env, &remote, &[&tip], &[("ops.json", &bytes(&ops)), ("task.json", &bytes(&cached))])
+        })
+        .collect();
+    let refs: Vec<&str> = parents.iter().map(String::as_str).collect();
+    let octopus = plant(&env, &remote, &refs, &[("ops.json", b"[]\n"), ("task.json", &bytes(&cached))]);
+    env.git(&remote, &["update-ref", "refs/agent/tasks/x", &octopus, &tip]);
+    env.agent(a, &["done", "x"]).success();
+    let report = sync(&env, a);
+    assert_eq!(task(&report, "x")["record"], "merged", "{report:#}");
+    let folded = state(&env, a, "x");
+    assert_eq!(folded["state"], "done");
+    assert_eq!(folded["agent_exit"], 9, "ties go by id: \"p9\" sorts last {folded:#}");
+}
