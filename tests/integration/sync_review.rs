@@ -641,3 +641,40 @@ fn a_remote_record_merging_fifty_parents_joins_like_any_other() {
     assert_eq!(folded["state"], "done");
     assert_eq!(folded["agent_exit"], 9, "ties go by id: \"p9\" sorts last {folded:#}");
 }
+
+/// Ctrl-C after the local merge, before the push: exit 130, what was merged here is kept, and
+/// the next sync sends it.
+#[test]
+fn a_sync_interrupted_before_its_push_is_completed_by_the_next_one() {
+    let env = Env::new();
+    let (remote, clones) = fleet(&env, &["a", "b"]);
+    let (a, b) = (&clones[0], &clones[1]);
+    env.agent(a, &["spawn", "x"]).success();
+    sync(&env, a);
+    sync(&env, b);
+    env.agent(a, &["done", "x"]).success();
+    env.agent(b, &["done", "x"]).success();
+    sync(&env, b);
+    let point = PausePoint::new(&env, "sync-before-push");
+    let (key, value) = point.env();
+    let child = env
+        .command("git-agent", a)
+        .args(["sync"])
+        .env(key, value)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    point.wait_reached();
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    point.release();
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 130, "{run:#?}");
+    let merged = rev(&env, a, "refs/agent/tasks/x");
+    assert_ne!(merged, rev(&env, &remote, "refs/agent/tasks/x"));
+    let report = sync(&env, a);
+    assert_eq!(task(&report, "x")["record"], "pushed", "{report:#}");
+    assert_eq!(rev(&env, &remote, "refs/agent/tasks/x"), merged);
+}
