@@ -25,4 +25,5 @@ mod scratch;
 mod signals;
 mod spawn;
 mod sync;
+mod sync_review;
 mod trust;
