@@ -23,4 +23,5 @@ mod restack;
 mod scratch;
 mod signals;
 mod spawn;
+mod sync_daemon;
 mod trust;
