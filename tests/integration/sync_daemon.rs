@@ -19,8 +19,10 @@ impl Daemon {
     /// Starts one on a free port (another one if the daemon cannot take it), and waits until
     /// it accepts connections. None if this git has no daemon.
     fn start(env: &Env, served: &Path) -> Option<Daemon> {
-        let exec_path = env.git(env.path(), &["--exec-path"]);
-        if !Path::new(exec_path.trim()).join("git-daemon").exists() {
+        // The program itself, not `git daemon`: git would run it as a child of its own, and
+        // killing git would leave the daemon running.
+        let program = Path::new(env.git(env.path(), &["--exec-path"]).trim()).join("git-daemon");
+        if !program.exists() {
             return None;
         }
         for _ in 0..5 {
@@ -28,9 +30,8 @@ impl Daemon {
             // daemon exits and the next attempt picks another.
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let child = env
-                .command("git", env.path())
+                .command(program.to_str().unwrap(), env.path())
                 .args([
-                    "daemon",
                     "--export-all",
                     "--enable=receive-pack",
                     &format!("--base-path={}", served.display()),
@@ -124,7 +125,10 @@ fn sync_over_git_daemon_joins_concurrent_changes() {
     let seed = env.repo("seed", &[("README", "hello\n"), ("src/lib.rs", "fn a() {}\n")]);
     let served: PathBuf = env.path().join("served");
     std::fs::create_dir_all(&served).unwrap();
-    env.git(env.path(), &["clone", "-q", "--bare", &seed.to_string_lossy(), &served.join("remote.git").to_string_lossy()]);
+    env.git(
+        env.path(),
+        &["clone", "-q", "--bare", &seed.to_string_lossy(), &served.join("remote.git").to_string_lossy()],
+    );
     let Some(daemon) = Daemon::start(&env, &served) else {
         eprintln!("skipped: this git has no `git daemon` (git-daemon is not in `git --exec-path`)");
         return;
