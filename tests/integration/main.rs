@@ -25,5 +25,6 @@ mod scratch;
 mod signals;
 mod spawn;
 mod sync;
+mod sync_daemon;
 mod sync_review;
 mod trust;
