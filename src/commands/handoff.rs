@@ -99,14 +99,7 @@ fn render(handoff: &Handoff, now_ms: u64) -> String {
         Some(checkpoint) => {
             let age = super::list::age((now_ms.saturating_sub(checkpoint.at_ms) / 1000) as i64);
             out.push_str(&format!("Taken {age} before this handoff.\n"));
-            let lists = [
-                ("Completed", &checkpoint.completed),
-                ("In progress", &checkpoint.in_progress),
-                ("Next", &checkpoint.next),
-                ("Decisions", &checkpoint.decisions),
-                ("Files", &checkpoint.files),
-            ];
-            for (title, items) in lists {
+            for (title, items) in crate::ops::checkpoint::sections(checkpoint) {
                 out.push_str(&format!("\n### {title}\n\n{}", bullets(items)));
             }
             if !checkpoint.notes.is_empty() {

@@ -68,15 +68,9 @@ fn render(record: &TaskRecord) -> String {
 fn render_checkpoint(checkpoint: &Checkpoint, now_ms: u64) -> String {
     let age = super::list::age((now_ms.saturating_sub(checkpoint.at_ms) / 1000) as i64);
     let mut out = format!("{} {age} ago\n", paint("checkpoint", Style::new().bold()));
-    let lists = [
-        ("completed", &checkpoint.completed),
-        ("in progress", &checkpoint.in_progress),
-        ("next", &checkpoint.next),
-        ("decisions", &checkpoint.decisions),
-        ("files", &checkpoint.files),
-    ];
+    let lists = crate::ops::checkpoint::sections(checkpoint);
     for (title, items) in lists.into_iter().filter(|(_, items)| !items.is_empty()) {
-        out.push_str(&format!("  {title}:\n"));
+        out.push_str(&format!("  {}:\n", title.to_lowercase()));
         out.extend(items.iter().map(|item| format!("    - {item}\n")));
     }
     if !checkpoint.notes.is_empty() {

@@ -6,8 +6,17 @@ use bstr::{BString, ByteSlice};
 use super::Context;
 use crate::state::{self, Checkpoint, TaskRecord};
 
-/// The sections of a checkpoint file, by heading (compared without case).
-const SECTIONS: &[&str] = &["completed", "in progress", "next", "decisions"];
+/// The checkpoint's lists under their headings, in the order of a checkpoint file (the files,
+/// which git-agent fills in, last).
+pub fn sections(checkpoint: &Checkpoint) -> [(&'static str, &[String]); 5] {
+    [
+        ("Completed", &checkpoint.completed),
+        ("In progress", &checkpoint.in_progress),
+        ("Next", &checkpoint.next),
+        ("Decisions", &checkpoint.decisions),
+        ("Files", &checkpoint.files),
+    ]
+}
 
 /// Reads a checkpoint file. Under the headings `## Completed`, `## In progress`, `## Next` and
 /// `## Decisions` (any number of `#`, any case), each bullet (`- item` or `* item`) is an item,
@@ -23,7 +32,7 @@ pub fn parse_file(text: &str) -> Checkpoint {
         let trimmed = line.trim();
         if let Some(heading) = trimmed.strip_prefix('#') {
             let title = heading.trim_start_matches('#').trim().trim_end_matches(':').to_lowercase();
-            section = SECTIONS.iter().position(|s| *s == title);
+            section = sections(&Checkpoint::default())[..4].iter().position(|(s, _)| s.to_lowercase() == title);
             in_item = false;
             if section.is_none() {
                 notes.push(line);
@@ -61,9 +70,7 @@ pub fn parse_file(text: &str) -> Checkpoint {
 /// Does the checkpoint say anything (an item, or notes)?
 pub fn is_empty(checkpoint: &Checkpoint) -> bool {
     checkpoint.notes.trim().is_empty()
-        && [&checkpoint.completed, &checkpoint.in_progress, &checkpoint.next, &checkpoint.decisions]
-            .iter()
-            .all(|list| list.iter().all(|item| item.trim().is_empty()))
+        && sections(checkpoint)[..4].iter().all(|(_, list)| list.iter().all(|item| item.trim().is_empty()))
 }
 
 /// The files the task changed: on its branch since its start, and in its worktree on this
