@@ -729,7 +729,11 @@ With --to NEW, the successor task NEW is spawned as `git agent spawn NEW --after
 would (stacked on TASK's work, on TASK's base), whatever agent.stack says, with the prompt as
 its brief and TASK's scope and acceptance criteria; the new worktree's path is printed on
 stdout instead of the prompt (`git agent show NEW` prints it). NEW must not exist (exit
-status 3); an unknown TASK is exit status 2. No agent is started: start it in the worktree.";
+status 3); an unknown TASK is exit status 2. No agent is started: start it in the worktree.
+
+--json prints {\"version\": 1, \"handoff\": the facts of the prompt (commits, diffstat,
+checkpoint, acceptance_remaining, scope, protected, ...), \"prompt\": the markdown}, and with
+--to \"spawned\": what spawn --json reports for the new task.";
 
 /// Print the prompt that hands a task over to a successor agent.
 #[derive(Debug, Clone, Args, Default)]

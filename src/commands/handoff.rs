@@ -125,7 +125,12 @@ fn render(handoff: &Handoff, now_ms: u64) -> String {
     out.push_str("\n## Interface contract\n\n");
     out.push_str(&format!("### Scope (the files this task owns)\n\n{}", bullets(&handoff.scope)));
     out.push_str(&format!("\n### Dependencies (tasks whose work this builds on)\n\n{}", bullets(&handoff.after)));
-    out.push_str(&format!("\n### Protected paths (never change these)\n\n{}", bullets(&handoff.protected)));
+    out.push_str("\n### Protected paths (never change these)\n\n");
+    if handoff.protected.is_empty() {
+        out.push_str("(none recorded for this task)\n");
+    } else {
+        out.push_str(&bullets(&handoff.protected));
+    }
 
     let every = super::list::age(handoff.checkpoint_every_seconds as i64);
     out.push_str("\n## Constraints\n\n");

@@ -199,7 +199,7 @@ fn handoff_prints_commits_diffstat_checkpoint_brief_and_contract() {
     assert_eq!(section(&prompt, "### Acceptance criteria still open"), ["- docs written"]);
     assert_eq!(section(&prompt, "### Acceptance criteria reported completed"), ["- parser works"]);
     assert_eq!(section(&prompt, "### Scope (the files this task owns)"), ["- src/"]);
-    assert_eq!(section(&prompt, "### Protected paths (never change these)"), ["(none)"]);
+    assert_eq!(section(&prompt, "### Protected paths (never change these)"), ["(none recorded for this task)"]);
     assert!(prompt.contains("`git agent checkpoint` at least every 45m"), "{prompt}");
     assert!(prompt.contains("`git agent done`"), "{prompt}");
 
