@@ -234,6 +234,12 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        dependencies' work)
   agent.runHooks       true: git-agent's own git commands run the repository's
                        hooks (default: false, they run none)
+  agent.checkpointEvery
+                       how long a running agent may go without a checkpoint
+                       before list flags it: minutes, or a number with s, m
+                       or h (default: 45)
+  agent.protected      pathspec no task may change, listed in handoff
+                       prompts; multi-valued
 
 Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 
@@ -305,6 +311,9 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   worktree, worktree_missing   the worktree path, and whether it is gone
   running                      whether the task's agent is running right now
   agent_exit                   exit status of the agent command, if it ran
+  checkpoint_overdue           a running agent that took no checkpoint for
+                               agent.checkpointEvery: seconds since its last
+                               checkpoint (or its start); else null
   problems                     what could not be read (corrupt record, missing branch)
 Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 

@@ -281,4 +281,8 @@ pub mod key {
     pub const STACK: &str = "agent.stack";
     /// The remote `git agent sync` uses when none is named (default: origin).
     pub const REMOTE: &str = "agent.remote";
+    /// How often a running agent should checkpoint (`list` flags one that did not; default 45m).
+    pub const CHECKPOINT_EVERY: &str = "agent.checkpointEvery";
+    /// Pathspecs no task may change (multi-valued), listed in handoff prompts.
+    pub const PROTECTED: &str = "agent.protected";
 }
