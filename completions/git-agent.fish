@@ -45,6 +45,8 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "restack" -d 'Mo
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "sync" -d 'Exchange task records, test results and task branches with a remote, merging without loss'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "demo" -d 'Run the whole workflow on a sample repository, printing every command'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "checkpoint" -d 'Record a summary of an agent\'s session on its task: done, doing, next, decisions'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "handoff" -d 'Print the prompt that hands a task over to a successor agent; optionally spawn it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "cost" -d 'Record, import and total the tokens and money agents spent on each task'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
@@ -184,6 +186,27 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l completed -d 'Something done; repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l in-progress -d 'Something being worked on; repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l next -d 'Something to do next; repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l decision -d 'A decision made (and why); repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s F -l file -d 'Read notes (and items under the headings ## Completed, ## In progress, ## Next and ## Decisions) from FILE; `-` reads standard input' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l to -d 'Spawn the successor task NEW, stacked on TASK, with the prompt as its brief' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l no-setup -d 'Do not run agent.setup in the successor\'s worktree'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l by -d 'Group the totals by task, model, kind, day or week' -r -f -a "task\t''
 model\t''
 kind\t''

@@ -1,11 +1,13 @@
 //! One module per command. Each has a `run` that takes its parsed arguments, calls the
 //! logic, and renders the result as text or JSON.
 
+pub mod checkpoint;
 pub mod conflicts;
 pub mod cost;
 pub mod demo;
 pub mod dispatch;
 pub mod done;
+pub mod handoff;
 pub mod integrate;
 pub mod join;
 pub mod list;
@@ -43,6 +45,8 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
         Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
+        Some(AgentCommand::Checkpoint(args)) => checkpoint::run(&cli.global, &ui, args),
+        Some(AgentCommand::Handoff(args)) => handoff::run(&cli.global, &ui, args),
         Some(AgentCommand::Cost(args)) => cost::run(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
@@ -62,6 +66,8 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Restack(_)
             | AgentCommand::Sync(_)
             | AgentCommand::External(_)
+            | AgentCommand::Checkpoint(_)
+            | AgentCommand::Handoff(_)
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 

@@ -1,8 +1,10 @@
 //! The work of each command, apart from parsing and rendering: operations take a request and
 //! return data (report structs and enums); they never print.
 
+pub mod checkpoint;
 pub mod conflicts;
 pub mod cost;
+pub mod handoff;
 pub mod join;
 pub mod list;
 pub mod prune;

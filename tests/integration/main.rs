@@ -1,6 +1,7 @@
 //! Integration tests: the real binaries, through `git agent ...` dispatch, on real temporary
 //! repositories with a hermetic git configuration and fixed dates.
 
+mod checkpoint;
 mod common;
 mod conflicts;
 mod conflicts_order;
@@ -26,4 +27,6 @@ mod scratch;
 mod signals;
 mod spawn;
 mod sync;
+mod sync_daemon;
+mod sync_review;
 mod trust;
