@@ -43,6 +43,8 @@ pub struct Settings {
     pub no_stack: bool,
     /// `agent.remote`: the remote `git agent sync` uses when none is named.
     pub remote: Option<String>,
+    /// `agent.terminal=tmux`: agents started without --detach get a tmux window each.
+    pub tmux: bool,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -146,6 +148,11 @@ impl Settings {
             identity: reader.identity()?,
             run_hooks: reader.boolean(key::RUN_HOOKS)?.unwrap_or(false),
             no_stack: !reader.boolean(key::STACK)?.unwrap_or(true),
+            tmux: match reader.string(key::TERMINAL).as_deref() {
+                None | Some("none") => false,
+                Some("tmux") => true,
+                Some(other) => return Err(reader.invalid(key::TERMINAL, format!("{other:?} is not tmux or none"))),
+            },
             origins,
         })
     }
