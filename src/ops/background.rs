@@ -373,18 +373,31 @@ fn start_supervised(
     let claim = crate::lock::claim_task(&ctx.repo, task, "agent")?;
     let (_, record) = ctx.task(task)?;
     let worktree = worktree_of(ctx, &record)?;
-    let Some(program) = command.first() else { return Err(bad_input("no agent command given").into()) };
+    if command.is_empty() {
+        return Err(bad_input("no agent command given").into());
+    }
     let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", &record.brief)).collect();
-    let agent = crate::process::Run::new(program, &worktree).args(&args[1..]).timeout(None);
+    let agent = crate::process::Run::new(&args[0], &worktree).args(&args[1..]).timeout(None);
     // Its streams are the supervisor's: the log (detached) or the tmux window's terminal.
-    let child = crate::ops::spawn::agent_env(agent, &record, &worktree)
+    let mut child = crate::ops::spawn::agent_env(agent, &record, &worktree)
         .start(None, false)
-        .map_err(|err| bad_input(format!("cannot start the agent {program:?}: {err:#}")))?;
+        .map_err(|err| bad_input(format!("cannot start the agent {:?}: {err:#}", args[0])))?;
+    if let Err(err) = note_start(ctx, task, how, command, child.id()) {
+        // Not recorded, not supervised: it must not run.
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(err);
+    }
+    Ok((claim, child, record))
+}
+
+/// Writes the run facts and records the start of the agent `agent` (a pid).
+fn note_start(ctx: &Context, task: &str, how: How, command: &[String], agent: u32) -> anyhow::Result<()> {
     let facts = RunFacts {
         pid: std::process::id(),
         start: crate::process::process_start(std::process::id()),
         pgid: rustix::process::getpgrp().as_raw_pid() as u32,
-        agent: child.id(),
+        agent,
         how: how.as_str().to_owned(),
         log: (how == How::Detached).then(|| layout::agent_log(&common_dir(&ctx.repo), task)),
         window: None,
@@ -393,7 +406,7 @@ fn start_supervised(
     state::update_record(&ctx.repo, task, |_| {
         Ok(state::Change::AgentStarted { command: command.to_vec(), how: how.as_str().to_owned() })
     })?;
-    Ok((claim, child, record))
+    Ok(())
 }
 
 /// The running background agent of `task`: its run facts, checked against the claim's holder.
