@@ -49,6 +49,8 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "run" -d 'Start 
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "logs" -d 'Print the output of a task\'s background agent (-f: follow it until the agent exits)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "stop" -d 'Stop a task\'s background agent: SIGTERM to its process group, SIGKILL after a grace period'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "attach" -d 'Go to the tmux window of a task\'s agent (started with --tmux)'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "checkpoint" -d 'Record a summary of an agent\'s session on its task: done, doing, next, decisions'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "handoff" -d 'Print the prompt that hands a task over to a successor agent; optionally spawn it'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -220,3 +222,24 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l completed -d 'Something done; repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l in-progress -d 'Something being worked on; repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l next -d 'Something to do next; repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l decision -d 'A decision made (and why); repeat for several' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s F -l file -d 'Read notes (and items under the headings ## Completed, ## In progress, ## Next and ## Decisions) from FILE; `-` reads standard input' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l to -d 'Spawn the successor task NEW, stacked on TASK, with the prompt as its brief' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l no-setup -d 'Do not run agent.setup in the successor\'s worktree'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s h -l help -d 'Print help (see more with \'--help\')'

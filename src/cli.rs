@@ -75,6 +75,10 @@ pub enum AgentCommand {
     Stop(StopArgs),
     /// Go to the tmux window of a task's agent (started with --tmux).
     Attach(AttachArgs),
+    #[command(about = CHECKPOINT_ABOUT, long_about = CHECKPOINT_LONG_ABOUT)]
+    Checkpoint(CheckpointArgs),
+    #[command(about = HANDOFF_ABOUT, long_about = HANDOFF_LONG_ABOUT)]
+    Handoff(HandoffArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -798,6 +802,98 @@ pub const OWN_BINARIES: &[&str] = &["spawn", "conflicts", "integrate", "prune"];
 
 pub fn spawn_command() -> Command {
     SpawnCli::command()
+}
+
+pub const CHECKPOINT_ABOUT: &str = "Record a summary of an agent's session on its task: done, doing, next, decisions";
+
+pub const CHECKPOINT_LONG_ABOUT: &str = "\
+Record a checkpoint on a task: what the agent completed, what is in progress, what comes next
+and the decisions it made, so that the orchestrator (`git agent show`) and a successor agent
+(`git agent handoff`) know where the work stands. Without TASK, the task whose worktree
+contains the current directory.
+
+git-agent fills in the files: those changed on the task's branch since its start, and those
+changed in its worktree now (staged, unstaged, untracked and not ignored).
+
+-F FILE (`-` for standard input) reads a file in a simple markdown format: under the headings
+`## Completed`, `## In progress`, `## Next` and `## Decisions` each bullet (`- item`) is an
+item, lines indented under a bullet continue it; any other text is kept as notes. The items
+of the options come first. At least one item or some notes are required (exit status 2).
+
+A running agent (started by `git agent spawn ... -- COMMAND`) that has taken no checkpoint
+for git config agent.checkpointEvery (default 45 minutes; a number of minutes, or a number
+with s, m or h) since its last one, or since it started, is flagged by `git agent list`.";
+
+/// Record a checkpoint on a task.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct CheckpointArgs {
+    /// The task (default: the one whose worktree contains the current directory).
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// Something done; repeat for several.
+    #[arg(long, value_name = "ITEM")]
+    pub completed: Vec<String>,
+
+    /// Something being worked on; repeat for several.
+    #[arg(long, value_name = "ITEM")]
+    pub in_progress: Vec<String>,
+
+    /// Something to do next; repeat for several.
+    #[arg(long, value_name = "ITEM")]
+    pub next: Vec<String>,
+
+    /// A decision made (and why); repeat for several.
+    #[arg(long, value_name = "ITEM")]
+    pub decision: Vec<String>,
+
+    /// Read notes (and items under the headings ## Completed, ## In progress, ## Next and
+    /// ## Decisions) from FILE; `-` reads standard input.
+    #[arg(short = 'F', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+pub const HANDOFF_ABOUT: &str = "Print the prompt that hands a task over to a successor agent; optionally spawn it";
+
+pub const HANDOFF_LONG_ABOUT: &str = "\
+Print, as markdown on stdout, the prompt that hands TASK over to a successor agent (when an
+agent ran out of context, budget or time):
+  - the prior agent's output: its commits on the branch (subjects), the diffstat of the
+    branch against where the task's work starts, and the integration state;
+  - its last checkpoint (see `git agent checkpoint`);
+  - the remaining task: the brief, and the acceptance criteria the checkpoint does not list
+    as completed;
+  - the interface contract: scope, dependencies, and the protected paths (the record's
+    `protected` field, and git config agent.protected);
+  - the constraints: stay in scope, commit often, run `git agent checkpoint` every
+    agent.checkpointEvery, `git agent done` when finished.
+
+With --to NEW, the successor task NEW is spawned as `git agent spawn NEW --after TASK`
+would (stacked on TASK's work, on TASK's base), whatever agent.stack says, with the prompt as
+its brief and TASK's scope and acceptance criteria; the new worktree's path is printed on
+stdout instead of the prompt (`git agent show NEW` prints it). NEW must not exist (exit
+status 3); an unknown TASK is exit status 2. No agent is started: start it in the worktree.
+
+--json prints {\"version\": 1, \"handoff\": the facts of the prompt (commits, diffstat,
+checkpoint, acceptance_remaining, scope, protected, ...), \"prompt\": the markdown}, and with
+--to \"spawned\": what spawn --json reports for the new task.";
+
+/// Print the prompt that hands a task over to a successor agent.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct HandoffArgs {
+    /// The task handed over.
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Spawn the successor task NEW, stacked on TASK, with the prompt as its brief.
+    #[arg(long, value_name = "NEW")]
+    pub to: Option<String>,
+
+    /// Do not run agent.setup in the successor's worktree.
+    #[arg(long, requires = "to")]
+    pub no_setup: bool,
 }
 
 #[cfg(test)]

@@ -173,9 +173,13 @@ All state lives in the repository; the commands share nothing else. Every ref wr
                               what prune --force saved before removing
   refs/notes/agent            integration results: JSON notes on each step's
                               commit and on each tested tree, one result per line
-  refs/agent-remotes/<remote>/{tasks/<task>,heads/<branch>,notes/agent}
-                              what sync last saw of a remote (the remote's name
-                              with bytes outside [A-Za-z0-9_-] written %XX)
+  refs/agent-remotes/<remote>/<url>/{tasks/<task>,heads/<branch>}
+                              what a remote had when sync last reconciled each
+                              ref (written after the reconciliation, never by
+                              the fetch, which lands in incoming/ below it and
+                              is removed when the sync ends; the remote's name
+                              with bytes outside [A-Za-z0-9_-] written %XX;
+                              <url>: 12 hex digits of the SHA-1 of its URL)
   git config agent.*          settings, see CONFIGURATION
   <worktree root>/.integrate/<branch>-<n>
                               integrate's slots: scratch worktrees kept between
@@ -189,7 +193,7 @@ Record format 2. Each commit of a record holds ops.json, the operations of one e
   [ { \"clock\": 2, \"id\": \"5f0c...e1\", \"op\": \"done\" } ]
   $ git show refs/agent/tasks/db~1:ops.json
   [ { \"clock\": 1, \"id\": \"a94b...07\", \"op\": \"spawned\", \"record\": { \"name\": \"db\", ... } } ]
-task.json holds: version (2), name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit, integrated_tip, clock (the largest clock folded in), and for a stacked task stack: {\"onto\": the commit its own commits start from (the base when no dependency had commits, a dependency's tip, or the merge of several), \"tips\": {dependency: its tip then}}, written by spawn and moved by restack. The worktree is not in the record: it is this machine's (<worktree root>/<task>, or where git worktree move put it, found through git's registrations), as is a running agent (its claim lock). Format 1 (version 1: task.json alone, with a worktree field) is read as it is; the next event upgrades the record, appending a commit whose ops.json starts with an imported operation carrying the format-1 state (its id is import-<the format-1 commit>, the same on every machine). Readers ignore fields they do not know and keep them when rewriting. Records are untrusted input (hand-edited, fetched, written by another version): a record is corrupt when it is larger than 1 MiB, not valid JSON (or nested deeper than 128 levels), of a newer version, names another task, names a branch other than refs/heads/<agent.branchPrefix><task>, (format 1) names a worktree that is not <worktree root>/<task> (or registered with git at that path, after git worktree move) or is inside the main worktree, has ids that are not object ids, names in after that are not task names, lists of more than 1000 entries, or a NUL character in any text; an operation log is corrupt when an ops.json is not a list of operations, holds more than 1000, or an operation has a clock of 0 or above 2^53 or an id that is not 1 to 80 of [0-9a-z-]. A corrupt record is reported for its task only; no command acts on its fields, and none deletes it on that account; sync neither adopts nor changes a corrupt record from a remote. Record updates (done, agent-exit, integrated) re-read the record and retry when another process updated it first.
+task.json holds: version (2), name, branch (full ref name), base_ref (full ref name of the base branch, the integration target, or null), base_commit, scope (pathspecs), after (task names), brief, acceptance (list), command (argument list), created_ms, state (active, done, integrated), agent_exit, integrated_commit, integrated_tip, clock (the largest clock folded in), and for a stacked task stack: {\"onto\": the commit its own commits start from (the base when no dependency had commits, a dependency's tip, or the merge of several), \"tips\": {dependency: its tip then}}, written by spawn and moved by restack. The worktree is not in the record: it is this machine's (<worktree root>/<task>, or where git worktree move put it, found through git's registrations), as is a running agent (its claim lock). Format 1 (version 1: task.json alone, with a worktree field) is read as it is; the next event upgrades the record, appending a commit whose ops.json starts with an imported operation carrying the format-1 state (its id is import-<the format-1 commit>, the same on every machine). Readers ignore fields they do not know and keep them when rewriting. Records are untrusted input (hand-edited, fetched, written by another version): a record is corrupt when it is larger than 1 MiB, not valid JSON (or nested deeper than 128 levels), of a newer version, names another task, names a branch other than refs/heads/<agent.branchPrefix><task>, (format 1) names a worktree that is not <worktree root>/<task> (or registered with git at that path, after git worktree move) or is inside the main worktree, has ids that are not object ids, names in after that are not task names, lists of more than 1000 entries, or a NUL character in any text; an operation log is corrupt when an ops.json is not a list of operations, holds more than 1000, or an operation has a clock of 0 or above 2^53 or an id that is not 1 to 80 of [0-9a-z-]. A corrupt record is reported for its task only; no command acts on its fields, and none deletes it on that account; sync neither adopts nor changes a corrupt record from a remote. Record updates (done, agent-exit, integrated) re-read the record and retry when another process updated it first. A state must be the fold of its operations, and an operation's clock may not run ahead of its history (at most one more per operation than the largest clock below its commit); a fold reads at most 100,000 operations (32 MiB). Test results in refs/notes/agent name the machine that recorded them (a random id in the git directory's agent/machine-id): integrate reuses only its own machine's passes; results fetched from other machines are shown, never trusted.
 
 While a spawn (and the agent it started) or a prune works on a task it holds the lock file agent-claims/<task>.lock in the git directory (and agent-worktrees.lock while it registers a worktree). Each lock file names its owner (pid, host, process start time, purpose); a second process gets exit code 4 at once, naming the owner. An integrate holds agent-slots/<branch>-<n>.lock for each slot it uses (agent-slots/<branch>-<n>.creating exists while it creates one); another integrate into the same branch takes the next free slot instead of waiting. A slot is git-agent's only when it is registered as a worktree of the repository at exactly its path, with its marker, a detached HEAD, no git worktree lock and no operation in progress; anything else at a slot's path is refused (exit code 3) and never touched. A lock whose owner is provably gone (same host, the process is not running) is recovered by the next command; a lock naming no owner is never deleted, only named in the error (exit code 3: the user must look). A read-only git directory is reported as such (exit code 3).
 
@@ -232,6 +236,12 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        hooks (default: false, they run none)
   agent.terminal       tmux: agents started without --detach get a tmux window
                        each (default: none, the foreground)
+  agent.checkpointEvery
+                       how long a running agent may go without a checkpoint
+                       before list flags it: minutes, or a number with s, m
+                       or h (default: 45)
+  agent.protected      pathspec no task may change, listed in handoff
+                       prompts; multi-valued
 
 Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 
@@ -303,6 +313,9 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   worktree, worktree_missing   the worktree path, and whether it is gone
   running                      whether the task's agent is running right now
   agent_exit                   exit status of the agent command, if it ran
+  checkpoint_overdue           a running agent that took no checkpoint for
+                               agent.checkpointEvery: seconds since its last
+                               checkpoint (or its start); else null
   problems                     what could not be read (corrupt record, missing branch)
 Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 

@@ -1138,8 +1138,10 @@ impl<'a> Runner<'a> {
     /// A passing result of `command` on `tree`, recorded in refs/notes/agent.
     fn passed_before(&self, tree: ObjectId, command: &str) -> anyhow::Result<Option<TestRun>> {
         let mut notes = self.repo.notes()?.with_refs([crate::layout::NOTES_REF])?;
+        // Only this machine's results: one fetched by sync is another machine's word.
+        let machine = crate::land::machine_id(self.repo)?;
         for value in notes.get(tree)?.iter().flat_map(|note| crate::land::note_values(&note.blob.data)) {
-            if value["command"] == command && value["exit"] == 0 {
+            if value["command"] == command && value["exit"] == 0 && value["machine"] == machine.as_str() {
                 return Ok(Some(TestRun {
                     command: command.to_owned(),
                     exit: Some(0),

@@ -95,6 +95,30 @@ fn record_edits(
     Ok(edits)
 }
 
+/// This repository's machine id (see [`crate::layout::machine_id_file`]), made on first need.
+pub fn machine_id(repo: &gix::Repository) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let path = crate::layout::machine_id_file(repo.common_dir());
+    let valid = |text: &str| text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && valid(text.trim())
+    {
+        return Ok(text.trim().to_owned());
+    }
+    let dir = path.parent().expect("a file in a directory");
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Written aside and renamed: two processes making it at once agree on one.
+    let aside = dir.join(format!("machine-id.{}", std::process::id()));
+    std::fs::write(&aside, crate::oplog::new_id() + "\n")
+        .with_context(|| format!("cannot write {}", aside.display()))?;
+    if std::fs::hard_link(&aside, &path).is_err() && !path.exists() {
+        std::fs::rename(&aside, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let _ = std::fs::remove_file(&aside);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.trim().to_owned())
+}
+
 /// The results in one note: a JSON value per line (sync's merge of two machines' notes on the
 /// same object keeps both lines; a note written here has one).
 pub fn note_values(data: &[u8]) -> Vec<serde_json::Value> {
@@ -108,7 +132,9 @@ fn with_other_results(
     object: ObjectId,
     note: &serde_json::Value,
 ) -> anyhow::Result<String> {
-    let same = |value: &serde_json::Value| value["task"] == note["task"] && value["command"] == note["command"];
+    let same = |value: &serde_json::Value| {
+        value["task"] == note["task"] && value["command"] == note["command"] && value["machine"] == note["machine"]
+    };
     let mut lines = String::new();
     for value in existing.get(object)?.iter().flat_map(|n| note_values(&n.blob.data)).filter(|v| !same(v)) {
         lines.push_str(&format!("{value}\n"));
@@ -133,8 +159,11 @@ fn notes_edit(repo: &gix::Repository, notes: &[(ObjectId, serde_json::Value)]) -
     let mut tree = gix::note::plumbing::State::new(root, objects)
         .map_err(|err| anyhow::anyhow!("cannot read the notes in {}: {err}", crate::layout::NOTES_REF))?;
     let mut existing = repo.notes()?.with_refs([crate::layout::NOTES_REF])?;
+    let machine = machine_id(repo)?;
     for (object, note) in notes {
-        let blob = repo.write_blob(with_other_results(&mut existing, *object, note)?)?.detach();
+        let mut note = note.clone();
+        note["machine"] = machine.clone().into();
+        let blob = repo.write_blob(with_other_results(&mut existing, *object, &note)?)?.detach();
         tree.edit(*object, Some(blob), objects).map_err(|err| anyhow::anyhow!("cannot add a note: {err}"))?;
     }
     let tree = tree.write(objects).map_err(|err| anyhow::anyhow!("cannot write the notes tree: {err}"))?;

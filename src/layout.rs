@@ -126,28 +126,37 @@ pub fn pull_request_body(common_dir: &Path, branch: &str) -> PathBuf {
 }
 
 /// Where sync keeps what a remote had when this repository last reconciled with it:
-/// `refs/agent-remotes/<remote>/`, then `tasks/<task>` (records) and `heads/<branch>` (task
-/// branches); its fetch lands in `incoming/` below that first, removed when the sync ends. The
-/// remote's name is written as [`slot_slug`] writes branch names (bytes outside
-/// `[A-Za-z0-9_-]` as `%XX`).
+/// `refs/agent-remotes/<remote>/<url>/`, then `tasks/<task>` (records) and `heads/<branch>`
+/// (task branches); its fetch lands in `incoming/` below that first, removed when the sync
+/// ends. `<remote>` is the remote's name with bytes outside `[A-Za-z0-9_-]` written `%XX`;
+/// `<url>` is the first 12 hex digits of the SHA-1 of its fetch URL, so that a remote pointed
+/// elsewhere (`git remote set-url`) starts from nothing rather than seeing every task removed.
 pub const REMOTES_PREFIX: &str = "refs/agent-remotes/";
 
 /// Below [`remote_namespace`]: where a sync's fetch lands.
 pub const INCOMING: &str = "incoming/";
 
-/// The namespace of remote `remote`'s tracking refs, ending in `/`.
-pub fn remote_namespace(remote: &str) -> String {
+/// The namespace of remote `remote`'s tracking refs while it fetches from `url`, ending in `/`.
+pub fn remote_namespace(remote: &str, url: &str) -> String {
     let mut slug = String::with_capacity(remote.len());
     for byte in remote.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-') {
             slug.push(byte as char);
         } else {
             slug.push_str(&format!("%{byte:02X}"));
         }
     }
-    // A remote called `.x` or `x.lock` would make an invalid ref name.
-    let slug = slug.replace('.', "%2E");
-    format!("{REMOTES_PREFIX}{slug}/")
+    let url = gix::objs::compute_hash(gix::hash::Kind::Sha1, gix::objs::Kind::Blob, url.as_bytes())
+        .map(|id| id.to_hex_with_len(12).to_string())
+        .unwrap_or_default();
+    format!("{REMOTES_PREFIX}{slug}/{url}/")
+}
+
+/// This repository's machine id (`<common dir>/agent/machine-id`, made on first need): the
+/// test results it records say it, and integrate reuses only its own (results fetched from
+/// other machines are shown, never trusted).
+pub fn machine_id_file(common_dir: &Path) -> PathBuf {
+    common_dir.join("agent").join("machine-id")
 }
 
 /// The lock serialising syncs with one remote: `<common dir>/agent-sync.lock`.
@@ -300,4 +309,8 @@ pub mod key {
     pub const REMOTE: &str = "agent.remote";
     /// Where interactive agents run: `tmux` (a window per task) or `none` (the foreground).
     pub const TERMINAL: &str = "agent.terminal";
+    /// How often a running agent should checkpoint (`list` flags one that did not; default 45m).
+    pub const CHECKPOINT_EVERY: &str = "agent.checkpointEvery";
+    /// Pathspecs no task may change (multi-valued), listed in handoff prompts.
+    pub const PROTECTED: &str = "agent.protected";
 }

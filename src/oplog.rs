@@ -14,7 +14,7 @@
 //! format-1 state, whose id is derived from the commit it imports, so that two machines
 //! upgrading the same record write the same operation.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use gix::ObjectId;
 use serde::{Deserialize, Serialize};
@@ -110,11 +110,16 @@ impl Change {
     }
 }
 
-/// Largest clock accepted: a hostile record cannot make the next clock overflow.
-const MAX_CLOCK: u64 = 1 << 53;
-/// Most commits one record's history may have, and most operations one commit may hold.
+/// Largest clock accepted: a hostile record cannot make the next clock overflow. (A commit's
+/// operations may not run ahead of its history either, see [`history_ops`], so no real
+/// history comes near.)
+pub const MAX_CLOCK: u64 = 1 << 53;
+/// Most commits one record's history may have, most operations one commit may hold, and the
+/// most operations and `ops.json` bytes one fold reads: a remote cannot stall every sync.
 const MAX_COMMITS: usize = 100_000;
 const MAX_OPS_PER_COMMIT: usize = 1000;
+const MAX_OPS: usize = 100_000;
+const MAX_OPS_BYTES: u64 = 32 << 20;
 
 /// Applies one operation to the state folded so far.
 fn apply(state: &mut Option<TaskRecord>, op: &Operation) {
@@ -212,7 +217,7 @@ fn import_id(commit: ObjectId) -> String {
 
 /// The operations an event on a record whose newest commit is `previous` (holding `current`)
 /// writes: `change` with the next clock, preceded by an import of a format-1 record.
-fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, change: Change) -> Vec<Operation> {
+fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, change: Change) -> anyhow::Result<Vec<Operation>> {
     let mut ops = Vec::new();
     let mut clock = 0;
     if let Some((commit, current)) = previous {
@@ -229,8 +234,11 @@ fn event_ops(previous: Option<(ObjectId, &TaskRecord)>, change: Change) -> Vec<O
             });
         }
     }
-    ops.push(Operation { clock: (clock + 1).min(MAX_CLOCK), id: new_id(), at_ms: crate::state::now_ms(), change });
-    ops
+    if clock >= MAX_CLOCK {
+        return Err(crate::error::refused(format!("the record's clock is exhausted ({clock}): it is corrupt")).into());
+    }
+    ops.push(Operation { clock: clock + 1, id: new_id(), at_ms: crate::state::now_ms(), change });
+    Ok(ops)
 }
 
 /// A record commit holding `ops` and the state `record`, on `parents`.
@@ -248,7 +256,7 @@ fn write_record_commit(
 
 /// The first commit of a new task's record: the `spawned` operation.
 pub fn spawn_commit(repo: &gix::Repository, record: &TaskRecord) -> anyhow::Result<(ObjectId, TaskRecord)> {
-    let ops = event_ops(None, Change::Spawned { record: Box::new(record.clone()) });
+    let ops = event_ops(None, Change::Spawned { record: Box::new(record.clone()) })?;
     let state = fold(&ops).expect("a spawn makes a state");
     let mut state = with_local_facts(state, record);
     state.version = RECORD_VERSION;
@@ -265,7 +273,7 @@ pub fn event_commit(
     change: Change,
 ) -> anyhow::Result<(ObjectId, TaskRecord, String)> {
     let message = format!("{} {}\n", change.event(), current.name);
-    let ops = event_ops(Some((previous, current)), change);
+    let ops = event_ops(Some((previous, current)), change)?;
     // The new operation's clock is the largest: applying it to the current state is the fold.
     let mut state = Some(current.clone());
     for op in &ops {
@@ -283,7 +291,11 @@ fn with_local_facts(mut state: TaskRecord, from: &TaskRecord) -> TaskRecord {
 }
 
 /// The operations one record commit holds, checked: `Ok(None)` for a format-1 commit.
-fn commit_ops(repo: &gix::Repository, commit: ObjectId) -> Result<Option<Vec<Operation>>, String> {
+fn commit_ops(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    bytes_read: &mut u64,
+) -> Result<Option<Vec<Operation>>, String> {
     let tree_has_ops = repo
         .find_commit(commit)
         .map_err(|_| format!("record commit {commit} is missing"))?
@@ -295,6 +307,7 @@ fn commit_ops(repo: &gix::Repository, commit: ObjectId) -> Result<Option<Vec<Ope
         return Ok(None);
     }
     let bytes = crate::git::read_file_from_commit(repo, commit, OPS_FILE, MAX_RECORD_BYTES)?;
+    *bytes_read += bytes.len() as u64;
     let ops: Vec<Operation> =
         serde_json::from_slice(&bytes).map_err(|err| format!("{OPS_FILE} of {commit} is not valid: {err}"))?;
     if ops.len() > MAX_OPS_PER_COMMIT {
@@ -318,47 +331,134 @@ fn check_operation(op: &Operation) -> Result<(), String> {
 }
 
 /// Every operation in the history of `tips`, each once. A format-1 tip contributes the
-/// import of its state (what its next event would write).
+/// import of its state (what its next event would write). The history is checked as it is
+/// read: each id means one operation, no commit's operations run ahead of the clocks below
+/// it (a clock grows by at most one per operation), and the whole stays within bounds.
 pub fn history_ops(repo: &gix::Repository, task: &str, tips: &[ObjectId]) -> Result<Vec<Operation>, String> {
-    let mut seen = HashSet::new();
-    let mut ops: BTreeMap<String, Operation> = BTreeMap::new();
+    let mut commits: BTreeMap<ObjectId, (Vec<Operation>, Vec<ObjectId>)> = BTreeMap::new();
     let mut queue: Vec<ObjectId> = tips.to_vec();
+    let (mut count, mut bytes) = (0usize, 0u64);
     while let Some(commit) = queue.pop() {
-        if !seen.insert(commit) {
+        if commits.contains_key(&commit) {
             continue;
         }
-        if seen.len() > MAX_COMMITS {
+        if commits.len() >= MAX_COMMITS {
             return Err(format!("the record has more than {MAX_COMMITS} commits"));
         }
-        match commit_ops(repo, commit)? {
-            Some(found) => {
-                for op in found {
-                    ops.entry(op.id.clone()).or_insert(op);
-                }
-            }
-            None if tips.contains(&commit) => {
-                let bytes = crate::git::read_file_from_commit(repo, commit, RECORD_FILE, MAX_RECORD_BYTES)?;
-                let mut record: TaskRecord =
-                    serde_json::from_slice(&bytes).map_err(|err| format!("task.json is not valid: {err}"))?;
-                if record.name != task {
-                    return Err(format!("task.json names task {:?}, but is stored as {task:?}", record.name));
-                }
-                record.version = RECORD_VERSION;
-                let op = Operation {
-                    clock: 1,
-                    id: import_id(commit),
-                    at_ms: 0,
-                    change: Change::Imported { record: Box::new(record) },
-                };
-                ops.entry(op.id.clone()).or_insert(op);
-            }
+        let (ops, parents) = match commit_ops(repo, commit, &mut bytes)? {
+            Some(ops) => (ops, parent_ids(repo, commit)?),
+            None if tips.contains(&commit) => (vec![import_tip(repo, task, commit)?], Vec::new()),
             // Format-1 history below a format-2 commit: its import holds its state.
-            None => continue,
+            None => (Vec::new(), Vec::new()),
+        };
+        count += ops.len();
+        if count > MAX_OPS || bytes > MAX_OPS_BYTES {
+            return Err(format!("the record holds more than {MAX_OPS} operations or {MAX_OPS_BYTES} bytes of them"));
         }
-        let parents = repo.find_commit(commit).map_err(|err| err.to_string())?;
-        queue.extend(parents.parent_ids().map(|id| id.detach()));
+        queue.extend(parents.iter().copied());
+        commits.insert(commit, (ops, parents));
+    }
+    check_clocks(&commits)?;
+    let mut ops: BTreeMap<String, Operation> = BTreeMap::new();
+    for op in commits.into_values().flat_map(|(ops, _)| ops) {
+        match ops.get(&op.id) {
+            Some(known) if *known != op => return Err(format!("two different operations have the id {:?}", op.id)),
+            Some(_) => {}
+            None => {
+                ops.insert(op.id.clone(), op);
+            }
+        }
     }
     Ok(ops.into_values().collect())
+}
+
+fn parent_ids(repo: &gix::Repository, commit: ObjectId) -> Result<Vec<ObjectId>, String> {
+    let commit = repo.find_commit(commit).map_err(|err| format!("record commit {commit} is missing: {err}"))?;
+    Ok(commit.parent_ids().map(|id| id.detach()).collect())
+}
+
+/// The import of the format-1 state at `commit`.
+fn import_tip(repo: &gix::Repository, task: &str, commit: ObjectId) -> Result<Operation, String> {
+    let bytes = crate::git::read_file_from_commit(repo, commit, RECORD_FILE, MAX_RECORD_BYTES)?;
+    let mut record: TaskRecord =
+        serde_json::from_slice(&bytes).map_err(|err| format!("task.json is not valid: {err}"))?;
+    if record.name != task {
+        return Err(format!("task.json names task {:?}, but is stored as {task:?}", record.name));
+    }
+    record.version = RECORD_VERSION;
+    record.worktree = Default::default();
+    Ok(Operation { clock: 1, id: import_id(commit), at_ms: 0, change: Change::Imported { record: Box::new(record) } })
+}
+
+/// No commit's operations may have a clock above the largest clock below the commit plus the
+/// number of operations it holds: a Lamport clock grows by one per operation.
+fn check_clocks(commits: &BTreeMap<ObjectId, (Vec<Operation>, Vec<ObjectId>)>) -> Result<(), String> {
+    let mut reached: BTreeMap<ObjectId, u64> = BTreeMap::new();
+    // Parents before children, without recursion: a history can be long.
+    let mut stack: Vec<(ObjectId, bool)> = commits.keys().map(|id| (*id, false)).collect();
+    while let Some((commit, parents_done)) = stack.pop() {
+        if reached.contains_key(&commit) {
+            continue;
+        }
+        let Some((ops, parents)) = commits.get(&commit) else { continue };
+        if !parents_done {
+            stack.push((commit, true));
+            stack.extend(parents.iter().filter(|p| !reached.contains_key(*p)).map(|p| (*p, false)));
+            continue;
+        }
+        let below = parents.iter().filter_map(|p| reached.get(p)).copied().max().unwrap_or(0);
+        let limit = below.saturating_add(ops.len() as u64);
+        if let Some(op) = ops.iter().find(|op| op.clock > limit) {
+            return Err(format!(
+                "operation {:?} in {commit} has clock {}, ahead of its history ({below})",
+                op.id, op.clock
+            ));
+        }
+        let top = ops.iter().map(|op| op.clock).max().unwrap_or(0).max(below);
+        reached.insert(commit, top);
+    }
+    Ok(())
+}
+
+/// Whether the record at `tip` (a remote's) may be taken as it is: its state is valid and is
+/// the fold of its operations. A format-1 record, whose worktree field was another machine's,
+/// is valid apart from that field and is upgraded: `Ok(Some(commit))` is a commit on `tip`
+/// holding its import, to take instead. `Err` says why it is corrupt.
+pub fn adoptable(
+    repo: &gix::Repository,
+    task: &str,
+    tip: ObjectId,
+    expect: &Expect,
+) -> Result<Option<ObjectId>, String> {
+    let bytes = crate::git::read_file_from_commit(repo, tip, RECORD_FILE, MAX_RECORD_BYTES)?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|err| format!("task.json is not valid: {err}"))?;
+    let format_1 = value.get("version").and_then(serde_json::Value::as_u64) == Some(1);
+    if format_1 && let Some(fields) = value.as_object_mut() {
+        fields.remove("worktree");
+        fields.insert("version".into(), RECORD_VERSION.into());
+    }
+    let bytes = serde_json::to_vec(&value).map_err(|err| err.to_string())?;
+    let state = crate::state::parse_record(task, &bytes, expect)?;
+    let ops = history_ops(repo, task, &[tip])?;
+    let folded = fold(&ops).ok_or("its operations never create the task")?;
+    crate::state::check_folded(task, &folded, expect)?;
+    if format_1 {
+        let (commit, message) = (tip, format!("import {task}: format 2\n"));
+        let import = import_tip(repo, task, commit)?;
+        let upgraded =
+            write_record_commit(repo, &folded, &[import], vec![commit], &message).map_err(|e| e.to_string())?;
+        return Ok(Some(upgraded));
+    }
+    let known = |mut record: TaskRecord| {
+        record.worktree = Default::default();
+        record.unknown.clear();
+        serde_json::to_value(record).unwrap_or_default()
+    };
+    if known(state) != known(folded) {
+        return Err("its task.json is not the state its operations make".into());
+    }
+    Ok(None)
 }
 
 /// How a local record and the remote's copy of it came together.
@@ -424,6 +524,8 @@ pub fn join(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn record(name: &str) -> TaskRecord {
@@ -591,7 +693,7 @@ mod tests {
                     Step::Event { machine, kind } => {
                         let current = state_at(&repo, tips[machine], &expect);
                         let (commit, state, _) = event_commit(&repo, tips[machine], &current, change(kind, n)).unwrap();
-                        let ops = commit_ops(&repo, commit).unwrap().unwrap();
+                        let ops = commit_ops(&repo, commit, &mut 0).unwrap().unwrap();
                         written.extend(ops.iter().map(|op| op.id.clone()));
                         let folded = fold(&history_ops(&repo, "db", &[commit]).unwrap()).unwrap();
                         assert_same_state(comparable(state), comparable(folded), "cached state after an event");

@@ -45,6 +45,11 @@ pub struct Settings {
     pub remote: Option<String>,
     /// `agent.terminal=tmux`: agents started without --detach get a tmux window each.
     pub tmux: bool,
+    /// `agent.checkpointEvery`: how long a running agent may go without a checkpoint before
+    /// `list` flags it (default [`DEFAULT_CHECKPOINT_EVERY`]).
+    pub checkpoint_every: std::time::Duration,
+    /// `agent.protected`: pathspecs no task may change (multi-valued), for handoff prompts.
+    pub protected: Vec<String>,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -153,6 +158,14 @@ impl Settings {
                 Some("tmux") => true,
                 Some(other) => return Err(reader.invalid(key::TERMINAL, format!("{other:?} is not tmux or none"))),
             },
+            checkpoint_every: reader.duration(key::CHECKPOINT_EVERY)?.unwrap_or(DEFAULT_CHECKPOINT_EVERY),
+            protected: config
+                .strings(key::PROTECTED)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v.to_str_lossy().trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect(),
             origins,
         })
     }
@@ -220,6 +233,14 @@ impl Reader<'_> {
         }
     }
 
+    /// A duration above zero: minutes, or a number with an `s`, `m` or `h` suffix.
+    fn duration(&self, key: &str) -> anyhow::Result<Option<std::time::Duration>> {
+        let Some(value) = self.string(key) else { return Ok(None) };
+        parse_duration(&value).map(Some).ok_or_else(|| {
+            self.invalid(key, format!("{value:?} is not a duration (minutes, or a number with s, m or h)"))
+        })
+    }
+
     fn boolean(&self, key: &str) -> anyhow::Result<Option<bool>> {
         match self.config.try_boolean(key) {
             Ok(value) => Ok(value),
@@ -267,6 +288,22 @@ impl Reader<'_> {
     }
 }
 
+/// How long a running agent may go without a checkpoint, unless `agent.checkpointEvery` says.
+pub const DEFAULT_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(45 * 60);
+
+/// `45` (minutes), `90s`, `45m`, `2h`: a whole number above zero.
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
+    let value = value.trim();
+    let (number, unit) = match value.char_indices().last()? {
+        (i, 's') => (&value[..i], 1),
+        (i, 'm') => (&value[..i], 60),
+        (i, 'h') => (&value[..i], 3600),
+        _ => (value, 60),
+    };
+    let number: u64 = number.trim().parse().ok().filter(|n| *n > 0)?;
+    Some(std::time::Duration::from_secs(number.checked_mul(unit)?))
+}
+
 /// `agent.resolve.lock.run` -> ("agent", Some("resolve.lock"), "run").
 fn split_key(key: &str) -> Option<(&str, Option<&str>, &str)> {
     let (section, rest) = key.split_once('.')?;
@@ -300,6 +337,18 @@ mod tests {
         );
         for bad in ["bot", "<bot@example.com>", "Bot <>", "Bot <a> x", "Bot bot@example.com>"] {
             assert_eq!(parse_identity(bad.into()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_are_minutes_or_have_a_unit() {
+        let secs = |s: &str| parse_duration(s).map(|d| d.as_secs());
+        assert_eq!(secs("45"), Some(2700));
+        assert_eq!(secs("90s"), Some(90));
+        assert_eq!(secs(" 2h "), Some(7200));
+        assert_eq!(secs("5m"), Some(300));
+        for bad in ["", "0", "0s", "-1", "m", "1d", "1.5h", "h1"] {
+            assert_eq!(secs(bad), None, "{bad}");
         }
     }
 

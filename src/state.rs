@@ -371,6 +371,9 @@ fn validate(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
     {
         return Err(format!("its base_ref {base_ref:?} is not a local branch"));
     }
+    if record.clock > crate::oplog::MAX_CLOCK {
+        return Err(format!("its clock {} is out of range", record.clock));
+    }
     object_id("base_commit", &record.base_commit)?;
     if let Some(commit) = &record.integrated_commit {
         object_id("integrated_commit", commit)?;

@@ -45,7 +45,7 @@ fn now_unix() -> i64 {
 }
 
 /// "5m", "3h", "2d": how long ago, in one unit.
-fn age(seconds: i64) -> String {
+pub(crate) fn age(seconds: i64) -> String {
     let seconds = seconds.max(0);
     match seconds {
         s if s < 60 => format!("{s}s"),
@@ -74,6 +74,9 @@ fn render(rows: &[Row], now: i64) -> String {
         }
         if row.running {
             notes.push("agent running".to_owned());
+            if let Some(seconds) = row.checkpoint_overdue {
+                notes.push(format!("no checkpoint for {}", age(seconds as i64)));
+            }
         } else if let Some(exit) = row.agent_exit.filter(|e| *e != 0) {
             notes.push(format!("agent exited {exit}"));
         }

@@ -2,10 +2,12 @@
 //! logic, and renders the result as text or JSON.
 
 pub mod background;
+pub mod checkpoint;
 pub mod conflicts;
 pub mod demo;
 pub mod dispatch;
 pub mod done;
+pub mod handoff;
 pub mod integrate;
 pub mod join;
 pub mod list;
@@ -53,6 +55,8 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Logs(args)) => background::logs(&cli.global, &ui, args),
         Some(AgentCommand::Stop(args)) => background::stop(&cli.global, &ui, args),
         Some(AgentCommand::Attach(args)) => background::attach(&cli.global, &ui, args),
+        Some(AgentCommand::Checkpoint(args)) => checkpoint::run(&cli.global, &ui, args),
+        Some(AgentCommand::Handoff(args)) => handoff::run(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -74,6 +78,8 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Run(_)
             | AgentCommand::Logs(_)
             | AgentCommand::Stop(_)
+            | AgentCommand::Checkpoint(_)
+            | AgentCommand::Handoff(_)
     )
 }
 

@@ -5,7 +5,7 @@ use super::Context;
 use crate::cli::ShowArgs;
 use crate::error::Exit;
 use crate::output::{GlobalArgs, Style, Ui, paint};
-use crate::state::TaskRecord;
+use crate::state::{self, Checkpoint, TaskRecord};
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit> {
     let ctx = Context::open(global)?;
@@ -16,6 +16,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit>
         ui.json_data(&record);
     } else {
         ui.data(&render(&record));
+        if let Some(checkpoint) = &record.checkpoint {
+            ui.data(&render_checkpoint(checkpoint, state::now_ms()));
+        }
     }
     Ok(Exit::Success)
 }
@@ -57,6 +60,22 @@ fn render(record: &TaskRecord) -> String {
         for line in record.brief.trim_end().lines() {
             out.push_str(&format!("  {line}\n"));
         }
+    }
+    out
+}
+
+/// The latest checkpoint, and how long ago it was taken.
+fn render_checkpoint(checkpoint: &Checkpoint, now_ms: u64) -> String {
+    let age = super::list::age((now_ms.saturating_sub(checkpoint.at_ms) / 1000) as i64);
+    let mut out = format!("{} {age} ago\n", paint("checkpoint", Style::new().bold()));
+    let lists = crate::ops::checkpoint::sections(checkpoint);
+    for (title, items) in lists.into_iter().filter(|(_, items)| !items.is_empty()) {
+        out.push_str(&format!("  {}:\n", title.to_lowercase()));
+        out.extend(items.iter().map(|item| format!("    - {item}\n")));
+    }
+    if !checkpoint.notes.is_empty() {
+        out.push_str("  notes:\n");
+        out.extend(checkpoint.notes.lines().map(|line| format!("    {line}\n")));
     }
     out
 }

@@ -89,6 +89,7 @@ fn line(task: &TaskSync, would: &str) -> String {
         BranchMove::RemovedThere => format!("{would}removed on the remote"),
         BranchMove::Skipped => "not synced".to_owned(),
         BranchMove::Rejected => "refused by the remote".to_owned(),
+        BranchMove::Blocked => "cannot be created here".to_owned(),
     };
     format!("{}: record {record}; branch {branch}", task.task)
 }

@@ -127,6 +127,47 @@ pub fn changed_paths(
     Ok(changes.into_iter().filter(|c| !c.entry_mode().is_tree()).map(|c| c.location().to_owned()).collect())
 }
 
+/// One file's lines added and removed between two commits (`binary`: not counted).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileStat {
+    pub path: crate::output::JsonPath,
+    pub added: u64,
+    pub removed: u64,
+    pub binary: bool,
+}
+
+/// What `git diff --stat old new` counts, in memory: lines added and removed per changed file
+/// (no rename detection). Blobs are compared as stored: no textconv or other configured
+/// program runs.
+pub fn diffstat(repo: &gix::Repository, old_commit: ObjectId, new_commit: ObjectId) -> anyhow::Result<Vec<FileStat>> {
+    if old_commit == new_commit {
+        return Ok(Vec::new());
+    }
+    let old = repo.find_commit(old_commit)?.tree()?;
+    let new = repo.find_commit(new_commit)?.tree()?;
+    let mut cache = repo.diff_resource_cache_for_tree_diff()?;
+    let mut stats = Vec::new();
+    old.changes()?
+        .options(|options| {
+            options.track_rewrites(None);
+        })
+        .for_each_to_obtain_tree(&new, |change| {
+            if !change.entry_mode().is_tree() {
+                let counts =
+                    change.diff(&mut cache).ok().and_then(|mut platform| platform.line_counts().ok()).flatten();
+                stats.push(FileStat {
+                    path: crate::output::JsonPath(change.location().to_owned()),
+                    added: counts.map_or(0, |c| u64::from(c.insertions)),
+                    removed: counts.map_or(0, |c| u64::from(c.removals)),
+                    binary: counts.is_none(),
+                });
+            }
+            cache.clear_resource_cache_keep_allocation();
+            Ok(std::ops::ControlFlow::Continue(()))
+        })?;
+    Ok(stats)
+}
+
 /// Committer time of a commit, seconds since the epoch.
 pub fn commit_time(repo: &gix::Repository, id: ObjectId) -> anyhow::Result<i64> {
     Ok(repo.find_commit(id)?.time()?.seconds)

@@ -56,6 +56,18 @@ pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
     Ok(items.next().transpose()?.is_some())
 }
 
+/// The paths that differ in the worktree of `repo`: staged, unstaged, and untracked files that
+/// are not ignored (each file, not its directory), sorted, each once.
+pub fn changed_files(repo: &gix::Repository) -> anyhow::Result<Vec<BString>> {
+    let mut paths = Vec::new();
+    for item in status(repo, gix::status::UntrackedFiles::Files, false)?.into_iter(Vec::<BString>::new())? {
+        paths.push(item?.location().to_owned());
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(paths)
+}
+
 /// A status of `repo`'s worktree without rename tracking, where untracked files are always
 /// looked for: gix drops the directory walk under `status.showUntrackedFiles=no`, but such
 /// files can be lost all the same.

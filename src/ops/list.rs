@@ -60,11 +60,16 @@ pub struct Row {
     /// The task's agent is running right now (its spawn holds the task's claim).
     pub running: bool,
     pub agent_exit: Option<i32>,
+    /// A running agent that took no checkpoint for agent.checkpointEvery: seconds since its
+    /// last checkpoint (or since it started); null otherwise.
+    pub checkpoint_overdue: Option<u64>,
     pub problems: Vec<String>,
 }
 
 /// Computes the rows on all cores: each task's worktree status is independent work.
 pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) -> Vec<Row> {
+    let checkpoint_every = crate::settings::Settings::read(repo)
+        .map_or(crate::settings::DEFAULT_CHECKPOINT_EVERY, |settings| settings.checkpoint_every);
     let sync = repo.clone().into_sync();
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len().max(1));
@@ -77,7 +82,7 @@ pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) ->
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(entry) = entries.get(i) else { break };
-                        done.push((i, row(&repo, entries, entry, check_dirty)));
+                        done.push((i, row(&repo, entries, entry, check_dirty, checkpoint_every)));
                     }
                     done
                 })
@@ -89,7 +94,13 @@ pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) ->
     rows.into_iter().map(|(_, row)| row).collect()
 }
 
-fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_dirty: bool) -> Row {
+fn row(
+    repo: &gix::Repository,
+    entries: &[TaskEntry],
+    entry: &TaskEntry,
+    check_dirty: bool,
+    checkpoint_every: std::time::Duration,
+) -> Row {
     let mut row = Row {
         name: entry.name.clone(),
         state: RowState::Corrupt,
@@ -110,6 +121,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         worktree_missing: false,
         running: false,
         agent_exit: None,
+        checkpoint_overdue: None,
         problems: Vec::new(),
     };
     let record = match &entry.record {
@@ -127,6 +139,11 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
     row.worktree = Some(worktree.clone());
     row.agent_exit = record.agent_exit;
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
+    if row.running {
+        let started = crate::ops::checkpoint::agent_started_ms(repo, &entry.name);
+        row.checkpoint_overdue =
+            crate::ops::checkpoint::overdue(record, started, crate::state::now_ms(), checkpoint_every);
+    }
     if let Err(err) = fill_branch_facts(repo, record, entries, &mut row) {
         row.problems.push(format!("{err:#}"));
     }

@@ -2,7 +2,9 @@
 //! return data (report structs and enums); they never print.
 
 pub mod background;
+pub mod checkpoint;
 pub mod conflicts;
+pub mod handoff;
 pub mod join;
 pub mod list;
 pub mod prune;

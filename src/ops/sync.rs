@@ -86,6 +86,8 @@ pub enum BranchMove {
     /// Not synced: the task's record was not (corrupt, unrelated, rejected).
     Skipped,
     Rejected,
+    /// The remote's branch cannot be created here (another ref is in the way): see the reason.
+    Blocked,
 }
 
 impl RecordMove {
@@ -98,7 +100,14 @@ impl RecordMove {
 impl BranchMove {
     /// Whether the branch is reconciled with the remote's afterwards (else left alone).
     fn reconciled(self) -> bool {
-        !matches!(self, BranchMove::CheckedOut | BranchMove::Diverged | BranchMove::Skipped | BranchMove::Rejected)
+        !matches!(
+            self,
+            BranchMove::CheckedOut
+                | BranchMove::Diverged
+                | BranchMove::Skipped
+                | BranchMove::Rejected
+                | BranchMove::Blocked
+        )
     }
 }
 
@@ -146,7 +155,10 @@ impl Report {
         self.notes == NotesMove::Rejected
             || self.tasks.iter().any(|t| {
                 matches!(t.record, RecordMove::Corrupt | RecordMove::Unrelated | RecordMove::Rejected)
-                    || matches!(t.branch, BranchMove::Diverged | BranchMove::Rejected | BranchMove::CheckedOut)
+                    || matches!(
+                        t.branch,
+                        BranchMove::Diverged | BranchMove::Rejected | BranchMove::CheckedOut | BranchMove::Blocked
+                    )
             })
     }
 }
@@ -258,7 +270,13 @@ struct PushResult {
 
 impl<'a> Round<'a> {
     fn new(ctx: &'a Context, remote: &str) -> anyhow::Result<Round<'a>> {
-        let tracking_ns = crate::layout::remote_namespace(remote);
+        let url = ctx
+            .repo
+            .find_remote(remote)
+            .ok()
+            .and_then(|r| r.url(gix::remote::Direction::Fetch).map(|u| u.to_bstring().to_string()))
+            .unwrap_or_default();
+        let tracking_ns = crate::layout::remote_namespace(remote, &url);
         let fetched_ns = format!("{tracking_ns}{}", crate::layout::INCOMING);
         let before = refs_under(&ctx.repo, &tracking_ns)?
             .into_iter()
@@ -352,7 +370,14 @@ impl<'a> Round<'a> {
                 branch_remote: remote_branches.get(task).copied(),
                 branch_last: last_branches.get(task).copied(),
             };
-            plan.tasks.push(self.plan_task(task, sides)?);
+            // Whatever goes wrong with one task (a ref that is not a commit, say) is its own.
+            let planned = self.plan_task(task, sides).unwrap_or_else(|err| {
+                let mut failed = TaskPlan::new(task, &sides);
+                (failed.record, failed.branch) = (RecordMove::Corrupt, BranchMove::Skipped);
+                failed.reason = Some(format!("cannot sync it: {err:#}"));
+                failed
+            });
+            plan.tasks.push(planned);
         }
         plan.notes = self.plan_notes(fetched.get("notes/agent").copied())?;
         Ok(plan)
@@ -384,7 +409,7 @@ impl<'a> Round<'a> {
                 Ok(Joined::LocalAhead) => RecordMove::Pushed,
                 Ok(Joined::RemoteAhead) => self.adopt(task, remote, RecordMove::Fetched, &mut plan),
                 Ok(Joined::Merged { commit, .. }) => {
-                    plan.merged = Some(commit);
+                    plan.new_local = Some(commit);
                     RecordMove::Merged
                 }
                 Ok(Joined::Unrelated) => {
@@ -403,12 +428,16 @@ impl<'a> Round<'a> {
         Ok(plan)
     }
 
-    /// The remote's record, if it reads as a valid record; else corrupt, with the reason.
+    /// Takes the remote's record if it is valid: its state, and the fold of its operations,
+    /// which must be that state. A format-1 record (whose worktree was another machine's) is
+    /// upgraded on the way in: the local ref gets a commit on top of it with its import, which
+    /// the push sends back. Else corrupt, with the reason.
     fn adopt(&self, task: &str, remote: ObjectId, outcome: RecordMove, plan: &mut TaskPlan) -> RecordMove {
-        let read = crate::git::read_file_from_commit(&self.ctx.repo, remote, crate::layout::RECORD_FILE, 1 << 20)
-            .and_then(|bytes| crate::state::parse_record(task, &bytes, &self.expect));
-        match read {
-            Ok(_) => outcome,
+        match crate::oplog::adoptable(&self.ctx.repo, task, remote, &self.expect) {
+            Ok(upgraded) => {
+                plan.new_local = Some(upgraded.unwrap_or(remote));
+                outcome
+            }
             Err(why) => {
                 plan.reason = Some(format!("the remote's record is corrupt: {why}"));
                 RecordMove::Corrupt
@@ -459,7 +488,8 @@ impl<'a> Round<'a> {
                 } else {
                     plan.reason = Some(format!(
                         "branch {} has commits here ({}) and on the remote ({}) that the other lacks: \
-                         merge or rebase them in the task's worktree, then sync again",
+                         merge or rebase them where the branch is checked out (git agent join makes a \
+                         worktree for it), then sync again",
                         self.expect.branch(task).trim_start_matches("refs/heads/"),
                         crate::git::short_id(&local),
                         crate::git::short_id(&remote)
@@ -491,22 +521,23 @@ impl<'a> Round<'a> {
     /// by fast-forward or git's notes merge.
     fn apply_locally(&self, plan: &mut Plan) -> anyhow::Result<()> {
         let repo = &self.ctx.repo;
+        let stamp = crate::state::now_ms();
         let mut edits = Vec::new();
         let mut created_branches = Vec::new();
         for task in &plan.tasks {
             let record = crate::state::record_ref(&task.task);
             let message = format!("git-agent: sync {} ({})", task.task, self.remote);
-            match (task.record, task.merged) {
-                (RecordMove::Created, _) => {
-                    edits.push(crate::git::cas_edit(&record, None, task.remote.unwrap(), &message)?)
+            match (task.record, task.new_local) {
+                (RecordMove::Created | RecordMove::Fetched | RecordMove::Merged, Some(new)) => {
+                    edits.push(crate::git::cas_edit(&record, task.local, new, &message)?)
                 }
-                (RecordMove::Fetched, _) => {
-                    edits.push(crate::git::cas_edit(&record, task.local, task.remote.unwrap(), &message)?)
+                (RecordMove::RemovedHere, _) => {
+                    // Kept where prune --force keeps what it removes: nothing is lost.
+                    let local = task.local.expect("a local record");
+                    let archive = format!("{}/record", crate::layout::archive_prefix(&task.task, stamp));
+                    edits.push(crate::git::cas_edit(&archive, None, local, &message)?);
+                    edits.push(crate::git::cas_delete_edit(&record, local)?);
                 }
-                (RecordMove::Merged, Some(merged)) => {
-                    edits.push(crate::git::cas_edit(&record, task.local, merged, &message)?)
-                }
-                (RecordMove::RemovedHere, _) => edits.push(crate::git::cas_delete_edit(&record, task.local.unwrap())?),
                 _ => {}
             }
             let branch = self.expect.branch(&task.task);
@@ -525,10 +556,21 @@ impl<'a> Round<'a> {
             crate::git::apply_transaction(repo, edits)?;
         }
         // Each with its own first reflog entry: the proof that git-agent made it (see guard).
+        // One that cannot be made here (a branch `agent/x/y` is in the way of `agent/x`) is
+        // that task's problem, not the sync's.
+        let mut blocked = Vec::new();
         for (branch, tip, task) in created_branches {
-            crate::git::create_refs(repo, &[(&branch, tip)], &crate::layout::sync_reflog_message(task))?;
+            if let Err(err) =
+                crate::git::create_refs(repo, &[(&branch, tip)], &crate::layout::sync_reflog_message(task))
+            {
+                blocked.push((task.clone(), format!("cannot create branch {branch} here: {err:#}")));
+            }
         }
         for task in &mut plan.tasks {
+            if let Some((_, why)) = blocked.iter().find(|(name, _)| *name == task.task) {
+                task.branch = BranchMove::Blocked;
+                task.reason = Some(why.clone());
+            }
             task.settle_locally();
         }
         self.apply_notes(&mut plan.notes)
@@ -676,7 +718,8 @@ struct TaskPlan {
     branch: BranchMove,
     local: Option<ObjectId>,
     remote: Option<ObjectId>,
-    merged: Option<ObjectId>,
+    /// Where the local record moves: the remote's (or its format-2 upgrade), or the merge.
+    new_local: Option<ObjectId>,
     branch_local: Option<ObjectId>,
     branch_remote: Option<ObjectId>,
     /// The tracking refs: the remote's record and branch when last reconciled.
@@ -693,7 +736,7 @@ impl TaskPlan {
             branch: BranchMove::Absent,
             local: sides.local,
             remote: sides.remote,
-            merged: None,
+            new_local: None,
             branch_local: sides.branch_local,
             branch_remote: sides.branch_remote,
             last: sides.last,
@@ -705,8 +748,7 @@ impl TaskPlan {
     /// After the local refs moved: what is here now.
     fn settle_locally(&mut self) {
         match self.record {
-            RecordMove::Created | RecordMove::Fetched => self.local = self.remote,
-            RecordMove::Merged => self.local = self.merged,
+            RecordMove::Created | RecordMove::Fetched | RecordMove::Merged => self.local = self.new_local,
             RecordMove::RemovedHere => self.local = None,
             _ => {}
         }
@@ -721,6 +763,10 @@ impl TaskPlan {
         let record = crate::state::record_ref(&self.task);
         match self.record {
             RecordMove::Published | RecordMove::Pushed | RecordMove::Merged | RecordMove::Restored => {
+                pushes.push(Push { name: record, new: self.local, lease: self.remote })
+            }
+            // Adopted and upgraded from format 1: the upgrade goes back.
+            RecordMove::Created | RecordMove::Fetched if self.local != self.remote => {
                 pushes.push(Push { name: record, new: self.local, lease: self.remote })
             }
             RecordMove::RemovedThere => pushes.push(Push { name: record, new: None, lease: self.remote }),
@@ -778,7 +824,7 @@ impl Plan {
                 if *name == crate::state::record_ref(&task.task) {
                     task.record = RecordMove::Rejected;
                     task.reason = Some(format!("the remote refused {name}: {why}"));
-                } else if name.ends_with(&format!("/{}", task.task)) && name.starts_with("refs/heads/") {
+                } else if *name == format!("refs/heads/{}{}", self.branch_prefix, task.task) {
                     task.branch = BranchMove::Rejected;
                     task.reason = Some(format!("the remote refused {name}: {why}"));
                 }

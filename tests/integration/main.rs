@@ -2,6 +2,7 @@
 //! repositories with a hermetic git configuration and fixed dates.
 
 mod background;
+mod checkpoint;
 mod common;
 mod conflicts;
 mod conflicts_order;
@@ -26,4 +27,6 @@ mod scratch;
 mod signals;
 mod spawn;
 mod sync;
+mod sync_daemon;
+mod sync_review;
 mod trust;
