@@ -18,5 +18,7 @@ complete -c git-agent-spawn -l check -d 'Only validate (the plan, or the task\'s
 complete -c git-agent-spawn -l allow-overlap -d 'Accept scopes that overlap between tasks of a plan (reported as warnings)'
 complete -c git-agent-spawn -l no-setup -d 'Do not run agent.setup in the new worktree'
 complete -c git-agent-spawn -l no-agent -d 'Do not start the agent even if agent.command is set'
+complete -c git-agent-spawn -l detach -d 'Start the agent in the background (its own session, output to its log) and return at once; see git agent run'
+complete -c git-agent-spawn -l tmux -d 'Start the agent in a tmux window named after the task (the default when agent.terminal=tmux); see git agent run'
 complete -c git-agent-spawn -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent-spawn -s V -l version -d 'Print version'

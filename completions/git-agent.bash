@@ -16,6 +16,9 @@ _git__agent() {
             ",$1")
                 cmd="git__agent"
                 ;;
+            git__agent,attach)
+                cmd="git__agent__subcmd__attach"
+                ;;
             git__agent,checkpoint)
                 cmd="git__agent__subcmd__checkpoint"
                 ;;
@@ -43,11 +46,17 @@ _git__agent() {
             git__agent,list)
                 cmd="git__agent__subcmd__list"
                 ;;
+            git__agent,logs)
+                cmd="git__agent__subcmd__logs"
+                ;;
             git__agent,prune)
                 cmd="git__agent__subcmd__prune"
                 ;;
             git__agent,restack)
                 cmd="git__agent__subcmd__restack"
+                ;;
+            git__agent,run)
+                cmd="git__agent__subcmd__run"
                 ;;
             git__agent,setup)
                 cmd="git__agent__subcmd__setup"
@@ -60,6 +69,9 @@ _git__agent() {
                 ;;
             git__agent,status)
                 cmd="git__agent__subcmd__list"
+                ;;
+            git__agent,stop)
+                cmd="git__agent__subcmd__stop"
                 ;;
             git__agent,sync)
                 cmd="git__agent__subcmd__sync"
@@ -77,8 +89,30 @@ _git__agent() {
 
     case "${cmd}" in
         git__agent)
-            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo checkpoint handoff cost"
+            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__attach)
+            opts="-C -q -h --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -448,6 +482,28 @@ _git__agent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__agent__subcmd__logs)
+            opts="-f -C -q -h --follow --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__agent__subcmd__prune)
             opts="-C -q -h --merged-into --all --dry-run --force --discard-ignored --scratch --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -476,6 +532,28 @@ _git__agent() {
             ;;
         git__agent__subcmd__restack)
             opts="-C -q -h --dry-run --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__run)
+            opts="-C -q -h --detach --tmux --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,7 +623,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__spawn)
-            opts="-C -q -h --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --plan --check --allow-overlap --no-setup --no-agent --color --json --quiet --help"
+            opts="-C -q -h --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +658,32 @@ _git__agent() {
                     return 0
                     ;;
                 --plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__stop)
+            opts="-C -q -h --grace --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

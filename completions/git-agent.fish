@@ -45,6 +45,10 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "restack" -d 'Mo
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "sync" -d 'Exchange task records, test results and task branches with a remote, merging without loss'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "setup" -d 'Install the man pages and shell completions into your user directories'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "demo" -d 'Run the whole workflow on a sample repository, printing every command'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "run" -d 'Start the agent of an existing task: in the foreground, detached, or in a tmux window'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "logs" -d 'Print the output of a task\'s background agent (-f: follow it until the agent exits)'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "stop" -d 'Stop a task\'s background agent: SIGTERM to its process group, SIGKILL after a grace period'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "attach" -d 'Go to the tmux window of a task\'s agent (started with --tmux)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "checkpoint" -d 'Record a summary of an agent\'s session on its task: done, doing, next, decisions'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "handoff" -d 'Print the prompt that hands a task over to a successor agent; optionally spawn it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "cost" -d 'Record, import and total the tokens and money agents spent on each task'
@@ -66,6 +70,8 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l check -d '
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l allow-overlap -d 'Accept scopes that overlap between tasks of a plan (reported as warnings)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l no-setup -d 'Do not run agent.setup in the new worktree'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l no-agent -d 'Do not start the agent even if agent.command is set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l detach -d 'Start the agent in the background (its own session, output to its log) and return at once; see git agent run'
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l tmux -d 'Start the agent in a tmux window named after the task (the default when agent.terminal=tmux); see git agent run'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -186,6 +192,38 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l detach -d 'Run it in the background; `git agent logs` shows its output'
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l tmux -d 'Run it in a tmux window named after the task'
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s f -l follow -d 'Follow the log until the agent exits'
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l grace -d 'Seconds between SIGTERM and SIGKILL' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l completed -d 'Something done; repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l in-progress -d 'Something being worked on; repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l next -d 'Something to do next; repeat for several' -r

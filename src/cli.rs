@@ -67,6 +67,14 @@ pub enum AgentCommand {
     Setup(SetupArgs),
     /// Run the whole workflow on a sample repository, printing every command.
     Demo(DemoArgs),
+    #[command(about = RUN_ABOUT, long_about = RUN_LONG_ABOUT)]
+    Run(RunArgs),
+    /// Print the output of a task's background agent (-f: follow it until the agent exits).
+    Logs(LogsArgs),
+    /// Stop a task's background agent: SIGTERM to its process group, SIGKILL after a grace period.
+    Stop(StopArgs),
+    /// Go to the tmux window of a task's agent (started with --tmux).
+    Attach(AttachArgs),
     #[command(about = CHECKPOINT_ABOUT, long_about = CHECKPOINT_LONG_ABOUT)]
     Checkpoint(CheckpointArgs),
     #[command(about = HANDOFF_ABOUT, long_about = HANDOFF_LONG_ABOUT)]
@@ -101,7 +109,9 @@ same way, in dependency order.
 With `-- COMMAND...` (or git config agent.command) the agent then runs in the new worktree,
 in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AGENT_BRANCH
 and GIT_AGENT_WORKTREE set; `{brief}` in an argument is replaced by the brief. Its exit
-status is recorded; the worktree and branch stay whatever it does.";
+status is recorded; the worktree and branch stay whatever it does. With --detach it runs in
+the background instead, and with --tmux (or git config agent.terminal=tmux) in a tmux window:
+see git agent run.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
@@ -169,6 +179,16 @@ pub struct SpawnArgs {
     /// Do not start the agent even if agent.command is set.
     #[arg(long)]
     pub no_agent: bool,
+
+    /// Start the agent in the background (its own session, output to its log) and return at
+    /// once; see git agent run.
+    #[arg(long, conflicts_with_all = ["no_agent", "tmux", "plan"])]
+    pub detach: bool,
+
+    /// Start the agent in a tmux window named after the task (the default when
+    /// agent.terminal=tmux); see git agent run.
+    #[arg(long, conflicts_with_all = ["no_agent", "plan"])]
+    pub tmux: bool,
 
     /// The agent command and its arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
@@ -580,6 +600,130 @@ pub struct SyncArgs {
     /// Fetch and show what would move; change nothing here or there.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+pub const RUN_ABOUT: &str = "Start the agent of an existing task: in the foreground, detached, or in a tmux window";
+
+pub const RUN_LONG_ABOUT: &str = "\
+Start the agent of an existing task (one created by a plan, or joined) in its worktree: the
+COMMAND after `--`, else the task's own command (from its plan or spawn), else git config
+agent.command. As with spawn, it runs without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF,
+GIT_AGENT_BRANCH and GIT_AGENT_WORKTREE set, and `{brief}` in an argument replaced by the
+brief; its start and exit status are recorded in the task's record.
+
+Without options it runs in the foreground, sharing the terminal. With --detach it runs in the
+background: in a session and process group of its own (a Ctrl-C or a closed terminal never
+reaches it), stdin from /dev/null, stdout and stderr appended to
+<git common dir>/agent/logs/<TASK>.log (`git agent logs`). With --tmux (or git config
+agent.terminal=tmux) it gets a tmux window named after the task: in the current tmux session
+when run inside tmux, else in the detached session `git-agent`, created if missing
+(`git agent attach` goes there).
+
+A background agent runs under a small supervisor (git-agent itself) that holds the task's
+claim while it runs, so `list` shows it as running and prune leaves the task alone, and that
+records its exit status when it ends, whether it exits, is stopped (`git agent stop`) or is
+killed. Only one agent runs per task: another is refused (exit status 4, naming the holder).
+The supervisor's pid, process group and log are kept in <git common dir>/agent/runs/<TASK>,
+on this machine only.";
+
+/// Start the agent of an existing task.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct RunArgs {
+    /// The task (default: the one whose worktree this is).
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// Run it in the background; `git agent logs` shows its output.
+    #[arg(long, conflicts_with = "tmux")]
+    pub detach: bool,
+
+    /// Run it in a tmux window named after the task.
+    #[arg(long)]
+    pub tmux: bool,
+
+    /// The agent command and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Print the output of a task's background agent.
+///
+/// The log is <git common dir>/agent/logs/<TASK>.log; every background run appends to it. With
+/// -f, what the agent writes is printed as it comes, until the agent exits.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct LogsArgs {
+    /// The task (default: the one whose worktree this is).
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// Follow the log until the agent exits.
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+/// Stop a task's background agent.
+///
+/// Sends SIGTERM to the agent's process group (the agent and every process it started), then
+/// SIGKILL to what is left of it after the grace period, and waits until the supervisor has
+/// recorded the exit status (128 + the signal). Refused (exit status 3) when the task has no
+/// agent running in the background.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct StopArgs {
+    /// The task (default: the one whose worktree this is).
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// Seconds between SIGTERM and SIGKILL.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub grace: u64,
+}
+
+/// Go to the tmux window of a task's agent.
+///
+/// Inside tmux: switch-client to the window; outside: tmux attach to it (the session
+/// `git-agent` unless the agent was started inside tmux).
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct AttachArgs {
+    /// The task (default: the one whose worktree this is).
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+}
+
+/// `git-agent __supervise`: the supervisor of a background agent, started by git-agent itself
+/// (spawn --detach/--tmux, run). Not a sub-command of [`AgentCli`], so that no help, man page or
+/// completion shows it.
+#[derive(Debug, Parser)]
+#[command(name = SUPERVISE)]
+pub struct SuperviseCli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(flatten)]
+    pub supervise: SuperviseArgs,
+}
+
+/// The first argument that makes `git-agent` a supervisor.
+pub const SUPERVISE: &str = "__supervise";
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct SuperviseArgs {
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// detached or tmux.
+    #[arg(long)]
+    pub how: String,
+
+    /// Where to answer the command that started it.
+    #[arg(long)]
+    pub ready: PathBuf,
+
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// Install the man pages and shell completions into your user directories (idempotent).

@@ -235,6 +235,8 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        dependencies' work)
   agent.runHooks       true: git-agent's own git commands run the repository's
                        hooks (default: false, they run none)
+  agent.terminal       tmux: agents started without --detach get a tmux window
+                       each (default: none, the foreground)
   agent.checkpointEvery
                        how long a running agent may go without a checkpoint
                        before list flags it: minutes, or a number with s, m
@@ -249,12 +251,12 @@ Flags override configuration. Any config scope works (git config --local, --glob
 Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 
 const ENVIRONMENT: &str = "\
-The agent command started by spawn gets:
+The agent command started by spawn or run (in the foreground, detached or in tmux) gets:
   GIT_AGENT_TASK       the task name
   GIT_AGENT_BRIEF      the brief
   GIT_AGENT_BRANCH     the task branch
   GIT_AGENT_WORKTREE   the worktree path
-NO_COLOR disables colour, as does --color never.
+NO_COLOR disables colour, as does --color never. GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
 
 git-agent finds the repository as git does: -C first, then GIT_DIR and GIT_WORK_TREE. None of git's repository-selecting variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS and the rest of git's local_repo_env list) reaches a command git-agent starts: the agent, agent.setup, agent.test and rule commands run in their own worktree as if started there.";
 

@@ -185,6 +185,32 @@ pub fn claims_dir(common_dir: &Path) -> PathBuf {
     common_dir.join("agent-claims")
 }
 
+/// Where a task's agent running in the background writes its output (stdout and stderr,
+/// appended): `<common dir>/agent/logs/<task>.log`.
+pub fn agent_log(common_dir: &Path, task: &str) -> PathBuf {
+    common_dir.join("agent").join("logs").join(format!("{task}.log"))
+}
+
+/// The machine-local facts of a task's background run (its supervisor's pid, start time and
+/// process group, how it runs, its log, its tmux window): `<common dir>/agent/runs/<task>`.
+/// Never in the record: they mean nothing on another machine.
+pub fn agent_run_file(common_dir: &Path, task: &str) -> PathBuf {
+    common_dir.join("agent").join("runs").join(task)
+}
+
+/// The file a starting supervisor answers in (`ok`, or an exit code and the error), for the
+/// command that started it: beside [`agent_run_file`], named after that command's pid.
+pub fn agent_ready_file(common_dir: &Path, task: &str) -> PathBuf {
+    common_dir.join("agent").join("runs").join(format!(".{task}.ready-{}", std::process::id()))
+}
+
+/// The tmux session agents' windows go to when git-agent is not run inside tmux.
+pub const TMUX_SESSION: &str = "git-agent";
+
+/// For tests: the name of a tmux server socket (`tmux -L <name>`) to use instead of the
+/// user's, so that a test never touches the user's tmux sessions.
+pub const TMUX_SOCKET_ENV: &str = "GIT_AGENT_TMUX_SOCKET";
+
 /// The lock serialising worktree registrations: `<common dir>/agent-worktrees.lock`.
 pub fn worktrees_lock(common_dir: &Path) -> PathBuf {
     common_dir.join("agent-worktrees.lock")
@@ -281,6 +307,8 @@ pub mod key {
     pub const STACK: &str = "agent.stack";
     /// The remote `git agent sync` uses when none is named (default: origin).
     pub const REMOTE: &str = "agent.remote";
+    /// Where interactive agents run: `tmux` (a window per task) or `none` (the foreground).
+    pub const TERMINAL: &str = "agent.terminal";
     /// How often a running agent should checkpoint (`list` flags one that did not; default 45m).
     pub const CHECKPOINT_EVERY: &str = "agent.checkpointEvery";
     /// Pathspecs no task may change (multi-valued), listed in handoff prompts.

@@ -255,6 +255,28 @@ impl Run {
         Ok(Outcome { status, stdout: stdout.bytes, output_tail: output_tail.bytes })
     }
 
+    /// Starts the command and returns at once, for a child that outlives this call (a
+    /// background agent's supervisor, the agent under it): no timeout, no capture. With
+    /// `output`, stdin is empty and stdout and stderr go to that file; else all three are
+    /// inherited. With `new_session` the child leads a session (and process group) of its own,
+    /// without a terminal, so that the terminal's Ctrl-C or hang-up never reaches it; else it
+    /// stays in git-agent's process group.
+    pub fn start(&self, output: Option<&std::fs::File>, new_session: bool) -> anyhow::Result<std::process::Child> {
+        let mut command = Run { capture: Capture::Terminal, ..self.clone() }.command();
+        if let Some(file) = output {
+            command.stdin(std::process::Stdio::null());
+            command.stdout(file.try_clone()?).stderr(file.try_clone()?);
+        }
+        if new_session {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                command.pre_exec(|| rustix::process::setsid().map(drop).map_err(std::io::Error::from));
+            }
+        }
+        command.spawn().with_context(|| format!("cannot run {}", self.program.to_string_lossy()))
+    }
+
     fn command(&self) -> std::process::Command {
         let mut command = std::process::Command::new(&self.program);
         command.args(&self.args).current_dir(&self.dir);
@@ -442,8 +464,38 @@ impl KillResult for rustix::io::Result<()> {
 
 /// Kills the process group `pgid` (a child started with `process_group(0)` leads its own).
 pub fn kill_group(pgid: u32) {
+    signal_group(pgid, rustix::process::Signal::KILL);
+}
+
+/// The live processes of process group `pgid` (from `/proc`; none where there is none).
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut pids: Vec<u32> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let Some(end) = stat.rfind(')') else { return false };
+            let mut fields = stat[end + 1..].split_whitespace();
+            let state = fields.next();
+            !matches!(state, Some("Z" | "X")) && fields.nth(1).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Sends `signal` to process `pid` (ignoring a process that is gone).
+pub fn signal_process(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+/// Sends `signal` to the process group `pgid` (ignoring a group that is gone).
+pub fn signal_group(pgid: u32, signal: rustix::process::Signal) {
     if let Some(pid) = i32::try_from(pgid).ok().and_then(rustix::process::Pid::from_raw) {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        let _ = rustix::process::kill_process_group(pid, signal);
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Settings {
     pub no_stack: bool,
     /// `agent.remote`: the remote `git agent sync` uses when none is named.
     pub remote: Option<String>,
+    /// `agent.terminal=tmux`: agents started without --detach get a tmux window each.
+    pub tmux: bool,
     /// `agent.checkpointEvery`: how long a running agent may go without a checkpoint before
     /// `list` flags it (default [`DEFAULT_CHECKPOINT_EVERY`]).
     pub checkpoint_every: std::time::Duration,
@@ -162,6 +164,11 @@ impl Settings {
             identity: reader.identity()?,
             run_hooks: reader.boolean(key::RUN_HOOKS)?.unwrap_or(false),
             no_stack: !reader.boolean(key::STACK)?.unwrap_or(true),
+            tmux: match reader.string(key::TERMINAL).as_deref() {
+                None | Some("none") => false,
+                Some("tmux") => true,
+                Some(other) => return Err(reader.invalid(key::TERMINAL, format!("{other:?} is not tmux or none"))),
+            },
             checkpoint_every: reader.duration(key::CHECKPOINT_EVERY)?.unwrap_or(DEFAULT_CHECKPOINT_EVERY),
             protected: config
                 .strings(key::PROTECTED)

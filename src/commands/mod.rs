@@ -1,6 +1,7 @@
 //! One module per command. Each has a `run` that takes its parsed arguments, calls the
 //! logic, and renders the result as text or JSON.
 
+pub mod background;
 pub mod checkpoint;
 pub mod conflicts;
 pub mod cost;
@@ -26,6 +27,12 @@ use crate::output::{Ui, report_error};
 
 /// `git-agent`: the umbrella. Returns the process exit code.
 pub fn git_agent_main() -> i32 {
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == crate::cli::SUPERVISE) {
+        crate::interrupt::install();
+        let cli = crate::cli::SuperviseCli::parse_from(std::env::args_os().skip(1));
+        let ui = Ui::new(&cli.global);
+        return finish_supervisor(background::supervise(&cli.global, &ui, cli.supervise));
+    }
     let cli = AgentCli::parse();
     let ui = Ui::new(&cli.global);
     if cli.command.as_ref().is_some_and(handles_signals) {
@@ -45,6 +52,10 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
         Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
+        Some(AgentCommand::Run(args)) => background::run(&cli.global, &ui, args),
+        Some(AgentCommand::Logs(args)) => background::logs(&cli.global, &ui, args),
+        Some(AgentCommand::Stop(args)) => background::stop(&cli.global, &ui, args),
+        Some(AgentCommand::Attach(args)) => background::attach(&cli.global, &ui, args),
         Some(AgentCommand::Checkpoint(args)) => checkpoint::run(&cli.global, &ui, args),
         Some(AgentCommand::Handoff(args)) => handoff::run(&cli.global, &ui, args),
         Some(AgentCommand::Cost(args)) => cost::run(&cli.global, &ui, args),
@@ -66,6 +77,9 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Restack(_)
             | AgentCommand::Sync(_)
             | AgentCommand::External(_)
+            | AgentCommand::Run(_)
+            | AgentCommand::Logs(_)
+            | AgentCommand::Stop(_)
             | AgentCommand::Checkpoint(_)
             | AgentCommand::Handoff(_)
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
@@ -110,6 +124,15 @@ fn finish(result: anyhow::Result<Exit>) -> i32 {
         Err(err) => report_error(&err),
     };
     crate::interrupt::exit_code().unwrap_or(code)
+}
+
+/// The supervisor's exit code: the agent's status, or the error's; the signals it got (they
+/// were the agent's) do not change it.
+fn finish_supervisor(result: anyhow::Result<Exit>) -> i32 {
+    match result {
+        Ok(exit) => exit.code(),
+        Err(err) => report_error(&err),
+    }
 }
 
 pub use crate::ops::Context;

@@ -9,6 +9,7 @@ use super::Context;
 use crate::cli::SpawnArgs;
 use crate::error::{Exit, bad_input};
 use crate::names::validate_task_name;
+use crate::ops::background::How;
 use crate::ops::spawn::{
     AgentRun, CreateOptions, Event, Request, Spawned, agent_command, create, prepare, recover_interrupted_spawn,
     run_agent,
@@ -63,10 +64,34 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
     let spinner = std::cell::RefCell::new(None);
     let (mut spawned, claim) = create(&ctx, prepared, options, &mut |event| show(ui, Some(&spinner), event))?;
     let mut exit = Exit::Success;
+    let how = super::background::how(&ctx, args.detach, args.tmux);
+    if (args.detach || args.tmux) && command.is_none() {
+        drop(claim);
+        report(ui, &spawned);
+        return Err(bad_input(format!("task {:?} was spawned, but there is no agent command to start", spawned.task))
+            .hint(format!("start it with `git agent run {} --detach -- COMMAND...`", spawned.task))
+            .into());
+    }
     // Interrupted after the task was complete: it is kept, and the agent not started.
+    if let Some(command) = command.clone().filter(|_| !crate::interrupt::is_interrupted() && how != How::Foreground) {
+        // The supervisor takes the claim over.
+        drop(claim);
+        let started =
+            crate::ops::background::launch(&ctx, &spawned.task, &spawned.worktree, &command, how).map_err(|err| {
+                err.context(format!("task {:?} was spawned (kept), but its agent did not start", spawned.task))
+            })?;
+        if ui.json {
+            ui.json_data(&serde_json::json!({ "version": 1, "spawned": [spawned], "started": started }));
+        } else {
+            report(ui, &spawned);
+            super::background::report_started(ui, &started);
+        }
+        return Ok(exit);
+    }
     if let Some(command) = command.filter(|_| !crate::interrupt::is_interrupted()) {
         let _ = claim.set_purpose("agent");
-        let status = run_agent(&ctx, &spawned, &request.brief, &command, &mut |event| show(ui, Some(&spinner), event))?;
+        let status =
+            run_agent(&ctx, &spawned.task, &spawned.worktree, &command, &mut |event| show(ui, Some(&spinner), event))?;
         if status != 0 {
             exit = Exit::Found;
         }

@@ -520,7 +520,7 @@ fn copy_untracked(ctx: &Context, dest: &Path) -> anyhow::Result<Vec<String>> {
 
 /// The environment of agent.setup and the agent: the task, its brief, branch and worktree
 /// (here, on this machine).
-fn agent_env(run: crate::process::Run, record: &TaskRecord, worktree: &Path) -> crate::process::Run {
+pub(crate) fn agent_env(run: crate::process::Run, record: &TaskRecord, worktree: &Path) -> crate::process::Run {
     run.env("GIT_AGENT_TASK", &record.name)
         .env("GIT_AGENT_BRIEF", &record.brief)
         .env("GIT_AGENT_BRANCH", record.short_branch())
@@ -566,21 +566,24 @@ pub fn agent_command(ctx: &Context, given: &[String], no_agent: bool) -> anyhow:
     }
 }
 
-/// Runs the agent in the foreground in the task's worktree, without a shell, and records
-/// its exit status as an event on the task's record.
+/// Runs the agent in the foreground in `task`'s `worktree`, without a shell, and records its
+/// start and exit status as events on the task's record.
 pub fn run_agent(
     ctx: &Context,
-    spawned: &Spawned,
-    brief: &str,
+    task: &str,
+    worktree: &Path,
     command: &[String],
     events: &mut dyn FnMut(Event),
 ) -> anyhow::Result<i32> {
-    let (_, record) = ctx.task(&spawned.task)?;
-    let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", brief)).collect();
-    events(Event::AgentStarting { worktree: spawned.worktree.clone(), command: command.to_vec() });
+    let (_, record) = ctx.task(task)?;
+    let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", &record.brief)).collect();
+    events(Event::AgentStarting { worktree: worktree.to_owned(), command: command.to_vec() });
+    state::update_record(&ctx.repo, &record.name, |_| {
+        Ok(state::Change::AgentStarted { command: command.to_vec(), how: "foreground".into() })
+    })?;
     // The agent is interactive: it shares the terminal and has no timeout.
-    let agent = crate::process::Run::new(&args[0], &spawned.worktree).args(&args[1..]).timeout(None);
-    let status = match agent_env(agent, &record, &spawned.worktree).capture(Capture::Terminal).run() {
+    let agent = crate::process::Run::new(&args[0], worktree).args(&args[1..]).timeout(None);
+    let status = match agent_env(agent, &record, worktree).capture(Capture::Terminal).run() {
         Ok(outcome) => crate::process::exit_code(outcome.status),
         Err(err) => {
             events(Event::AgentNotStarted { program: args[0].clone(), error: format!("{err:#}") });

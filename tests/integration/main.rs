@@ -1,6 +1,7 @@
 //! Integration tests: the real binaries, through `git agent ...` dispatch, on real temporary
 //! repositories with a hermetic git configuration and fixed dates.
 
+mod background;
 mod checkpoint;
 mod common;
 mod conflicts;

@@ -467,7 +467,7 @@ fn the_agent_runs_in_the_worktree_and_its_exit_is_recorded() {
     assert_eq!(record["command"], serde_json::json!(["sh", "-c", script]), "the command is recorded unexpanded");
     assert_eq!(rev(&env, &repo, "agent/t"), rev(&env, &repo, "main"), "the branch is kept");
     assert!(wt.join("a.txt").is_file(), "the worktree is kept");
-    assert_eq!(env.git(&repo, &["log", "refs/agent/tasks/t", "--format=%s"]), "agent-exit t\nspawn t\n");
+    assert_eq!(env.git(&repo, &["log", "refs/agent/tasks/t", "--format=%s"]), "agent-exit t\nagent-start t\nspawn t\n");
     assert_consistent(&env, &repo);
 
     // A successful agent: exit 0, agent_exit 0.
@@ -519,7 +519,7 @@ fn agent_command_config_and_no_agent() {
     let record = record(&env, &repo, "t");
     assert_eq!(record["agent_exit"], 0);
     assert_eq!(record["command"], serde_json::json!(["sh", "-c", "echo \"$GIT_AGENT_TASK\" > agent-ran"]));
-    assert_eq!(env.git(&repo, &["log", "refs/agent/tasks/t", "--format=%s"]), "agent-exit t\nspawn t\n");
+    assert_eq!(env.git(&repo, &["log", "refs/agent/tasks/t", "--format=%s"]), "agent-exit t\nagent-start t\nspawn t\n");
 
     env.agent(&repo, &["spawn", "n", "--no-agent"]).success();
     assert!(!agents_dir(&repo).join("n/agent-ran").exists(), "--no-agent skips agent.command");
