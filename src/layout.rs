@@ -272,4 +272,8 @@ pub mod key {
     pub const STACK: &str = "agent.stack";
     /// The remote `git agent sync` uses when none is named (default: origin).
     pub const REMOTE: &str = "agent.remote";
+    /// A shell command run on every change of a task's status (report, ask, answer).
+    pub const NOTIFY: &str = "agent.notify";
+    /// How long a running agent may change nothing before `list` calls it idle (default 15m).
+    pub const IDLE_AFTER: &str = "agent.idleAfter";
 }

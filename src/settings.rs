@@ -8,11 +8,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bstr::{BStr, ByteSlice};
 
 use crate::error::bad_input;
 use crate::layout::{DEFAULT_BRANCH_PREFIX, key};
+
+/// How long a running agent may be quiet before `list` calls it idle, unless `agent.idleAfter` says.
+pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// The `agent.*` settings.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +47,11 @@ pub struct Settings {
     pub no_stack: bool,
     /// `agent.remote`: the remote `git agent sync` uses when none is named.
     pub remote: Option<String>,
+    /// `agent.notify`: a shell command run when a task's status changes (see `git agent report`).
+    pub notify: Option<String>,
+    /// `agent.idleAfter`: how long a running agent may change no file and make no commit
+    /// before `list` flags it idle (default [`DEFAULT_IDLE_AFTER`]).
+    pub idle_after: Duration,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -113,6 +122,7 @@ impl Settings {
         let test_setup = command_value(key::TEST_SETUP);
         let command = command_value(key::COMMAND);
         let test = command_value(key::TEST);
+        let notify = command_value(key::NOTIFY);
         if let Some(line) = &command {
             crate::state::split_command_line(line).map_err(|why| {
                 reader.invalid(key::COMMAND, format!("{line:?} cannot be split into arguments: {why}"))
@@ -123,6 +133,8 @@ impl Settings {
             branch_prefix: reader.branch_prefix()?,
             base: reader.string(key::BASE),
             remote: reader.string(key::REMOTE),
+            notify,
+            idle_after: reader.duration(key::IDLE_AFTER)?.unwrap_or(DEFAULT_IDLE_AFTER),
             setup,
             test_setup,
             copy: config
@@ -213,6 +225,18 @@ impl Reader<'_> {
         }
     }
 
+    /// A duration above zero: minutes, or a number with an `s`, `m` or `h` suffix.
+    fn duration(&self, key: &str) -> anyhow::Result<Option<Duration>> {
+        let Some(value) = self.string(key) else { return Ok(None) };
+        match parse_duration(&value) {
+            Some(duration) => Ok(Some(duration)),
+            None => Err(self.invalid(
+                key,
+                format!("{value:?} is not a duration: minutes (15), or seconds, minutes or hours (90s, 15m, 2h)"),
+            )),
+        }
+    }
+
     fn boolean(&self, key: &str) -> anyhow::Result<Option<bool>> {
         match self.config.try_boolean(key) {
             Ok(value) => Ok(value),
@@ -269,6 +293,23 @@ fn split_key(key: &str) -> Option<(&str, Option<&str>, &str)> {
     }
 }
 
+/// `15` (minutes), `90s`, `15m`, `2h`: a whole number above zero with an optional unit.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let (number, unit) = match value.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => value.split_at(at),
+        None => (value, "m"),
+    };
+    let seconds_per = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return None,
+    };
+    let number: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    number.checked_mul(seconds_per).map(Duration::from_secs)
+}
+
 /// `Name <email>`, both parts present, nothing after the `>`.
 pub fn parse_identity(value: &BStr) -> Option<Identity> {
     let value = value.to_str().ok()?.trim();
@@ -293,6 +334,17 @@ mod tests {
         );
         for bad in ["bot", "<bot@example.com>", "Bot <>", "Bot <a> x", "Bot bot@example.com>"] {
             assert_eq!(parse_identity(bad.into()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_are_minutes_or_carry_a_unit() {
+        assert_eq!(parse_duration("15"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration(" 90s "), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        for bad in ["", "0", "0s", "-5", "5d", "m", "1.5h", "5 m s", "99999999999999999999h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
 

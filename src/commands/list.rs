@@ -27,7 +27,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
         }
         entries.retain(|e| args.tasks.contains(&e.name));
     }
-    let rows = rows(&ctx.repo, &entries, !args.no_dirty);
+    let rows = rows(&ctx.repo, &entries, !args.no_dirty, ctx.settings.idle_after);
     if ui.json {
         ui.json_data(&Report { version: 1, tasks: rows });
     } else if rows.is_empty() {
@@ -40,12 +40,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
     Ok(Exit::Success)
 }
 
-fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     (state::now_ms() / 1000) as i64
 }
 
 /// "5m", "3h", "2d": how long ago, in one unit.
-fn age(seconds: i64) -> String {
+pub(crate) fn age(seconds: i64) -> String {
     let seconds = seconds.max(0);
     match seconds {
         s if s < 60 => format!("{s}s"),
@@ -56,8 +56,8 @@ fn age(seconds: i64) -> String {
 }
 
 fn render(rows: &[Row], now: i64) -> String {
-    let header = ["TASK", "STATE", "AHEAD", "BEHIND", "FILES", "DIRTY", "LAST", "NOTES"];
-    let mut table: Vec<[String; 8]> = Vec::new();
+    let header = ["TASK", "STATE", "STATUS", "AHEAD", "BEHIND", "FILES", "DIRTY", "LAST", "NOTES"];
+    let mut table: Vec<[String; 9]> = Vec::new();
     for row in rows {
         let opt = |n: Option<usize>| n.map_or("-".to_owned(), |n| n.to_string());
         let mut notes = Vec::new();
@@ -72,7 +72,10 @@ fn render(rows: &[Row], now: i64) -> String {
             let more = if row.out_of_scope.len() > 3 { ", ..." } else { "" };
             notes.push(format!("{} outside scope: {}{more}", row.out_of_scope.len(), shown.join(", ")));
         }
-        if row.running {
+        if row.running && row.idle {
+            let quiet = row.last_activity_unix.map_or(String::new(), |t| format!(" for {}", age(now - t)));
+            notes.push(format!("agent running, idle{quiet}"));
+        } else if row.running {
             notes.push("agent running".to_owned());
         } else if let Some(exit) = row.agent_exit.filter(|e| *e != 0) {
             notes.push(format!("agent exited {exit}"));
@@ -81,6 +84,7 @@ fn render(rows: &[Row], now: i64) -> String {
         table.push([
             row.name.clone(),
             kebab(&row.state),
+            status_cell(row, now),
             opt(row.ahead),
             opt(row.behind),
             opt(row.files_changed),
@@ -95,14 +99,15 @@ fn render(rows: &[Row], now: i64) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [String; 8], style: Option<Style>| {
+    let line = |cells: [String; 9], style: Option<Style>| {
         let mut out = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            let padded = if i == 7 { cell.clone() } else { format!("{cell:<w$}  ") };
+            let padded = if i == 8 { cell.clone() } else { format!("{cell:<w$}  ") };
             out.push_str(&match (i, style) {
                 (_, Some(style)) => paint(&padded, style),
                 (1, None) => paint(&padded, state_style(cell)),
-                (7, None) if !cell.is_empty() => paint(&padded, Style::new().yellow()),
+                (2, None) if cell.starts_with("blocked") => paint(&padded, Style::new().red()),
+                (8, None) if !cell.is_empty() => paint(&padded, Style::new().yellow()),
                 _ => padded,
             });
         }
@@ -113,6 +118,17 @@ fn render(rows: &[Row], now: i64) -> String {
         out.push_str(&line(cells, None));
     }
     out
+}
+
+/// "working 5m": the agent's status and how long it has been so; "-" when it never reported.
+fn status_cell(row: &Row, now: i64) -> String {
+    match &row.status {
+        Some(status) if status.at_ms > 0 => {
+            format!("{} {}", status.status.as_str(), age(now - (status.at_ms / 1000) as i64))
+        }
+        Some(status) => status.status.as_str().to_owned(),
+        None => "-".to_owned(),
+    }
 }
 
 fn state_style(state: &str) -> Style {

@@ -1,14 +1,18 @@
 //! One module per command. Each has a `run` that takes its parsed arguments, calls the
 //! logic, and renders the result as text or JSON.
 
+pub mod answer;
+pub mod ask;
 pub mod conflicts;
 pub mod demo;
 pub mod dispatch;
 pub mod done;
+pub mod hooks;
 pub mod integrate;
 pub mod join;
 pub mod list;
 pub mod prune;
+pub mod report;
 pub mod restack;
 pub mod setup;
 pub mod show;
@@ -42,6 +46,10 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
         Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
+        Some(AgentCommand::Report(args)) => report::run(&cli.global, &ui, args),
+        Some(AgentCommand::Ask(args)) => ask::run(&cli.global, &ui, args),
+        Some(AgentCommand::Answer(args)) => answer::run(&cli.global, &ui, args),
+        Some(AgentCommand::Hooks(args)) => hooks::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -60,6 +68,9 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Restack(_)
             | AgentCommand::Sync(_)
             | AgentCommand::External(_)
+            | AgentCommand::Report(_)
+            | AgentCommand::Ask(_)
+            | AgentCommand::Answer(_)
     )
 }
 

@@ -24,5 +24,6 @@ mod restack;
 mod scratch;
 mod signals;
 mod spawn;
+mod status;
 mod sync;
 mod trust;
