@@ -52,6 +52,11 @@ impl Context {
 
     /// The task whose worktree we are in: by the checked-out branch, else by the path.
     pub fn current_task(&self) -> anyhow::Result<String> {
+        Ok(self.current_entry()?.name)
+    }
+
+    /// The entry of the task whose worktree we are in (its record readable).
+    fn current_entry(&self) -> anyhow::Result<TaskEntry> {
         let branch = crate::git::head_branch(&self.repo)?.map(|b| b.as_bstr().to_string());
         let workdir = self.repo.workdir().map(crate::git::normalise_path);
         let is_current = |record: &TaskRecord| {
@@ -66,16 +71,16 @@ impl Context {
         let by_folder = workdir.as_deref().and_then(|w| w.file_name()).and_then(|n| n.to_str());
         for name in by_branch.into_iter().chain(by_folder) {
             if crate::names::validate_task_name(name).is_ok()
-                && let Some(TaskEntry { record: Ok(record), .. }) = state::find_task(&self.repo, name)?
-                && is_current(&record)
+                && let Some(entry) = state::find_task(&self.repo, name)?
+                && entry.record.as_ref().is_ok_and(&is_current)
             {
-                return Ok(name.to_owned());
+                return Ok(entry);
             }
         }
         // A worktree moved elsewhere, with its branch renamed: the same test on every record.
-        for entry in &state::read_tasks(&self.repo)? {
+        for entry in state::read_tasks(&self.repo)? {
             if entry.record.as_ref().is_ok_and(&is_current) {
-                return Ok(entry.name.clone());
+                return Ok(entry);
             }
         }
         Err(bad_input("no task given, and the current directory is not in a task's worktree")
@@ -122,7 +127,12 @@ impl Context {
     pub fn task_or_current(&self, name: Option<&str>) -> anyhow::Result<(TaskEntry, TaskRecord)> {
         match name {
             Some(name) => self.task(name),
-            None => self.task(&self.current_task()?),
+            None => {
+                // Read once: the entry found is readable (only a readable record can be current).
+                let entry = self.current_entry()?;
+                let record = entry.record.as_ref().map_err(|why| anyhow::anyhow!("{why}"))?.clone();
+                Ok((entry, record))
+            }
         }
     }
 }
