@@ -52,6 +52,10 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "attach" -d 'Go 
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "checkpoint" -d 'Record a summary of an agent\'s session on its task: done, doing, next, decisions'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "handoff" -d 'Print the prompt that hands a task over to a successor agent; optionally spawn it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "cost" -d 'Record, import and total the tokens and money agents spent on each task'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "report" -d 'Say what a task\'s agent is doing: working, waiting or blocked'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "ask" -d 'Ask the orchestrator a question: the task is blocked until it answers'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "answer" -d 'Answer a task\'s question'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "hooks" -d 'Print the hook configuration that makes an agent report its status'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -281,3 +285,33 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_see
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s m -l message -d 'What it is doing, in a few words' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -81,6 +81,14 @@ pub enum AgentCommand {
     Handoff(HandoffArgs),
     #[command(about = COST_ABOUT, long_about = COST_LONG_ABOUT)]
     Cost(CostArgs),
+    #[command(about = REPORT_ABOUT, long_about = REPORT_LONG_ABOUT)]
+    Report(ReportArgs),
+    #[command(about = ASK_ABOUT, long_about = ASK_LONG_ABOUT)]
+    Ask(AskArgs),
+    #[command(about = ANSWER_ABOUT, long_about = ANSWER_LONG_ABOUT)]
+    Answer(AnswerArgs),
+    #[command(about = HOOKS_ABOUT, long_about = HOOKS_LONG_ABOUT)]
+    Hooks(HooksArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -1026,4 +1034,136 @@ mod tests {
             command.debug_assert();
         }
     }
+}
+
+pub const REPORT_ABOUT: &str = "Say what a task's agent is doing: working, waiting or blocked";
+
+pub const REPORT_LONG_ABOUT: &str = "\
+Say what a task's agent is doing: working, waiting (its turn ended, or it waits for a
+permission) or blocked (it cannot go on without you; `git agent ask` says why). Run from
+inside a task's worktree it reports for that task; name TASK to report from elsewhere.
+
+The status and its age show in `git agent list` and `git agent show`. It is an operation on
+the task's record, so it syncs like the rest; a report that repeats the status and message in
+force writes nothing. Agents report by themselves through their hooks: `git agent hooks
+claude` and `git agent hooks codex` print the configuration.
+
+When the status word changes, git-agent runs git config agent.notify (if set) with `sh -c`
+in the task's worktree, with GIT_AGENT_TASK, GIT_AGENT_EVENT (report, ask or answer),
+GIT_AGENT_STATUS_OLD (empty if there was none), GIT_AGENT_STATUS and GIT_AGENT_MESSAGE set.
+git-agent waits for it at most 5 seconds, then kills it; a notify command that fails or times
+out is a warning, never a failed report. End it with `&` to leave something slow running.";
+
+/// What an agent can say it is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportStatus {
+    /// Working on the task.
+    Working,
+    /// Its turn ended, or it waits for a permission or for input.
+    Waiting,
+    /// It cannot go on without the orchestrator.
+    Blocked,
+}
+
+impl From<ReportStatus> for crate::state::AgentStatus {
+    fn from(status: ReportStatus) -> Self {
+        match status {
+            ReportStatus::Working => crate::state::AgentStatus::Working,
+            ReportStatus::Waiting => crate::state::AgentStatus::Waiting,
+            ReportStatus::Blocked => crate::state::AgentStatus::Blocked,
+        }
+    }
+}
+
+/// Say what a task's agent is doing.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct ReportArgs {
+    #[arg(value_enum, value_name = "STATUS")]
+    pub status: ReportStatus,
+
+    /// What it is doing, in a few words.
+    #[arg(long, short, value_name = "TEXT", default_value = "")]
+    pub message: String,
+
+    /// The task (default: the one whose worktree contains the current directory).
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+}
+
+pub const ASK_ABOUT: &str = "Ask the orchestrator a question: the task is blocked until it answers";
+
+pub const ASK_LONG_ABOUT: &str = "\
+Ask the orchestrator a question. The task's status becomes blocked, with the question as its
+message, and any earlier answer is cleared; `git agent list` shows the task as blocked, and
+`git agent show` the open question. The orchestrator replies with `git agent answer TASK
+TEXT`, and the agent reads the answer with `git agent show`. Runs agent.notify as `git agent
+report` does.";
+
+/// Ask the orchestrator a question.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct AskArgs {
+    /// The question.
+    #[arg(value_name = "TEXT")]
+    pub question: String,
+
+    /// The task (default: the one whose worktree contains the current directory).
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+}
+
+pub const ANSWER_ABOUT: &str = "Answer a task's question";
+
+pub const ANSWER_LONG_ABOUT: &str = "\
+Answer the question a task's agent asked with `git agent ask`. The answer is recorded on the
+task (the agent reads it with `git agent show`, at the top); the status stays as it is until
+the agent reports again. Runs agent.notify (GIT_AGENT_EVENT=answer, the answer in
+GIT_AGENT_MESSAGE), so that a notify command can wake the agent.";
+
+/// Answer a task's question.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct AnswerArgs {
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// The answer.
+    #[arg(value_name = "TEXT")]
+    pub answer: String,
+}
+
+pub const HOOKS_ABOUT: &str = "Print the hook configuration that makes an agent report its status";
+
+pub const HOOKS_LONG_ABOUT: &str = "\
+Print the configuration that makes an agent report its status by itself.
+
+`git agent hooks claude` prints JSON for Claude Code's settings (.claude/settings.json in the
+task's worktree, or ~/.claude/settings.json; merge its \"hooks\" into any you have): the
+UserPromptSubmit hook runs `git agent report working`, the Stop and Notification hooks `git
+agent report waiting`.
+
+`git agent hooks codex` prints the `notify` line for Codex's ~/.codex/config.toml: Codex runs
+it at the end of each agent turn, which reports waiting (Codex has no hook for the start of a
+turn).
+
+The commands run in the agent's working directory, the task's worktree, so they need no task
+name; they are quiet and never fail (Claude Code takes a Stop hook's exit status 2 as \"do not
+stop\").";
+
+/// Which agent to print the hook configuration for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HookAgent {
+    /// Claude Code: hooks for .claude/settings.json (JSON).
+    Claude,
+    /// Codex: the notify setting for ~/.codex/config.toml (TOML).
+    Codex,
+}
+
+/// Print the hook configuration that makes an agent report its status.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct HooksArgs {
+    #[arg(value_enum, value_name = "AGENT")]
+    pub agent: HookAgent,
 }

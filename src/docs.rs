@@ -247,6 +247,14 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        USD per million tokens for git agent cost, for the model
                        name as recorded (cacheRead default: the input price);
                        else built-in estimates (see git-agent-cost(1))
+  agent.notify         shell command run when a task's status changes (report,
+                       ask, answer), in the task's worktree, with GIT_AGENT_TASK,
+                       GIT_AGENT_EVENT, GIT_AGENT_STATUS_OLD, GIT_AGENT_STATUS
+                       and GIT_AGENT_MESSAGE set; killed after 5 seconds; a
+                       failure is a warning
+  agent.idleAfter      how long a running agent may change no file and make no
+                       commit before list calls it idle: minutes, or a number
+                       with s, m or h (default 15m)
 
 Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 
@@ -321,6 +329,15 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   checkpoint_overdue           a running agent that took no checkpoint for
                                agent.checkpointEvery: seconds since its last
                                checkpoint (or its start); else null
+  status                       what the agent last reported (git agent report, ask):
+                               {\"status\": working | waiting | blocked, \"message\",
+                               \"at_ms\": when, ms since the epoch}, or null
+  question, answer             {\"text\", \"at_ms\"}: the agent's last question (git agent
+                               ask) and the answer to it (git agent answer), or null
+  idle                         the agent is running, but no file in its worktree changed
+                               (the index, modified and untracked files) and no commit
+                               was made for agent.idleAfter
+  last_activity_unix           for a running agent: when that last happened, else null
   problems                     what could not be read (corrupt record, missing branch)
   cost                         what its agents spent (git agent cost): {\"input\",
                                \"output\", \"cache_read\", \"usd\", \"unpriced\"}, or null

@@ -221,8 +221,13 @@ pub fn worktrees_lock(common_dir: &Path) -> PathBuf {
 /// the main worktree is refused: the task worktrees would show up there as untracked nested
 /// repositories, and a `git clean -dfx` in the main worktree would delete the agents' work.
 pub fn worktree_root(repo: &gix::Repository, configured: Option<&Path>) -> anyhow::Result<PathBuf> {
+    worktree_root_of_main(&crate::git::main_repo(repo)?, configured)
+}
+
+/// [`worktree_root`], given the main repository already opened (opening one costs a reading of
+/// every configuration file, and `git agent report` must be quick).
+pub fn worktree_root_of_main(main: &gix::Repository, configured: Option<&Path>) -> anyhow::Result<PathBuf> {
     use anyhow::Context as _;
-    let main = crate::git::main_repo(repo)?;
     // From a subdirectory gix may report the main worktree as a relative path like `..`.
     let anchor = main.workdir().map(crate::git::normalise_path);
     let root = match (configured, &anchor) {
@@ -313,4 +318,8 @@ pub mod key {
     pub const CHECKPOINT_EVERY: &str = "agent.checkpointEvery";
     /// Pathspecs no task may change (multi-valued), listed in handoff prompts.
     pub const PROTECTED: &str = "agent.protected";
+    /// A shell command run on every change of a task's status (report, ask, answer).
+    pub const NOTIFY: &str = "agent.notify";
+    /// How long a running agent may change nothing before `list` calls it idle (default 15m).
+    pub const IDLE_AFTER: &str = "agent.idleAfter";
 }

@@ -8,11 +8,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bstr::{BStr, ByteSlice};
 
 use crate::error::bad_input;
 use crate::layout::{DEFAULT_BRANCH_PREFIX, key};
+
+/// How long a running agent may be quiet before `list` calls it idle, unless `agent.idleAfter` says.
+pub const DEFAULT_IDLE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// The `agent.*` settings.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +56,11 @@ pub struct Settings {
     pub protected: Vec<String>,
     /// `agent.price.<model>.*`: USD per million tokens, by model name as recorded.
     pub prices: BTreeMap<String, Price>,
+    /// `agent.notify`: a shell command run when a task's status changes (see `git agent report`).
+    pub notify: Option<String>,
+    /// `agent.idleAfter`: how long a running agent may change no file and make no commit
+    /// before `list` flags it idle (default [`DEFAULT_IDLE_AFTER`]).
+    pub idle_after: Duration,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -131,6 +140,7 @@ impl Settings {
         let test_setup = command_value(key::TEST_SETUP);
         let command = command_value(key::COMMAND);
         let test = command_value(key::TEST);
+        let notify = command_value(key::NOTIFY);
         if let Some(line) = &command {
             crate::state::split_command_line(line).map_err(|why| {
                 reader.invalid(key::COMMAND, format!("{line:?} cannot be split into arguments: {why}"))
@@ -141,6 +151,8 @@ impl Settings {
             branch_prefix: reader.branch_prefix()?,
             base: reader.string(key::BASE),
             remote: reader.string(key::REMOTE),
+            notify,
+            idle_after: reader.duration(key::IDLE_AFTER)?.unwrap_or(DEFAULT_IDLE_AFTER),
             setup,
             test_setup,
             copy: config

@@ -285,7 +285,7 @@ impl Expect {
         let main = crate::git::main_repo(repo)?;
         Ok(Expect {
             branch_prefix: settings.branch_prefix.clone(),
-            worktree_root: crate::layout::worktree_root(repo, settings.worktree_root.as_deref()).ok(),
+            worktree_root: crate::layout::worktree_root_of_main(&main, settings.worktree_root.as_deref()).ok(),
             main_worktree: main.workdir().map(crate::git::normalise_path),
             registered: Default::default(),
             common_dir: repo.common_dir().to_owned(),

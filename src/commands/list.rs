@@ -27,7 +27,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
         }
         entries.retain(|e| args.tasks.contains(&e.name));
     }
-    let mut rows = rows(&ctx.repo, &entries, !args.no_dirty);
+    let mut rows = rows(&ctx.repo, &entries, !args.no_dirty, ctx.settings.idle_after);
     for (row, entry) in rows.iter_mut().zip(&entries) {
         row.cost = entry.record.as_ref().ok().and_then(|r| crate::ops::cost::task_totals(&ctx.settings, &r.cost));
     }
@@ -43,7 +43,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
     Ok(Exit::Success)
 }
 
-fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     (state::now_ms() / 1000) as i64
 }
 
@@ -59,8 +59,8 @@ pub(crate) fn age(seconds: i64) -> String {
 }
 
 fn render(rows: &[Row], now: i64) -> String {
-    let header = ["TASK", "STATE", "AHEAD", "BEHIND", "FILES", "DIRTY", "LAST", "NOTES"];
-    let mut table: Vec<[String; 8]> = Vec::new();
+    let header = ["TASK", "STATE", "STATUS", "AHEAD", "BEHIND", "FILES", "DIRTY", "LAST", "NOTES"];
+    let mut table: Vec<[String; 9]> = Vec::new();
     for row in rows {
         let opt = |n: Option<usize>| n.map_or("-".to_owned(), |n| n.to_string());
         let mut notes = Vec::new();
@@ -75,7 +75,10 @@ fn render(rows: &[Row], now: i64) -> String {
             let more = if row.out_of_scope.len() > 3 { ", ..." } else { "" };
             notes.push(format!("{} outside scope: {}{more}", row.out_of_scope.len(), shown.join(", ")));
         }
-        if row.running {
+        if row.running && row.idle {
+            let quiet = row.last_activity_unix.map_or(String::new(), |t| format!(" for {}", age(now - t)));
+            notes.push(format!("agent running, idle{quiet}"));
+        } else if row.running {
             notes.push("agent running".to_owned());
             if let Some(seconds) = row.checkpoint_overdue {
                 notes.push(format!("no checkpoint for {}", age(seconds as i64)));
@@ -88,6 +91,7 @@ fn render(rows: &[Row], now: i64) -> String {
         table.push([
             row.name.clone(),
             kebab(&row.state),
+            status_cell(row, now),
             opt(row.ahead),
             opt(row.behind),
             opt(row.files_changed),
@@ -102,14 +106,15 @@ fn render(rows: &[Row], now: i64) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [String; 8], style: Option<Style>| {
+    let line = |cells: [String; 9], style: Option<Style>| {
         let mut out = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            let padded = if i == 7 { cell.clone() } else { format!("{cell:<w$}  ") };
+            let padded = if i == 8 { cell.clone() } else { format!("{cell:<w$}  ") };
             out.push_str(&match (i, style) {
                 (_, Some(style)) => paint(&padded, style),
                 (1, None) => paint(&padded, state_style(cell)),
-                (7, None) if !cell.is_empty() => paint(&padded, Style::new().yellow()),
+                (2, None) if cell.starts_with("blocked") => paint(&padded, Style::new().red()),
+                (8, None) if !cell.is_empty() => paint(&padded, Style::new().yellow()),
                 _ => padded,
             });
         }
@@ -120,6 +125,17 @@ fn render(rows: &[Row], now: i64) -> String {
         out.push_str(&line(cells, None));
     }
     out
+}
+
+/// "working 5m": the agent's status and how long it has been so; "-" when it never reported.
+fn status_cell(row: &Row, now: i64) -> String {
+    match &row.status {
+        Some(status) if status.at_ms > 0 => {
+            format!("{} {}", status.status.as_str(), age(now - (status.at_ms / 1000) as i64))
+        }
+        Some(status) => status.status.as_str().to_owned(),
+        None => "-".to_owned(),
+    }
 }
 
 fn state_style(state: &str) -> Style {

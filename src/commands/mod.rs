@@ -1,6 +1,8 @@
 //! One module per command. Each has a `run` that takes its parsed arguments, calls the
 //! logic, and renders the result as text or JSON.
 
+pub mod answer;
+pub mod ask;
 pub mod background;
 pub mod checkpoint;
 pub mod conflicts;
@@ -9,10 +11,12 @@ pub mod demo;
 pub mod dispatch;
 pub mod done;
 pub mod handoff;
+pub mod hooks;
 pub mod integrate;
 pub mod join;
 pub mod list;
 pub mod prune;
+pub mod report;
 pub mod restack;
 pub mod setup;
 pub mod show;
@@ -59,6 +63,10 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Checkpoint(args)) => checkpoint::run(&cli.global, &ui, args),
         Some(AgentCommand::Handoff(args)) => handoff::run(&cli.global, &ui, args),
         Some(AgentCommand::Cost(args)) => cost::run(&cli.global, &ui, args),
+        Some(AgentCommand::Report(args)) => report::run(&cli.global, &ui, args),
+        Some(AgentCommand::Ask(args)) => ask::run(&cli.global, &ui, args),
+        Some(AgentCommand::Answer(args)) => answer::run(&cli.global, &ui, args),
+        Some(AgentCommand::Hooks(args)) => hooks::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -82,6 +90,9 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Stop(_)
             | AgentCommand::Checkpoint(_)
             | AgentCommand::Handoff(_)
+            | AgentCommand::Report(_)
+            | AgentCommand::Ask(_)
+            | AgentCommand::Answer(_)
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 

@@ -15,7 +15,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit>
     if ui.json {
         ui.json_data(&record);
     } else {
-        let mut text = render(&record);
+        let mut text = render(&record, super::list::now_unix());
         if let Some(cost) = crate::ops::cost::task_totals(&ctx.settings, &record.cost) {
             text.push_str(&format!("{} {}\n", paint("cost", Style::new().bold()), cost.short()));
         }
@@ -27,13 +27,14 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit>
     Ok(Exit::Success)
 }
 
-fn render(record: &TaskRecord) -> String {
+fn render(record: &TaskRecord, now: i64) -> String {
     let heading = |text: &str| paint(text, Style::new().bold());
     let list = |items: &[String]| {
         if items.is_empty() { "  (none)\n".to_owned() } else { items.iter().map(|i| format!("  - {i}\n")).collect() }
     };
     let mut out = format!("{} {}\n", heading("task"), record.name);
     out.push_str(&format!("{} {}\n", heading("state"), record.state.as_str()));
+    out.push_str(&said(record, now));
     out.push_str(&format!("{} {}\n", heading("branch"), record.short_branch()));
     out.push_str(&format!(
         "{} {} ({})\n",
@@ -80,6 +81,30 @@ fn render_checkpoint(checkpoint: &Checkpoint, now_ms: u64) -> String {
     if !checkpoint.notes.is_empty() {
         out.push_str("  notes:\n");
         out.extend(checkpoint.notes.lines().map(|line| format!("    {line}\n")));
+    }
+    out
+}
+
+/// The agent's status, its open question and the answer to it (first, in bold: the agent
+/// reads `show` to learn it), each with its age.
+fn said(record: &TaskRecord, now: i64) -> String {
+    let ago = |at_ms: u64| {
+        if at_ms == 0 { String::new() } else { format!(" ({} ago)", super::list::age(now - (at_ms / 1000) as i64)) }
+    };
+    let mut out = String::new();
+    if let Some(answer) = &record.answer {
+        let heading = paint("ANSWER", Style::new().bold().green());
+        out.push_str(&format!("{heading}{}: {}\n", ago(answer.at_ms), paint(&answer.text, Style::new().bold())));
+    }
+    if let Some(status) = &record.status {
+        let message = if status.message.is_empty() { String::new() } else { format!(": {}", status.message) };
+        let heading = paint("status", Style::new().bold());
+        out.push_str(&format!("{heading} {}{}{message}\n", status.status.as_str(), ago(status.at_ms)));
+    }
+    if let Some(question) = &record.question {
+        let heading = paint("question", Style::new().bold());
+        let open = if record.answer.is_some() { "" } else { " (open)" };
+        out.push_str(&format!("{heading}{open}{}: {}\n", ago(question.at_ms), question.text));
     }
     out
 }

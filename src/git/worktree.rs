@@ -68,6 +68,24 @@ pub fn changed_files(repo: &gix::Repository) -> anyhow::Result<Vec<BString>> {
     Ok(paths)
 }
 
+/// When the worktree of `repo` last changed, as far as can be told without reading files:
+/// the latest modification time of its index (written by every `git add` and commit) and of
+/// each modified or untracked (not ignored) file. `None` when no time could be read.
+pub fn last_file_change(repo: &gix::Repository) -> anyhow::Result<Option<std::time::SystemTime>> {
+    let mtime = |path: &Path| std::fs::symlink_metadata(path).and_then(|m| m.modified()).ok();
+    let mut latest = mtime(&repo.index_path());
+    let workdir = repo.workdir().context("the repository has no worktree")?;
+    let items =
+        status(repo, gix::status::UntrackedFiles::Files, false)?.into_index_worktree_iter(Vec::<BString>::new())?;
+    for item in items {
+        // A deleted file has no time: the index's says when it was last seen.
+        let item = item?;
+        let Ok(path) = gix::path::from_bstr(item.rela_path()) else { continue };
+        latest = latest.max(mtime(&workdir.join(path)));
+    }
+    Ok(latest)
+}
+
 /// A status of `repo`'s worktree without rename tracking, where untracked files are always
 /// looked for: gix drops the directory walk under `status.showUntrackedFiles=no`, but such
 /// files can be lost all the same.

@@ -8,7 +8,7 @@ use gix::ObjectId;
 use serde::Serialize;
 
 use crate::output::JsonPath;
-use crate::state::{TaskEntry, TaskRecord, TaskState};
+use crate::state::{Said, StatusNow, TaskEntry, TaskRecord, TaskState};
 
 /// A task's state as listed: the record's, or corrupt when the record cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,13 +63,28 @@ pub struct Row {
     /// A running agent that took no checkpoint for agent.checkpointEvery: seconds since its
     /// last checkpoint (or since it started); null otherwise.
     pub checkpoint_overdue: Option<u64>,
+    /// What the agent last said it is doing (`git agent report`, `ask`), and when.
+    pub status: Option<StatusNow>,
+    /// The agent's last question, and the answer to it.
+    pub question: Option<Said>,
+    pub answer: Option<Said>,
+    /// The agent is running, but no file in its worktree changed and no commit was made for
+    /// `agent.idleAfter`.
+    pub idle: bool,
+    /// When a running agent last changed a file or committed, seconds since the epoch.
+    pub last_activity_unix: Option<i64>,
     pub problems: Vec<String>,
     /// What its agents spent (`git agent cost`), priced; null when nothing was recorded.
     pub cost: Option<crate::ops::cost::Totals>,
 }
 
 /// Computes the rows on all cores: each task's worktree status is independent work.
-pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) -> Vec<Row> {
+pub fn rows(
+    repo: &gix::Repository,
+    entries: &[TaskEntry],
+    check_dirty: bool,
+    idle_after: std::time::Duration,
+) -> Vec<Row> {
     let checkpoint_every = crate::settings::Settings::read(repo)
         .map_or(crate::settings::DEFAULT_CHECKPOINT_EVERY, |settings| settings.checkpoint_every);
     let sync = repo.clone().into_sync();
@@ -84,7 +99,7 @@ pub fn rows(repo: &gix::Repository, entries: &[TaskEntry], check_dirty: bool) ->
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(entry) = entries.get(i) else { break };
-                        done.push((i, row(&repo, entries, entry, check_dirty, checkpoint_every)));
+                        done.push((i, row(&repo, entries, entry, check_dirty, checkpoint_every, idle_after)));
                     }
                     done
                 })
@@ -102,6 +117,7 @@ fn row(
     entry: &TaskEntry,
     check_dirty: bool,
     checkpoint_every: std::time::Duration,
+    idle_after: std::time::Duration,
 ) -> Row {
     let mut row = Row {
         name: entry.name.clone(),
@@ -124,6 +140,11 @@ fn row(
         running: false,
         agent_exit: None,
         checkpoint_overdue: None,
+        status: None,
+        question: None,
+        answer: None,
+        idle: false,
+        last_activity_unix: None,
         problems: Vec::new(),
         cost: None,
     };
@@ -141,6 +162,9 @@ fn row(
     let worktree = crate::ops::prune::worktree_path(repo, record);
     row.worktree = Some(worktree.clone());
     row.agent_exit = record.agent_exit;
+    row.status = record.status.clone();
+    row.question = record.question.clone();
+    row.answer = record.answer.clone();
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
     if row.running {
         let started = crate::ops::checkpoint::agent_started_ms(repo, &entry.name);
@@ -165,7 +189,27 @@ fn row(
             Err(err) => row.problems.push(format!("cannot check the worktree: {err:#}")),
         }
     }
+    if row.running && !row.worktree_missing {
+        match last_activity(&worktree, row.last_commit_unix) {
+            Ok(last) => {
+                row.last_activity_unix = last;
+                let quiet_since = crate::state::now_ms() as i64 / 1000 - idle_after.as_secs() as i64;
+                row.idle = last.is_some_and(|last| last < quiet_since);
+            }
+            Err(err) => row.problems.push(format!("cannot tell whether the agent is idle: {err:#}")),
+        }
+    }
     row
+}
+
+/// When the agent in `worktree` last did something visible: the later of its last commit and
+/// the latest change of a file (see [`crate::git::last_file_change`]), seconds since the epoch.
+fn last_activity(worktree: &std::path::Path, last_commit_unix: Option<i64>) -> anyhow::Result<Option<i64>> {
+    let repo = crate::git::open_worktree_for_status(worktree)?;
+    let changed = crate::git::last_file_change(&repo)?
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|since| since.as_secs() as i64);
+    Ok(changed.max(last_commit_unix))
 }
 
 /// Ahead/behind, files changed, drift, scope: everything that comes from commits.

@@ -11,6 +11,7 @@ pub mod list;
 pub mod prune;
 pub mod restack;
 pub mod spawn;
+pub mod status;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -55,16 +56,35 @@ impl Context {
 
     /// The task whose worktree we are in: by the checked-out branch, else by the path.
     pub fn current_task(&self) -> anyhow::Result<String> {
-        let tasks = state::read_tasks(&self.repo)?;
+        Ok(self.current_entry()?.name)
+    }
+
+    /// The entry of the task whose worktree we are in (its record readable).
+    fn current_entry(&self) -> anyhow::Result<TaskEntry> {
         let branch = crate::git::head_branch(&self.repo)?.map(|b| b.as_bstr().to_string());
         let workdir = self.repo.workdir().map(crate::git::normalise_path);
-        for entry in &tasks {
-            if let Ok(record) = &entry.record {
-                let by_branch = branch.as_deref() == Some(record.branch.as_str());
-                let by_path = workdir.as_deref() == Some(crate::git::normalise_path(&record.worktree).as_path());
-                if by_branch || by_path {
-                    return Ok(entry.name.clone());
-                }
+        let is_current = |record: &TaskRecord| {
+            let by_branch = branch.as_deref() == Some(record.branch.as_str());
+            let by_path = workdir.as_deref() == Some(crate::git::normalise_path(&record.worktree).as_path());
+            by_branch || by_path
+        };
+        // First the task the branch or the worktree's folder is named after, alone: an agent's
+        // hook runs this on every turn, and reading every record costs a lot with many tasks.
+        let prefix = format!("refs/heads/{}", self.settings.branch_prefix);
+        let by_branch = branch.as_deref().and_then(|b| b.strip_prefix(prefix.as_str()));
+        let by_folder = workdir.as_deref().and_then(|w| w.file_name()).and_then(|n| n.to_str());
+        for name in by_branch.into_iter().chain(by_folder) {
+            if crate::names::validate_task_name(name).is_ok()
+                && let Some(entry) = state::find_task(&self.repo, name)?
+                && entry.record.as_ref().is_ok_and(&is_current)
+            {
+                return Ok(entry);
+            }
+        }
+        // A worktree moved elsewhere, with its branch renamed: the same test on every record.
+        for entry in state::read_tasks(&self.repo)? {
+            if entry.record.as_ref().is_ok_and(&is_current) {
+                return Ok(entry);
             }
         }
         Err(bad_input("no task given, and the current directory is not in a task's worktree")
@@ -111,7 +131,12 @@ impl Context {
     pub fn task_or_current(&self, name: Option<&str>) -> anyhow::Result<(TaskEntry, TaskRecord)> {
         match name {
             Some(name) => self.task(name),
-            None => self.task(&self.current_task()?),
+            None => {
+                // Read once: the entry found is readable (only a readable record can be current).
+                let entry = self.current_entry()?;
+                let record = entry.record.as_ref().map_err(|why| anyhow::anyhow!("{why}"))?.clone();
+                Ok((entry, record))
+            }
         }
     }
 }

@@ -112,7 +112,7 @@ fn commits_in_a_task_are_counted() {
     let table = env.agent(&repo, &["list"]).success().stdout;
     let line = table.lines().find(|l| l.starts_with("t ")).unwrap_or_else(|| panic!("{table}"));
     let cells: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(&cells[..6], ["t", "active", "3", "2", "5", "no"], "{table}");
+    assert_eq!(&cells[..7], ["t", "active", "-", "3", "2", "5", "no"], "{table}");
     assert!(line.contains("base moved +2"), "{table}");
     assert!(line.contains("2 outside scope"), "{table}");
 }

@@ -27,6 +27,7 @@ mod restack;
 mod scratch;
 mod signals;
 mod spawn;
+mod status;
 mod sync;
 mod sync_daemon;
 mod sync_review;
