@@ -261,7 +261,10 @@ impl Reader<'_> {
     fn duration(&self, key: &str) -> anyhow::Result<Option<std::time::Duration>> {
         let Some(value) = self.string(key) else { return Ok(None) };
         parse_duration(&value).map(Some).ok_or_else(|| {
-            self.invalid(key, format!("{value:?} is not a duration (minutes, or a number with s, m or h)"))
+            self.invalid(
+                key,
+                format!("{value:?} is not a duration: minutes (15), or seconds, minutes or hours (90s, 15m, 2h)"),
+            )
         })
     }
 

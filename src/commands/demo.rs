@@ -97,19 +97,30 @@ pub fn run(ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
     demo.agent(&["spawn", "--plan", ".git/plan.json", "--allow-overlap"], 0)?;
 
     demo.say("The agents work, each in its own worktree (here the demo plays the agents).");
-    for (task, message, files) in WORK {
+    demo.say("They say what they are doing (an agent hook runs `git agent report`), and what they spend.");
+    for (n, (task, message, files)) in WORK.iter().enumerate() {
         let worktree = worktree_of(&repo, task);
+        demo.agent(&["report", "working", "--message", message, task], 0)?;
         for (path, content) in *files {
             demo.note(&format!("the {task} agent writes {path}"));
             write(&worktree.join(path), content)?;
         }
         demo.git(&worktree, &["add", "-A"], 0)?;
         demo.git(&worktree, &["commit", "-q", "-m", message], 0)?;
+        if n == 0 {
+            demo.say("A checkpoint: what is done, what is next (a successor agent's handoff starts from it).");
+            demo.agent(&["checkpoint", task, "--completed", message, "--next", "an index on user_id"], 0)?;
+        }
+        let (model, input, output) =
+            if n % 2 == 0 { ("claude-sonnet-4-5", "120000", "8000") } else { ("claude-haiku-4-5", "60000", "3000") };
+        demo.agent(&["cost", "add", task, "--model", model, "--input", input, "--output", output], 0)?;
         demo.agent(&["done", task], 0)?;
     }
 
-    demo.say("Monitor: every task at a glance.");
+    demo.say("Monitor: every task at a glance, with its status and cost.");
     demo.agent(&["list"], 0)?;
+    demo.agent(&["show", "db"], 0)?;
+    demo.agent(&["cost", "--by", "model"], 0)?;
 
     demo.say("Gate: check every pair of branches for conflicts, in memory (exit status 1: found some).");
     demo.agent(&["conflicts"], 1)?;

@@ -11,6 +11,10 @@ fn the_demo_runs_the_whole_workflow_and_leaves_the_repository() {
     for command in [
         "$ git agent spawn --plan",
         "$ git agent list",
+        "$ git agent report working",
+        "$ git agent checkpoint db",
+        "$ git agent cost add",
+        "$ git agent cost --by model",
         "$ git agent conflicts",
         "$ git agent integrate --test",
         "$ git agent prune",
@@ -18,6 +22,10 @@ fn the_demo_runs_the_whole_workflow_and_leaves_the_repository() {
         assert!(run.stdout.contains(command), "{command:?} not shown:\n{}", run.stdout);
     }
     assert!(run.stdout.contains(&format!("The repository is in {}", dir.canonicalize().unwrap().display())));
+    // The status, checkpoint and cost show up where the orchestrator looks.
+    assert!(run.stdout.contains("working"), "{}", run.stdout);
+    assert!(run.stdout.contains("an index on user_id"), "{}", run.stdout);
+    assert!(run.stdout.contains("claude-haiku-4-5"), "{}", run.stdout);
     // The planted conflict was found, then resolved.
     assert!(run.stdout.contains("theme x i18n") || run.stdout.contains("i18n x theme"), "{}", run.stdout);
     // Everything landed in dependency order, and the tasks are gone.
