@@ -1049,7 +1049,8 @@ force writes nothing. Agents report by themselves through their hooks: `git agen
 claude` and `git agent hooks codex` print the configuration.
 
 When the status word changes, git-agent runs git config agent.notify (if set) with `sh -c`
-in the task's worktree, with GIT_AGENT_TASK, GIT_AGENT_EVENT (report, ask or answer),
+in the task's worktree (also on every answer, and when an agent spawn or run started exits:
+GIT_AGENT_EVENT=agent-exit), with GIT_AGENT_TASK, GIT_AGENT_EVENT (report, ask or answer),
 GIT_AGENT_STATUS_OLD (empty if there was none), GIT_AGENT_STATUS and GIT_AGENT_MESSAGE set.
 git-agent waits for it at most 5 seconds, then kills it; a notify command that fails or times
 out is a warning, never a failed report. End it with `&` to leave something slow running.";

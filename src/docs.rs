@@ -248,7 +248,7 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        name as recorded (cacheRead default: the input price);
                        else built-in estimates (see git-agent-cost(1))
   agent.notify         shell command run when a task's status changes (report,
-                       ask, answer), in the task's worktree, with GIT_AGENT_TASK,
+                       ask, answer) and when its agent exits, in the task's worktree, with GIT_AGENT_TASK,
                        GIT_AGENT_EVENT, GIT_AGENT_STATUS_OLD, GIT_AGENT_STATUS
                        and GIT_AGENT_MESSAGE set; killed after 5 seconds; a
                        failure is a warning

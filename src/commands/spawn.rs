@@ -153,6 +153,7 @@ pub(crate) fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
             ui.status(format!("the agent exited with status {status}; worktree and branch are kept"))
         }
         Event::UndoKept { what, error } => ui.warn(format!("kept {what}: {error}")),
+        Event::NotifyFailed(warning) => ui.warn(warning),
     }
 }
 

@@ -351,10 +351,9 @@ pub fn supervise(ctx: &Context, task: &str, how: How, ready: &Path, command: &[S
         status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
     };
     eprintln!("git-agent: the agent of task {task} exited with status {exit}");
-    state::update_record(&ctx.repo, &record.name, |current| {
-        let command = if current.command.is_empty() { command.to_vec() } else { Vec::new() };
-        Ok(state::Change::AgentExited { exit: Some(exit), command })
-    })?;
+    if let Some(warning) = crate::ops::status::agent_exited(&ctx.repo, &ctx.settings, &record.name, exit, command)? {
+        eprintln!("git-agent: {warning}");
+    }
     drop(claim);
     Ok(exit)
 }

@@ -106,6 +106,8 @@ pub enum Event {
     AgentExited {
         status: i32,
     },
+    /// agent.notify failed for the agent's exit (a warning; the exit is recorded).
+    NotifyFailed(String),
     /// The rollback left something in place rather than risk losing work.
     UndoKept {
         what: String,
@@ -591,10 +593,8 @@ pub fn run_agent(
         }
     };
     events(Event::AgentExited { status });
-    // The agent may have changed the record itself (`git agent done`): update the newest one.
-    state::update_record(&ctx.repo, &record.name, |current| {
-        let command = if current.command.is_empty() { command.to_vec() } else { Vec::new() };
-        Ok(state::Change::AgentExited { exit: Some(status), command })
-    })?;
+    if let Some(warning) = crate::ops::status::agent_exited(&ctx.repo, &ctx.settings, &record.name, status, command)? {
+        events(Event::NotifyFailed(warning));
+    }
     Ok(status)
 }

@@ -24,6 +24,8 @@ pub enum Event {
     Report,
     Ask,
     Answer,
+    /// The task's agent exited (its status word stays what the agent last said).
+    AgentExit,
 }
 
 impl Event {
@@ -32,6 +34,7 @@ impl Event {
             Event::Report => "report",
             Event::Ask => "ask",
             Event::Answer => "answer",
+            Event::AgentExit => "agent-exit",
         }
     }
 }
@@ -55,7 +58,7 @@ pub struct Reported {
 impl Reported {
     /// Did the status word change (or is it an answer, which the agent waits for)?
     pub fn changed(&self) -> bool {
-        self.event == Event::Answer || self.old != self.status
+        matches!(self.event, Event::Answer | Event::AgentExit) || self.old != self.status
     }
 }
 
@@ -116,6 +119,35 @@ fn record(repo: &gix::Repository, task: &str, event: Event, change: Change) -> a
         message,
         written: true,
     })
+}
+
+/// Records that the task's agent exited with `exit`, and runs `agent.notify` for it; returns
+/// the notification's warning, if any.
+pub fn agent_exited(
+    repo: &gix::Repository,
+    settings: &Settings,
+    task: &str,
+    exit: i32,
+    command: &[String],
+) -> anyhow::Result<Option<String>> {
+    // The agent may have changed the record itself (`git agent done`): update the newest one.
+    let (_, record) = state::update_record(repo, task, |current| {
+        let command = if current.command.is_empty() { command.to_vec() } else { Vec::new() };
+        Ok(Change::AgentExited { exit: Some(exit), command })
+    })?;
+    let status = record.status.as_ref().map(|now| now.status);
+    let reported = Reported {
+        version: 1,
+        task: task.to_owned(),
+        event: Event::AgentExit,
+        old: status,
+        status,
+        message: format!("the agent exited with status {exit}"),
+        written: true,
+    };
+    let mut record = record;
+    record.worktree = crate::ops::prune::worktree_path(repo, &record);
+    Ok(notify(repo, settings, &record, &reported))
 }
 
 /// Runs `agent.notify` (when configured) for a change of status, with `sh -c` in the task's

@@ -147,6 +147,20 @@ fn notify_gets_the_change_in_its_environment_and_its_failure_is_only_a_warning()
 }
 
 #[test]
+fn notify_hears_when_an_agent_exits() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let log = env.path().join("notified");
+    let command = format!(
+        "printf '%s|%s|%s\\n' \"$GIT_AGENT_TASK\" \"$GIT_AGENT_EVENT\" \"$GIT_AGENT_MESSAGE\" >> {}",
+        log.display()
+    );
+    env.git(&repo, &["config", "agent.notify", &command]);
+    env.agent(&repo, &["spawn", "quick", "--", "sh", "-c", "exit 3"]).code(1);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "quick|agent-exit|the agent exited with status 3\n");
+}
+
+#[test]
 fn a_running_agent_that_changes_nothing_is_idle() {
     let env = Env::new();
     let repo = setup(&env);
