@@ -8,7 +8,7 @@ use crate::common::*;
 use crate::prune_guard::start_paused;
 
 /// A bare remote holding a repository with one commit, and `clones` clones of it.
-fn fleet(env: &Env, clones: &[&str]) -> (PathBuf, Vec<PathBuf>) {
+pub(crate) fn fleet(env: &Env, clones: &[&str]) -> (PathBuf, Vec<PathBuf>) {
     let seed = env.repo("seed", &[("README.md", "hello\n"), ("src/lib.txt", "lib\n")]);
     let remote = env.path().join("remote.git");
     env.git(env.path(), &["clone", "-q", "--bare", seed.to_str().unwrap(), remote.to_str().unwrap()]);
@@ -23,22 +23,22 @@ fn fleet(env: &Env, clones: &[&str]) -> (PathBuf, Vec<PathBuf>) {
     (remote, dirs)
 }
 
-fn sync(env: &Env, repo: &Path) -> serde_json::Value {
+pub(crate) fn sync(env: &Env, repo: &Path) -> serde_json::Value {
     let run = env.agent(repo, &["--json", "sync"]).success();
     run.json()["sync"].clone()
 }
 
-fn task<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+pub(crate) fn task<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["tasks"].as_array().unwrap().iter().find(|t| t["task"] == name).unwrap_or_else(|| panic!("{report:#}"))
 }
 
 /// Where `name` points, or "" where it does not exist.
-fn rev(env: &Env, repo: &Path, name: &str) -> String {
+pub(crate) fn rev(env: &Env, repo: &Path, name: &str) -> String {
     let out = env.command("git", repo).args(["rev-parse", "--verify", "-q", name]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-fn state(env: &Env, repo: &Path, name: &str) -> serde_json::Value {
+pub(crate) fn state(env: &Env, repo: &Path, name: &str) -> serde_json::Value {
     serde_json::from_str(&env.git(repo, &["show", &format!("refs/agent/tasks/{name}:task.json")])).unwrap()
 }
 

@@ -1,44 +1,12 @@
 //! Review of `git agent sync` / `join` / the operation log, by trying to break them: a remote
-//! that plants hostile records, refuses pushes, and machines that race, crash and prune.
-//! today (run them with `cargo test -- --ignored sync_review`).
+//! that plants hostile records, refuses pushes, and machines that race, crash and prune. Each
+//! defect the review found has its test here; each failed before its fix.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use crate::common::*;
-
-/// A bare remote holding a repository with one commit, and clones of it.
-fn fleet(env: &Env, clones: &[&str]) -> (PathBuf, Vec<PathBuf>) {
-    let seed = env.repo("seed", &[("README.md", "hello\n")]);
-    let remote = env.path().join("remote.git");
-    env.git(env.path(), &["clone", "-q", "--bare", seed.to_str().unwrap(), remote.to_str().unwrap()]);
-    let dirs = clones
-        .iter()
-        .map(|name| {
-            let dir = env.path().join(name);
-            env.git(env.path(), &["clone", "-q", remote.to_str().unwrap(), dir.to_str().unwrap()]);
-            dir
-        })
-        .collect();
-    (remote, dirs)
-}
-
-fn sync(env: &Env, repo: &Path) -> serde_json::Value {
-    env.agent(repo, &["--json", "sync"]).success().json()["sync"].clone()
-}
-
-fn task<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["tasks"].as_array().unwrap().iter().find(|t| t["task"] == name).unwrap_or_else(|| panic!("{report:#}"))
-}
-
-fn rev(env: &Env, repo: &Path, name: &str) -> String {
-    let out = env.command("git", repo).args(["rev-parse", "--verify", "-q", name]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn state(env: &Env, repo: &Path, name: &str) -> serde_json::Value {
-    serde_json::from_str(&env.git(repo, &["show", &format!("refs/agent/tasks/{name}:task.json")])).unwrap()
-}
+use crate::sync::{fleet, rev, state, sync, task};
 
 fn hash_blob(env: &Env, repo: &Path, content: &[u8]) -> String {
     let mut child = env
