@@ -231,11 +231,28 @@ fn open_log(path: &Path) -> anyhow::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    open_plain_file(path, &mut options)
+}
+
+/// Opens a log: never through a symbolic link, and only a plain file with one name. The
+/// git directory is writable by every agent, and a link planted there must not make git-agent
+/// append an agent's output to, or print, a file elsewhere (or block on a FIFO).
+fn open_plain_file(path: &Path, options: &mut std::fs::OpenOptions) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let file = options
+        .custom_flags(flags.bits() as i32)
         .open(path)
-        .with_context(|| format!("cannot open the log {}", path.display()))
+        .with_context(|| format!("cannot open the log {} (it must be a plain file)", path.display()))?;
+    let meta = file.metadata().with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() || meta.nlink() != 1 {
+        return Err(refused(format!("{} is not a plain file of git-agent's: not used", path.display()))
+            .hint(format!("remove it: rm {}", path.display()))
+            .into());
+    }
+    Ok(file)
 }
 
 /// Waits for the supervisor's answer: its pid once the agent runs, or its error.
@@ -442,6 +459,19 @@ pub struct Stopped {
 pub fn stop(ctx: &Context, task: &str, grace: Duration) -> anyhow::Result<Stopped> {
     ctx.task(task)?;
     let facts = running(ctx, task)?;
+    // The group is the supervisor's: the file's word for it is checked, so that a planted run file cannot aim the signals at another process group.
+    let group = rustix::process::Pid::from_raw(facts.pid as i32)
+        .and_then(|pid| rustix::process::getpgid(Some(pid)).ok())
+        .map(|pgid| pgid.as_raw_nonzero().get() as u32);
+    if group != Some(facts.pgid) {
+        return Err(refused(format!(
+            "the run file of task {task:?} names process group {}, not its supervisor's ({})",
+            facts.pgid,
+            group.map_or("gone".to_owned(), |g| g.to_string())
+        ))
+        .hint("nothing was signalled; end the agent by hand (its supervisor's pid is in the claim lock)")
+        .into());
+    }
     let supervisor_alive = || crate::process::process_may_be_alive(facts.pid, facts.start);
     // The agent and whatever it started, not the supervisor (which records the exit).
     let agents = || crate::process::group_members(facts.pgid).into_iter().filter(|pid| *pid != facts.pid);
@@ -477,14 +507,14 @@ pub fn logs(
 ) -> anyhow::Result<()> {
     ctx.task(task)?;
     let path = layout::agent_log(&common_dir(&ctx.repo), task);
-    let mut file = match std::fs::File::open(&path) {
+    let mut file = match open_plain_file(&path, std::fs::OpenOptions::new().read(true)) {
         Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+        Err(err) if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {
             return Err(refused(format!("task {task:?} has no log: its agent never ran detached here"))
                 .hint(format!("`git agent run {task} --detach` starts it in the background"))
                 .into());
         }
-        Err(err) => return Err(anyhow::Error::from(err).context(format!("cannot read {}", path.display()))),
+        Err(err) => return Err(err),
     };
     let mut chunk = vec![0u8; 64 * 1024];
     loop {

@@ -71,6 +71,7 @@ pub fn report(
     status: AgentStatus,
     message: &str,
 ) -> anyhow::Result<Reported> {
+    check_text("the message", message)?;
     let old = current.status.as_ref().map(|now| now.status);
     if current.status.as_ref().is_some_and(|now| now.status == status && now.message == message) {
         return Ok(Reported {
@@ -105,6 +106,10 @@ fn record(repo: &gix::Repository, task: &str, event: Event, change: Change) -> a
         Change::Answered { answer } => answer.clone(),
         _ => String::new(),
     };
+    check_text(if event == Event::Ask { "the question" } else { "the text" }, &message)?;
+    if event != Event::Report && message.trim().is_empty() {
+        return Err(crate::error::bad_input(format!("{} is empty", event.as_str())).into());
+    }
     let mut old = None;
     let (_, updated) = state::update_record(repo, task, |current| {
         old = current.status.as_ref().map(|now| now.status);
@@ -148,6 +153,19 @@ pub fn agent_exited(
     let mut record = record;
     record.worktree = crate::ops::prune::worktree_path(repo, &record);
     Ok(notify(repo, settings, &record, &reported))
+}
+
+/// Longest message, question or answer: every record commit carries the current ones, and
+/// agent.notify gets them in its environment.
+pub const MAX_TEXT: usize = 4096;
+
+fn check_text(what: &str, text: &str) -> anyhow::Result<()> {
+    if text.len() > MAX_TEXT {
+        return Err(crate::error::bad_input(format!("{what} is {} bytes, more than {MAX_TEXT}", text.len()))
+            .hint("say it shorter, and put the details in a file in the worktree")
+            .into());
+    }
+    Ok(())
 }
 
 /// Runs `agent.notify` (when configured) for a change of status, with `sh -c` in the task's

@@ -197,6 +197,49 @@ fn stop_ends_the_agents_whole_process_group_and_records_it() {
 }
 
 #[test]
+fn a_planted_run_file_never_aims_stop_at_another_process_group() {
+    let (env, _reaper) = new_env();
+    let repo = setup(&env);
+    bounded(&env, &repo, &["spawn", "t", "--detach", "--", "sh", "-c", &agent_with_child(false)]).success();
+    let child = child_pid(&agents_dir(&repo).join("t"));
+    // Another process group, alive, that an agent would like stopped.
+    let mut victim = std::process::Command::new("setsid").args(["sleep", "60"]).spawn().unwrap();
+    let victim_pid = victim.id();
+    let runs = repo.join(".git/agent/runs/t");
+    let text = std::fs::read_to_string(&runs).unwrap();
+    let planted: String = text
+        .lines()
+        .map(|l| if l.starts_with("pgid ") { format!("pgid {victim_pid}\n") } else { format!("{l}\n") })
+        .collect();
+    std::fs::write(&runs, planted).unwrap();
+    bounded(&env, &repo, &["stop", "t"]).code(3).stderr_has("not its supervisor's");
+    assert!(!is_dead(victim_pid), "the other group was signalled");
+    assert!(!is_dead(child), "nothing was signalled");
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    std::fs::write(&runs, text).unwrap();
+    bounded(&env, &repo, &["stop", "t"]).success();
+}
+
+#[test]
+fn a_log_planted_as_a_link_is_neither_read_nor_written() {
+    let (env, _reaper) = new_env();
+    let repo = setup(&env);
+    env.agent(&repo, &["spawn", "t", "--no-agent"]).success();
+    let victim = env.path().join("victim.txt");
+    std::fs::write(&victim, "secret\n").unwrap();
+    let logs = repo.join(".git/agent/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::os::unix::fs::symlink(&victim, logs.join("t.log")).unwrap();
+    let read = env.agent(&repo, &["logs", "t"]);
+    assert_ne!(read.code, 0, "{read:#?}");
+    assert!(!read.stdout.contains("secret"), "{read:#?}");
+    let run = bounded(&env, &repo, &["run", "t", "--detach", "--", "sh", "-c", "echo PWNED"]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret\n", "nothing appended through the link");
+}
+
+#[test]
 fn stop_kills_an_agent_that_ignores_sigterm_after_the_grace_period() {
     let (env, _reaper) = new_env();
     let repo = setup(&env);

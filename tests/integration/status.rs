@@ -239,3 +239,15 @@ fn hooks_print_valid_configuration_that_reports_from_the_worktree() {
     assert_eq!(row(&env, &repo, "db")["status"]["status"], "waiting");
     env.agent(&repo, &["hooks", "cursor"]).code(2);
 }
+
+#[test]
+fn an_empty_or_huge_question_is_refused_and_records_nothing() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let db = agents_dir(&repo).join("db");
+    let before = record_commits(&env, &repo, "db");
+    env.agent(&db, &["ask", ""]).code(2).stderr_has("empty");
+    env.agent(&db, &["ask", &"x".repeat(5000)]).code(2).stderr_has("more than 4096");
+    env.agent(&db, &["report", "working", "-m", &"x".repeat(5000)]).code(2);
+    assert_eq!(record_commits(&env, &repo, "db"), before);
+}
