@@ -703,8 +703,11 @@ pub fn import(ctx: &Context, agent: Agent, dir: Option<&Path>, dry_run: bool) ->
     let mut ignored = BTreeSet::new();
     for usage in scan.usages.values() {
         let task = task_of_cwd.entry(usage.cwd.clone()).or_insert_with(|| {
+            // A cwd that climbs out (`..`) may leave any worktree it seems to be in: no task's.
+            let climbs = usage.cwd.components().any(|c| c == std::path::Component::ParentDir);
             let cwd = crate::git::normalise_path(&usage.cwd);
-            worktrees.iter().find(|(_, path)| cwd.starts_with(path)).map(|(task, _)| task.clone())
+            let found = worktrees.iter().find(|(_, path)| cwd.starts_with(path));
+            found.filter(|_| !climbs && usage.cwd.is_absolute()).map(|(task, _)| task.clone())
         });
         let Some(task) = task else {
             ignored.insert(&usage.session);

@@ -448,3 +448,18 @@ fn bad_kinds_amounts_and_groupings_are_bad_input() {
     env.agent(&repo, &["cost", "--since", "last week"]).code(2);
     env.agent(&repo, &["cost", "import", "gemini", "--dir", "."]).code(2);
 }
+
+#[test]
+fn a_session_whose_directory_climbs_out_of_a_worktree_is_no_tasks() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "t"]).success();
+    let wt = agents_dir(&repo).join("t");
+    let projects = env.path().join("claude-projects");
+    let outside = wt.join("nonexistent/../../../outside");
+    let line = claude_line("s9", &outside, "msg_9", "claude-sonnet-4-5", [100, 10, 0, 0]);
+    write(&projects.join("-x/s9.jsonl"), &(line + "\n"));
+    let imported = import(&env, &repo, "claude", &projects, &[]);
+    assert_eq!(imported["added"], json!([]), "{imported}");
+    assert_eq!(imported["ignored_sessions"], 1, "{imported}");
+}
