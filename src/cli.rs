@@ -89,6 +89,12 @@ pub enum AgentCommand {
     Answer(AnswerArgs),
     #[command(about = HOOKS_ABOUT, long_about = HOOKS_LONG_ABOUT)]
     Hooks(HooksArgs),
+    #[command(about = PROPOSE_ABOUT, long_about = PROPOSE_LONG_ABOUT)]
+    Propose(ProposeArgs),
+    #[command(about = APPROVE_ABOUT, long_about = APPROVE_LONG_ABOUT)]
+    Approve(ApproveArgs),
+    #[command(about = REJECT_ABOUT, long_about = REJECT_LONG_ABOUT)]
+    Reject(RejectArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -167,6 +173,26 @@ pub struct SpawnArgs {
     /// security, or another word): `git agent cost` flags a kind spending on an unfit model.
     #[arg(long, value_name = "KIND")]
     pub kind: Option<String>,
+
+    /// A pathspec the task must not change (the tests written for it, say); repeat for
+    /// several. A change to it is a hazard in list and conflicts, and integrate refuses it.
+    #[arg(long, value_name = "PATHSPEC")]
+    pub protect: Vec<String>,
+
+    /// A pathspec of a shared contract (types, API definitions), committed on the base and
+    /// read-only for the task; repeat for several. Guarded as --protect is.
+    #[arg(long, value_name = "PATHSPEC")]
+    pub contract: Vec<String>,
+
+    /// A constraint the agent is given, recorded and shown (e.g. "No new dependencies", which
+    /// is checked against dependency manifests and lock files); repeat for several.
+    #[arg(long, value_name = "TEXT")]
+    pub constraint: Vec<String>,
+
+    /// Start behind the plan review gate (the default when agent.gate=true): the agent
+    /// proposes a plan (git agent propose) and waits for git agent approve.
+    #[arg(long)]
+    pub gate: bool,
 
     /// Create every task of a plan file (JSON) after validating the decomposition.
     #[arg(long, value_name = "FILE")]
@@ -1167,4 +1193,77 @@ pub enum HookAgent {
 pub struct HooksArgs {
     #[arg(value_enum, value_name = "AGENT")]
     pub agent: HookAgent,
+}
+
+pub const PROPOSE_ABOUT: &str = "Propose a gated task's implementation plan for the orchestrator's review";
+
+pub const PROPOSE_LONG_ABOUT: &str = "\
+Propose the implementation plan of a gated task (spawned with --gate, or with git config
+agent.gate=true) for the orchestrator's review. The task's gate goes from planned to proposed;
+`git agent show` prints the plan, and the orchestrator answers with `git agent approve` or
+`git agent reject --reason`. Until the plan is approved, `git agent check-edit` (and the hook
+from `git agent hooks claude`) denies edits and integrate refuses the task. Proposing again
+replaces the plan and waits for a new judgement, even after an approval.
+
+The plan is read from -m TEXT or -F FILE (`-` for standard input), at most 64 KiB.";
+
+/// Propose a gated task's implementation plan.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct ProposeArgs {
+    /// The plan.
+    #[arg(long, short, value_name = "TEXT", conflicts_with = "file", required_unless_present = "file")]
+    pub message: Option<String>,
+
+    /// Read the plan from a file (`-` for standard input).
+    #[arg(long, short = 'F', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The task (default: the one whose worktree contains the current directory).
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+}
+
+pub const APPROVE_ABOUT: &str = "Approve a gated task's proposed plan: its agent may implement it";
+
+pub const APPROVE_LONG_ABOUT: &str = "\
+Approve the implementation plan a gated task's agent proposed (read it with `git agent show
+TASK`). The gate opens: edits are allowed and integrate takes the task. With --proposal ID
+(the id `git agent show` prints), the approval holds only for that plan: if the agent proposed
+again meanwhile, nothing is approved and the exit status is 4.";
+
+/// Approve a gated task's proposed plan.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct ApproveArgs {
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Approve only this proposal (its id, or the first 7 or more characters of it).
+    #[arg(long, value_name = "ID")]
+    pub proposal: Option<String>,
+}
+
+pub const REJECT_ABOUT: &str = "Reject a gated task's proposed plan, saying why: its agent plans again";
+
+pub const REJECT_LONG_ABOUT: &str = "\
+Reject the implementation plan a gated task's agent proposed (or revoke an approval). The gate
+goes back to planned, and the reason is shown to the agent by `git agent show` and by the
+denials of `git agent check-edit`; the agent proposes a revised plan. --proposal ID works as
+for approve.";
+
+/// Reject a gated task's proposed plan.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct RejectArgs {
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// What the agent should change.
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
+
+    /// Reject only this proposal (its id, or the first 7 or more characters of it).
+    #[arg(long, value_name = "ID")]
+    pub proposal: Option<String>,
 }

@@ -52,8 +52,10 @@ pub struct Settings {
     /// `agent.checkpointEvery`: how long a running agent may go without a checkpoint before
     /// `list` flags it (default [`DEFAULT_CHECKPOINT_EVERY`]).
     pub checkpoint_every: std::time::Duration,
-    /// `agent.protected`: pathspecs no task may change (multi-valued), for handoff prompts.
+    /// `agent.protected`: pathspecs no task may change (multi-valued).
     pub protected: Vec<String>,
+    /// `agent.gate`: new tasks start behind the plan review gate.
+    pub gate: bool,
     /// `agent.price.<model>.*`: USD per million tokens, by model name as recorded.
     pub prices: BTreeMap<String, Price>,
     /// `agent.notify`: a shell command run when a task's status changes (see `git agent report`).
@@ -189,6 +191,7 @@ impl Settings {
                 .map(|v| v.to_str_lossy().trim().to_owned())
                 .filter(|v| !v.is_empty())
                 .collect(),
+            gate: reader.boolean(key::GATE)?.unwrap_or(false),
             prices: reader.prices()?,
             origins,
         })

@@ -10,6 +10,7 @@ pub mod cost;
 pub mod demo;
 pub mod dispatch;
 pub mod done;
+pub mod gate;
 pub mod handoff;
 pub mod hooks;
 pub mod integrate;
@@ -67,6 +68,9 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Ask(args)) => ask::run(&cli.global, &ui, args),
         Some(AgentCommand::Answer(args)) => answer::run(&cli.global, &ui, args),
         Some(AgentCommand::Hooks(args)) => hooks::run(&ui, args),
+        Some(AgentCommand::Propose(args)) => gate::propose(&cli.global, &ui, args),
+        Some(AgentCommand::Approve(args)) => gate::approve(&cli.global, &ui, args),
+        Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -93,6 +97,9 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Report(_)
             | AgentCommand::Ask(_)
             | AgentCommand::Answer(_)
+            | AgentCommand::Propose(_)
+            | AgentCommand::Approve(_)
+            | AgentCommand::Reject(_)
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 

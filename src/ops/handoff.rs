@@ -154,6 +154,13 @@ pub fn successor(
         // The successor does the same kind of work.
         kind: record.kind.clone(),
         stack: Some(true),
+        // It inherits the guards; an approved plan stays approved for it.
+        guards: crate::ops::spawn::Guards {
+            protect: record.protect.clone(),
+            contracts: record.contracts.clone(),
+            constraints: record.constraints.clone(),
+            gate: Some(record.awaits_approval()),
+        },
     };
     crate::ops::spawn::recover_interrupted_spawn(ctx, new)?;
     let prepared = crate::ops::spawn::prepare(ctx, &request, &HashSet::new())?;

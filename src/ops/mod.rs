@@ -5,6 +5,7 @@ pub mod background;
 pub mod checkpoint;
 pub mod conflicts;
 pub mod cost;
+pub mod gate;
 pub mod handoff;
 pub mod join;
 pub mod list;
