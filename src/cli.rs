@@ -379,7 +379,16 @@ pub struct IntegrateArgs {
     /// lease on the value it had before the run.
     #[arg(long, value_name = "REMOTE")]
     pub push: Option<String>,
+
+    /// Integrate tasks that change a contract or a protected path, or add a dependency under
+    /// a "no new dependencies" constraint: all such tasks, or with =TASK only that one
+    /// (repeat for several). Without it integrate refuses them.
+    #[arg(long, value_name = "TASK", num_args = 0..=1, require_equals = true, default_missing_value = ALL_TASKS)]
+    pub allow_contract_change: Vec<String>,
 }
+
+/// `--allow-contract-change` without a task name: every task.
+pub const ALL_TASKS: &str = "*";
 
 pub const PRUNE_ABOUT: &str = "Remove finished tasks' worktrees, branches and records, never losing work";
 

@@ -10,6 +10,7 @@ mod cost;
 mod demo;
 mod dispatch;
 mod docs;
+mod guards;
 mod integrate;
 mod integrate_queue;
 mod integrate_trust;
