@@ -204,7 +204,7 @@ fn a_strategy_does_not_cover_a_conflict_outside_its_path() {
 }
 
 #[test]
-fn union_leaves_binary_files_and_deletions_conflicted_and_says_why() {
+fn union_leaves_a_binary_file_conflicted_and_says_why_and_ours_takes_a_side() {
     let env = Env::new();
     let repo = canonical_repo(&env, "repo", &[("data/blob.bin", "\0base\n"), ("data/list.txt", "1\n")]);
     env.agent(&repo, &["spawn", "a", "-q"]).success();
@@ -250,4 +250,18 @@ fn union_leaves_a_modify_delete_conflicted() {
     let json = integrate_json(&env, &repo, &[], 1);
     let b = step(&json, "b");
     assert_eq!(b["unsettled"], serde_json::json!([{"path": "lists/l.txt", "kind": "modify-delete", "why": "deleted"}]));
+}
+
+#[test]
+fn a_strategy_from_a_task_worktrees_own_config_is_refused() {
+    let env = Env::new();
+    let repo = conflicting_tasks(&env, &CASES[..1]);
+    let wt = agents_dir(&repo).join("b");
+    env.git(&repo, &["config", "extensions.worktreeConfig", "true"]);
+    // An agent that could plant `theirs` for every file would win every conflict.
+    env.git(&wt, &["config", "--worktree", "agent.resolve.x.path", "*"]);
+    env.git(&wt, &["config", "--worktree", "agent.resolve.x.strategy", "theirs"]);
+    let before = rev(&env, &repo, "main");
+    integrate(&env, &wt, &[]).code(3).stderr_has("agent.resolve.x.strategy").stderr_has("config.worktree");
+    assert_eq!(rev(&env, &repo, "main"), before);
 }
