@@ -306,10 +306,23 @@ target moved, 4. An integrate killed between the two leaves the refs as they wer
 integrated changes staged in that worktree: nothing is lost, and the next integrate refuses
 until they are committed or reset.
 Conflicts confined to files matching git config agent.resolve.<name>.path are resolved by
-running agent.resolve.<name>.run (for example `cargo generate-lockfile`) on the target's side;
-with --strategy rebase, for the one replayed commit that conflicts. A resolved file keeps its
-mode (executable bit, symlink) and goes through the built-in end-of-line conversion, as
-`git add` would store it. --dry-run runs no rule and goes on with the target's side.
+the rule (with --strategy rebase, in the replayed commit that conflicts), as
+agent.resolve.<name>.strategy says:
+  run (the default; needs agent.resolve.<name>.run): the target's side of the files, then the
+    command (for example `cargo generate-lockfile`) in the scratch worktree; its files are taken.
+  union: each file merged keeping both sides' lines where they conflict, byte for byte as
+    `git merge-file --union` (import lists, changelogs, test lists).
+  ours, theirs: the target's (ours) or the task's (theirs) side of each conflicting hunk, as
+    `git merge-file --ours`/`--theirs`; for a binary file, that side's file.
+union, ours and theirs run no command (the .run, when set, runs after them on their result) and
+use the merge's attributes and conversions. What they cannot settle keeps the step a conflict,
+and the report says which file and why: a binary file (union: git merge-file refuses binary
+files), a file one side deleted (modify/delete: keeping both would bring back a deleted file),
+entries of different kinds or modes, a symlink or submodule, a renamed file, a conflict about
+where files go. A file the command resolved keeps its mode (executable bit, symlink) and goes
+through the built-in end-of-line conversion, as `git add` would store it. --dry-run runs no
+command: without one, its result is exactly the real run's; with one, it goes on with the
+strategy's result (the target's side for run).
 
 Every strategy merges as `git merge-tree` does (merge.renames, merge.renameLimit and diff.*,
 merge.renormalize with the built-in conversions, attributes from the .gitattributes of the

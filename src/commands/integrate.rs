@@ -356,10 +356,16 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
             ui.status(format!("running {} after every merge: {}", test.from, test.command));
         }
         for rule in &rules {
-            ui.status(format!(
-                "running agent.resolve.{}.run from {} on conflicts confined to {}: {}",
-                rule.name, rule.origin, rule.path, rule.run
-            ));
+            let (name, path, origin) = (&rule.name, &rule.path, &rule.origin);
+            let settle =
+                format!("settling conflicts confined to {path} by agent.resolve.{name}.strategy {}", rule.strategy);
+            ui.status(match (&rule.run, rule.strategy) {
+                (Some(run), crate::integrate::ResolveStrategy::Run) => {
+                    format!("running agent.resolve.{name}.run from {origin} on conflicts confined to {path}: {run}")
+                }
+                (Some(run), _) => format!("{settle}, then running agent.resolve.{name}.run from {origin}: {run}"),
+                (None, _) => format!("{settle} from {origin}"),
+            });
         }
         // The scratch worktree is checked out as git checks out: the filter drivers the
         // attributes name run there. They are commands too.
@@ -570,7 +576,8 @@ fn test_command(ctx: &Context, args: &IntegrateArgs) -> anyhow::Result<Option<Te
 /// The resolution rules; refused when one comes from a linked worktree's own config.
 fn rule_commands(ctx: &Context) -> anyhow::Result<Vec<ResolveRule>> {
     for rule in &ctx.settings.rules {
-        refuse_worktree_config(ctx, &format!("agent.resolve.{}.run", rule.name), &rule.origin)?;
+        let key = if rule.run.is_some() { "run" } else { "strategy" };
+        refuse_worktree_config(ctx, &format!("agent.resolve.{}.{key}", rule.name), &rule.origin)?;
     }
     Ok(ctx.settings.rules.clone())
 }
@@ -802,6 +809,9 @@ fn render(report: &Report<'_>) -> String {
         for path in &step.conflicts {
             out.push_str(&format!("    conflict: {path}\n"));
         }
+        for unsettled in &step.unsettled {
+            out.push_str(&format!("    not settled: {} ({}): {}\n", unsettled.path, unsettled.kind, unsettled.why));
+        }
         if let Some(output) = step.test.as_ref().and_then(|t| t.output.as_deref()) {
             for l in output.lines() {
                 out.push_str(&format!("    | {l}\n"));
@@ -888,7 +898,10 @@ fn step_line(step: &Step) -> String {
         line.push_str(&format!(" {}", &commit[..7]));
     }
     if let Some(rule) = &step.rule {
-        line.push_str(&format!(" (rule {rule})"));
+        match step.strategy {
+            Some(strategy) => line.push_str(&format!(" (rule {rule}: {strategy})")),
+            None => line.push_str(&format!(" (rule {rule})")),
+        }
     }
     if let Some(test) = &step.test {
         let exit = test.exit.map_or("killed".to_owned(), |e| e.to_string());

@@ -24,6 +24,7 @@ mod prune;
 mod prune_guard;
 mod prune_trust;
 mod records;
+mod resolve_strategy;
 mod restack;
 mod scratch;
 mod signals;
