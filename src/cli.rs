@@ -125,7 +125,15 @@ in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AG
 and GIT_AGENT_WORKTREE set; `{brief}` in an argument is replaced by the brief. Its exit
 status is recorded; the worktree and branch stay whatever it does. With --detach it runs in
 the background instead, and with --tmux (or git config agent.terminal=tmux) in a tmux window:
-see git agent run.";
+see git agent run.
+
+Guards (the decomposition checklist): --contract PATHSPEC names shared interfaces committed on
+the base (spawn refuses one that matches no committed file), --protect PATHSPEC paths the task
+must not change (the tests written for it), --constraint TEXT what the agent is told (\"No
+new dependencies\" is checked against manifests and lock files). Breaking one is a hazard in
+list and conflicts, integrate refuses it, and git agent check-edit denies the edit. --gate (or
+git config agent.gate=true) starts the task behind the plan review gate: its agent proposes a
+plan (git agent propose) and implements it once approved (git agent approve).";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
@@ -285,6 +293,14 @@ cancelled). --test-at end tests only the final result and, when it fails, bisect
 --keep-going the failing task and its dependents drop out and the rest is retested. --retries N
 runs a failing test again up to N times (the note records the attempts). Each step is printed
 on stderr as it starts and ends; on a terminal a bar shows the running tests.
+
+The guards hold before anything is merged. A gated task (spawn --gate) whose plan was never
+approved is refused (git agent approve), and so is a task whose own commits change one of its
+contracts, a path it or git config agent.protected protects, or, under a \"no new
+dependencies\" constraint, add a dependency or change a lock file (see git agent list's
+hazards), unless --allow-contract-change (every task) or --allow-contract-change=TASK allows
+it. Named tasks: the whole run is refused (exit 3); without names such a task is left out,
+with the tasks depending on it, and said so.
 
 Merge commits carry the task's brief and acceptance criteria. --push REMOTE pushes what landed
 with a lease on the branch's value before the run (a refused push is exit 4; the local landing

@@ -245,8 +245,12 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        how long a running agent may go without a checkpoint
                        before list flags it: minutes, or a number with s, m
                        or h (default: 45)
-  agent.protected      pathspec no task may change, listed in handoff
-                       prompts; multi-valued
+  agent.protected      pathspec no task may change (multi-valued): a hazard in
+                       list and conflicts, refused by integrate (unless
+                       --allow-contract-change) and denied by check-edit;
+                       listed in handoff prompts
+  agent.gate           true: new tasks start behind the plan review gate, as
+                       with spawn --gate (default: false)
   agent.price.<model>.input, .output, .cacheRead
                        USD per million tokens for git agent cost, for the model
                        name as recorded (cacheRead default: the input price);
@@ -307,7 +311,7 @@ git agent spawn --plan FILE creates several tasks at once. FILE is JSON (- reads
     ]
   }
 
-Before creating anything the plan is validated: names are valid and unique and not taken, every dependency (after) is in the plan or an existing task, there is no cycle (the cycle is named), and no two tasks' scopes overlap (an error unless --allow-overlap; existing active tasks count too). Tasks without acceptance criteria or scope get a warning. A task's \"kind\" (lint, docs, security, ...: a lower-case word, as spawn --kind) is recorded for git agent cost. --check stops after validation. Tasks are spawned in dependency order; if one fails, the tasks already created stay and the error names the one that failed. Unknown fields are errors.";
+Before creating anything the plan is validated: names are valid and unique and not taken, every dependency (after) is in the plan or an existing task, there is no cycle (the cycle is named), and no two tasks' scopes overlap (an error unless --allow-overlap; existing active tasks count too). Tasks without acceptance criteria or scope get a warning. A task's \"kind\" (lint, docs, security, ...: a lower-case word, as spawn --kind) is recorded for git agent cost. The plan's \"contracts\" (pathspecs committed on the base: every one must match a file there) are read-only for every task; its \"constraints\" are given to every task, and a task's own \"constraints\" and \"protect\" (pathspecs it must not change) add to them; \"gate\": true (the plan's, or a task's own true or false) starts tasks behind the plan review gate. --check stops after validation. Tasks are spawned in dependency order; if one fails, the tasks already created stay and the error names the one that failed. Unknown fields are errors.";
 
 const LIST_JSON: &str = "\
 git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per task:
@@ -342,6 +346,11 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
                                (the index, modified and untracked files) and no commit
                                was made for agent.idleAfter
   last_activity_unix           for a running agent: when that last happened, else null
+  hazards                      what its own changes touch that its guards forbid:
+                               [{\"kind\": \"contract\" | \"protected\" |
+                               \"new-dependency\" | \"lock-file\", \"path\", ...}]
+                               (integrate refuses the task; see git-agent-integrate(1))
+  gate                         planned | proposed | approved for a gated task, else null
   problems                     what could not be read (corrupt record, missing branch)
   cost                         what its agents spent (git agent cost): {\"input\",
                                \"output\", \"cache_read\", \"usd\", \"unpriced\"}, or null
@@ -382,7 +391,7 @@ git agent-conflicts --json prints one object:
                     \"clean_overlaps\", \"conflicts_with_target\", \"hazards\",
                     \"unrelated_pairs\", \"failed_merges\"}
 A pair with unrelated histories (git refuses to merge them) is reported and is no conflict: integration merges each task into the target, never one into the other. A merge that fails is reported with its error for that pair only; the other pairs are still checked, and the exit status is then 5, as the check is incomplete.
-Conflict kinds: content, add-add, modify-delete, rename-delete, rename-rename, file-directory, directory-rename, submodule, type-change; and for the conflicts git reports with a message only, listing no conflicted file: directory-rename-split (path: the directory), directory-rename-collision, file-in-way-of-directory-rename, file-location-unlisted (path: where a directory rename would put the files named in \"sources\"). Hazard kinds: out-of-scope, dependency-manifest, migration-number, same-new-path. The conflict paths of a pair, but for those four kinds, are exactly those `git merge-tree --write-tree --name-only A B` lists. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
+Conflict kinds: content, add-add, modify-delete, rename-delete, rename-rename, file-directory, directory-rename, submodule, type-change; and for the conflicts git reports with a message only, listing no conflicted file: directory-rename-split (path: the directory), directory-rename-collision, file-in-way-of-directory-rename, file-location-unlisted (path: where a directory rename would put the files named in \"sources\"). Hazard kinds: out-of-scope, dependency-manifest, migration-number, same-new-path; and the guards' (of each task's committed own changes, which integrate refuses): contract, protected, new-dependency (a dependency added or a lock file changed under a \"no new dependencies\" constraint). The conflict paths of a pair, but for those four kinds, are exactly those `git merge-tree --write-tree --name-only A B` lists. Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 
 const COST_JSON: &str = "\
 git agent cost --json prints one object:

@@ -15,6 +15,7 @@ use crate::output::{Style, Ui, paint};
 const PLAN: &str = r#"{
   "version": 1,
   "base": "main",
+  "contracts": ["api/activity.schema.json"],
   "tasks": [
     { "name": "db", "brief": "Store user activity events in an activity table",
       "scope": ["db/"], "acceptance": ["db/schema.sql creates the activity table"] },
@@ -36,6 +37,10 @@ const PLAN: &str = r#"{
 const FILES: &[(&str, &str)] = &[
     ("README.md", "# Shop\n\nA tiny shop. Next feature: a user activity dashboard.\n"),
     ("settings.conf", "title = Dashboard\ntheme = light\nlanguage = en\n"),
+    (
+        "api/activity.schema.json",
+        "{ \"events\": [{ \"user_id\": \"int\", \"event\": \"string\", \"at\": \"timestamp\" }] }\n",
+    ),
     (
         "tests/run.sh",
         "#!/bin/sh\n# The shop's tests: every part that exists must be well formed.\nset -e\n\
@@ -89,9 +94,10 @@ pub fn run(ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
         write(&repo.join(path), content)?;
     }
     demo.git(&repo, &["add", "-A"], 0)?;
-    demo.git(&repo, &["commit", "-q", "-m", "The shop"], 0)?;
+    demo.git(&repo, &["commit", "-q", "-m", "The shop, and the activity API's contract"], 0)?;
 
     demo.say("Decompose: six tasks with scopes, dependencies and acceptance criteria (plan.json).");
+    demo.say("The API's contract (api/activity.schema.json) was committed first: read-only for every task.");
     demo.say("theme and i18n both change settings.conf: they will conflict, on purpose.");
     write(&repo.join(".git/plan.json"), PLAN)?;
     demo.agent(&["spawn", "--plan", ".git/plan.json", "--allow-overlap"], 0)?;
