@@ -36,6 +36,14 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: DoneArgs) -> anyhow::Result<Exit>
             ui.status(format!("task {} is done: ready for integration", record.name));
         }
     }
+    if let Some(gate) = record.gate.as_ref().filter(|_| record.awaits_approval()) {
+        ui.warn(format!(
+            "task {}'s plan is {}, not approved: integrate refuses it until `git agent approve {}`",
+            record.name,
+            gate.state.as_str(),
+            record.name
+        ));
+    }
     if ui.json {
         ui.json_data(&serde_json::json!({ "version": 1, "task": record.name, "state": record.state }));
     }

@@ -255,7 +255,7 @@ fn integrate_refuses_a_gated_task_never_approved() {
     env.agent(&repo, &["spawn", "db", "-q", "--gate"]).success();
     let db = agents_dir(&repo).join("db");
     env.commit(&db, &[("db.txt", "db\n")], "db");
-    env.agent(&repo, &["done", "db"]).success();
+    env.agent(&repo, &["done", "db"]).success().stderr_has("plan is planned, not approved: integrate refuses it");
     env.agent(&repo, &["integrate", "db"]).code(3).stderr_has("its plan was never approved");
     env.agent(&repo, &["integrate", "db", "--allow-contract-change"]).code(3);
     env.agent(&repo, &["integrate"]).success().stderr_has("task db left out: it was gated");
