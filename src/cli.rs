@@ -119,7 +119,18 @@ in the foreground, without a shell, with GIT_AGENT_TASK, GIT_AGENT_BRIEF, GIT_AG
 and GIT_AGENT_WORKTREE set; `{brief}` in an argument is replaced by the brief. Its exit
 status is recorded; the worktree and branch stay whatever it does. With --detach it runs in
 the background instead, and with --tmux (or git config agent.terminal=tmux) in a tmux window:
-see git agent run.";
+see git agent run.
+
+With --variants K, spawn makes K variants of the task instead, TASK.1 to TASK.K (K from 2 to
+16: one compares with nothing, and each variant costs a worktree, an agent and a test run),
+with the same base, scope, dependencies, brief and acceptance criteria; each record's
+`variant` field names the group and the index, and no task may be named TASK. Every variant
+is checked before any is created, and should creating one fail, the ones created before it are
+removed again. --variant-command CMD, once per variant, gives each its own agent command (a
+different agent or model); otherwise they all get `-- COMMAND...` or agent.command. Their
+agents start in the background (as with --detach), or in tmux windows with --tmux or
+agent.terminal=tmux, never in the foreground. Then `git agent compare TASK` scores them and
+`git agent converge TASK --pick TASK.i` keeps one.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
@@ -201,6 +212,16 @@ pub struct SpawnArgs {
     /// The agent command and its arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+
+    /// Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare
+    /// (git agent compare) and converge (git agent converge).
+    #[arg(long, value_name = "K", conflicts_with = "plan")]
+    pub variants: Option<u32>,
+
+    /// One variant's agent command, a command line split as agent.command is; give it once per
+    /// variant (exactly K times), in order, or not at all.
+    #[arg(long, value_name = "CMD", requires = "variants", conflicts_with = "command")]
+    pub variant_command: Vec<String>,
 }
 
 pub const CONFLICTS_ABOUT: &str =

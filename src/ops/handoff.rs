@@ -154,6 +154,7 @@ pub fn successor(
         // The successor does the same kind of work.
         kind: record.kind.clone(),
         stack: Some(true),
+        variant: None,
     };
     crate::ops::spawn::recover_interrupted_spawn(ctx, new)?;
     let prepared = crate::ops::spawn::prepare(ctx, &request, &HashSet::new())?;

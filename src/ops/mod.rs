@@ -39,6 +39,17 @@ impl Context {
         crate::layout::worktree_root(&self.repo, self.settings.worktree_root.as_deref())
     }
 
+    /// prune's options from the settings, for no task yet (callers set what they ask for).
+    pub fn prune_options(&self) -> anyhow::Result<prune::Options> {
+        Ok(prune::Options {
+            branch_prefix: self.settings.branch_prefix.clone(),
+            copy: self.settings.copy.clone(),
+            worktree_root: self.worktree_root()?,
+            disposable: self.settings.disposable.clone(),
+            ..Default::default()
+        })
+    }
+
     /// The base for new tasks when none is given: `agent.base`, else the branch checked out
     /// in the main worktree (or HEAD's branch in a bare repository).
     pub fn default_base(&self) -> anyhow::Result<String> {
