@@ -5,6 +5,8 @@ pub mod answer;
 pub mod ask;
 pub mod background;
 pub mod checkpoint;
+pub mod compare;
+pub mod converge;
 pub mod conflicts;
 pub mod cost;
 pub mod demo;
@@ -67,6 +69,8 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Ask(args)) => ask::run(&cli.global, &ui, args),
         Some(AgentCommand::Answer(args)) => answer::run(&cli.global, &ui, args),
         Some(AgentCommand::Hooks(args)) => hooks::run(&ui, args),
+        Some(AgentCommand::Compare(args)) => compare::run(&cli.global, &ui, args),
+        Some(AgentCommand::Converge(args)) => converge::run(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -93,6 +97,8 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Report(_)
             | AgentCommand::Ask(_)
             | AgentCommand::Answer(_)
+            | AgentCommand::Compare(_)
+            | AgentCommand::Converge(_)
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 

@@ -3,6 +3,8 @@
 
 pub mod background;
 pub mod checkpoint;
+pub mod compare;
+pub mod converge;
 pub mod conflicts;
 pub mod cost;
 pub mod handoff;
