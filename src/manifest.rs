@@ -316,7 +316,12 @@ anyhow = "1"
             "peerDependencies": {"react": "18"}, "optionalDependencies": {"fsevents": "2"}, "scripts": {"t": "x"}}"#;
         assert_eq!(
             names(&npm(text).unwrap()),
-            ["dependencies:left-pad", "devDependencies:jest", "optionalDependencies:fsevents", "peerDependencies:react"]
+            [
+                "dependencies:left-pad",
+                "devDependencies:jest",
+                "optionalDependencies:fsevents",
+                "peerDependencies:react"
+            ]
         );
     }
 
@@ -352,7 +357,10 @@ django = "5"
     #[test]
     fn go_mod_requires() {
         let text = "module x\n\ngo 1.22\n\nrequire github.com/a/b v1.0.0\nrequire (\n\tgolang.org/x/sys v0.1.0 // indirect\n\tgithub.com/c/d v2.0.0\n)\n";
-        assert_eq!(names(&go_mod(text)), ["require:github.com/a/b", "require:github.com/c/d", "require:golang.org/x/sys"]);
+        assert_eq!(
+            names(&go_mod(text)),
+            ["require:github.com/a/b", "require:github.com/c/d", "require:golang.org/x/sys"]
+        );
     }
 
     #[test]

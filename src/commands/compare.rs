@@ -47,7 +47,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: CompareArgs) -> anyhow::Result<Ex
         ui.warn(format!("variant {} has uncommitted changes: only its commits are scored", variant.task));
     }
     for skipped in &comparison.skipped {
-        ui.status(format!("left out: {} ({}); the other weights are renormalised", skipped.criterion.as_str(), skipped.reason));
+        ui.status(format!(
+            "left out: {} ({}); the other weights are renormalised",
+            skipped.criterion.as_str(),
+            skipped.reason
+        ));
     }
     if ui.json {
         ui.json_data(&serde_json::json!({ "version": 1, "comparison": comparison }));

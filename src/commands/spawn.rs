@@ -221,7 +221,10 @@ fn run_variants(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, request: &Reques
             match crate::ops::background::launch(&ctx, &variant.task, &variant.worktree, &command, how) {
                 Ok(one) => started.push(one),
                 Err(err) => {
-                    ui.warn(format!("variant {} was spawned (kept), but its agent did not start: {err:#}", variant.task));
+                    ui.warn(format!(
+                        "variant {} was spawned (kept), but its agent did not start: {err:#}",
+                        variant.task
+                    ));
                     exit = Exit::Found;
                 }
             }

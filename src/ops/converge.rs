@@ -42,7 +42,10 @@ pub fn converge(ctx: &Context, request: &Request) -> anyhow::Result<Converged> {
             "variant {} of {} is integrated already: converging on {} would archive integrated work's record",
             other.name, request.group, pick.name
         ))
-        .hint(format!("converge on it (`git agent converge {} --pick {}`), or prune the variants yourself", request.group, other.name))
+        .hint(format!(
+            "converge on it (`git agent converge {} --pick {}`), or prune the variants yourself",
+            request.group, other.name
+        ))
         .into());
     }
     match pick.state {

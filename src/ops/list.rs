@@ -76,6 +76,8 @@ pub struct Row {
     pub problems: Vec<String>,
     /// What its agents spent (`git agent cost`), priced; null when nothing was recorded.
     pub cost: Option<crate::ops::cost::Totals>,
+    /// A variant of `spawn --variants`: its group and index; null otherwise.
+    pub variant: Option<crate::state::Variant>,
 }
 
 /// Computes the rows on all cores: each task's worktree status is independent work.
@@ -147,6 +149,7 @@ fn row(
         last_activity_unix: None,
         problems: Vec::new(),
         cost: None,
+        variant: None,
     };
     let record = match &entry.record {
         Ok(record) => record,
@@ -165,6 +168,7 @@ fn row(
     row.status = record.status.clone();
     row.question = record.question.clone();
     row.answer = record.answer.clone();
+    row.variant = record.variant.clone();
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
     if row.running {
         let started = crate::ops::checkpoint::agent_started_ms(repo, &entry.name);

@@ -4,8 +4,8 @@
 pub mod background;
 pub mod checkpoint;
 pub mod compare;
-pub mod converge;
 pub mod conflicts;
+pub mod converge;
 pub mod cost;
 pub mod handoff;
 pub mod join;

@@ -32,3 +32,4 @@ mod sync;
 mod sync_daemon;
 mod sync_review;
 mod trust;
+mod variants;
