@@ -60,10 +60,12 @@ pub fn is_lock_file(path: &[u8]) -> bool {
     const LOCK_FILES: &[&[u8]] = &[
         b"Cargo.lock",
         b"package-lock.json",
+        b"npm-shrinkwrap.json",
         b"yarn.lock",
         b"pnpm-lock.yaml",
         b"poetry.lock",
         b"uv.lock",
+        b"Pipfile.lock",
         b"go.sum",
         b"Gemfile.lock",
         b"composer.lock",

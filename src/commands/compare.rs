@@ -114,7 +114,7 @@ fn measure_text(criterion: Criterion, variant: &Scored) -> String {
             deps => format!("{} lines +{deps} dep", variant.lines_changed),
         },
         Criterion::Performance => match &variant.bench {
-            Some(bench) if bench.passed => format!("{}ms", bench.duration_ms),
+            Some(bench) if bench.passed => format!("{:.1}ms", bench.duration_ms),
             Some(_) => "failed".to_owned(),
             None => "-".to_owned(),
         },

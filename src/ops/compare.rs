@@ -88,8 +88,8 @@ pub struct CommandRun {
     pub passed: bool,
     /// Its exit code; `None` when it timed out or was killed.
     pub exit: Option<i32>,
-    /// Wall-clock milliseconds (for a benchmark, the best of the runs that passed).
-    pub duration_ms: u64,
+    /// Wall-clock milliseconds, to the microsecond (for a benchmark, the best of the runs).
+    pub duration_ms: f64,
     /// The end of a failing run's output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
@@ -254,7 +254,7 @@ fn raw_value(criterion: Criterion, scored: &Scored) -> Option<f64> {
         Criterion::Simplicity => {
             Some((scored.lines_changed + LINES_PER_DEPENDENCY * scored.dependencies_added.len() as u64) as f64)
         }
-        Criterion::Performance => scored.bench.as_ref().filter(|b| b.passed).map(|b| b.duration_ms as f64),
+        Criterion::Performance => scored.bench.as_ref().filter(|b| b.passed).map(|b| b.duration_ms),
         Criterion::Maintainability => Some(scored.test_lines as f64 / scored.code_lines.max(1) as f64),
         Criterion::Cost => scored.cost_usd,
     }
@@ -359,7 +359,7 @@ fn run_commands(
             }
             let started = Instant::now();
             let outcome = run.run().with_context(|| format!("cannot run {command:?}"))?;
-            let duration_ms = started.elapsed().as_millis() as u64;
+            let duration_ms = started.elapsed().as_micros() as f64 / 1000.0;
             crate::interrupt::check("nothing was changed")?;
             let passed = outcome.status.success();
             Ok(CommandRun {

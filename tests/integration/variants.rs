@@ -111,6 +111,22 @@ fn spawn_variants_checks_everything_before_creating_anything() {
     assert_eq!(env.snapshot(&repo), with_other, "other.1 was not created either");
 }
 
+#[test]
+fn a_variant_that_fails_to_spawn_removes_the_ones_before_it() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let before = env.snapshot(&repo);
+    // The third variant's setup fails: the first two were complete and are removed again.
+    env.git(&repo, &["config", "agent.setup", "test \"$GIT_AGENT_TASK\" != feat.3"]);
+    let run = env.agent(&repo, &["spawn", "feat", "--variants", "3", "--no-agent"]).code(1);
+    assert!(run.stderr.contains("variants created before it were removed again"), "{run:#?}");
+    assert_eq!(env.snapshot(&repo), before, "nothing of any variant is left");
+    for i in 1..=3 {
+        assert!(!agents_dir(&repo).join(format!("feat.{i}")).exists(), "feat.{i}'s worktree is gone");
+    }
+    assert!(refs(&env, &repo, "refs/agent/archive/").is_empty(), "nothing needed archiving");
+}
+
 /// v1: passes, small diff with a test; v2: fails the test with a one-line diff; v3: passes,
 /// adds a dependency and many lines.
 fn three_with_known_outcomes(env: &Env, repo: &Path) -> Vec<PathBuf> {
@@ -175,6 +191,22 @@ fn compare_scores_and_ranks_three_variants() {
     };
     assert_eq!(simplicity(v1), serde_json::json!({"criterion": "simplicity", "raw": 4.0, "score": 0.25}));
     assert_eq!(simplicity(v3)["raw"], 71.0, "21 lines and one dependency (50)");
+
+    // A benchmark: the fastest that passes scores 1, a failing one 0 without a time.
+    let json =
+        env.agent(&repo, &["compare", "feat", "--bench", "test ! -e broken", "--runs", "2", "--json"]).success().json();
+    let variants = by_task(&json);
+    let performance = |v: &serde_json::Value| {
+        v["scores"].as_array().unwrap().iter().find(|s| s["criterion"] == "performance").cloned().unwrap()
+    };
+    assert_eq!(
+        performance(&variants["feat.2"]),
+        serde_json::json!({"criterion": "performance", "raw": null, "score": 0.0})
+    );
+    assert_eq!(variants["feat.2"]["bench"]["passed"], false);
+    let best = [&variants["feat.1"], &variants["feat.3"]].map(|v| performance(v)["score"].as_f64().unwrap());
+    assert!(best.contains(&1.0) && best.iter().all(|s| *s > 0.0 && *s <= 1.0), "{best:?}");
+    assert!(json["comparison"]["skipped"].as_array().unwrap().iter().any(|s| s["criterion"] == "correctness"));
 
     // The table: best first.
     let table = env.agent(&repo, &["compare", "feat", "--test", "test ! -e broken"]).success();
