@@ -86,6 +86,36 @@ fn spawn_variants_makes_each_task_with_one_brief_and_its_own_command() {
 }
 
 #[test]
+fn each_variant_agent_starts_in_the_background_with_its_own_command() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let run = crate::background::bounded(
+        &env,
+        &repo,
+        &[
+            "spawn",
+            "feat",
+            "--variants",
+            "2",
+            "--variant-command",
+            "sh -c 'echo one > ran.txt'",
+            "--variant-command",
+            "sh -c 'echo two > ran.txt'",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.contains("started the agent of task feat.2 in the background"), "{run:#?}");
+    for (i, word) in [(1, "one"), (2, "two")] {
+        let name = format!("feat.{i}");
+        crate::background::wait_until(&format!("{name}'s agent exit"), || {
+            record(&env, &repo, &name)["agent_exit"] == 0
+        });
+        let ran = std::fs::read_to_string(agents_dir(&repo).join(&name).join("ran.txt")).unwrap();
+        assert_eq!(ran, format!("{word}\n"), "{name} ran its own command");
+    }
+}
+
+#[test]
 fn spawn_variants_checks_everything_before_creating_anything() {
     let env = Env::new();
     let repo = setup(&env);
@@ -180,6 +210,12 @@ fn compare_scores_and_ranks_three_variants() {
         v3["dependencies_added"],
         serde_json::json!([{"manifest": "Cargo.toml", "name": "serde", "section": "dependencies"}])
     );
+    // Differential: git diff --numstat from the merge base counts the same lines.
+    for (task, variant) in &variants {
+        let numstat = env.git(&repo, &["diff", "--numstat", &format!("main...agent/{task}")]);
+        let lines: u64 = numstat.lines().flat_map(|l| l.split('\t').take(2)).map(|n| n.parse::<u64>().unwrap()).sum();
+        assert_eq!(variant["lines_changed"], lines, "{task}: {numstat}");
+    }
     assert_eq!(v1["uncommitted"], true);
     // Weights 30/25/15 of 70 (performance and cost left out); simplicity best = 1 line.
     assert_eq!(v1["total"], 73.21);
