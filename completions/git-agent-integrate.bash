@@ -23,7 +23,7 @@ _git__agent__integrate() {
 
     case "${cmd}" in
         git__agent__integrate)
-            opts="-C -q -j -v -h -V --color --json --quiet --into --branch --test --test-timeout --strategy --keep-going --dry-run --jobs --test-at --retries --verbose --push --help --version"
+            opts="-C -q -j -v -h -V --color --json --quiet --into --branch --test --test-timeout --strategy --keep-going --dry-run --jobs --test-at --retries --verbose --push --allow-contract-change --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -74,6 +74,10 @@ _git__agent__integrate() {
                     return 0
                     ;;
                 --push)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-contract-change)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -58,6 +58,9 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "answer" -d 'Ans
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "hooks" -d 'Print the hook configuration that makes an agent report its status'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "compare" -d 'Score the variants of a task (spawn --variants) side by side and rank them'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "converge" -d 'Keep one variant of a task, marked done, and archive the others'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "propose" -d 'Propose a gated task\'s implementation plan for the orchestrator\'s review'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "approve" -d 'Approve a gated task\'s proposed plan: its agent may implement it'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "reject" -d 'Reject a gated task\'s proposed plan, saying why: its agent plans again'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -65,6 +68,9 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief -d '
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief-file -d 'Read the brief from a file (`-` for standard input)' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l acceptance -d 'An acceptance criterion; repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l kind -d 'The kind of work (lint, format, types, docs, rename, test-fix, architecture, debugging, security, or another word): `git agent cost` flags a kind spending on an unfit model' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l protect -d 'A pathspec the task must not change (the tests written for it, say); repeat for several. A change to it is a hazard in list and conflicts, and integrate refuses it' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l contract -d 'A pathspec of a shared contract (types, API definitions), committed on the base and read-only for the task; repeat for several. Guarded as --protect is' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l constraint -d 'A constraint the agent is given, recorded and shown (e.g. "No new dependencies", which is checked against dependency manifests and lock files); repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l variants -d 'Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare (git agent compare) and converge (git agent converge)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l variant-command -d 'One variant\'s agent command, a command line split as agent.command is; give it once per variant (exactly K times), in order, or not at all' -r
@@ -74,6 +80,7 @@ always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l stack -d 'Stack on the dependencies\' work even when agent.stack=false'
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l gate -d 'Start behind the plan review gate (the default when agent.gate=true): the agent proposes a plan (git agent propose) and waits for git agent approve'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l check -d 'Only validate (the plan, or the task\'s name, base and dependencies); create nothing'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l allow-overlap -d 'Accept scopes that overlap between tasks of a plan (reported as warnings)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l no-setup -d 'Do not run agent.setup in the new worktree'
@@ -123,6 +130,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l test-a
 end\t'Only the final result; when it fails, the steps are bisected for the first failing one'"
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l retries -d 'Run a failing test again up to N times before it counts as failed (flaky tests)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l push -d 'After landing, push the destination (the target, or the --branch) to REMOTE, with a lease on the value it had before the run' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l allow-contract-change -d 'Integrate tasks that change a contract or a protected path, or add a dependency under a "no new dependencies" constraint: all such tasks, or with =TASK only that one (repeat for several). Without it integrate refuses them' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
@@ -339,3 +347,30 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l dry-run
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s m -l message -d 'The plan' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s F -l file -d 'Read the plan from a file (`-` for standard input)' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l proposal -d 'Approve only this proposal (its id, or the first 7 or more characters of it)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l reason -d 'What the agent should change' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l proposal -d 'Reject only this proposal (its id, or the first 7 or more characters of it)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'

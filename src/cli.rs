@@ -93,6 +93,12 @@ pub enum AgentCommand {
     Compare(CompareArgs),
     #[command(about = CONVERGE_ABOUT, long_about = CONVERGE_LONG_ABOUT)]
     Converge(ConvergeArgs),
+    #[command(about = PROPOSE_ABOUT, long_about = PROPOSE_LONG_ABOUT)]
+    Propose(ProposeArgs),
+    #[command(about = APPROVE_ABOUT, long_about = APPROVE_LONG_ABOUT)]
+    Approve(ApproveArgs),
+    #[command(about = REJECT_ABOUT, long_about = REJECT_LONG_ABOUT)]
+    Reject(RejectArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -182,6 +188,26 @@ pub struct SpawnArgs {
     /// security, or another word): `git agent cost` flags a kind spending on an unfit model.
     #[arg(long, value_name = "KIND")]
     pub kind: Option<String>,
+
+    /// A pathspec the task must not change (the tests written for it, say); repeat for
+    /// several. A change to it is a hazard in list and conflicts, and integrate refuses it.
+    #[arg(long, value_name = "PATHSPEC")]
+    pub protect: Vec<String>,
+
+    /// A pathspec of a shared contract (types, API definitions), committed on the base and
+    /// read-only for the task; repeat for several. Guarded as --protect is.
+    #[arg(long, value_name = "PATHSPEC")]
+    pub contract: Vec<String>,
+
+    /// A constraint the agent is given, recorded and shown (e.g. "No new dependencies", which
+    /// is checked against dependency manifests and lock files); repeat for several.
+    #[arg(long, value_name = "TEXT")]
+    pub constraint: Vec<String>,
+
+    /// Start behind the plan review gate (the default when agent.gate=true): the agent
+    /// proposes a plan (git agent propose) and waits for git agent approve.
+    #[arg(long)]
+    pub gate: bool,
 
     /// Create every task of a plan file (JSON) after validating the decomposition.
     #[arg(long, value_name = "FILE")]
@@ -305,10 +331,23 @@ target moved, 4. An integrate killed between the two leaves the refs as they wer
 integrated changes staged in that worktree: nothing is lost, and the next integrate refuses
 until they are committed or reset.
 Conflicts confined to files matching git config agent.resolve.<name>.path are resolved by
-running agent.resolve.<name>.run (for example `cargo generate-lockfile`) on the target's side;
-with --strategy rebase, for the one replayed commit that conflicts. A resolved file keeps its
-mode (executable bit, symlink) and goes through the built-in end-of-line conversion, as
-`git add` would store it. --dry-run runs no rule and goes on with the target's side.
+the rule (with --strategy rebase, in the replayed commit that conflicts), as
+agent.resolve.<name>.strategy says:
+  run (the default; needs agent.resolve.<name>.run): the target's side of the files, then the
+    command (for example `cargo generate-lockfile`) in the scratch worktree; its files are taken.
+  union: each file merged keeping both sides' lines where they conflict, byte for byte as
+    `git merge-file --union` (import lists, changelogs, test lists).
+  ours, theirs: the target's (ours) or the task's (theirs) side of each conflicting hunk, as
+    `git merge-file --ours`/`--theirs`; for a binary file, that side's file.
+union, ours and theirs run no command (the .run, when set, runs after them on their result) and
+use the merge's attributes and conversions. What they cannot settle keeps the step a conflict,
+and the report says which file and why: a binary file (union: git merge-file refuses binary
+files), a file one side deleted (modify/delete: keeping both would bring back a deleted file),
+entries of different kinds or modes, a symlink or submodule, a renamed file, a conflict about
+where files go. A file the command resolved keeps its mode (executable bit, symlink) and goes
+through the built-in end-of-line conversion, as `git add` would store it. --dry-run runs no
+command: without one, its result is exactly the real run's; with one, it goes on with the
+strategy's result (the target's side for run).
 
 Every strategy merges as `git merge-tree` does (merge.renames, merge.renameLimit and diff.*,
 merge.renormalize with the built-in conversions, attributes from the .gitattributes of the
@@ -378,7 +417,16 @@ pub struct IntegrateArgs {
     /// lease on the value it had before the run.
     #[arg(long, value_name = "REMOTE")]
     pub push: Option<String>,
+
+    /// Integrate tasks that change a contract or a protected path, or add a dependency under
+    /// a "no new dependencies" constraint: all such tasks, or with =TASK only that one
+    /// (repeat for several). Without it integrate refuses them.
+    #[arg(long, value_name = "TASK", num_args = 0..=1, require_equals = true, default_missing_value = ALL_TASKS)]
+    pub allow_contract_change: Vec<String>,
 }
+
+/// `--allow-contract-change` without a task name: every task.
+pub const ALL_TASKS: &str = "*";
 
 pub const PRUNE_ABOUT: &str = "Remove finished tasks' worktrees, branches and records, never losing work";
 
@@ -1280,4 +1328,77 @@ pub struct ConvergeArgs {
     /// Show what would be marked, archived and removed; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+pub const PROPOSE_ABOUT: &str = "Propose a gated task's implementation plan for the orchestrator's review";
+
+pub const PROPOSE_LONG_ABOUT: &str = "\
+Propose the implementation plan of a gated task (spawned with --gate, or with git config
+agent.gate=true) for the orchestrator's review. The task's gate goes from planned to proposed;
+`git agent show` prints the plan, and the orchestrator answers with `git agent approve` or
+`git agent reject --reason`. Until the plan is approved, `git agent check-edit` (and the hook
+from `git agent hooks claude`) denies edits and integrate refuses the task. Proposing again
+replaces the plan and waits for a new judgement, even after an approval.
+
+The plan is read from -m TEXT or -F FILE (`-` for standard input), at most 64 KiB.";
+
+/// Propose a gated task's implementation plan.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct ProposeArgs {
+    /// The plan.
+    #[arg(long, short, value_name = "TEXT", conflicts_with = "file", required_unless_present = "file")]
+    pub message: Option<String>,
+
+    /// Read the plan from a file (`-` for standard input).
+    #[arg(long, short = 'F', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The task (default: the one whose worktree contains the current directory).
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+}
+
+pub const APPROVE_ABOUT: &str = "Approve a gated task's proposed plan: its agent may implement it";
+
+pub const APPROVE_LONG_ABOUT: &str = "\
+Approve the implementation plan a gated task's agent proposed (read it with `git agent show
+TASK`). The gate opens: edits are allowed and integrate takes the task. With --proposal ID
+(the id `git agent show` prints), the approval holds only for that plan: if the agent proposed
+again meanwhile, nothing is approved and the exit status is 4.";
+
+/// Approve a gated task's proposed plan.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct ApproveArgs {
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// Approve only this proposal (its id, or the first 7 or more characters of it).
+    #[arg(long, value_name = "ID")]
+    pub proposal: Option<String>,
+}
+
+pub const REJECT_ABOUT: &str = "Reject a gated task's proposed plan, saying why: its agent plans again";
+
+pub const REJECT_LONG_ABOUT: &str = "\
+Reject the implementation plan a gated task's agent proposed (or revoke an approval). The gate
+goes back to planned, and the reason is shown to the agent by `git agent show` and by the
+denials of `git agent check-edit`; the agent proposes a revised plan. --proposal ID works as
+for approve.";
+
+/// Reject a gated task's proposed plan.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct RejectArgs {
+    #[arg(value_name = "TASK")]
+    pub task: String,
+
+    /// What the agent should change.
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
+
+    /// Reject only this proposal (its id, or the first 7 or more characters of it).
+    #[arg(long, value_name = "ID")]
+    pub proposal: Option<String>,
 }

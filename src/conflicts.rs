@@ -160,6 +160,13 @@ pub enum HazardKind {
     DependencyManifest,
     MigrationNumber,
     SameNewPath,
+    /// A task changed a contract (see [`crate::hazard`]).
+    Contract,
+    /// A task changed a protected path.
+    Protected,
+    /// A task added a dependency (or changed a lock file) under a "no new dependencies"
+    /// constraint.
+    NewDependency,
 }
 
 impl std::fmt::Display for HazardKind {

@@ -223,9 +223,13 @@ Flags override configuration. Any config scope works (git config --local, --glob
   agent.testSetup      shell command run once in each new integrate slot,
                        after the agent.copy files are copied (default:
                        agent.setup); run again when it changes
-  agent.resolve.<name>.path, agent.resolve.<name>.run
+  agent.resolve.<name>.path, agent.resolve.<name>.strategy,
+  agent.resolve.<name>.run
                        integrate resolves conflicts confined to files matching
-                       path by running run on the target's side
+                       path: strategy union (both sides' lines, as git
+                       merge-file --union), ours or theirs (that side of each
+                       conflicting hunk), then run if set; or run (the
+                       default) on the target's side
   agent.identity       Name <email> for the commits git-agent writes on your
                        branches: integrate's, spawn's merge of several
                        dependencies, restack's (default: the user's committer

@@ -33,7 +33,8 @@ pub enum Strategy {
     Squash,
 }
 
-pub use crate::settings::ResolveRule;
+pub use crate::merge::settle::{Unsettleable, Unsettled};
+pub use crate::settings::{ResolveRule, ResolveStrategy};
 
 /// What integration needs to know, decided by the command.
 pub struct Options {
@@ -112,7 +113,8 @@ pub enum StepStatus {
     Conflict,
     /// Merged, but the test failed.
     TestFailed,
-    /// The conflicts were confined to a rule's files and its command resolved them.
+    /// The conflicts were confined to a rule's files and it resolved them (its strategy,
+    /// then its command if it has one).
     ResolvedByRule,
     /// Not tried: a task it depends on did not land.
     Skipped,
@@ -120,8 +122,9 @@ pub enum StepStatus {
     WouldMerge,
     /// Dry run: would conflict.
     WouldConflict,
-    /// Dry run: would conflict only in a rule's files; the rule's command would run on the
-    /// target's side of them (the dry run goes on with that side).
+    /// Dry run: would conflict only in a rule's files, which its strategy settles (exactly,
+    /// for union, ours and theirs); a command the rule has would run on that result (the dry
+    /// run goes on without it).
     WouldResolveByRule,
 }
 
@@ -162,7 +165,13 @@ pub struct Step {
     pub commit: Option<String>,
     pub tree: Option<String>,
     pub conflicts: Vec<JsonPath>,
+    /// The rule that resolved the conflicts; on a conflict step, the rule that covered them
+    /// but could not settle the ones in `unsettled`.
     pub rule: Option<String>,
+    /// The rule's strategy (with `rule`).
+    pub strategy: Option<ResolveStrategy>,
+    /// A conflict step: the conflicts a rule covered that its strategy could not settle, and why.
+    pub unsettled: Vec<Unsettled>,
     pub test: Option<TestRun>,
     /// Time spent by git-agent itself on this step (merge, commit), not the test.
     pub own_ms: u64,
@@ -241,8 +250,16 @@ pub fn run(
     options: &Options,
     events: &dyn Fn(Event<'_>),
 ) -> anyhow::Result<Outcome> {
-    let mut run =
-        Runner { repo, options, events, scratch: Vec::new(), shown: HashSet::new(), caches: None, notes: Vec::new() };
+    let mut run = Runner {
+        repo,
+        options,
+        events,
+        scratch: Vec::new(),
+        shown: HashSet::new(),
+        caches: None,
+        notes: Vec::new(),
+        unsettled: None,
+    };
     // The scratch slots stay, warm, for the next run; they are released with the runner.
     run.steps(start, tasks)
 }
@@ -257,6 +274,9 @@ struct Runner<'a> {
     shown: HashSet<usize>,
     caches: Option<MergeCaches<'a>>,
     notes: Vec<(ObjectId, serde_json::Value)>,
+    /// The rule that covered the last conflict and what its strategy could not settle (for
+    /// the step that stays a conflict).
+    unsettled: Option<(String, ResolveStrategy, Vec<Unsettled>)>,
 }
 
 /// How one task's merge came out: `T` is what a clean merge makes (a tree for merge and
@@ -346,6 +366,7 @@ impl TestSpec<'_> {
 /// Which rule resolved which conflicts.
 struct Resolution {
     rule: String,
+    strategy: ResolveStrategy,
     conflicts: Vec<ConflictPath>,
 }
 
@@ -793,6 +814,7 @@ impl<'a> Runner<'a> {
     ) -> anyhow::Result<(Step, Option<CommitId>)> {
         let dry_run = self.options.dry_run;
         let mut step = step(&task.name, StepStatus::Merged);
+        self.unsettled = None;
         let merged = match self.options.strategy {
             Strategy::Merge | Strategy::Squash => self.merge_with_rules(head, tip, since, task, probe)?.map(Made::Tree),
             Strategy::Rebase => self.rebase(head, tip, since, task, probe)?.map(Made::Commit),
@@ -803,11 +825,15 @@ impl<'a> Runner<'a> {
                 step.conflicts = resolution.conflicts.iter().map(|c| c.path.clone()).collect();
                 step.status = if dry_run { StepStatus::WouldResolveByRule } else { StepStatus::ResolvedByRule };
                 step.rule = Some(resolution.rule);
+                step.strategy = Some(resolution.strategy);
                 made
             }
             Merge::Conflict(conflicts) => {
                 step.conflicts = conflicts.iter().map(|c| c.path.clone()).collect();
                 step.status = if dry_run { StepStatus::WouldConflict } else { StepStatus::Conflict };
+                if let Some((rule, strategy, unsettled)) = self.unsettled.take() {
+                    (step.rule, step.strategy, step.unsettled) = (Some(rule), Some(strategy), unsettled);
+                }
                 return Ok((step, None));
             }
         };
@@ -1009,9 +1035,11 @@ impl<'a> Runner<'a> {
     }
 
     /// A conflict (of merging `theirs` into `ours` from `base`) confined to files a rule
-    /// matches: take the target's side of them, run the rule's command in the scratch
-    /// worktree, and take its result. A dry run runs no command: it goes on with the target's
-    /// side. The conflicts as they are when no rule covers them.
+    /// matches: the rule's strategy settles the conflicted files in memory (union, ours,
+    /// theirs), or takes the target's side of them (run); then the rule's command, if any,
+    /// runs in the scratch worktree and its result is taken. A dry run runs no command: it
+    /// goes on with the strategy's result. The conflicts as they are when no rule covers them
+    /// or its strategy cannot settle one of them (those are left in `self.unsettled`).
     fn resolve_by_rule(
         &mut self,
         base: TreeId,
@@ -1034,6 +1062,19 @@ impl<'a> Runner<'a> {
         // Everything but the conflicted files merged as usual; the conflicted ones from the target.
         let repo = self.repo;
         let head_tree = ours.tree(repo)?;
+        let settled = match rule.strategy {
+            ResolveStrategy::Run => Vec::new(),
+            strategy => {
+                let trees = [base.0, head_tree.0, theirs.0];
+                match crate::merge::settle::settle(repo, strategy, trees, &conflicts)? {
+                    Ok(settled) => settled,
+                    Err(unsettled) => {
+                        self.unsettled = Some((rule.name.clone(), strategy, unsettled));
+                        return Ok(Merge::Conflict(conflicts));
+                    }
+                }
+            }
+        };
         // Start from the task's tree, put the target's version of the conflicted files in, and
         // apply the target's other changes by a merge that now cannot conflict on those files.
         let mut editor = repo.edit_tree(theirs.0)?;
@@ -1050,18 +1091,29 @@ impl<'a> Runner<'a> {
             }
         }
         let adjusted_tip_tree = TreeId(editor.write()?.detach());
-        let provisional_tree = match self.merge_trees(base, head_tree, adjusted_tip_tree, task)? {
+        let mut provisional_tree = match self.merge_trees(base, head_tree, adjusted_tip_tree, task)? {
             Merge::Clean(tree) | Merge::Resolved(tree, _) => tree,
             Merge::Conflict(_) => return Ok(Merge::Conflict(conflicts)),
         };
-        let resolved =
-            |tree| Merge::Resolved(tree, Resolution { rule: rule.name.clone(), conflicts: conflicts.clone() });
-        if self.options.dry_run {
-            return Ok(resolved(provisional_tree));
+        // The strategy's files in place of the target's.
+        if !settled.is_empty() {
+            let mut editor = repo.edit_tree(provisional_tree.0)?;
+            for file in &settled {
+                editor.upsert(file.path.as_bstr(), file.kind, file.blob)?;
+            }
+            provisional_tree = TreeId(editor.write()?.detach());
         }
+        let resolved = |tree| {
+            let resolution =
+                Resolution { rule: rule.name.clone(), strategy: rule.strategy, conflicts: conflicts.clone() };
+            Merge::Resolved(tree, resolution)
+        };
+        let Some(run) = rule.run.as_deref().filter(|_| !self.options.dry_run) else {
+            return Ok(resolved(provisional_tree));
+        };
         let provisional = self.commit(provisional_tree, &[ours], "git-agent: provisional resolution\n")?;
         let scratch = self.scratch_at(provisional.0)?;
-        let outcome = crate::process::Run::shell(&rule.run, &scratch)
+        let outcome = crate::process::Run::shell(run, &scratch)
             .timeout(Some(self.options.test_timeout))
             .run()
             .with_context(|| format!("cannot run agent.resolve.{}.run", rule.name))?;
@@ -1070,7 +1122,7 @@ impl<'a> Runner<'a> {
             return Err(anyhow!(
                 "agent.resolve.{}.run {:?} failed ({}): {}",
                 rule.name,
-                rule.run,
+                run,
                 outcome.status,
                 outcome.output_tail_lossy().trim()
             ));
@@ -1167,6 +1219,7 @@ impl<'a> Runner<'a> {
             "duration_ms": step.test.as_ref().map(|t| t.duration_ms),
             "attempts": step.test.as_ref().map(|t| t.attempts),
             "rule": step.rule,
+            "strategy": step.strategy,
         });
         self.notes.push((commit, note));
         Ok(())
@@ -1210,6 +1263,7 @@ pub fn rebase_onto(
         shown: HashSet::new(),
         caches: None,
         notes: Vec::new(),
+        unsettled: None,
     };
     Ok(match runner.rebase(CommitId(onto), CommitId(tip), Some(CommitId(upstream)), task, false)? {
         Merge::Clean(commit) | Merge::Resolved(commit, _) => Ok(commit.0),
@@ -1289,6 +1343,8 @@ fn step(task: &str, status: StepStatus) -> Step {
         tree: None,
         conflicts: Vec::new(),
         rule: None,
+        strategy: None,
+        unsettled: Vec::new(),
         test: None,
         own_ms: 0,
         because: None,

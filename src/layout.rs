@@ -316,7 +316,8 @@ pub mod key {
     pub const TERMINAL: &str = "agent.terminal";
     /// How often a running agent should checkpoint (`list` flags one that did not; default 45m).
     pub const CHECKPOINT_EVERY: &str = "agent.checkpointEvery";
-    /// Pathspecs no task may change (multi-valued), listed in handoff prompts.
+    /// Pathspecs no task may change (multi-valued): a hazard in list and conflicts, refused by
+    /// integrate and check-edit, listed in handoff prompts.
     pub const PROTECTED: &str = "agent.protected";
     /// A shell command run on every change of a task's status (report, ask, answer).
     pub const NOTIFY: &str = "agent.notify";
@@ -328,4 +329,6 @@ pub mod key {
     pub const COMPARE_PERFORMANCE: &str = "agent.compare.performance";
     pub const COMPARE_MAINTAINABILITY: &str = "agent.compare.maintainability";
     pub const COMPARE_COST: &str = "agent.compare.cost";
+    /// `true`: new tasks start behind the plan review gate, as with `spawn --gate`.
+    pub const GATE: &str = "agent.gate";
 }

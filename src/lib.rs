@@ -23,6 +23,7 @@ pub mod error;
 pub mod git;
 pub mod graph;
 pub mod guard;
+pub mod hazard;
 pub mod integrate;
 pub mod interrupt;
 pub mod land;

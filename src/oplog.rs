@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::layout::{OPS_FILE, RECORD_FILE};
 use crate::state::{
-    AgentStatus, Checkpoint, CostEntry, Expect, MAX_RECORD_BYTES, RECORD_VERSION, Said, Stack, StatusNow, TaskRecord,
-    TaskState,
+    AgentStatus, Checkpoint, CostEntry, Expect, Gate, GateState, MAX_RECORD_BYTES, RECORD_VERSION, Said, Stack,
+    StatusNow, TaskRecord, TaskState,
 };
 
 /// One operation of a task's log.
@@ -84,6 +84,13 @@ pub enum Change {
     Checkpoint { checkpoint: Checkpoint },
     /// Tokens (and money) an agent spent on the task (`git agent cost`).
     Cost { cost: CostEntry },
+    /// The agent proposed its implementation plan (`git agent propose`): the gate waits for
+    /// the orchestrator.
+    Proposed { plan: String },
+    /// The orchestrator approved the plan proposed by operation `proposal`.
+    Approved { proposal: String },
+    /// The orchestrator rejected the plan proposed by operation `proposal`, saying why.
+    Rejected { proposal: String, reason: String },
     /// An operation written by a newer git-agent: kept in the log, skipped by this fold.
     #[serde(other)]
     Unknown,
@@ -105,6 +112,9 @@ impl Change {
             Change::Answered { .. } => "answer",
             Change::Checkpoint { .. } => "checkpoint",
             Change::Cost { .. } => "cost",
+            Change::Proposed { .. } => "propose",
+            Change::Approved { .. } => "approve",
+            Change::Rejected { .. } => "reject",
             Change::Unknown => "unknown",
         }
     }
@@ -169,6 +179,29 @@ fn apply(state: &mut Option<TaskRecord>, op: &Operation) {
                     record.checkpoint = Some(checkpoint);
                 }
                 Change::Cost { cost } => record.cost.add(cost),
+                Change::Proposed { plan } => {
+                    let gate = record.gate.get_or_insert_with(Gate::new);
+                    gate.state = GateState::Proposed;
+                    gate.plan = plan.clone();
+                    gate.proposal = op.id.clone();
+                    gate.at_ms = op.at_ms;
+                }
+                // A judgement of another plan than the one proposed last is stale: it crossed
+                // a newer proposal (or an ungated record) and changes nothing.
+                Change::Approved { proposal } => {
+                    if let Some(gate) = record.gate.as_mut().filter(|gate| &gate.proposal == proposal) {
+                        gate.state = GateState::Approved;
+                        gate.reason.clear();
+                        gate.at_ms = op.at_ms;
+                    }
+                }
+                Change::Rejected { proposal, reason } => {
+                    if let Some(gate) = record.gate.as_mut().filter(|gate| &gate.proposal == proposal) {
+                        gate.state = GateState::Planned;
+                        gate.reason = reason.clone();
+                        gate.at_ms = op.at_ms;
+                    }
+                }
                 Change::Spawned { .. } | Change::Imported { .. } | Change::Unknown => unreachable!(),
             }
         }

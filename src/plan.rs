@@ -4,11 +4,15 @@
 //! {
 //!   "version": 1,
 //!   "base": "main",
+//!   "contracts": ["api/schema.ts"],
+//!   "constraints": ["No new dependencies"],
+//!   "gate": true,
 //!   "tasks": [
 //!     { "name": "db",  "brief": "Add the activity table", "scope": ["db/"],
 //!       "acceptance": ["the migration applies to an empty database"] },
 //!     { "name": "api", "brief": "Serve /activity", "scope": ["api/"], "after": ["db"],
-//!       "acceptance": ["GET /activity returns the last 50 events"] }
+//!       "acceptance": ["GET /activity returns the last 50 events"],
+//!       "protect": ["tests/api_activity.rs"], "gate": false }
 //!   ]
 //! }
 //! ```
@@ -34,6 +38,15 @@ pub struct Plan {
     /// Base revision for every task (default: as for `spawn`).
     #[serde(default)]
     pub base: Option<String>,
+    /// Pathspecs of the shared contracts, committed on the base: read-only for every task.
+    #[serde(default)]
+    pub contracts: Vec<String>,
+    /// Constraints every task is given (each task may add its own).
+    #[serde(default)]
+    pub constraints: Vec<String>,
+    /// Every task starts behind the plan review gate (a task's own `gate` overrides).
+    #[serde(default)]
+    pub gate: bool,
     pub tasks: Vec<PlannedTask>,
 }
 
@@ -55,6 +68,15 @@ pub struct PlannedTask {
     /// The kind of work (see `git agent cost`): lint, docs, architecture, ...
     #[serde(default)]
     pub kind: Option<String>,
+    /// Pathspecs this task must not change (the tests written for it, say).
+    #[serde(default)]
+    pub protect: Vec<String>,
+    /// Constraints this task is given, besides the plan's.
+    #[serde(default)]
+    pub constraints: Vec<String>,
+    /// Start behind the plan review gate (default: the plan's `gate`).
+    #[serde(default)]
+    pub gate: Option<bool>,
 }
 
 fn one() -> u32 {

@@ -52,8 +52,10 @@ pub struct Settings {
     /// `agent.checkpointEvery`: how long a running agent may go without a checkpoint before
     /// `list` flags it (default [`DEFAULT_CHECKPOINT_EVERY`]).
     pub checkpoint_every: std::time::Duration,
-    /// `agent.protected`: pathspecs no task may change (multi-valued), for handoff prompts.
+    /// `agent.protected`: pathspecs no task may change (multi-valued).
     pub protected: Vec<String>,
+    /// `agent.gate`: new tasks start behind the plan review gate.
+    pub gate: bool,
     /// `agent.price.<model>.*`: USD per million tokens, by model name as recorded.
     pub prices: BTreeMap<String, Price>,
     /// `agent.notify`: a shell command run when a task's status changes (see `git agent report`).
@@ -89,9 +91,47 @@ impl Default for CompareWeights {
 pub struct ResolveRule {
     pub name: String,
     pub path: String,
-    pub run: String,
-    /// Where `run` was configured.
+    /// `agent.resolve.<name>.strategy` (default: run).
+    pub strategy: ResolveStrategy,
+    /// `agent.resolve.<name>.run`: required for [`ResolveStrategy::Run`], run after the others.
+    pub run: Option<String>,
+    /// Where `run` was configured (where `strategy` was, when there is no `run`).
     pub origin: Origin,
+}
+
+/// How a rule settles the conflicted files it covers (`agent.resolve.<name>.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResolveStrategy {
+    /// The target's side of the files, then the rule's command; its result is taken.
+    Run,
+    /// Both sides' lines of each conflicting hunk, as `git merge-file --union`.
+    Union,
+    /// The target's side of each conflicting hunk, as `git merge-file --ours`.
+    Ours,
+    /// The task's side of each conflicting hunk, as `git merge-file --theirs`.
+    Theirs,
+}
+
+impl ResolveStrategy {
+    /// The values `agent.resolve.<name>.strategy` takes, for error messages.
+    pub const ALLOWED: &'static str = "union, ours, theirs or run";
+
+    fn parse(value: &str) -> Option<ResolveStrategy> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "run" => Some(ResolveStrategy::Run),
+            "union" => Some(ResolveStrategy::Union),
+            "ours" => Some(ResolveStrategy::Ours),
+            "theirs" => Some(ResolveStrategy::Theirs),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ResolveStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(crate::output::kebab(self).as_str())
+    }
 }
 
 /// What a model costs, in USD per million tokens (`agent.price.<model>.input`, `.output`,
@@ -208,6 +248,7 @@ impl Settings {
                 .map(|v| v.to_str_lossy().trim().to_owned())
                 .filter(|v| !v.is_empty())
                 .collect(),
+            gate: reader.boolean(key::GATE)?.unwrap_or(false),
             prices: reader.prices()?,
             compare_weights: reader.compare_weights()?,
             origins,
@@ -336,8 +377,9 @@ impl Reader<'_> {
             .ok_or_else(|| self.invalid(key::IDENTITY, format!("{value:?} is not of the form \"Name <email>\"")))
     }
 
-    /// `agent.resolve.<name>.path` and `.run` pairs, in configuration order; a rule with one
-    /// of the two is an error.
+    /// `agent.resolve.<name>.path` with `.strategy` and `.run`, in configuration order. A rule
+    /// needs a path, and a command unless its strategy settles conflicts by itself; an unknown
+    /// strategy is an error.
     fn rules(&self) -> anyhow::Result<Vec<ResolveRule>> {
         let mut rules: Vec<ResolveRule> = Vec::new();
         let Some(sections) = self.config.plumbing().sections_by_name("agent") else { return Ok(rules) };
@@ -352,15 +394,37 @@ impl Reader<'_> {
         for name in names {
             let path_key = format!("agent.resolve.{name}.path");
             let run_key = format!("agent.resolve.{name}.run");
-            match (self.string(&path_key), self.string(&run_key)) {
-                (Some(path), Some(run)) => {
-                    let origin = self.origin(&run_key).expect("the value was just read");
-                    rules.push(ResolveRule { name, path, run, origin });
+            let strategy_key = format!("agent.resolve.{name}.strategy");
+            let (path, run, strategy) = (self.string(&path_key), self.string(&run_key), self.string(&strategy_key));
+            let strategy = match strategy.as_deref().map(|s| (s, ResolveStrategy::parse(s))) {
+                None => None,
+                Some((_, Some(strategy))) => Some(strategy),
+                Some((other, None)) => {
+                    let allowed = ResolveStrategy::ALLOWED;
+                    return Err(self.invalid(&strategy_key, format!("{other:?} is not one of {allowed}")));
                 }
-                (None, None) => {}
-                (Some(_), None) => return Err(self.invalid(&path_key, format!("{run_key} is missing"))),
-                (None, Some(_)) => return Err(self.invalid(&run_key, format!("{path_key} is missing"))),
-            }
+            };
+            let Some(path) = path else {
+                match (&run, strategy) {
+                    (None, None) => continue,
+                    (Some(_), _) => return Err(self.invalid(&run_key, format!("{path_key} is missing"))),
+                    (None, Some(_)) => return Err(self.invalid(&strategy_key, format!("{path_key} is missing"))),
+                }
+            };
+            let strategy = match (strategy, &run) {
+                (Some(strategy), _) if strategy != ResolveStrategy::Run => strategy,
+                (_, Some(_)) => ResolveStrategy::Run,
+                (Some(_), None) => return Err(self.invalid(&strategy_key, format!("{run_key} is missing"))),
+                (None, None) => {
+                    return Err(self.invalid(
+                        &path_key,
+                        format!("{run_key} is missing (or set {strategy_key}: union, ours or theirs)"),
+                    ));
+                }
+            };
+            let origin_key = if run.is_some() { &run_key } else { &strategy_key };
+            let origin = self.origin(origin_key).expect("the value was just read");
+            rules.push(ResolveRule { name, path, strategy, run, origin });
         }
         Ok(rules)
     }

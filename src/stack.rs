@@ -161,3 +161,37 @@ pub fn dependency_moved(
     }
     Ok(false)
 }
+
+/// What a task's branch changed itself.
+#[derive(Debug, Clone)]
+pub struct OwnChanges {
+    /// The branch's merge base with the target (its base commit when there is none).
+    pub merge_base: ObjectId,
+    pub head: ObjectId,
+    /// The files changed since `merge_base`, less those only inherited from dependencies.
+    pub paths: Vec<bstr::BString>,
+}
+
+/// What a task's branch changed itself: the files changed between its merge base with
+/// `target` and `head`, less those it only inherited from its dependencies (their work, not
+/// its own: never outside its scope, never its hazard).
+pub fn own_changed_paths(
+    repo: &gix::Repository,
+    record: &crate::state::TaskRecord,
+    entries: &[crate::state::TaskEntry],
+    head: ObjectId,
+    target: ObjectId,
+) -> anyhow::Result<OwnChanges> {
+    let base_commit = ObjectId::from_hex(record.base_commit.as_bytes())
+        .map_err(|_| anyhow::anyhow!("the record's base commit is not an object id"))?;
+    let dependencies = dependency_tips(repo, &record.after, entries)?;
+    let mut tips: Vec<ObjectId> = dependencies.iter().map(|dep| dep.tip).collect();
+    tips.extend(record.stacked_tips().into_iter().filter(|tip| repo.has_object(tip)));
+    let merge_base = crate::git::merge_base(repo, head, target)?.unwrap_or(base_commit);
+    let mut paths = crate::git::changed_paths(repo, merge_base, head)?;
+    if !tips.is_empty() {
+        let inherited = crate::git::inherited_paths(repo, head, merge_base, &tips, paths.iter())?;
+        paths.retain(|path| !inherited.contains(path));
+    }
+    Ok(OwnChanges { merge_base, head, paths })
+}

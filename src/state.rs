@@ -109,6 +109,20 @@ pub struct TaskRecord {
     /// Tokens and money spent on the task, per model (the sum of its cost operations).
     #[serde(default, skip_serializing_if = "Cost::is_empty")]
     pub cost: Cost,
+    /// Pathspecs the task must not change (`spawn --protect`): the tests written for it in
+    /// test-first delegation, say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protect: Vec<String>,
+    /// Pathspecs of the shared contracts (a plan's `contracts`, `spawn --contract`): committed
+    /// on the base before agents start, read-only for every task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<String>,
+    /// Constraints the agent was given (`spawn --constraint`); "no new dependencies" is checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<String>,
+    /// The plan review gate (`spawn --gate`, `agent.gate`): absent when the task was not gated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
     /// The kind of work (`spawn --kind`, `kind` in plans): lint, docs, architecture, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -121,6 +135,85 @@ pub struct TaskRecord {
     /// Fields written by newer versions, kept as they are when this version rewrites a record.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where a gated task's plan is (`task.json` field `gate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateState {
+    /// Waiting for the agent's implementation plan (`git agent propose`), or rejected.
+    Planned,
+    /// A plan was proposed and waits for the orchestrator (`git agent approve` / `reject`).
+    Proposed,
+    /// The plan was approved: the agent may implement it.
+    Approved,
+    /// A state written by a newer git-agent.
+    #[serde(other)]
+    Unknown,
+}
+
+impl GateState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateState::Planned => "planned",
+            GateState::Proposed => "proposed",
+            GateState::Approved => "approved",
+            GateState::Unknown => "unknown",
+        }
+    }
+}
+
+/// The plan review gate of a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    pub state: GateState,
+    /// The implementation plan last proposed (empty: none yet).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plan: String,
+    /// The id of the operation that proposed it: an approval or rejection names the plan it
+    /// judged, so one that crossed a newer proposal (another machine) does not judge that.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub proposal: String,
+    /// Why the last plan was rejected (empty: it was not).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// When the gate last changed, ms since the epoch.
+    #[serde(default)]
+    pub at_ms: u64,
+    /// Fields written by newer versions, kept.
+    #[serde(flatten)]
+    pub unknown: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate {
+            state: GateState::Planned,
+            plan: String::new(),
+            proposal: String::new(),
+            reason: String::new(),
+            at_ms: 0,
+            unknown: Default::default(),
+        }
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate::new()
+    }
+}
+
+impl TaskRecord {
+    /// Gated and not approved: the agent should plan, not implement, and integrate refuses it.
+    pub fn awaits_approval(&self) -> bool {
+        self.gate.as_ref().is_some_and(|gate| gate.state != GateState::Approved)
+    }
+
+    /// Every pathspec the task may not change: its protected paths and the contracts.
+    pub fn guarded_paths(&self) -> impl Iterator<Item = &String> {
+        self.protect.iter().chain(&self.contracts)
+    }
 }
 
 /// Where a stacked task's branch was put, and on what (`task.json` field `stack`).
@@ -411,7 +504,14 @@ fn validate(record: &TaskRecord, expect: &Expect) -> Result<(), String> {
     for dep in &record.after {
         crate::names::validate_task_name(dep).map_err(|err| format!("its dependency {}", err.message))?;
     }
-    for (field, list) in [("scope", &record.scope), ("acceptance", &record.acceptance), ("command", &record.command)] {
+    for (field, list) in [
+        ("scope", &record.scope),
+        ("acceptance", &record.acceptance),
+        ("command", &record.command),
+        ("protect", &record.protect),
+        ("contracts", &record.contracts),
+        ("constraints", &record.constraints),
+    ] {
         if list.len() > MAX_LIST_ENTRIES {
             return Err(format!("its {field} has {} entries, more than {MAX_LIST_ENTRIES}", list.len()));
         }
@@ -439,6 +539,10 @@ fn validate_reports(record: &TaskRecord) -> Result<(), String> {
     }
     if let Some(kind) = &record.kind {
         texts.push(("kind", kind));
+    }
+    if let Some(gate) = &record.gate {
+        texts.push(("gate plan", &gate.plan));
+        texts.push(("gate reason", &gate.reason));
     }
     if let Some(checkpoint) = &record.checkpoint {
         texts.push(("checkpoint notes", &checkpoint.notes));

@@ -135,6 +135,7 @@ fn render(handoff: &Handoff, now_ms: u64) -> String {
     let every = super::list::age(handoff.checkpoint_every_seconds as i64);
     out.push_str("\n## Constraints\n\n");
     out.push_str("- Stay in scope: change only the files of the scope above; ask before touching others.\n");
+    out.extend(handoff.constraints.iter().map(|constraint| format!("- {constraint}\n")));
     out.push_str("- Commit often, with messages that say what and why.\n");
     out.push_str(&format!(
         "- Run `git agent checkpoint` at least every {every} (--completed, --in-progress, --next, --decision).\n"

@@ -81,20 +81,19 @@ fn leave_out_unintegrable(
     repo: &gix::Repository,
     entries: &[state::TaskEntry],
     records: &mut Vec<(ObjectId, TaskRecord)>,
-    branch_prefix: &str,
+    settings: &crate::settings::Settings,
+    allowed: &[String],
 ) -> anyhow::Result<Vec<LeftOut>> {
     let mut left_out = Vec::new();
-    let task_branches = format!("refs/heads/{branch_prefix}");
+    let task_branches = format!("refs/heads/{}", settings.branch_prefix);
     let mut keep = Vec::new();
     for (commit, record) in records.drain(..) {
         let why = if crate::git::ref_target(repo, &record.branch)?.is_none() {
             Some(format!("its branch {} is missing", record.short_branch()))
+        } else if let Some(base) = record.base_ref.as_deref().filter(|base| base.starts_with(&task_branches)) {
+            Some(format!("it was spawned from the task branch {base}; integrate it with --into"))
         } else {
-            record
-                .base_ref
-                .as_deref()
-                .filter(|base| base.starts_with(&task_branches))
-                .map(|base| format!("it was spawned from the task branch {base}; integrate it with --into"))
+            guard_refusal(repo, entries, &record, settings, allowed)?
         };
         match why {
             Some(why) => left_out.push(LeftOut { task: record.name.clone(), why }),
@@ -142,6 +141,41 @@ fn leave_out_unintegrable(
     }
     *records = keep;
     Ok(left_out)
+}
+
+/// Why the guards forbid integrating `record`: its plan was never approved, or its own
+/// changes touch a contract or protected path, or add a dependency against a constraint
+/// (unless `allowed` names it, or is `*`).
+fn guard_refusal(
+    repo: &gix::Repository,
+    entries: &[state::TaskEntry],
+    record: &TaskRecord,
+    settings: &crate::settings::Settings,
+    allowed: &[String],
+) -> anyhow::Result<Option<String>> {
+    if let Some(gate) = record.gate.as_ref().filter(|_| record.awaits_approval()) {
+        return Ok(Some(format!(
+            "it was gated and its plan was never approved (the gate is {}); `git agent approve {}` after reading it",
+            gate.state.as_str(),
+            record.name
+        )));
+    }
+    if allowed.iter().any(|a| a == crate::cli::ALL_TASKS || a == &record.name) {
+        return Ok(None);
+    }
+    let Some(head) = crate::git::ref_target(repo, &record.branch)? else { return Ok(None) };
+    let base_commit = ObjectId::from_hex(record.base_commit.as_bytes())?;
+    let target = match &record.base_ref {
+        Some(base_ref) => crate::git::ref_target(repo, base_ref)?.unwrap_or(base_commit),
+        None => base_commit,
+    };
+    let own = crate::stack::own_changed_paths(repo, record, entries, head, target)?;
+    let hazards = crate::hazard::hazards(repo, record, &settings.protected, &own)?;
+    if hazards.is_empty() {
+        return Ok(None);
+    }
+    let what: Vec<String> = hazards.iter().map(|h| h.describe()).collect();
+    Ok(Some(format!("it {}; pass --allow-contract-change={} if that is intended", what.join(", "), record.name)))
 }
 
 /// A dependency `dep` of `task` with no record any more (pruned) whose work `task` was
@@ -205,9 +239,23 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     // Without names, one task that cannot be integrated (no branch, a cycle, a missing
     // dependency, a base that is another task's branch) is left out and said so, not allowed
     // to stop the others. Named tasks are the user's explicit choice: their problems are errors.
+    for allowed in args.allow_contract_change.iter().filter(|a| *a != crate::cli::ALL_TASKS) {
+        crate::names::validate_task_name(allowed)?;
+    }
     let left_out = if args.tasks.is_empty() {
-        leave_out_unintegrable(repo, &entries, &mut records, &ctx.settings.branch_prefix)?
+        leave_out_unintegrable(repo, &entries, &mut records, &ctx.settings, &args.allow_contract_change)?
     } else {
+        let mut refusals = Vec::new();
+        for (_, record) in &records {
+            if let Some(why) = guard_refusal(repo, &entries, record, &ctx.settings, &args.allow_contract_change)? {
+                refusals.push(format!("  - task {}: {why}", record.name));
+            }
+        }
+        if !refusals.is_empty() {
+            return Err(refused(format!("the guards refuse:\n{}", refusals.join("\n")))
+                .hint("nothing was integrated; `git agent list` shows every task's hazards and gate")
+                .into());
+        }
         Vec::new()
     };
     for left in &left_out {
@@ -308,10 +356,16 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
             ui.status(format!("running {} after every merge: {}", test.from, test.command));
         }
         for rule in &rules {
-            ui.status(format!(
-                "running agent.resolve.{}.run from {} on conflicts confined to {}: {}",
-                rule.name, rule.origin, rule.path, rule.run
-            ));
+            let (name, path, origin) = (&rule.name, &rule.path, &rule.origin);
+            let settle =
+                format!("settling conflicts confined to {path} by agent.resolve.{name}.strategy {}", rule.strategy);
+            ui.status(match (&rule.run, rule.strategy) {
+                (Some(run), crate::integrate::ResolveStrategy::Run) => {
+                    format!("running agent.resolve.{name}.run from {origin} on conflicts confined to {path}: {run}")
+                }
+                (Some(run), _) => format!("{settle}, then running agent.resolve.{name}.run from {origin}: {run}"),
+                (None, _) => format!("{settle} from {origin}"),
+            });
         }
         // The scratch worktree is checked out as git checks out: the filter drivers the
         // attributes name run there. They are commands too.
@@ -522,7 +576,8 @@ fn test_command(ctx: &Context, args: &IntegrateArgs) -> anyhow::Result<Option<Te
 /// The resolution rules; refused when one comes from a linked worktree's own config.
 fn rule_commands(ctx: &Context) -> anyhow::Result<Vec<ResolveRule>> {
     for rule in &ctx.settings.rules {
-        refuse_worktree_config(ctx, &format!("agent.resolve.{}.run", rule.name), &rule.origin)?;
+        let key = if rule.run.is_some() { "run" } else { "strategy" };
+        refuse_worktree_config(ctx, &format!("agent.resolve.{}.{key}", rule.name), &rule.origin)?;
     }
     Ok(ctx.settings.rules.clone())
 }
@@ -754,6 +809,9 @@ fn render(report: &Report<'_>) -> String {
         for path in &step.conflicts {
             out.push_str(&format!("    conflict: {path}\n"));
         }
+        for unsettled in &step.unsettled {
+            out.push_str(&format!("    not settled: {} ({}): {}\n", unsettled.path, unsettled.kind, unsettled.why));
+        }
         if let Some(output) = step.test.as_ref().and_then(|t| t.output.as_deref()) {
             for l in output.lines() {
                 out.push_str(&format!("    | {l}\n"));
@@ -840,7 +898,10 @@ fn step_line(step: &Step) -> String {
         line.push_str(&format!(" {}", &commit[..7]));
     }
     if let Some(rule) = &step.rule {
-        line.push_str(&format!(" (rule {rule})"));
+        match step.strategy {
+            Some(strategy) => line.push_str(&format!(" (rule {rule}: {strategy})")),
+            None => line.push_str(&format!(" (rule {rule})")),
+        }
     }
     if let Some(test) = &step.test {
         let exit = test.exit.map_or("killed".to_owned(), |e| e.to_string());

@@ -70,6 +70,15 @@ fn render(rows: &[Row], now: i64) -> String {
         if row.dependency_moved && row.state != RowState::Integrated {
             notes.push("dependency moved".to_owned());
         }
+        if let Some(gate) = row.gate.filter(|gate| *gate != crate::state::GateState::Approved) {
+            notes.push(format!("plan {}", gate.as_str()));
+        }
+        if !row.hazards.is_empty() {
+            let shown: Vec<String> = row.hazards.iter().take(2).map(|h| h.describe()).collect();
+            let more =
+                if row.hazards.len() > 2 { format!(" (+{} more)", row.hazards.len() - 2) } else { String::new() };
+            notes.push(format!("hazard: {}{more}", shown.join(", ")));
+        }
         if !row.out_of_scope.is_empty() {
             let shown: Vec<String> = row.out_of_scope.iter().take(3).map(|p| p.to_string()).collect();
             let more = if row.out_of_scope.len() > 3 { ", ..." } else { "" };

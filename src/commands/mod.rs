@@ -12,6 +12,7 @@ pub mod cost;
 pub mod demo;
 pub mod dispatch;
 pub mod done;
+pub mod gate;
 pub mod handoff;
 pub mod hooks;
 pub mod integrate;
@@ -71,6 +72,9 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Hooks(args)) => hooks::run(&ui, args),
         Some(AgentCommand::Compare(args)) => compare::run(&cli.global, &ui, args),
         Some(AgentCommand::Converge(args)) => converge::run(&cli.global, &ui, args),
+        Some(AgentCommand::Propose(args)) => gate::propose(&cli.global, &ui, args),
+        Some(AgentCommand::Approve(args)) => gate::approve(&cli.global, &ui, args),
+        Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -99,6 +103,9 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Answer(_)
             | AgentCommand::Compare(_)
             | AgentCommand::Converge(_)
+            | AgentCommand::Propose(_)
+            | AgentCommand::Approve(_)
+            | AgentCommand::Reject(_)
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 

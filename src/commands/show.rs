@@ -38,6 +38,9 @@ fn render(record: &TaskRecord, now: i64) -> String {
         out.push_str(&format!("{} {} of {}\n", heading("variant"), variant.index, variant.of));
     }
     out.push_str(&said(record, now));
+    if let Some(gate) = &record.gate {
+        out.push_str(&render_gate(gate));
+    }
     out.push_str(&format!("{} {}\n", heading("branch"), record.short_branch()));
     out.push_str(&format!(
         "{} {} ({})\n",
@@ -61,6 +64,14 @@ fn render(record: &TaskRecord, now: i64) -> String {
     out.push_str(&format!("{}\n{}", heading("after"), list(&record.after)));
     out.push_str(&format!("{}\n{}", heading("scope"), list(&record.scope)));
     out.push_str(&format!("{}\n{}", heading("acceptance"), list(&record.acceptance)));
+    // The guards, when there are any: what the agent must leave alone.
+    for (title, items) in
+        [("contracts", &record.contracts), ("protected", &record.protect), ("constraints", &record.constraints)]
+    {
+        if !items.is_empty() {
+            out.push_str(&format!("{}\n{}", heading(title), list(items)));
+        }
+    }
     out.push_str(&format!("{}\n", heading("brief")));
     if record.brief.trim().is_empty() {
         out.push_str("  (none)\n");
@@ -68,6 +79,37 @@ fn render(record: &TaskRecord, now: i64) -> String {
         for line in record.brief.trim_end().lines() {
             out.push_str(&format!("  {line}\n"));
         }
+    }
+    out
+}
+
+/// Where the plan review stands, and the plan: the agent reads a rejection's reason here, the
+/// orchestrator the plan to judge (with the proposal id `approve --proposal` takes).
+fn render_gate(gate: &crate::state::Gate) -> String {
+    use crate::state::GateState;
+    let heading = |text: &str| paint(text, Style::new().bold());
+    let id = crate::ops::gate::short(&gate.proposal);
+    let mut out = match (gate.state, gate.proposal.is_empty()) {
+        (GateState::Planned, true) => {
+            format!(
+                "{} planned: propose an implementation plan with `git agent propose` before editing\n",
+                heading("gate")
+            )
+        }
+        (GateState::Planned, false) => format!(
+            "{}: {}\n  revise the plan and propose it again with `git agent propose`\n",
+            paint("PLAN REJECTED", Style::new().bold().red()),
+            paint(&gate.reason, Style::new().bold())
+        ),
+        (GateState::Proposed, _) => {
+            format!("{} proposed {id}: waiting for `git agent approve` or `git agent reject`\n", heading("gate"))
+        }
+        (GateState::Approved, _) => format!("{} approved {id}\n", heading("gate")),
+        (GateState::Unknown, _) => format!("{} {}\n", heading("gate"), gate.state.as_str()),
+    };
+    if !gate.plan.is_empty() {
+        out.push_str(&format!("{}\n", heading("plan")));
+        out.extend(gate.plan.lines().map(|line| format!("  {line}\n")));
     }
     out
 }

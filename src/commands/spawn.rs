@@ -11,7 +11,7 @@ use crate::error::{Exit, bad_input};
 use crate::names::validate_task_name;
 use crate::ops::background::How;
 use crate::ops::spawn::{
-    AgentRun, CreateOptions, Event, Request, Spawned, agent_command, create, create_variants, prepare,
+    AgentRun, CreateOptions, Event, Guards, Request, Spawned, agent_command, create, create_variants, prepare,
     prepare_variants, recover_interrupted_spawn, run_agent, variant_requests,
 };
 use crate::output::{GlobalArgs, Ui};
@@ -42,6 +42,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         kind: args.kind.clone(),
         stack: stack_choice(&args),
         variant: None,
+        guards: Guards {
+            protect: args.protect.clone(),
+            contracts: args.contract.clone(),
+            constraints: args.constraint.clone(),
+            gate: args.gate.then_some(true),
+        },
     };
     if let Some(count) = args.variants {
         return run_variants(global, ui, &args, &request, count);
@@ -293,6 +299,16 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
                 kind: task.kind.clone(),
                 stack: stack_choice(args),
                 variant: None,
+                guards: Guards {
+                    protect: task.protect.clone(),
+                    contracts: plan.contracts.clone(),
+                    constraints: plan.constraints.iter().chain(&task.constraints).cloned().collect(),
+                    // The task's own word, else the plan's; unsaid, agent.gate decides.
+                    gate: match task.gate {
+                        Some(gate) => Some(gate || args.gate),
+                        None => (args.gate || plan.gate).then_some(true),
+                    },
+                },
             }
         })
         .collect();

@@ -214,3 +214,11 @@ pub fn inherited_paths<'a>(
 pub fn entry_at(tree: &gix::Tree<'_>, path: &[u8]) -> anyhow::Result<Option<(gix::objs::tree::EntryMode, ObjectId)>> {
     Ok(tree.lookup_entry(path.split(|&b| b == b'/'))?.map(|entry| (entry.mode(), entry.object_id())))
 }
+
+/// Paths of every file (not tree) in a commit's tree, `/`-separated.
+pub fn tree_files(repo: &gix::Repository, commit: ObjectId) -> anyhow::Result<Vec<BString>> {
+    let tree = repo.find_commit(commit)?.tree()?;
+    let mut recorder = gix::traverse::tree::Recorder::default();
+    tree.traverse().breadthfirst(&mut recorder)?;
+    Ok(recorder.records.into_iter().filter(|entry| !entry.mode.is_tree()).map(|entry| entry.filepath).collect())
+}

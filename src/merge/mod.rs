@@ -25,6 +25,7 @@
 //! given base, virtual merge bases), built from this configuration; no code calls gix's
 //! `Repository::merge_trees`/`merge_commits`, which read the configuration gix's way.
 
+pub mod settle;
 pub mod shims;
 
 use bstr::ByteSlice;

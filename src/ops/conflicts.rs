@@ -153,13 +153,59 @@ pub fn check(repo: &gix::Repository, request: &Request) -> anyhow::Result<Result
         None
     };
     let snapshots = memory_repo.objects.take_object_memory();
-    let analysis = crate::conflicts::analyse(repo, branches, &target, snapshots)?;
+    let mut analysis = crate::conflicts::analyse(repo, branches, &target, snapshots)?;
+    add_guard_hazards(repo, &entries, &tips, &target, &mut analysis)?;
     for (task, problem) in &analysis.problems {
         if let Some(row) = rows.iter_mut().find(|r| &r.name == task) {
             row.problems.push(problem.clone());
         }
     }
     Ok(Ok(Checked { target, tasks: rows, analysis, in_order }))
+}
+
+/// The guards' hazards of each checked task (see [`crate::hazard`]): what its committed own
+/// changes touch that its contracts, protected paths or constraints forbid. Uncommitted edits
+/// are `git agent check-edit`'s to judge, before they are made.
+fn add_guard_hazards(
+    repo: &gix::Repository,
+    entries: &[state::TaskEntry],
+    tips: &HashMap<String, ObjectId>,
+    target: &Target,
+    analysis: &mut Analysis,
+) -> anyhow::Result<()> {
+    use crate::conflicts::{Hazard, HazardKind};
+    let protected = crate::settings::Settings::read(repo)?.protected;
+    let all = state::read_tasks(repo)?;
+    for entry in entries {
+        let Ok(record) = &entry.record else { continue };
+        let guarded = !record.protect.is_empty()
+            || !record.contracts.is_empty()
+            || !protected.is_empty()
+            || crate::hazard::no_new_dependencies(&record.constraints);
+        let Some(&head) = tips.get(&entry.name).filter(|_| guarded) else { continue };
+        let own = crate::stack::own_changed_paths(repo, record, &all, head, target.commit)?;
+        let mut by_kind: std::collections::BTreeMap<&'static str, (HazardKind, Vec<crate::hazard::Hazard>)> =
+            Default::default();
+        for hazard in crate::hazard::hazards(repo, record, &protected, &own)? {
+            let (key, kind) = match hazard {
+                crate::hazard::Hazard::Contract { .. } => ("contract", HazardKind::Contract),
+                crate::hazard::Hazard::Protected { .. } => ("protected", HazardKind::Protected),
+                _ => ("dependency", HazardKind::NewDependency),
+            };
+            by_kind.entry(key).or_insert_with(|| (kind, Vec::new())).1.push(hazard);
+        }
+        for (kind, found) in by_kind.into_values() {
+            let what: Vec<String> = found.iter().map(|h| h.describe()).collect();
+            analysis.hazards.push(Hazard {
+                kind,
+                tasks: vec![entry.name.clone()],
+                paths: found.iter().map(|h| h.path().clone()).collect(),
+                message: format!("{} {} (integrate refuses it)", entry.name, what.join(", ")),
+            });
+        }
+    }
+    analysis.summary.hazards = analysis.hazards.len();
+    Ok(())
 }
 
 /// Does any branch depend on another one being checked?

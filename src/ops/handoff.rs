@@ -42,9 +42,11 @@ pub struct Handoff {
     pub acceptance_completed: Vec<String>,
     pub scope: Vec<String>,
     pub after: Vec<String>,
-    /// Pathspecs no task may change: the record's `protected` (or `protected_paths`) field,
-    /// and git config agent.protected.
+    /// Pathspecs the task may not change: its contracts and protected paths, and git config
+    /// agent.protected.
     pub protected: Vec<String>,
+    /// The constraints the task was given.
+    pub constraints: Vec<String>,
     /// agent.checkpointEvery, in seconds.
     pub checkpoint_every_seconds: u64,
 }
@@ -78,10 +80,12 @@ pub fn gather(ctx: &Context, record: &TaskRecord) -> anyhow::Result<Handoff> {
         record.checkpoint.iter().flat_map(|c| c.completed.iter()).map(|item| normalise(item)).collect();
     let (acceptance_completed, acceptance_remaining) =
         record.acceptance.iter().cloned().partition(|criterion| completed.contains(&normalise(criterion)));
-    let mut protected = record_strings(record, "protected");
-    protected.extend(record_strings(record, "protected_paths"));
-    protected.extend(ctx.settings.protected.iter().cloned());
-    protected.dedup();
+    let mut protected: Vec<String> = Vec::new();
+    for pathspec in record.guarded_paths().chain(&ctx.settings.protected) {
+        if !protected.contains(pathspec) {
+            protected.push(pathspec.clone());
+        }
+    }
     Ok(Handoff {
         task: record.name.clone(),
         branch: record.short_branch().to_owned(),
@@ -101,6 +105,7 @@ pub fn gather(ctx: &Context, record: &TaskRecord) -> anyhow::Result<Handoff> {
         scope: record.scope.clone(),
         after: record.after.clone(),
         protected,
+        constraints: record.constraints.clone(),
         checkpoint_every_seconds: ctx.settings.checkpoint_every.as_secs(),
     })
 }
@@ -120,12 +125,6 @@ fn own_commits(repo: &gix::Repository, head: ObjectId, start: ObjectId) -> anyho
 /// A criterion and a completed item match without case, surrounding space and a final period.
 fn normalise(text: &str) -> String {
     text.trim().trim_end_matches('.').trim().to_lowercase()
-}
-
-/// A list of strings a newer git-agent (or a person) put in the record under `field`.
-fn record_strings(record: &TaskRecord, field: &str) -> Vec<String> {
-    let Some(serde_json::Value::Array(values)) = record.unknown.get(field) else { return Vec::new() };
-    values.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect()
 }
 
 /// Spawns the successor `new` stacked on `record`'s task (as `git agent spawn NEW --after
@@ -155,6 +154,13 @@ pub fn successor(
         kind: record.kind.clone(),
         stack: Some(true),
         variant: None,
+        // It inherits the guards; an approved plan stays approved for it.
+        guards: crate::ops::spawn::Guards {
+            protect: record.protect.clone(),
+            contracts: record.contracts.clone(),
+            constraints: record.constraints.clone(),
+            gate: Some(record.awaits_approval()),
+        },
     };
     crate::ops::spawn::recover_interrupted_spawn(ctx, new)?;
     let prepared = crate::ops::spawn::prepare(ctx, &request, &HashSet::new())?;

@@ -49,6 +49,11 @@ pub struct Row {
     pub last_commit_unix: Option<i64>,
     pub base_drift: Option<usize>,
     pub out_of_scope: Vec<JsonPath>,
+    /// What its own changes touch that its guards forbid: contracts, protected paths, new
+    /// dependencies under a "no new dependencies" constraint (integrate refuses them).
+    pub hazards: Vec<crate::hazard::Hazard>,
+    /// Where its plan review stands (gated tasks only).
+    pub gate: Option<crate::state::GateState>,
     /// Stacked tasks: the dependencies' work it started on (or merged) is not counted in
     /// `ahead` and `files_changed`; these are the commits it holds of that work.
     pub inherited_commits: Option<usize>,
@@ -87,8 +92,14 @@ pub fn rows(
     check_dirty: bool,
     idle_after: std::time::Duration,
 ) -> Vec<Row> {
-    let checkpoint_every = crate::settings::Settings::read(repo)
-        .map_or(crate::settings::DEFAULT_CHECKPOINT_EVERY, |settings| settings.checkpoint_every);
+    let settings = crate::settings::Settings::read(repo).ok();
+    let watch = Watch {
+        checkpoint_every: settings
+            .as_ref()
+            .map_or(crate::settings::DEFAULT_CHECKPOINT_EVERY, |settings| settings.checkpoint_every),
+        idle_after,
+        protected: settings.map(|settings| settings.protected).unwrap_or_default(),
+    };
     let sync = repo.clone().into_sync();
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(entries.len().max(1));
@@ -101,7 +112,7 @@ pub fn rows(
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(entry) = entries.get(i) else { break };
-                        done.push((i, row(&repo, entries, entry, check_dirty, checkpoint_every, idle_after)));
+                        done.push((i, row(&repo, entries, entry, check_dirty, &watch)));
                     }
                     done
                 })
@@ -113,14 +124,15 @@ pub fn rows(
     rows.into_iter().map(|(_, row)| row).collect()
 }
 
-fn row(
-    repo: &gix::Repository,
-    entries: &[TaskEntry],
-    entry: &TaskEntry,
-    check_dirty: bool,
+/// The settings a row is judged by.
+struct Watch {
     checkpoint_every: std::time::Duration,
     idle_after: std::time::Duration,
-) -> Row {
+    /// `agent.protected`.
+    protected: Vec<String>,
+}
+
+fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_dirty: bool, watch: &Watch) -> Row {
     let mut row = Row {
         name: entry.name.clone(),
         state: RowState::Corrupt,
@@ -135,6 +147,8 @@ fn row(
         last_commit_unix: None,
         base_drift: None,
         out_of_scope: Vec::new(),
+        hazards: Vec::new(),
+        gate: None,
         inherited_commits: None,
         dependency_moved: false,
         worktree: None,
@@ -165,6 +179,7 @@ fn row(
     let worktree = crate::ops::prune::worktree_path(repo, record);
     row.worktree = Some(worktree.clone());
     row.agent_exit = record.agent_exit;
+    row.gate = record.gate.as_ref().map(|gate| gate.state);
     row.status = record.status.clone();
     row.question = record.question.clone();
     row.answer = record.answer.clone();
@@ -173,9 +188,9 @@ fn row(
     if row.running {
         let started = crate::ops::checkpoint::agent_started_ms(repo, &entry.name);
         row.checkpoint_overdue =
-            crate::ops::checkpoint::overdue(record, started, crate::state::now_ms(), checkpoint_every);
+            crate::ops::checkpoint::overdue(record, started, crate::state::now_ms(), watch.checkpoint_every);
     }
-    if let Err(err) = fill_branch_facts(repo, record, entries, &mut row) {
+    if let Err(err) = fill_branch_facts(repo, record, entries, &watch.protected, &mut row) {
         row.problems.push(format!("{err:#}"));
     }
     row.worktree_missing = !worktree.is_dir();
@@ -197,7 +212,7 @@ fn row(
         match last_activity(&worktree, row.last_commit_unix) {
             Ok(last) => {
                 row.last_activity_unix = last;
-                let quiet_since = crate::state::now_ms() as i64 / 1000 - idle_after.as_secs() as i64;
+                let quiet_since = crate::state::now_ms() as i64 / 1000 - watch.idle_after.as_secs() as i64;
                 row.idle = last.is_some_and(|last| last < quiet_since);
             }
             Err(err) => row.problems.push(format!("cannot tell whether the agent is idle: {err:#}")),
@@ -221,6 +236,7 @@ fn fill_branch_facts(
     repo: &gix::Repository,
     record: &TaskRecord,
     entries: &[TaskEntry],
+    protected: &[String],
     row: &mut Row,
 ) -> anyhow::Result<()> {
     let base_commit = ObjectId::from_hex(record.base_commit.as_bytes())
@@ -251,20 +267,14 @@ fn fill_branch_facts(
     row.base_drift =
         Some(if repo.has_object(base_commit) { crate::git::count_only_in(repo, target, base_commit)? } else { 0 });
     row.last_commit_unix = Some(crate::git::commit_time(repo, head)?);
-    let merge_base = crate::git::merge_base(repo, head, target)?.unwrap_or(base_commit);
-    let changed = crate::git::changed_paths(repo, merge_base, head)?;
-    let inherited = if tips.is_empty() {
-        Default::default()
-    } else {
-        crate::git::inherited_paths(repo, head, merge_base, &tips, changed.iter())?
-    };
-    let own: Vec<BString> = changed.into_iter().filter(|path| !inherited.contains(path)).collect();
-    row.files_changed = Some(own.len());
+    let own = crate::stack::own_changed_paths(repo, record, entries, head, target)?;
+    row.files_changed = Some(own.paths.len());
+    row.hazards = crate::hazard::hazards(repo, record, protected, &own)?;
     // An integrated task is not restacked: new work goes to a new task.
     row.dependency_moved =
         record.state != TaskState::Integrated && crate::stack::dependency_moved(repo, record, head, &dependencies)?;
     let outside: Vec<BString> =
-        own.into_iter().filter(|path| !crate::scope::contains(&record.scope, path.as_ref())).collect();
+        own.paths.into_iter().filter(|path| !crate::scope::contains(&record.scope, path.as_ref())).collect();
     row.out_of_scope = outside.into_iter().map(JsonPath).collect();
     Ok(())
 }

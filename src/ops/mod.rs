@@ -7,6 +7,7 @@ pub mod compare;
 pub mod conflicts;
 pub mod converge;
 pub mod cost;
+pub mod gate;
 pub mod handoff;
 pub mod join;
 pub mod list;

@@ -33,6 +33,22 @@ pub struct Request {
     pub stack: Option<bool>,
     /// Set for the variants of `spawn --variants K`: recorded in the task's record.
     pub variant: Option<state::Variant>,
+    pub guards: Guards,
+}
+
+/// What the task may not do (issue: the decomposition checklist made executable).
+#[derive(Debug, Clone, Default)]
+pub struct Guards {
+    /// Pathspecs the task must not change (`--protect`).
+    pub protect: Vec<String>,
+    /// Pathspecs of the shared contracts (`--contract`, a plan's `contracts`): they must be
+    /// committed on the base.
+    pub contracts: Vec<String>,
+    /// Free-text constraints (`--constraint`).
+    pub constraints: Vec<String>,
+    /// Start behind the plan review gate (`--gate`, a plan's `gate`); `None`: as `agent.gate`
+    /// says.
+    pub gate: Option<bool>,
 }
 
 /// A request checked against the repository: everything needed to create the task.
@@ -178,6 +194,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
     let root = ctx.worktree_root()?;
     let worktree = root.join(name);
     check_worktree_dir(&worktree, " or pick another task name")?;
+    check_contracts_committed(repo, &base, base_commit, &request.guards.contracts)?;
     let record = TaskRecord {
         version: RECORD_VERSION,
         name: name.clone(),
@@ -187,12 +204,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         worktree,
         scope: request.scope.clone(),
         // `--after db --after db` is one dependency.
-        after: request.after.iter().fold(Vec::new(), |mut deps, dep| {
-            if !deps.contains(dep) {
-                deps.push(dep.clone());
-            }
-            deps
-        }),
+        after: dedup(&request.after),
         brief: request.brief.clone(),
         acceptance: request.acceptance.clone(),
         command: request.command.clone(),
@@ -209,6 +221,10 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         cost: Default::default(),
         kind: request.kind.clone(),
         variant: request.variant.clone(),
+        protect: dedup(&request.guards.protect),
+        contracts: dedup(&request.guards.contracts),
+        constraints: dedup(&request.guards.constraints),
+        gate: request.guards.gate.unwrap_or(ctx.settings.gate).then(state::Gate::new),
         clock: 0,
         unknown: Default::default(),
     };
@@ -218,6 +234,43 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         stack_on_dependencies(ctx, &mut prepared)?;
     }
     Ok(prepared)
+}
+
+/// The entries in order, each once.
+fn dedup(entries: &[String]) -> Vec<String> {
+    entries.iter().fold(Vec::new(), |mut kept, entry| {
+        if !kept.contains(entry) {
+            kept.push(entry.clone());
+        }
+        kept
+    })
+}
+
+/// Contracts are written first (spec-first): each must match a file committed at the base,
+/// or the agents would start without the interface they are to build against.
+fn check_contracts_committed(
+    repo: &gix::Repository,
+    base: &str,
+    base_commit: ObjectId,
+    contracts: &[String],
+) -> anyhow::Result<()> {
+    if contracts.is_empty() {
+        return Ok(());
+    }
+    let files = crate::git::tree_files(repo, base_commit)?;
+    let missing: Vec<&String> = contracts
+        .iter()
+        .filter(|contract| {
+            !files.iter().any(|path| crate::scope::contains(std::slice::from_ref(contract), path.as_ref()))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = missing.iter().map(|c| format!("{c:?}")).collect();
+    Err(refused(format!("contract {} matches no file committed at the base {base:?}", list.join(", ")))
+        .hint("commit the shared interfaces on the base before spawning the tasks that build on them")
+        .into())
 }
 
 /// Puts a task with dependencies on their work (see [`crate::stack`]) and records where. With

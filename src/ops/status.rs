@@ -26,6 +26,11 @@ pub enum Event {
     Answer,
     /// The task's agent exited (its status word stays what the agent last said).
     AgentExit,
+    /// The plan review gate moved (`git agent propose`, `approve`, `reject`): the agent or the
+    /// orchestrator has something to read.
+    Propose,
+    Approve,
+    Reject,
 }
 
 impl Event {
@@ -35,6 +40,9 @@ impl Event {
             Event::Ask => "ask",
             Event::Answer => "answer",
             Event::AgentExit => "agent-exit",
+            Event::Propose => "propose",
+            Event::Approve => "approve",
+            Event::Reject => "reject",
         }
     }
 }
@@ -58,7 +66,8 @@ pub struct Reported {
 impl Reported {
     /// Did the status word change (or is it an answer, which the agent waits for)?
     pub fn changed(&self) -> bool {
-        matches!(self.event, Event::Answer | Event::AgentExit) || self.old != self.status
+        matches!(self.event, Event::Answer | Event::AgentExit | Event::Propose | Event::Approve | Event::Reject)
+            || self.old != self.status
     }
 }
 

@@ -1,0 +1,161 @@
+//! Guard hazards: what a task's branch changed that its guards forbid. A task's own changes
+//! (see [`crate::stack::own_changed_paths`]) may not touch
+//! - a contract (`contracts`: the shared interfaces committed on the base before the agents
+//!   started, read-only for every task),
+//! - a protected path (the task's `protect`, or git config `agent.protected` for every task),
+//! - and, under a "no new dependencies" constraint, a dependency manifest may not gain a
+//!   dependency (nor a lock file change).
+//!
+//! `list` and `conflicts` show hazards; `integrate` refuses a task with any unless the user
+//! allows it by name (`--allow-contract-change[=TASK]`).
+
+use bstr::{BStr, ByteSlice};
+use serde::Serialize;
+
+use crate::output::JsonPath;
+use crate::stack::OwnChanges;
+use crate::state::TaskRecord;
+
+/// One thing a task changed that it should not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Hazard {
+    /// It changed a contract (`pathspec`, from its record).
+    Contract { path: JsonPath, pathspec: String },
+    /// It changed a protected path (`pathspec`, from its record's `protect` or `agent.protected`).
+    Protected { path: JsonPath, pathspec: String, by: GuardSource },
+    /// It added a dependency to a manifest, under a "no new dependencies" constraint.
+    NewDependency { path: JsonPath, dependency: String },
+    /// It changed a lock file, under a "no new dependencies" constraint.
+    LockFile { path: JsonPath },
+}
+
+/// Where a protection comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuardSource {
+    /// The task's record (`spawn --protect`, a plan's `protect`).
+    Task,
+    /// Git config `agent.protected`.
+    Config,
+}
+
+impl Hazard {
+    pub fn path(&self) -> &JsonPath {
+        match self {
+            Hazard::Contract { path, .. }
+            | Hazard::Protected { path, .. }
+            | Hazard::NewDependency { path, .. }
+            | Hazard::LockFile { path } => path,
+        }
+    }
+
+    /// "changes contract api/schema.ts", for text output.
+    pub fn describe(&self) -> String {
+        match self {
+            Hazard::Contract { path, .. } => format!("changes contract {path}"),
+            Hazard::Protected { path, by: GuardSource::Task, .. } => format!("changes protected {path}"),
+            Hazard::Protected { path, by: GuardSource::Config, .. } => {
+                format!("changes {path}, protected by agent.protected")
+            }
+            Hazard::NewDependency { path, dependency } => {
+                format!("adds dependency {dependency} in {path} (constraint: no new dependencies)")
+            }
+            Hazard::LockFile { path } => format!("changes lock file {path} (constraint: no new dependencies)"),
+        }
+    }
+}
+
+/// The first guard pathspec of `guards` that `path` falls under.
+pub fn guard_of<'a>(guards: &'a [String], path: &BStr) -> Option<&'a String> {
+    guards.iter().find(|pathspec| crate::scope::contains(std::slice::from_ref(*pathspec), path))
+}
+
+/// The hazards of a task's own changes; `protected` is `agent.protected`.
+pub fn hazards(
+    repo: &gix::Repository,
+    record: &TaskRecord,
+    protected: &[String],
+    own: &OwnChanges,
+) -> anyhow::Result<Vec<Hazard>> {
+    let mut found = Vec::new();
+    for path in &own.paths {
+        let path = path.as_bstr();
+        if let Some(pathspec) = guard_of(&record.contracts, path) {
+            found.push(Hazard::Contract { path: JsonPath(path.to_owned()), pathspec: pathspec.clone() });
+        } else if let Some(pathspec) = guard_of(&record.protect, path) {
+            found.push(Hazard::Protected {
+                path: JsonPath(path.to_owned()),
+                pathspec: pathspec.clone(),
+                by: GuardSource::Task,
+            });
+        } else if let Some(pathspec) = guard_of(protected, path) {
+            found.push(Hazard::Protected {
+                path: JsonPath(path.to_owned()),
+                pathspec: pathspec.clone(),
+                by: GuardSource::Config,
+            });
+        }
+    }
+    if no_new_dependencies(&record.constraints) {
+        found.extend(dependency_hazards(repo, own)?);
+    }
+    Ok(found)
+}
+
+/// Does one of the constraints forbid new dependencies? ("No new dependencies", "no new
+/// deps.", "Do not add new dependencies", in any case.)
+pub fn no_new_dependencies(constraints: &[String]) -> bool {
+    constraints.iter().any(|constraint| {
+        let words: Vec<String> =
+            constraint.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+        words
+            .windows(2)
+            .any(|pair| pair[0] == "new" && (pair[1].starts_with("dependenc") || pair[1] == "deps" || pair[1] == "dep"))
+            && words.iter().any(|w| matches!(w.as_str(), "no" | "not" | "never" | "without"))
+    })
+}
+
+fn dependency_hazards(repo: &gix::Repository, own: &OwnChanges) -> anyhow::Result<Vec<Hazard>> {
+    let _ = repo;
+    let found = own
+        .paths
+        .iter()
+        .filter(|path| is_lock_file(path.as_bstr()))
+        .map(|path| Hazard::LockFile { path: JsonPath(path.clone()) })
+        .collect();
+    Ok(found)
+}
+
+/// Lock files of the common package managers.
+fn is_lock_file(path: &BStr) -> bool {
+    let name = path.rsplit_str("/").next().unwrap_or(path);
+    [
+        "Cargo.lock",
+        "package-lock.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "uv.lock",
+        "go.sum",
+        "Gemfile.lock",
+        "composer.lock",
+    ]
+    .iter()
+    .any(|lock| name == lock.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_new_dependencies_is_recognised_in_its_usual_wordings() {
+        for yes in ["No new dependencies", "no new deps.", "Do not add new dependencies", "NO NEW DEPENDENCY"] {
+            assert!(no_new_dependencies(&[yes.to_owned()]), "{yes}");
+        }
+        for no in ["Keep the API stable", "new dependencies welcome", "no new files"] {
+            assert!(!no_new_dependencies(&[no.to_owned()]), "{no}");
+        }
+    }
+}
