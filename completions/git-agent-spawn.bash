@@ -23,7 +23,7 @@ _git__agent__spawn() {
 
     case "${cmd}" in
         git__agent__spawn)
-            opts="-C -q -h -V --color --json --quiet --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --protect --contract --constraint --gate --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --help --version"
+            opts="-C -q -h -V --color --json --quiet --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --protect --contract --constraint --gate --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --variants --variant-command --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -78,6 +78,14 @@ _git__agent__spawn() {
                     return 0
                     ;;
                 --plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --variants)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --variant-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

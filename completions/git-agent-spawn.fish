@@ -13,6 +13,8 @@ complete -c git-agent-spawn -l protect -d 'A pathspec the task must not change (
 complete -c git-agent-spawn -l contract -d 'A pathspec of a shared contract (types, API definitions), committed on the base and read-only for the task; repeat for several. Guarded as --protect is' -r
 complete -c git-agent-spawn -l constraint -d 'A constraint the agent is given, recorded and shown (e.g. "No new dependencies", which is checked against dependency manifests and lock files); repeat for several' -r
 complete -c git-agent-spawn -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
+complete -c git-agent-spawn -l variants -d 'Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare (git agent compare) and converge (git agent converge)' -r
+complete -c git-agent-spawn -l variant-command -d 'One variant\'s agent command, a command line split as agent.command is; give it once per variant (exactly K times), in order, or not at all' -r
 complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent-spawn -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-spawn -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'

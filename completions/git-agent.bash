@@ -31,8 +31,14 @@ _git__agent() {
             git__agent,checkpoint)
                 cmd="git__agent__subcmd__checkpoint"
                 ;;
+            git__agent,compare)
+                cmd="git__agent__subcmd__compare"
+                ;;
             git__agent,conflicts)
                 cmd="git__agent__subcmd__conflicts"
+                ;;
+            git__agent,converge)
+                cmd="git__agent__subcmd__converge"
                 ;;
             git__agent,cost)
                 cmd="git__agent__subcmd__cost"
@@ -110,7 +116,7 @@ _git__agent() {
 
     case "${cmd}" in
         git__agent)
-            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks propose approve reject"
+            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -273,6 +279,44 @@ _git__agent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        git__agent__subcmd__compare)
+            opts="-C -q -h --test --bench --runs --test-timeout --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --test)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bench)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --runs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --test-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         git__agent__subcmd__conflicts)
             opts="-C -q -h --target --format --include-uncommitted --pairwise --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -286,6 +330,32 @@ _git__agent() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "matrix list" -- "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__converge)
+            opts="-C -q -h --pick --dry-run --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pick)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -C)
@@ -846,7 +916,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__spawn)
-            opts="-C -q -h --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --protect --contract --constraint --gate --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --color --json --quiet --help"
+            opts="-C -q -h --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --protect --contract --constraint --gate --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --variants --variant-command --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -893,6 +963,14 @@ _git__agent() {
                     return 0
                     ;;
                 --plan)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --variants)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --variant-command)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

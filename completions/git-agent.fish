@@ -56,6 +56,8 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "report" -d 'Say
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "ask" -d 'Ask the orchestrator a question: the task is blocked until it answers'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "answer" -d 'Answer a task\'s question'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "hooks" -d 'Print the hook configuration that makes an agent report its status'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "compare" -d 'Score the variants of a task (spawn --variants) side by side and rank them'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "converge" -d 'Keep one variant of a task, marked done, and archive the others'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "propose" -d 'Propose a gated task\'s implementation plan for the orchestrator\'s review'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "approve" -d 'Approve a gated task\'s proposed plan: its agent may implement it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "reject" -d 'Reject a gated task\'s proposed plan, saying why: its agent plans again'
@@ -70,6 +72,8 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l protect -d
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l contract -d 'A pathspec of a shared contract (types, API definitions), committed on the base and read-only for the task; repeat for several. Guarded as --protect is' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l constraint -d 'A constraint the agent is given, recorded and shown (e.g. "No new dependencies", which is checked against dependency manifests and lock files); repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l variants -d 'Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare (git agent compare) and converge (git agent converge)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l variant-command -d 'One variant\'s agent command, a command line split as agent.command is; give it once per variant (exactly K times), in order, or not at all' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
@@ -323,6 +327,26 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l test -d 'The test command (a shell command line; default: agent.test)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l bench -d 'A benchmark command (a shell command line) whose wall-clock time scores performance' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l runs -d 'How often the benchmark runs per variant; the best time counts' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l test-timeout -d 'Seconds each test or benchmark run may take (default: agent.testTimeout, else 600)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l pick -d 'The variant to keep, for example NAME.2' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l dry-run -d 'Show what would be marked, archived and removed; change nothing'
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s m -l message -d 'The plan' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s F -l file -d 'Read the plan from a file (`-` for standard input)' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r

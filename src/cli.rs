@@ -89,6 +89,10 @@ pub enum AgentCommand {
     Answer(AnswerArgs),
     #[command(about = HOOKS_ABOUT, long_about = HOOKS_LONG_ABOUT)]
     Hooks(HooksArgs),
+    #[command(about = COMPARE_ABOUT, long_about = COMPARE_LONG_ABOUT)]
+    Compare(CompareArgs),
+    #[command(about = CONVERGE_ABOUT, long_about = CONVERGE_LONG_ABOUT)]
+    Converge(ConvergeArgs),
     #[command(about = PROPOSE_ABOUT, long_about = PROPOSE_LONG_ABOUT)]
     Propose(ProposeArgs),
     #[command(about = APPROVE_ABOUT, long_about = APPROVE_LONG_ABOUT)]
@@ -133,7 +137,18 @@ must not change (the tests written for it), --constraint TEXT what the agent is 
 new dependencies\" is checked against manifests and lock files). Breaking one is a hazard in
 list and conflicts, integrate refuses it, and git agent check-edit denies the edit. --gate (or
 git config agent.gate=true) starts the task behind the plan review gate: its agent proposes a
-plan (git agent propose) and implements it once approved (git agent approve).";
+plan (git agent propose) and implements it once approved (git agent approve).
+
+With --variants K, spawn makes K variants of the task instead, TASK.1 to TASK.K (K from 2 to
+16: one compares with nothing, and each variant costs a worktree, an agent and a test run),
+with the same base, scope, dependencies, brief and acceptance criteria; each record's
+`variant` field names the group and the index, and no task may be named TASK. Every variant
+is checked before any is created, and should creating one fail, the ones created before it are
+removed again. --variant-command CMD, once per variant, gives each its own agent command (a
+different agent or model); otherwise they all get `-- COMMAND...` or agent.command. Their
+agents start in the background (as with --detach), or in tmux windows with --tmux or
+agent.terminal=tmux, never in the foreground. Then `git agent compare TASK` scores them and
+`git agent converge TASK --pick TASK.i` keeps one.";
 
 #[derive(Debug, Clone, Args, Default)]
 #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
@@ -235,6 +250,16 @@ pub struct SpawnArgs {
     /// The agent command and its arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+
+    /// Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare
+    /// (git agent compare) and converge (git agent converge).
+    #[arg(long, value_name = "K", conflicts_with = "plan")]
+    pub variants: Option<u32>,
+
+    /// One variant's agent command, a command line split as agent.command is; give it once per
+    /// variant (exactly K times), in order, or not at all.
+    #[arg(long, value_name = "CMD", requires = "variants", conflicts_with = "command")]
+    pub variant_command: Vec<String>,
 }
 
 pub const CONFLICTS_ABOUT: &str =
@@ -1231,6 +1256,94 @@ pub enum HookAgent {
 pub struct HooksArgs {
     #[arg(value_enum, value_name = "AGENT")]
     pub agent: HookAgent,
+}
+
+pub const COMPARE_ABOUT: &str = "Score the variants of a task (spawn --variants) side by side and rank them";
+
+pub const COMPARE_LONG_ABOUT: &str = "\
+Score every variant NAME.1 ... NAME.K of NAME (made by `git agent spawn NAME --variants K`)
+and rank them, as a table (one row per variant: each criterion's measure and score, the total
+and the rank) or with --json.
+
+The criteria and their default weights (git config agent.compare.correctness, .simplicity,
+.performance, .maintainability, .cost: numbers >= 0, not all 0; only their ratios matter):
+  correctness      30  the test command passes (1) or not (0): --test, else agent.test
+  simplicity       25  lines added and removed since the merge base with the base, plus 50
+                       per dependency added to a manifest (Cargo.toml, package.json,
+                       requirements*.txt, pyproject.toml, go.mod)
+  performance      20  the wall-clock time of the --bench command, best of --runs
+  maintainability  15  lines changed in tests per line changed in code; a test is a file under
+                       a tests/ or test/ directory, or named *_test.*, test_*.*, *.test.*,
+                       *.spec.*
+  cost             10  the money the variant's agent recorded (git agent cost)
+
+Each criterion is normalised across the variants to 0..1, the best variant scoring 1: lower is
+better for lines, time and money (score = best / value; 0 scores 1), higher for the test share
+(score = value / best). A variant without a value (a failing benchmark, no recorded cost when
+others have one) scores 0. A criterion without data (no test command, no --bench, no cost
+recorded for any variant) or weighted 0 is left out and the other weights renormalised, and
+the output says so. The total is the weighted sum times 100; ties rank in variant order.
+
+Only commits are scored: a variant whose worktree has uncommitted changes is warned about.
+The test and benchmark run through the shell, in one of integrate's scratch worktrees of the
+base branch (prepared with agent.copy and agent.testSetup or agent.setup once, kept warm),
+checked out at each variant's tip, with the test timeout (--test-timeout, agent.testTimeout,
+default 600 seconds). Nothing is written but that scratch worktree.";
+
+/// Score the variants of a task and rank them.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct CompareArgs {
+    /// The group: the TASK of `spawn TASK --variants K`.
+    #[arg(value_name = "NAME")]
+    pub group: String,
+
+    /// The test command (a shell command line; default: agent.test).
+    #[arg(long, value_name = "CMD")]
+    pub test: Option<String>,
+
+    /// A benchmark command (a shell command line) whose wall-clock time scores performance.
+    #[arg(long, value_name = "CMD")]
+    pub bench: Option<String>,
+
+    /// How often the benchmark runs per variant; the best time counts.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+
+    /// Seconds each test or benchmark run may take (default: agent.testTimeout, else 600).
+    #[arg(long, value_name = "SECONDS")]
+    pub test_timeout: Option<u64>,
+}
+
+pub const CONVERGE_ABOUT: &str = "Keep one variant of a task, marked done, and archive the others";
+
+pub const CONVERGE_LONG_ABOUT: &str = "\
+Keep the variant PICK of NAME: mark it done (ready for integration) and remove the other
+variants exactly as `git agent prune --force` removes a task: their commits, uncommitted and
+untracked work and ignored files are first archived under refs/agent/archive/<task>/<stamp>/,
+then their worktree, branch and record are removed through prune's guarded path. A variant
+whose agent is running is skipped (stop it first); one whose worktree holds what cannot be
+archived is refused, as by prune. Restore one with
+`git agent spawn <new-task> --base refs/agent/archive/<task>/<stamp>/worktree`.
+
+Refused (exit status 3) when PICK is integrated already, or another variant is. With
+--dry-run nothing changes and the output says what would be archived.";
+
+/// Keep one variant, archive the others.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct ConvergeArgs {
+    /// The group: the TASK of `spawn TASK --variants K`.
+    #[arg(value_name = "NAME")]
+    pub group: String,
+
+    /// The variant to keep, for example NAME.2.
+    #[arg(long, value_name = "VARIANT")]
+    pub pick: String,
+
+    /// Show what would be marked, archived and removed; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub const PROPOSE_ABOUT: &str = "Propose a gated task's implementation plan for the orchestrator's review";

@@ -1615,29 +1615,6 @@ pub(crate) struct Merged {
 
 /// Dependency manifests and lock files: two tasks changing these need a look even when the
 /// merge is clean.
-fn is_dependency_manifest(path: &BStr) -> bool {
-    let name = path.rsplit_str("/").next().unwrap_or(path.as_bytes());
-    matches!(
-        name,
-        b"Cargo.toml"
-            | b"Cargo.lock"
-            | b"package.json"
-            | b"package-lock.json"
-            | b"npm-shrinkwrap.json"
-            | b"yarn.lock"
-            | b"pnpm-lock.yaml"
-            | b"go.mod"
-            | b"go.sum"
-            | b"pyproject.toml"
-            | b"poetry.lock"
-            | b"uv.lock"
-            | b"Pipfile"
-            | b"Pipfile.lock"
-            | b"Gemfile"
-            | b"Gemfile.lock"
-    ) || (name.starts_with(b"requirements") && name.ends_with(b".txt"))
-}
-
 /// For a file added in a migrations directory, the directory and its leading sequence number.
 fn migration_number(path: &BStr) -> Option<(&BStr, &[u8])> {
     let slash = path.rfind("/")?;
@@ -1679,7 +1656,7 @@ fn hazards(repo: &gix::Repository, prepared: &[Prepared]) -> anyhow::Result<Vec<
                 p,
                 p.own_changes()
                     .map(|(path, _)| path)
-                    .filter(|path| is_dependency_manifest(path.as_bstr()))
+                    .filter(|path| crate::manifest::is_dependency_file(path))
                     .collect::<Vec<_>>(),
             )
         })
@@ -1804,10 +1781,10 @@ mod tests {
 
     #[test]
     fn manifests_and_migrations_are_recognised() {
-        assert!(is_dependency_manifest(b"Cargo.lock".as_bstr()));
-        assert!(is_dependency_manifest(b"web/package.json".as_bstr()));
-        assert!(is_dependency_manifest(b"requirements-dev.txt".as_bstr()));
-        assert!(!is_dependency_manifest(b"docs/Cargo.toml.md".as_bstr()));
+        assert!(crate::manifest::is_dependency_file(b"Cargo.lock"));
+        assert!(crate::manifest::is_dependency_file(b"web/package.json"));
+        assert!(crate::manifest::is_dependency_file(b"requirements-dev.txt"));
+        assert!(!crate::manifest::is_dependency_file(b"docs/Cargo.toml.md"));
         assert_eq!(migration_number(b"db/migrations/0042_add.sql".as_bstr()).unwrap().1, b"0042");
         assert!(migration_number(b"src/0042_add.sql".as_bstr()).is_none());
         assert!(migration_number(b"migrations/readme.md".as_bstr()).is_none());

@@ -263,6 +263,9 @@ Flags override configuration. Any config scope works (git config --local, --glob
   agent.idleAfter      how long a running agent may change no file and make no
                        commit before list calls it idle: minutes, or a number
                        with s, m or h (default 15m)
+  agent.compare.correctness, .simplicity, .performance, .maintainability, .cost
+                       weights of git agent compare's criteria, numbers >= 0,
+                       not all 0 (default: 30, 25, 20, 15, 10)
 
 Every command validates the agent.* keys it knows before it changes anything: an invalid value (agent.testTimeout=abc, an agent.command that does not split, a non-boolean agent.runHooks, an agent.identity without <email>, a rule with only one of path and run) is an error naming the key and its file (exit code 2). integrate prints each command it will run and the file it was configured in (running agent.test from /repo/.git/config ...), and refuses (exit code 3) to run one configured in a linked worktree's own config.worktree (extensions.worktreeConfig): that file belongs to whoever works in that worktree, for a task's worktree its agent.";
 

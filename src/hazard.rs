@@ -116,33 +116,40 @@ pub fn no_new_dependencies(constraints: &[String]) -> bool {
     })
 }
 
+/// Under a "no new dependencies" constraint: each dependency the task's own changes add to a
+/// manifest, and each lock file they change. A manifest that cannot be read at the tip is a
+/// hazard too: the constraint cannot be shown to hold.
 fn dependency_hazards(repo: &gix::Repository, own: &OwnChanges) -> anyhow::Result<Vec<Hazard>> {
-    let _ = repo;
-    let found = own
+    let mut found: Vec<Hazard> = own
         .paths
         .iter()
-        .filter(|path| is_lock_file(path.as_bstr()))
+        .filter(|path| crate::manifest::is_lock_file(path))
         .map(|path| Hazard::LockFile { path: JsonPath(path.clone()) })
         .collect();
+    if !own.paths.iter().any(|path| crate::manifest::is_manifest(path)) {
+        return Ok(found);
+    }
+    let tree = |commit| -> anyhow::Result<gix::ObjectId> { Ok(repo.find_commit(commit)?.tree_id()?.detach()) };
+    match crate::manifest::added_dependencies(repo, tree(own.merge_base)?, tree(own.head)?) {
+        Ok(added) => found.extend(
+            added
+                .into_iter()
+                // Only the task's own manifests: one it inherited from a dependency is that one's.
+                .filter(|dep| own.paths.iter().any(|path| path == dep.manifest.as_bytes()))
+                .map(|dep| Hazard::NewDependency {
+                    path: JsonPath(dep.manifest.into()),
+                    dependency: format!("{} ({})", dep.name, dep.section),
+                }),
+        ),
+        Err(err) => {
+            let manifest = own.paths.iter().find(|path| crate::manifest::is_manifest(path)).cloned();
+            found.push(Hazard::NewDependency {
+                path: JsonPath(manifest.unwrap_or_default()),
+                dependency: format!("? ({err:#})"),
+            })
+        }
+    }
     Ok(found)
-}
-
-/// Lock files of the common package managers.
-fn is_lock_file(path: &BStr) -> bool {
-    let name = path.rsplit_str("/").next().unwrap_or(path);
-    [
-        "Cargo.lock",
-        "package-lock.json",
-        "yarn.lock",
-        "pnpm-lock.yaml",
-        "poetry.lock",
-        "uv.lock",
-        "go.sum",
-        "Gemfile.lock",
-        "composer.lock",
-    ]
-    .iter()
-    .any(|lock| name == lock.as_bytes())
 }
 
 #[cfg(test)]

@@ -323,6 +323,12 @@ pub mod key {
     pub const NOTIFY: &str = "agent.notify";
     /// How long a running agent may change nothing before `list` calls it idle (default 15m).
     pub const IDLE_AFTER: &str = "agent.idleAfter";
+    /// The weights of `git agent compare`'s criteria (numbers >= 0, not all 0).
+    pub const COMPARE_CORRECTNESS: &str = "agent.compare.correctness";
+    pub const COMPARE_SIMPLICITY: &str = "agent.compare.simplicity";
+    pub const COMPARE_PERFORMANCE: &str = "agent.compare.performance";
+    pub const COMPARE_MAINTAINABILITY: &str = "agent.compare.maintainability";
+    pub const COMPARE_COST: &str = "agent.compare.cost";
     /// `true`: new tasks start behind the plan review gate, as with `spawn --gate`.
     pub const GATE: &str = "agent.gate";
 }

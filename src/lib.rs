@@ -29,6 +29,7 @@ pub mod interrupt;
 pub mod land;
 pub mod layout;
 pub mod lock;
+pub mod manifest;
 pub mod merge;
 pub mod names;
 pub mod oplog;

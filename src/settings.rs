@@ -63,8 +63,27 @@ pub struct Settings {
     /// `agent.idleAfter`: how long a running agent may change no file and make no commit
     /// before `list` flags it idle (default [`DEFAULT_IDLE_AFTER`]).
     pub idle_after: Duration,
+    /// `agent.compare.*`: the weights of `git agent compare`'s criteria.
+    pub compare_weights: CompareWeights,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
+}
+
+/// The weight of each of `git agent compare`'s criteria (`agent.compare.<criterion>`;
+/// defaults 30, 25, 20, 15, 10). Only their ratios matter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompareWeights {
+    pub correctness: f64,
+    pub simplicity: f64,
+    pub performance: f64,
+    pub maintainability: f64,
+    pub cost: f64,
+}
+
+impl Default for CompareWeights {
+    fn default() -> Self {
+        CompareWeights { correctness: 30.0, simplicity: 25.0, performance: 20.0, maintainability: 15.0, cost: 10.0 }
+    }
 }
 
 /// A rule resolving conflicts confined to matching files (`agent.resolve.<name>.*`).
@@ -231,6 +250,7 @@ impl Settings {
                 .collect(),
             gate: reader.boolean(key::GATE)?.unwrap_or(false),
             prices: reader.prices()?,
+            compare_weights: reader.compare_weights()?,
             origins,
         })
     }
@@ -296,6 +316,37 @@ impl Reader<'_> {
             Ok(number) if number > 0 => Ok(Some(number)),
             _ => Err(self.invalid(key, format!("{value:?} is not {what}"))),
         }
+    }
+
+    /// A finite number >= 0.
+    fn weight(&self, key: &str) -> anyhow::Result<Option<f64>> {
+        let Some(value) = self.string(key) else { return Ok(None) };
+        match value.trim().parse::<f64>() {
+            Ok(number) if number.is_finite() && number >= 0.0 => Ok(Some(number)),
+            _ => Err(self.invalid(key, format!("{value:?} is not a number >= 0"))),
+        }
+    }
+
+    fn compare_weights(&self) -> anyhow::Result<CompareWeights> {
+        let mut weights = CompareWeights::default();
+        for (key, weight) in [
+            (key::COMPARE_CORRECTNESS, &mut weights.correctness),
+            (key::COMPARE_SIMPLICITY, &mut weights.simplicity),
+            (key::COMPARE_PERFORMANCE, &mut weights.performance),
+            (key::COMPARE_MAINTAINABILITY, &mut weights.maintainability),
+            (key::COMPARE_COST, &mut weights.cost),
+        ] {
+            if let Some(value) = self.weight(key)? {
+                *weight = value;
+            }
+        }
+        let all = [weights.correctness, weights.simplicity, weights.performance, weights.maintainability, weights.cost];
+        if all.iter().all(|w| *w == 0.0) {
+            return Err(bad_input("invalid git config agent.compare.*: the weights are all 0")
+                .hint("give at least one criterion a weight above 0")
+                .into());
+        }
+        Ok(weights)
     }
 
     /// A duration above zero: minutes, or a number with an `s`, `m` or `h` suffix.

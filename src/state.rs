@@ -126,6 +126,9 @@ pub struct TaskRecord {
     /// The kind of work (`spawn --kind`, `kind` in plans): lint, docs, architecture, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Set on the variants `spawn --variants K` makes: which group and which of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<Variant>,
     /// The largest Lamport clock of the operations folded into this state (format 2).
     #[serde(default)]
     pub clock: u64,
@@ -223,6 +226,19 @@ pub struct Stack {
     /// Each dependency whose work is in `onto`, with its tip then (hex), by task name.
     #[serde(default)]
     pub tips: BTreeMap<String, String>,
+    /// Fields written by newer versions, kept.
+    #[serde(flatten)]
+    pub unknown: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A variant's place in its group (`task.json` field `variant`): task `<of>.<index>` of the
+/// tasks `spawn <of> --variants K` made, all with one brief, to be compared and converged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Variant {
+    /// The group's name (no task of that name exists).
+    pub of: String,
+    /// 1-based.
+    pub index: u32,
     /// Fields written by newer versions, kept.
     #[serde(flatten)]
     pub unknown: serde_json::Map<String, serde_json::Value>,

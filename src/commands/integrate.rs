@@ -622,7 +622,7 @@ fn linked_worktree_holding(repo: &gix::Repository, file: &std::path::Path) -> an
 /// A per-worktree configuration (`extensions.worktreeConfig`) of a linked worktree belongs
 /// to whoever works there, an agent for a task's worktree: integrate runs no command from it.
 /// The main worktree's `config.worktree` is the user's.
-fn refuse_worktree_config(ctx: &Context, key: &str, origin: &crate::settings::Origin) -> anyhow::Result<()> {
+pub(super) fn refuse_worktree_config(ctx: &Context, key: &str, origin: &crate::settings::Origin) -> anyhow::Result<()> {
     // A file inside a linked worktree (an `include.path` pointing there) is the agent's too.
     if let Some(file) = origin.file.as_deref().map(crate::git::normalise_path)
         && let Some(worktree) = linked_worktree_holding(&ctx.repo, &file)?

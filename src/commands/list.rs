@@ -97,6 +97,7 @@ fn render(rows: &[Row], now: i64) -> String {
         }
         notes.extend(row.problems.iter().cloned());
         notes.extend(row.cost.as_ref().map(|cost| format!("cost {}", cost.short())));
+        notes.extend(row.variant.as_ref().map(|v| format!("variant {} of {}", v.index, v.of)));
         table.push([
             row.name.clone(),
             kebab(&row.state),

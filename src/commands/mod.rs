@@ -5,7 +5,9 @@ pub mod answer;
 pub mod ask;
 pub mod background;
 pub mod checkpoint;
+pub mod compare;
 pub mod conflicts;
+pub mod converge;
 pub mod cost;
 pub mod demo;
 pub mod dispatch;
@@ -68,6 +70,8 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Ask(args)) => ask::run(&cli.global, &ui, args),
         Some(AgentCommand::Answer(args)) => answer::run(&cli.global, &ui, args),
         Some(AgentCommand::Hooks(args)) => hooks::run(&ui, args),
+        Some(AgentCommand::Compare(args)) => compare::run(&cli.global, &ui, args),
+        Some(AgentCommand::Converge(args)) => converge::run(&cli.global, &ui, args),
         Some(AgentCommand::Propose(args)) => gate::propose(&cli.global, &ui, args),
         Some(AgentCommand::Approve(args)) => gate::approve(&cli.global, &ui, args),
         Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
@@ -97,6 +101,8 @@ fn handles_signals(command: &AgentCommand) -> bool {
             | AgentCommand::Report(_)
             | AgentCommand::Ask(_)
             | AgentCommand::Answer(_)
+            | AgentCommand::Compare(_)
+            | AgentCommand::Converge(_)
             | AgentCommand::Propose(_)
             | AgentCommand::Approve(_)
             | AgentCommand::Reject(_)

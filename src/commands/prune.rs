@@ -60,7 +60,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
 }
 
 /// The worst outcome decides: a failure, then a lost race, then a refusal.
-fn exit_of(report: &Report) -> Exit {
+pub(super) fn exit_of(report: &Report) -> Exit {
     let has = |actions: &[Action]| report.tasks.iter().any(|t| actions.contains(&t.action));
     if has(&[Action::Failed]) {
         Exit::Failed
@@ -85,7 +85,7 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
-fn render(report: &Report) -> String {
+pub(super) fn render(report: &Report) -> String {
     let mut out = String::new();
     for task in &report.tasks {
         render_task(&mut out, task);

@@ -34,6 +34,9 @@ fn render(record: &TaskRecord, now: i64) -> String {
     };
     let mut out = format!("{} {}\n", heading("task"), record.name);
     out.push_str(&format!("{} {}\n", heading("state"), record.state.as_str()));
+    if let Some(variant) = &record.variant {
+        out.push_str(&format!("{} {} of {}\n", heading("variant"), variant.index, variant.of));
+    }
     out.push_str(&said(record, now));
     if let Some(gate) = &record.gate {
         out.push_str(&render_gate(gate));

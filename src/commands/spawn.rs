@@ -11,8 +11,8 @@ use crate::error::{Exit, bad_input};
 use crate::names::validate_task_name;
 use crate::ops::background::How;
 use crate::ops::spawn::{
-    AgentRun, CreateOptions, Event, Guards, Request, Spawned, agent_command, create, prepare,
-    recover_interrupted_spawn, run_agent,
+    AgentRun, CreateOptions, Event, Guards, Request, Spawned, agent_command, create, create_variants, prepare,
+    prepare_variants, recover_interrupted_spawn, run_agent, variant_requests,
 };
 use crate::output::{GlobalArgs, Ui};
 use crate::plan::{self, ExistingTask};
@@ -41,6 +41,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
         command: args.command.clone(),
         kind: args.kind.clone(),
         stack: stack_choice(&args),
+        variant: None,
         guards: Guards {
             protect: args.protect.clone(),
             contracts: args.contract.clone(),
@@ -48,6 +49,9 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
             gate: args.gate.then_some(true),
         },
     };
+    if let Some(count) = args.variants {
+        return run_variants(global, ui, &args, &request, count);
+    }
     let ctx = Context::open(global)?;
     if !args.check {
         recover_interrupted_spawn(&ctx, &request.name)?;
@@ -180,6 +184,73 @@ fn report(ui: &Ui, spawned: &Spawned) {
     ui.data(&format!("{}\n", spawned.worktree.display()));
 }
 
+/// `--variants K`: check every variant, create them all or none, start their agents in the
+/// background.
+fn run_variants(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, request: &Request, count: u32) -> anyhow::Result<Exit> {
+    let commands = args
+        .variant_command
+        .iter()
+        .map(|line| {
+            state::split_command_line(line)
+                .map_err(|why| bad_input(format!("--variant-command {line:?} cannot be split: {why}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let requests = variant_requests(request, count, &commands)?;
+    let ctx = Context::open(global)?;
+    for variant in requests.iter().filter(|_| !args.check) {
+        recover_interrupted_spawn(&ctx, &variant.name)?;
+    }
+    let prepared = prepare_variants(&ctx, &request.name, &requests)?;
+    let names: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
+    if args.check {
+        ui.status(format!("ok: {count} variants of {:?} can be spawned: {}", request.name, names.join(", ")));
+        return Ok(Exit::Success);
+    }
+    let agents = requests
+        .iter()
+        .map(|variant| agent_command(&ctx, &variant.command, args.no_agent))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // K agents cannot share one terminal.
+    let how = match super::background::how(&ctx, args.detach, args.tmux) {
+        How::Tmux => How::Tmux,
+        How::Foreground | How::Detached => How::Detached,
+    };
+    let options = CreateOptions { run_setup: !args.no_setup, quiet: ui.quiet };
+    let created = create_variants(&ctx, prepared, options, &mut |event| show(ui, None, event))?;
+    let mut exit = Exit::Success;
+    let mut spawned = Vec::new();
+    let mut started = Vec::new();
+    for ((variant, claim), agent) in created.into_iter().zip(agents) {
+        // The supervisor takes the claim over.
+        drop(claim);
+        if let Some(command) = agent.filter(|_| !crate::interrupt::is_interrupted()) {
+            match crate::ops::background::launch(&ctx, &variant.task, &variant.worktree, &command, how) {
+                Ok(one) => started.push(one),
+                Err(err) => {
+                    ui.warn(format!(
+                        "variant {} was spawned (kept), but its agent did not start: {err:#}",
+                        variant.task
+                    ));
+                    exit = Exit::Found;
+                }
+            }
+        }
+        spawned.push(variant);
+    }
+    if ui.json {
+        ui.json_data(&serde_json::json!({ "version": 1, "spawned": spawned, "started": started }));
+    } else {
+        for variant in &spawned {
+            ui.data(&format!("{}\t{}\n", variant.task, variant.worktree.display()));
+        }
+        for one in &started {
+            super::background::report_started(ui, one);
+        }
+        ui.status(format!("compare them with `git agent compare {}`", request.name));
+    }
+    Ok(exit)
+}
+
 /// `--plan`: validate the whole decomposition, then spawn the tasks in dependency order.
 fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyhow::Result<Exit> {
     let plan = plan::read_plan(path)?;
@@ -227,6 +298,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
                 command: task.command.clone(),
                 kind: task.kind.clone(),
                 stack: stack_choice(args),
+                variant: None,
                 guards: Guards {
                     protect: task.protect.clone(),
                     contracts: plan.contracts.clone(),

@@ -153,6 +153,7 @@ pub fn successor(
         // The successor does the same kind of work.
         kind: record.kind.clone(),
         stack: Some(true),
+        variant: None,
         // It inherits the guards; an approved plan stays approved for it.
         guards: crate::ops::spawn::Guards {
             protect: record.protect.clone(),

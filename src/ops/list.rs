@@ -81,6 +81,8 @@ pub struct Row {
     pub problems: Vec<String>,
     /// What its agents spent (`git agent cost`), priced; null when nothing was recorded.
     pub cost: Option<crate::ops::cost::Totals>,
+    /// A variant of `spawn --variants`: its group and index; null otherwise.
+    pub variant: Option<crate::state::Variant>,
 }
 
 /// Computes the rows on all cores: each task's worktree status is independent work.
@@ -161,6 +163,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         last_activity_unix: None,
         problems: Vec::new(),
         cost: None,
+        variant: None,
     };
     let record = match &entry.record {
         Ok(record) => record,
@@ -180,6 +183,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
     row.status = record.status.clone();
     row.question = record.question.clone();
     row.answer = record.answer.clone();
+    row.variant = record.variant.clone();
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
     if row.running {
         let started = crate::ops::checkpoint::agent_started_ms(repo, &entry.name);

@@ -3,7 +3,9 @@
 
 pub mod background;
 pub mod checkpoint;
+pub mod compare;
 pub mod conflicts;
+pub mod converge;
 pub mod cost;
 pub mod gate;
 pub mod handoff;
@@ -38,6 +40,17 @@ impl Context {
     /// Where task worktrees go: see [`crate::layout::worktree_root`].
     pub fn worktree_root(&self) -> anyhow::Result<PathBuf> {
         crate::layout::worktree_root(&self.repo, self.settings.worktree_root.as_deref())
+    }
+
+    /// prune's options from the settings, for no task yet (callers set what they ask for).
+    pub fn prune_options(&self) -> anyhow::Result<prune::Options> {
+        Ok(prune::Options {
+            branch_prefix: self.settings.branch_prefix.clone(),
+            copy: self.settings.copy.clone(),
+            worktree_root: self.worktree_root()?,
+            disposable: self.settings.disposable.clone(),
+            ..Default::default()
+        })
     }
 
     /// The base for new tasks when none is given: `agent.base`, else the branch checked out

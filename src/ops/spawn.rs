@@ -31,6 +31,8 @@ pub struct Request {
     /// Stack on the dependencies' work (`--stack`, `Some(true)`) or start from the base
     /// (`--from-base`, `Some(false)`); `None`: as `agent.stack` says (default: stack).
     pub stack: Option<bool>,
+    /// Set for the variants of `spawn --variants K`: recorded in the task's record.
+    pub variant: Option<state::Variant>,
     pub guards: Guards,
 }
 
@@ -218,6 +220,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         checkpoint: None,
         cost: Default::default(),
         kind: request.kind.clone(),
+        variant: request.variant.clone(),
         protect: dedup(&request.guards.protect),
         contracts: dedup(&request.guards.contracts),
         constraints: dedup(&request.guards.constraints),
@@ -325,14 +328,7 @@ fn stack_conflict(
 /// where spawn created it, a clean worktree, its claim's owner gone) are removed first, so that
 /// a killed spawn never blocks a new one. Anything else is left for the checks below to refuse.
 pub fn recover_interrupted_spawn(ctx: &Context, name: &str) -> anyhow::Result<()> {
-    let options = crate::ops::prune::Options {
-        branch_prefix: ctx.settings.branch_prefix.clone(),
-        copy: ctx.settings.copy.clone(),
-        worktree_root: ctx.worktree_root()?,
-        disposable: ctx.settings.disposable.clone(),
-        ..Default::default()
-    };
-    crate::ops::prune::recover_interrupted_spawn(&ctx.repo, name, &options)?;
+    crate::ops::prune::recover_interrupted_spawn(&ctx.repo, name, &ctx.prune_options()?)?;
     Ok(())
 }
 
@@ -650,4 +646,118 @@ pub fn run_agent(
         events(Event::NotifyFailed(warning));
     }
     Ok(status)
+}
+
+/// How many variants `spawn --variants K` makes: one alone compares with nothing, and beyond
+/// 16 every variant's worktree, agent and test run in `compare` cost more than picking among
+/// them can win.
+pub const VARIANTS: std::ops::RangeInclusive<u32> = 2..=16;
+
+/// The name of variant `index` (1-based) of `group`.
+pub fn variant_name(group: &str, index: u32) -> String {
+    format!("{group}.{index}")
+}
+
+/// The requests of `count` variants of `request` (named `<name>.1` ...): the same base, scope,
+/// dependencies, brief and acceptance criteria; each its own agent command from `commands`
+/// (one per variant) when given, else the request's. Checks the names and the numbers.
+pub fn variant_requests(request: &Request, count: u32, commands: &[Vec<String>]) -> anyhow::Result<Vec<Request>> {
+    if !VARIANTS.contains(&count) {
+        return Err(bad_input(format!(
+            "--variants {count}: between {} and {} variants",
+            VARIANTS.start(),
+            VARIANTS.end()
+        ))
+        .into());
+    }
+    if !commands.is_empty() && commands.len() != count as usize {
+        return Err(bad_input(format!(
+            "{} --variant-command for {count} variants: give none, or one per variant",
+            commands.len()
+        ))
+        .into());
+    }
+    (1..=count)
+        .map(|index| {
+            let name = variant_name(&request.name, index);
+            crate::names::validate_task_name(&name)?;
+            let command = commands.get(index as usize - 1).cloned().unwrap_or_else(|| request.command.clone());
+            let variant = Some(state::Variant { of: request.name.clone(), index, unknown: Default::default() });
+            Ok(Request { name, command, variant, ..request.clone() })
+        })
+        .collect()
+}
+
+/// Checks every variant before any is created: no task has the group's name, and each
+/// variant could be spawned on its own.
+pub fn prepare_variants(ctx: &Context, group: &str, requests: &[Request]) -> anyhow::Result<Vec<Prepared>> {
+    if state::find_task(&ctx.repo, group)?.is_some() {
+        return Err(refused(format!("task {group:?} exists already: variants cannot be named after it"))
+            .hint("pick another name; `git agent list` shows the tasks")
+            .into());
+    }
+    requests
+        .iter()
+        .map(|request| {
+            prepare(ctx, request, &HashSet::new())
+                .with_context(|| format!("variant {:?} cannot be spawned; nothing was created", request.name))
+        })
+        .collect()
+}
+
+/// Creates every variant, all or nothing: should one fail, the ones created before it are
+/// removed again through prune's guarded path (they hold nothing but what spawn put there).
+/// Returns each variant with its claim, still held.
+pub fn create_variants(
+    ctx: &Context,
+    prepared: Vec<Prepared>,
+    options: CreateOptions,
+    events: &mut dyn FnMut(Event),
+) -> anyhow::Result<Vec<(Spawned, crate::lock::Lock)>> {
+    let mut created: Vec<(Spawned, crate::lock::Lock)> = Vec::new();
+    for one in prepared {
+        let name = one.record.name.clone();
+        match create(ctx, one, options, events) {
+            Ok(done) => created.push(done),
+            Err(err) => {
+                let names: Vec<String> = created.iter().map(|(spawned, _)| spawned.task.clone()).collect();
+                // The claims go first: prune claims each task itself.
+                drop(created);
+                let kept = roll_back_variants(ctx, &names, events);
+                let what = if kept.is_empty() {
+                    "the variants created before it were removed again".to_owned()
+                } else {
+                    format!("kept (could not be removed): {}", kept.join(", "))
+                };
+                return Err(err.context(format!("variant {name:?} failed; {what}")));
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Removes freshly spawned variants as `prune TASK...` would; returns those it kept.
+fn roll_back_variants(ctx: &Context, names: &[String], events: &mut dyn FnMut(Event)) -> Vec<String> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let pruned = ctx.prune_options().and_then(|options| {
+        let options = crate::ops::prune::Options { tasks: names.to_vec(), ..options };
+        crate::ops::prune::prune(&ctx.repo, &state::read_tasks(&ctx.repo)?, &options)
+    });
+    match pruned {
+        Ok(report) => report
+            .tasks
+            .iter()
+            .filter(|task| task.action != crate::ops::prune::Action::Pruned)
+            .map(|task| {
+                events(Event::UndoKept { what: format!("variant {}", task.task), error: task.refusals.join("; ") });
+                task.task.clone()
+            })
+            .collect(),
+        Err(err) => {
+            events(Event::UndoKept { what: format!("variants {}", names.join(", ")), error: format!("{err:#}") });
+            names.to_vec()
+        }
+    }
 }

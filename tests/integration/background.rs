@@ -12,7 +12,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Waits until `done` holds (at most [`PATIENCE`]); `what` names it in the failure.
 #[track_caller]
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(started.elapsed() < PATIENCE, "waited in vain for {what}");
@@ -23,7 +23,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 /// Runs `git agent <args>` and fails (instead of hanging) if it does not end in time: a
 /// detached agent must not keep the command, or its output pipes, waiting.
 #[track_caller]
-fn bounded(env: &Env, cwd: &Path, args: &[&str]) -> Run {
+pub(crate) fn bounded(env: &Env, cwd: &Path, args: &[&str]) -> Run {
     let mut child =
         env.command("git", cwd).arg("agent").args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let read = |stream: Box<dyn std::io::Read + Send>| {

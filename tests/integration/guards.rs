@@ -158,6 +158,39 @@ fn no_new_dependencies_flags_a_changed_lock_file() {
 }
 
 #[test]
+fn no_new_dependencies_flags_an_added_dependency_not_a_changed_version() {
+    let env = Env::new();
+    let manifest = "[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1\"\n";
+    let repo =
+        canonical_repo(&env, "repo", &[("Cargo.toml", manifest), ("web/package.json", "{\"dependencies\":{}}\n")]);
+    for task in ["bump", "add"] {
+        env.agent(&repo, &["spawn", task, "-q", "--constraint", "no new deps."]).success();
+    }
+    env.commit(&agents_dir(&repo).join("bump"), &[("Cargo.toml", &manifest.replace("\"1\"", "\"1.0.200\""))], "bump");
+    env.commit(
+        &agents_dir(&repo).join("add"),
+        &[
+            ("Cargo.toml", &format!("{manifest}anyhow = \"1\"\n")),
+            ("web/package.json", "{\"dependencies\":{},\"devDependencies\":{\"left-pad\":\"1\"}}\n"),
+        ],
+        "add",
+    );
+    assert_eq!(row(&env, &repo, "bump")["hazards"], serde_json::json!([]), "a changed version adds nothing");
+    let hazards = row(&env, &repo, "add")["hazards"].clone();
+    assert_eq!(
+        hazards,
+        serde_json::json!([
+            {"kind": "new-dependency", "path": "Cargo.toml", "dependency": "anyhow (dependencies)"},
+            {"kind": "new-dependency", "path": "web/package.json", "dependency": "left-pad (devDependencies)"}
+        ])
+    );
+    env.agent(&repo, &["done", "add"]).success();
+    env.agent(&repo, &["integrate", "add"])
+        .code(3)
+        .stderr_has("adds dependency anyhow (dependencies) in Cargo.toml (constraint: no new dependencies)");
+}
+
+#[test]
 fn a_plan_carries_contracts_protect_constraints_and_gate() {
     let env = Env::new();
     let repo = setup(&env);

@@ -34,3 +34,4 @@ mod sync;
 mod sync_daemon;
 mod sync_review;
 mod trust;
+mod variants;
