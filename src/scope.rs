@@ -66,6 +66,23 @@ pub fn overlapping_entries<'a>(a: &'a [String], b: &'a [String]) -> Vec<(&'a str
     pairs
 }
 
+/// Why `entry` cannot be a scope or guard entry: it could match no path in the repository
+/// (absolute, or going up with `..`), uses pathspec magic this matcher does not know, or is
+/// empty (which would match everything).
+pub fn check_entry(entry: &str) -> Result<(), &'static str> {
+    if entry.is_empty() {
+        Err("is empty (use `.` for the whole repository)")
+    } else if entry.starts_with('/') {
+        Err("is an absolute path: it matches no path in the repository")
+    } else if entry.split('/').any(|part| part == "..") {
+        Err("goes up with `..`: it matches no path in the repository")
+    } else if entry.starts_with(':') {
+        Err("uses pathspec magic, which is not supported here")
+    } else {
+        Ok(())
+    }
+}
+
 fn normalise(entry: &str) -> &str {
     let entry = entry.strip_prefix("./").unwrap_or(entry);
     let entry = entry.trim_end_matches('/');

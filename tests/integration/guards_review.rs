@@ -1,0 +1,189 @@
+//! A hostile review of the guards (contracts, protected paths, constraints, the plan gate) and
+//! the resolution strategies: each test is a defect found (and fixed) or a corner that held.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::integrate::{integrate_json, statuses};
+use crate::resolve_strategy::{blob, conflicting_tasks, merge_file, rule};
+use crate::spawn::{agents_dir, canonical_repo};
+
+/// The hazards of `task` in `list --json`.
+fn hazards(env: &Env, repo: &Path, task: &str) -> Value {
+    let json = env.agent(repo, &["list", "--json"]).success().json();
+    json["tasks"].as_array().unwrap().iter().find(|t| t["name"] == task).unwrap()["hazards"].clone()
+}
+
+fn setup(env: &Env) -> PathBuf {
+    canonical_repo(
+        env,
+        "repo",
+        &[
+            ("api/schema.txt", "type Event { id }\n"),
+            ("tests/events.txt", "test: events\n"),
+            ("Cargo.toml", "[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1\"\n"),
+            ("web/package.json", "{\"name\": \"web\", \"dependencies\": {\"react\": \"18\"}}\n"),
+        ],
+    )
+}
+
+/// Defect (fixed): the README and `spawn --help` say "no new dependencies" is checked against
+/// dependency manifests, but only lock files were: a dependency added to Cargo.toml or
+/// package.json (without touching a lock file) was no hazard.
+#[test]
+fn no_new_dependencies_flags_a_dependency_added_to_a_manifest() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.agent(&repo, &["spawn", "lean", "-q", "--constraint", "No new dependencies"]).success();
+    env.agent(&repo, &["spawn", "bump", "-q", "--constraint", "No new dependencies"]).success();
+    env.agent(&repo, &["spawn", "free", "-q"]).success();
+    let cargo = "[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1\"\nrand = \"0.8\"\n";
+    let npm = "{\"name\": \"web\", \"dependencies\": {\"react\": \"18\"}, \"devDependencies\": {\"jest\": \"29\"}}\n";
+    for task in ["lean", "free"] {
+        env.commit(&agents_dir(&repo).join(task), &[("Cargo.toml", cargo), ("web/package.json", npm)], "deps");
+    }
+    // A version bump adds no dependency.
+    let bumped = "[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1.0.200\"\n";
+    env.commit(&agents_dir(&repo).join("bump"), &[("Cargo.toml", bumped)], "bump");
+    assert_eq!(
+        hazards(&env, &repo, "lean"),
+        serde_json::json!([
+            {"kind": "new-dependency", "path": "Cargo.toml", "dependency": "rand"},
+            {"kind": "new-dependency", "path": "web/package.json", "dependency": "jest"},
+        ])
+    );
+    assert_eq!(hazards(&env, &repo, "bump"), serde_json::json!([]));
+    assert_eq!(hazards(&env, &repo, "free"), serde_json::json!([]), "no constraint, no hazard");
+    env.agent(&repo, &["done", "lean", "-q"]).success();
+    env.agent(&repo, &["integrate", "lean"]).code(3).stderr_has("adds dependency rand in Cargo.toml");
+}
+
+/// Defect (fixed): "Don't add new dependencies" (the apostrophe splits "don't") and "Avoid
+/// new dependencies" were not recognised as the constraint, so nothing was checked.
+#[test]
+fn no_new_dependencies_in_other_wordings() {
+    let env = Env::new();
+    let repo = setup(&env);
+    for (task, wording) in [("a", "Don't add new dependencies"), ("b", "avoid new deps")] {
+        env.agent(&repo, &["spawn", task, "-q", "--constraint", wording]).success();
+        env.commit(&agents_dir(&repo).join(task), &[("Cargo.lock", "# changed\n")], "lock");
+        assert_eq!(hazards(&env, &repo, task)[0]["kind"], "lock-file", "{wording}");
+    }
+}
+
+/// Defect (fixed): a protected pathspec that can match nothing (absolute, `..`, pathspec
+/// magic) was recorded and silently guarded nothing; an empty one guarded everything.
+#[test]
+fn a_guard_pathspec_that_can_match_nothing_is_refused() {
+    let env = Env::new();
+    let repo = setup(&env);
+    let absolute = repo.join("tests/events.txt");
+    for (flag, pathspec) in [
+        ("--protect", absolute.to_str().unwrap()),
+        ("--protect", "../repo/tests/events.txt"),
+        ("--protect", "tests/../tests/events.txt"),
+        ("--protect", ":(exclude)api"),
+        ("--protect", ""),
+        ("--contract", ""),
+    ] {
+        env.agent(&repo, &["spawn", "t", "-q", flag, pathspec]).code(2).stderr_has(&format!("{flag} {pathspec:?}"));
+        assert_eq!(env.git(&repo, &["for-each-ref", "refs/agent/tasks", "refs/heads/agent"]), "", "{pathspec}");
+    }
+    // What git users write for the same paths is accepted and guards them.
+    env.agent(&repo, &["spawn", "t", "-q", "--protect", "./tests/", "--contract", "api/*.txt"]).success();
+    env.commit(&agents_dir(&repo).join("t"), &[("tests/events.txt", "weaker\n"), ("api/schema.txt", "x\n")], "w");
+    let found: Vec<Value> = hazards(&env, &repo, "t").as_array().unwrap().iter().map(|h| h["kind"].clone()).collect();
+    assert_eq!(found, ["contract", "protected"]);
+}
+
+/// Defect (fixed): an unnamed integrate leaving out a guarded task said its dependent was
+/// left out because the dependency "is neither done nor integrated", though it was done.
+#[test]
+fn a_dependent_of_a_guarded_task_is_left_out_saying_why() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.agent(&repo, &["spawn", "db", "-q", "--contract", "api/"]).success();
+    env.commit(&agents_dir(&repo).join("db"), &[("api/schema.txt", "type Event { id, at }\n")], "contract");
+    env.agent(&repo, &["spawn", "ui", "-q", "--after", "db", "--contract", "api/"]).success();
+    env.commit(&agents_dir(&repo).join("ui"), &[("ui.txt", "ui\n")], "ui");
+    // ui inherits db's contract change: not its own hazard.
+    assert_eq!(hazards(&env, &repo, "ui"), serde_json::json!([]));
+    assert_eq!(hazards(&env, &repo, "db")[0]["kind"], "contract");
+    env.agent(&repo, &["done", "db", "-q"]).success();
+    env.agent(&repo, &["done", "ui", "-q"]).success();
+    let before = env.git(&repo, &["rev-parse", "main"]);
+    env.agent(&repo, &["integrate"])
+        .success()
+        .stderr_has("task db left out: it changes contract api/schema.txt")
+        .stderr_has("task ui left out: its dependency db is left out");
+    assert_eq!(env.git(&repo, &["rev-parse", "main"]), before);
+    // Allowing db lets both land: ui's inherited change is db's.
+    env.agent(&repo, &["integrate", "--allow-contract-change=db"]).success();
+    let log = env.git(&repo, &["log", "--format=%s", "main"]);
+    assert!(log.contains("contract") && log.contains("ui"), "{log}");
+}
+
+/// Held: the hazard is the net change (a contract changed and changed back is none), and a
+/// protected file deleted or renamed away is changed.
+#[test]
+fn net_changes_deletions_and_renames_of_guarded_files() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.agent(&repo, &["spawn", "back", "-q", "--contract", "api/schema.txt"]).success();
+    let back = agents_dir(&repo).join("back");
+    env.commit(&back, &[("api/schema.txt", "changed\n")], "change");
+    env.commit(&back, &[("api/schema.txt", "type Event { id }\n"), ("b.txt", "b\n")], "back");
+    assert_eq!(hazards(&env, &repo, "back"), serde_json::json!([]));
+
+    env.agent(&repo, &["spawn", "del", "-q", "--protect", "tests/events.txt"]).success();
+    let del = agents_dir(&repo).join("del");
+    env.git(&del, &["rm", "-q", "tests/events.txt"]);
+    env.git(&del, &["commit", "-q", "-m", "delete the test"]);
+    assert_eq!(hazards(&env, &repo, "del")[0]["path"], "tests/events.txt");
+
+    env.agent(&repo, &["spawn", "ren", "-q", "--protect", "tests/"]).success();
+    let ren = agents_dir(&repo).join("ren");
+    env.git(&ren, &["mv", "tests/events.txt", "events.txt"]);
+    env.git(&ren, &["commit", "-q", "-m", "move the test away"]);
+    assert_eq!(hazards(&env, &repo, "ren")[0]["path"], "tests/events.txt");
+}
+
+/// Held: union settles awkward inputs byte for byte as `git merge-file --union`, ours and
+/// theirs as `--ours`/`--theirs`, and the dry run gives the same tree.
+#[test]
+fn strategies_on_awkward_inputs_match_git_merge_file() {
+    let long = |mark: &str| -> String {
+        (0..40).map(|i| if i % 7 == 0 { format!("{i}{mark}\n") } else { format!("{i}\n") }).collect()
+    };
+    let (base_long, ours_long, theirs_long) = (long(""), long("o"), long("t"));
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "l/markers",
+            "a\n<<<<<<< x\nb\n=======\nc\n>>>>>>> y\nd\n",
+            "a\n<<<<<<< x\nB1\n=======\nc\n>>>>>>> y\nd\n",
+            "a\n<<<<<<< x\nB2\n=======\nc\n>>>>>>> y\nd\n",
+        ),
+        ("l/delete-vs-modify", "1\n2\n3\n4\n", "1\n3\n4\n", "1\n2x\n3\n4\n"),
+        ("l/both-delete", "1\n2\n3\n4\n5\n", "1\n4\n5\n", "1\n2\n5\n"),
+        ("l/mixed-eol", "1\r\n2\n3\r\n", "1\r\nA\n3\r\n", "1\r\nB\r\n3\r\n"),
+        ("l/to-empty", "1\n2\n", "", "1\nchanged\n"),
+        ("l/no-newline", "a", "b", "c"),
+        ("l/long", &base_long, &ours_long, &theirs_long),
+    ];
+    for strategy in ["union", "ours", "theirs"] {
+        let env = Env::new();
+        let repo = conflicting_tasks(&env, cases);
+        rule(&env, &repo, "l", "l/*", strategy);
+        let dry = integrate_json(&env, &repo, &["--dry-run"], 0);
+        let json = integrate_json(&env, &repo, &[], 0);
+        assert_eq!(statuses(&json), ["merged", "resolved-by-rule"], "{strategy}: {json:#}");
+        assert_eq!(dry["steps"][1]["tree"], json["steps"][1]["tree"], "{strategy}");
+        for case in cases {
+            let expected = merge_file(&env, env.path(), &format!("--{strategy}"), case);
+            let got = blob(&env, &repo, &format!("main:{}", case.0));
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&expected), "{strategy} {}", case.0);
+        }
+    }
+}
