@@ -79,6 +79,11 @@ fn judge(
     expected: Option<&str>,
     rejection: Option<&str>,
 ) -> anyhow::Result<Judged> {
+    if let Some(expected) = expected.filter(|e| e.len() < 7) {
+        return Err(bad_input(format!("--proposal {expected:?} is too short: give at least 7 characters of the id"))
+            .hint(format!("`git agent show {task}` prints the proposal's id"))
+            .into());
+    }
     let mut old = GateState::Planned;
     let (_, record) = state::update_record(repo, task, |current| {
         let gate = gated(current)?;
@@ -89,7 +94,7 @@ fn judge(
                 .into());
         }
         if let Some(expected) = expected
-            && !(expected.len() >= 7 && gate.proposal.starts_with(expected))
+            && !gate.proposal.starts_with(expected)
         {
             return Err(race(format!(
                 "task {task:?}'s plan is now proposal {}, not {expected}: it was proposed again",

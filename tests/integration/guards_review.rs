@@ -187,3 +187,47 @@ fn strategies_on_awkward_inputs_match_git_merge_file() {
         }
     }
 }
+
+/// Defect (fixed): `approve --proposal` with fewer than 7 characters (or none) of the id
+/// failed with exit 4 saying the plan "was proposed again", which it was not.
+#[test]
+fn a_too_short_proposal_id_is_bad_input_not_a_race() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.agent(&repo, &["spawn", "s", "-q", "--gate"]).success();
+    env.agent(&agents_dir(&repo).join("s"), &["propose", "-m", "the plan"]).success();
+    let proposal =
+        env.agent(&repo, &["show", "s", "--json"]).success().json()["gate"]["proposal"].as_str().unwrap().to_owned();
+    for short in ["", &proposal[..6]] {
+        env.agent(&repo, &["approve", "s", "--proposal", short]).code(2).stderr_has("at least 7 characters");
+    }
+    env.agent(&repo, &["approve", "s", "--proposal", "0000000"]).code(4).stderr_has("proposed again");
+    env.agent(&repo, &["approve", "s", "--proposal", &proposal[..7]]).success();
+}
+
+/// Held: an approval crossing a newer proposal on another machine approves nothing once the
+/// two meet, on both machines; integrate refuses the task until the new plan is approved.
+#[test]
+fn an_approval_crossing_a_proposal_on_another_machine_approves_nothing() {
+    use crate::sync::{fleet, state, sync};
+    let env = Env::new();
+    let (_remote, clones) = fleet(&env, &["a", "b"]);
+    let (a, b) = (&clones[0], &clones[1]);
+    env.agent(a, &["spawn", "s", "-q", "--gate"]).success();
+    let worktree = a.with_file_name("a.agents").join("s");
+    env.agent(&worktree, &["propose", "-m", "plan one"]).success();
+    sync(&env, a);
+    sync(&env, b);
+    env.agent(b, &["approve", "s"]).success();
+    env.agent(&worktree, &["propose", "-m", "plan two"]).success();
+    sync(&env, a);
+    sync(&env, b);
+    sync(&env, a);
+    for machine in [a, b] {
+        let gate = &state(&env, machine, "s")["gate"];
+        assert_eq!((&gate["state"], &gate["plan"]), (&Value::from("proposed"), &Value::from("plan two")), "{gate:#}");
+    }
+    env.commit(&worktree, &[("s.txt", "s\n")], "work");
+    env.agent(a, &["done", "s", "-q"]).success();
+    env.agent(a, &["integrate", "s"]).code(3).stderr_has("never approved");
+}
