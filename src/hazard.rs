@@ -127,7 +127,11 @@ fn dependency_hazards(repo: &gix::Repository, own: &OwnChanges) -> anyhow::Resul
             continue;
         }
         let Some(kind) = Manifest::of(path) else { continue };
-        let before = kind.dependencies(&blob_at(repo, own.merge_base, path)?);
+        // A dependency the task's dependencies added is theirs, not its own.
+        let mut before = Vec::new();
+        for commit in std::iter::once(own.merge_base).chain(own.inherited_tips.iter().copied()) {
+            before.extend(kind.dependencies(&blob_at(repo, commit, path)?));
+        }
         for dependency in kind.dependencies(&blob_at(repo, own.head, path)?) {
             if !before.contains(&dependency) {
                 found.push(Hazard::NewDependency { path: JsonPath(path.to_owned()), dependency });

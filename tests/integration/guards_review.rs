@@ -231,3 +231,24 @@ fn an_approval_crossing_a_proposal_on_another_machine_approves_nothing() {
     env.agent(a, &["done", "s", "-q"]).success();
     env.agent(a, &["integrate", "s"]).code(3).stderr_has("never approved");
 }
+
+/// Defect (fixed with the manifest check): a stacked task that edits the same manifest as
+/// its dependency does not own the dependency its dependency added.
+#[test]
+fn a_stacked_task_does_not_own_its_dependencys_new_dependency() {
+    let env = Env::new();
+    let repo = setup(&env);
+    env.agent(&repo, &["spawn", "db", "-q"]).success();
+    let with_rand = "[package]\nname = \"x\"\n\n[dependencies]\nserde = \"1\"\nrand = \"0.8\"\n";
+    env.commit(&agents_dir(&repo).join("db"), &[("Cargo.toml", with_rand)], "db: rand");
+    env.agent(&repo, &["spawn", "ui", "-q", "--after", "db", "--constraint", "No new dependencies"]).success();
+    let versioned = "[package]\nname = \"x\"\nversion = \"0.2.0\"\n\n[dependencies]\nserde = \"1\"\nrand = \"0.8\"\n";
+    env.commit(&agents_dir(&repo).join("ui"), &[("Cargo.toml", versioned)], "ui: version");
+    assert_eq!(hazards(&env, &repo, "ui"), serde_json::json!([]));
+    let with_log = versioned.replace("rand", "log = \"0.4\"\nrand");
+    env.commit(&agents_dir(&repo).join("ui"), &[("Cargo.toml", &with_log)], "ui: log");
+    assert_eq!(
+        hazards(&env, &repo, "ui"),
+        serde_json::json!([{"kind": "new-dependency", "path": "Cargo.toml", "dependency": "log"}])
+    );
+}
