@@ -21,7 +21,9 @@ fn entry_matches(entry: &str, path: &BStr) -> bool {
         return true;
     }
     if has_glob(entry) {
-        wildmatch(entry.as_bytes().as_bstr(), path, wildmatch::Mode::empty())
+        // As in git, a glob also names the path spelled like it (`f[1].txt`, literally).
+        is_under(path, entry.as_bytes())
+            || wildmatch(entry.as_bytes().as_bstr(), path, wildmatch::Mode::empty())
             // A glob naming directories also owns what is below them, as in git.
             || path
                 .rfind_iter("/")
@@ -133,6 +135,8 @@ mod tests {
         assert!(owns(&["migrations/*"], "migrations/0001.sql"));
         assert!(owns(&["src/*"], "src/a/b.rs"), "a glob matching a directory owns below it");
         assert!(!owns(&["*.md"], "src/main.rs"));
+        assert!(owns(&["f[1].txt"], "f[1].txt"), "git matches a glob's literal spelling too");
+        assert!(owns(&["f[1].txt"], "f1.txt"));
     }
 
     #[test]

@@ -252,3 +252,54 @@ fn a_stacked_task_does_not_own_its_dependencys_new_dependency() {
         serde_json::json!([{"kind": "new-dependency", "path": "Cargo.toml", "dependency": "log"}])
     );
 }
+
+/// Defect (fixed): a guard pathspec with glob characters matches like `git ls-files --
+/// PATHSPEC`, which also matches the file spelled literally so (`f[1].txt`); that file was
+/// not protected. Differential against git for a set of pathspecs.
+#[test]
+fn guard_pathspecs_match_what_git_ls_files_matches() {
+    let env = Env::new();
+    let files = [
+        "a.txt",
+        "b.md",
+        "A.TXT",
+        "tests.txt",
+        "tests/x.txt",
+        "tests/sub/y.txt",
+        "tests/sub/z.md",
+        "docs/guide.md",
+        "we ird/f[1].txt",
+        "we ird/f1.txt",
+    ];
+    let base: Vec<(&str, &str)> = files.iter().map(|f| (*f, "1\n")).collect();
+    let repo = canonical_repo(&env, "repo", &base);
+    env.agent(&repo, &["spawn", "t", "-q"]).success();
+    let changed: Vec<(&str, &str)> = files.iter().map(|f| (*f, "2\n")).collect();
+    env.commit(&agents_dir(&repo).join("t"), &changed, "change every file");
+    for pathspec in [
+        "tests/*.txt",
+        "*.md",
+        "tests/",
+        "tests",
+        "?.txt",
+        "[ab].*",
+        "tests/**",
+        "**/y.txt",
+        "we ird/f[1].txt",
+        "we ird/f\\[1\\].txt",
+        "tests/sub/*",
+        "tests*",
+        "TESTS",
+    ] {
+        env.git(&repo, &["config", "--replace-all", "agent.protected", pathspec]);
+        let git: Vec<String> = env.git(&repo, &["ls-files", "--", pathspec]).lines().map(str::to_owned).collect();
+        let mut ours: Vec<String> = hazards(&env, &repo, "t")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["path"].as_str().unwrap().to_owned())
+            .collect();
+        ours.sort();
+        assert_eq!(ours, git, "{pathspec}");
+    }
+}
