@@ -96,6 +96,9 @@ fn a_guard_pathspec_that_can_match_nothing_is_refused() {
     env.commit(&agents_dir(&repo).join("t"), &[("tests/events.txt", "weaker\n"), ("api/schema.txt", "x\n")], "w");
     let found: Vec<Value> = hazards(&env, &repo, "t").as_array().unwrap().iter().map(|h| h["kind"].clone()).collect();
     assert_eq!(found, ["contract", "protected"]);
+    // agent.protected is held to the same rule.
+    env.git(&repo, &["config", "--add", "agent.protected", "/tests"]);
+    env.agent(&repo, &["list"]).code(2).stderr_has("invalid git config agent.protected").stderr_has("\"/tests\" is an absolute path");
 }
 
 /// Defect (fixed): an unnamed integrate leaving out a guarded task said its dependent was
