@@ -48,11 +48,7 @@ pub fn propose(repo: &gix::Repository, task: &str, plan: &str) -> anyhow::Result
     let mut old = GateState::Planned;
     let (_, record) = state::update_record(repo, task, |current| {
         old = gated(current)?.state;
-        if current.state == state::TaskState::Integrated {
-            return Err(
-                refused(format!("task {task:?} is {}: its plan can no longer change", current.state.as_str())).into()
-            );
-        }
+        not_integrated(current)?;
         Ok(Change::Proposed { plan: plan.to_owned() })
     })?;
     Ok(judged(&record, old, String::new()))
@@ -87,6 +83,7 @@ fn judge(
     let mut old = GateState::Planned;
     let (_, record) = state::update_record(repo, task, |current| {
         let gate = gated(current)?;
+        not_integrated(current)?;
         old = gate.state;
         if gate.proposal.is_empty() {
             return Err(refused(format!("task {task:?} has not proposed a plan yet"))
@@ -123,6 +120,19 @@ fn gated(record: &TaskRecord) -> anyhow::Result<&state::Gate> {
             .hint("spawn tasks with --gate (or git config agent.gate=true) to review their plans first")
             .into()
     })
+}
+
+/// An integrated task's plan is history: it can no longer be proposed, approved or rejected.
+fn not_integrated(record: &TaskRecord) -> anyhow::Result<()> {
+    if record.state == state::TaskState::Integrated {
+        return Err(refused(format!(
+            "task {:?} is {}: its plan can no longer change",
+            record.name,
+            record.state.as_str()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn judged(record: &TaskRecord, old: GateState, reason: String) -> Judged {
