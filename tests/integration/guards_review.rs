@@ -344,3 +344,34 @@ fn a_constraint_about_dependency_injection_is_not_no_new_dependencies() {
     env.commit(&agents_dir(&repo).join("di"), &[("Cargo.lock", "# updated\n")], "lock");
     assert_eq!(hazards(&env, &repo, "di"), serde_json::json!([]));
 }
+
+/// Defect (fixed): an approval and a rejection of the same plan on two machines at once were
+/// settled by the operations' order (clock, then random id): the approval, made after any
+/// other change on its machine, won over the rejection, and the agent went ahead with a plan
+/// a reviewer had sent back. Now the rejection stands in either order.
+#[test]
+fn a_rejection_crossing_an_approval_on_another_machine_stands() {
+    use crate::sync::{fleet, state, sync};
+    let env = Env::new();
+    let (_remote, clones) = fleet(&env, &["a", "b"]);
+    let (a, b) = (&clones[0], &clones[1]);
+    env.agent(a, &["spawn", "s", "-q", "--gate"]).success();
+    env.agent(&a.with_file_name("a.agents").join("s"), &["propose", "-m", "the plan"]).success();
+    sync(&env, a);
+    sync(&env, b);
+    env.agent(a, &["reject", "s", "--reason", "use the existing index"]).success();
+    // Another change on b first: its approval comes later in the operations' order.
+    env.agent(b, &["cost", "add", "s", "--model", "m", "--input", "1", "--output", "1"]).success();
+    env.agent(b, &["approve", "s"]).success();
+    sync(&env, a);
+    sync(&env, b);
+    sync(&env, a);
+    for machine in [a, b] {
+        let gate = &state(&env, machine, "s")["gate"];
+        assert_eq!(
+            (&gate["state"], &gate["reason"]),
+            (&Value::from("planned"), &Value::from("use the existing index")),
+            "{gate:#}"
+        );
+    }
+}
