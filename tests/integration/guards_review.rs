@@ -9,6 +9,7 @@ use crate::common::*;
 use crate::integrate::{integrate_json, statuses};
 use crate::resolve_strategy::{blob, conflicting_tasks, merge_file, rule};
 use crate::spawn::{agents_dir, canonical_repo};
+use crate::sync::{fleet, state, sync};
 
 /// The hazards of `task` in `list --json`.
 fn hazards(env: &Env, repo: &Path, task: &str) -> Value {
@@ -211,19 +212,25 @@ fn a_too_short_proposal_id_is_bad_input_not_a_race() {
     env.agent(&repo, &["approve", "s", "--proposal", &proposal[..7]]).success();
 }
 
+/// Two clones `a` and `b` of one remote, both holding the gated task `s` whose agent (in
+/// `a`'s worktree, the third path) proposed "plan one".
+fn proposed_on_two_machines(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
+    let (_remote, clones) = fleet(env, &["a", "b"]);
+    let (a, b) = (clones[0].clone(), clones[1].clone());
+    env.agent(&a, &["spawn", "s", "-q", "--gate"]).success();
+    let worktree = a.with_file_name("a.agents").join("s");
+    env.agent(&worktree, &["propose", "-m", "plan one"]).success();
+    sync(env, &a);
+    sync(env, &b);
+    (a, b, worktree)
+}
+
 /// Held: an approval crossing a newer proposal on another machine approves nothing once the
 /// two meet, on both machines; integrate refuses the task until the new plan is approved.
 #[test]
 fn an_approval_crossing_a_proposal_on_another_machine_approves_nothing() {
-    use crate::sync::{fleet, state, sync};
     let env = Env::new();
-    let (_remote, clones) = fleet(&env, &["a", "b"]);
-    let (a, b) = (&clones[0], &clones[1]);
-    env.agent(a, &["spawn", "s", "-q", "--gate"]).success();
-    let worktree = a.with_file_name("a.agents").join("s");
-    env.agent(&worktree, &["propose", "-m", "plan one"]).success();
-    sync(&env, a);
-    sync(&env, b);
+    let (a, b, worktree) = &proposed_on_two_machines(&env);
     env.agent(b, &["approve", "s"]).success();
     env.agent(&worktree, &["propose", "-m", "plan two"]).success();
     sync(&env, a);
@@ -351,14 +358,8 @@ fn a_constraint_about_dependency_injection_is_not_no_new_dependencies() {
 /// a reviewer had sent back. Now the rejection stands in either order.
 #[test]
 fn a_rejection_crossing_an_approval_on_another_machine_stands() {
-    use crate::sync::{fleet, state, sync};
     let env = Env::new();
-    let (_remote, clones) = fleet(&env, &["a", "b"]);
-    let (a, b) = (&clones[0], &clones[1]);
-    env.agent(a, &["spawn", "s", "-q", "--gate"]).success();
-    env.agent(&a.with_file_name("a.agents").join("s"), &["propose", "-m", "the plan"]).success();
-    sync(&env, a);
-    sync(&env, b);
+    let (a, b, _) = &proposed_on_two_machines(&env);
     env.agent(a, &["reject", "s", "--reason", "use the existing index"]).success();
     // Another change on b first: its approval comes later in the operations' order.
     env.agent(b, &["cost", "add", "s", "--model", "m", "--input", "1", "--output", "1"]).success();
