@@ -232,7 +232,7 @@ fn an_approval_crossing_a_proposal_on_another_machine_approves_nothing() {
     let env = Env::new();
     let (a, b, worktree) = &proposed_on_two_machines(&env);
     env.agent(b, &["approve", "s"]).success();
-    env.agent(&worktree, &["propose", "-m", "plan two"]).success();
+    env.agent(worktree, &["propose", "-m", "plan two"]).success();
     sync(&env, a);
     sync(&env, b);
     sync(&env, a);
@@ -240,7 +240,7 @@ fn an_approval_crossing_a_proposal_on_another_machine_approves_nothing() {
         let gate = &state(&env, machine, "s")["gate"];
         assert_eq!((&gate["state"], &gate["plan"]), (&Value::from("proposed"), &Value::from("plan two")), "{gate:#}");
     }
-    env.commit(&worktree, &[("s.txt", "s\n")], "work");
+    env.commit(worktree, &[("s.txt", "s\n")], "work");
     env.agent(a, &["done", "s", "-q"]).success();
     env.agent(a, &["integrate", "s"]).code(3).stderr_has("never approved");
 }
