@@ -25,7 +25,9 @@ pub enum Hazard {
     /// It changed a protected path (`pathspec`, from its record's `protect` or `agent.protected`).
     Protected { path: JsonPath, pathspec: String, by: GuardSource },
     /// It added a dependency to a manifest, under a "no new dependencies" constraint.
-    NewDependency { path: JsonPath, dependency: String },
+    /// (`section`: where in the manifest, e.g. `dev-dependencies`; for a manifest that cannot
+    /// be read, `dependency` is `?` and `section` says why.)
+    NewDependency { path: JsonPath, dependency: String, section: String },
     /// It changed a lock file, under a "no new dependencies" constraint.
     LockFile { path: JsonPath },
 }
@@ -58,8 +60,8 @@ impl Hazard {
             Hazard::Protected { path, by: GuardSource::Config, .. } => {
                 format!("changes {path}, protected by agent.protected")
             }
-            Hazard::NewDependency { path, dependency } => {
-                format!("adds dependency {dependency} in {path} (constraint: no new dependencies)")
+            Hazard::NewDependency { path, dependency, section } => {
+                format!("adds dependency {dependency} ({section}) in {path} (constraint: no new dependencies)")
             }
             Hazard::LockFile { path } => format!("changes lock file {path} (constraint: no new dependencies)"),
         }
@@ -103,16 +105,34 @@ pub fn hazards(
     Ok(found)
 }
 
+/// Do `words` start with "dependencies" (or "deps", "dependency") as a noun of its own? The
+/// singular followed by another noun modifies it ("dependency injection", "dependency
+/// graph"): that is about something else.
+fn names_dependencies(words: &[String]) -> bool {
+    const THEN: &[&str] = &[
+        "and", "or", "is", "are", "allowed", "may", "should", "must", "unless", "without", "please", "added", "at",
+        "in", "to", "for", "of", "beyond", "except", "other", "than",
+    ];
+    match words {
+        [] => false,
+        [word, rest @ ..] => match word.as_str() {
+            "dependencies" | "deps" => true,
+            "dependency" | "dep" => rest.first().is_none_or(|next| THEN.contains(&next.as_str())),
+            _ => false,
+        },
+    }
+}
+
 /// Does one of the constraints forbid new dependencies? ("No new dependencies", "no new
 /// deps.", "Do not add new dependencies", in any case.)
 pub fn no_new_dependencies(constraints: &[String]) -> bool {
     constraints.iter().any(|constraint| {
         let words: Vec<String> =
             constraint.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
-        words
-            .windows(2)
-            .any(|pair| pair[0] == "new" && (pair[1].starts_with("dependenc") || pair[1] == "deps" || pair[1] == "dep"))
-            && words.iter().any(|w| matches!(w.as_str(), "no" | "not" | "never" | "without"))
+        (0..words.len().saturating_sub(1)).any(|i| words[i] == "new" && names_dependencies(&words[i + 1..]))
+            && (words.iter().any(|w| matches!(w.as_str(), "no" | "not" | "never" | "without" | "avoid" | "dont"))
+                // "don't", "mustn't", "shouldn't": the apostrophe splits the word.
+                || words.windows(2).any(|pair| pair[0].ends_with('n') && pair[1] == "t"))
     })
 }
 
@@ -130,22 +150,31 @@ fn dependency_hazards(repo: &gix::Repository, own: &OwnChanges) -> anyhow::Resul
         return Ok(found);
     }
     let tree = |commit| -> anyhow::Result<gix::ObjectId> { Ok(repo.find_commit(commit)?.tree_id()?.detach()) };
+    // A dependency its dependencies added (to a manifest it changed too) is theirs.
+    let mut inherited = Vec::new();
+    for &tip in &own.inherited_tips {
+        inherited
+            .extend(crate::manifest::added_dependencies(repo, tree(own.merge_base)?, tree(tip)?).unwrap_or_default());
+    }
     match crate::manifest::added_dependencies(repo, tree(own.merge_base)?, tree(own.head)?) {
         Ok(added) => found.extend(
             added
                 .into_iter()
                 // Only the task's own manifests: one it inherited from a dependency is that one's.
                 .filter(|dep| own.paths.iter().any(|path| path == dep.manifest.as_bytes()))
+                .filter(|dep| !inherited.contains(dep))
                 .map(|dep| Hazard::NewDependency {
                     path: JsonPath(dep.manifest.into()),
-                    dependency: format!("{} ({})", dep.name, dep.section),
+                    dependency: dep.name,
+                    section: dep.section,
                 }),
         ),
         Err(err) => {
             let manifest = own.paths.iter().find(|path| crate::manifest::is_manifest(path)).cloned();
             found.push(Hazard::NewDependency {
                 path: JsonPath(manifest.unwrap_or_default()),
-                dependency: format!("? ({err:#})"),
+                dependency: "?".into(),
+                section: format!("{err:#}"),
             })
         }
     }
@@ -158,10 +187,23 @@ mod tests {
 
     #[test]
     fn no_new_dependencies_is_recognised_in_its_usual_wordings() {
-        for yes in ["No new dependencies", "no new deps.", "Do not add new dependencies", "NO NEW DEPENDENCY"] {
+        for yes in [
+            "No new dependencies",
+            "no new deps.",
+            "Do not add new dependencies",
+            "NO NEW DEPENDENCY",
+            "Don't add new dependencies",
+            "Avoid new dependencies",
+        ] {
             assert!(no_new_dependencies(&[yes.to_owned()]), "{yes}");
         }
-        for no in ["Keep the API stable", "new dependencies welcome", "no new files"] {
+        for no in [
+            "Keep the API stable",
+            "new dependencies welcome",
+            "no new files",
+            "No new dependency injection framework",
+            "no new dependency graph tooling",
+        ] {
             assert!(!no_new_dependencies(&[no.to_owned()]), "{no}");
         }
     }

@@ -187,9 +187,12 @@ fn apply(state: &mut Option<TaskRecord>, op: &Operation) {
                     gate.at_ms = op.at_ms;
                 }
                 // A judgement of another plan than the one proposed last is stale: it crossed
-                // a newer proposal (or an ungated record) and changes nothing.
+                // a newer proposal (or an ungated record) and changes nothing. An approval of a
+                // plan rejected already (on another machine, at once) approves nothing either:
+                // the objection stands, in whichever order the two are folded.
                 Change::Approved { proposal } => {
-                    if let Some(gate) = record.gate.as_mut().filter(|gate| &gate.proposal == proposal) {
+                    let judged = |gate: &&mut Gate| &gate.proposal == proposal && gate.state != GateState::Planned;
+                    if let Some(gate) = record.gate.as_mut().filter(judged) {
                         gate.state = GateState::Approved;
                         gate.reason.clear();
                         gate.at_ms = op.at_ms;

@@ -21,7 +21,9 @@ fn entry_matches(entry: &str, path: &BStr) -> bool {
         return true;
     }
     if has_glob(entry) {
-        wildmatch(entry.as_bytes().as_bstr(), path, wildmatch::Mode::empty())
+        // As in git, a glob also names the path spelled like it (`f[1].txt`, literally).
+        is_under(path, entry.as_bytes())
+            || wildmatch(entry.as_bytes().as_bstr(), path, wildmatch::Mode::empty())
             // A glob naming directories also owns what is below them, as in git.
             || path
                 .rfind_iter("/")
@@ -64,6 +66,23 @@ pub fn overlapping_entries<'a>(a: &'a [String], b: &'a [String]) -> Vec<(&'a str
         }
     }
     pairs
+}
+
+/// Why `entry` cannot be a scope or guard entry: it could match no path in the repository
+/// (absolute, or going up with `..`), uses pathspec magic this matcher does not know, or is
+/// empty (which would match everything).
+pub fn check_entry(entry: &str) -> Result<(), &'static str> {
+    if entry.is_empty() {
+        Err("is empty (use `.` for the whole repository)")
+    } else if entry.starts_with('/') {
+        Err("is an absolute path: it matches no path in the repository")
+    } else if entry.split('/').any(|part| part == "..") {
+        Err("goes up with `..`: it matches no path in the repository")
+    } else if entry.starts_with(':') {
+        Err("uses pathspec magic, which is not supported here")
+    } else {
+        Ok(())
+    }
 }
 
 fn normalise(entry: &str) -> &str {
@@ -116,6 +135,8 @@ mod tests {
         assert!(owns(&["migrations/*"], "migrations/0001.sql"));
         assert!(owns(&["src/*"], "src/a/b.rs"), "a glob matching a directory owns below it");
         assert!(!owns(&["*.md"], "src/main.rs"));
+        assert!(owns(&["f[1].txt"], "f[1].txt"), "git matches a glob's literal spelling too");
+        assert!(owns(&["f[1].txt"], "f1.txt"));
     }
 
     #[test]

@@ -247,7 +247,11 @@ impl Settings {
                 .into_iter()
                 .map(|v| v.to_str_lossy().trim().to_owned())
                 .filter(|v| !v.is_empty())
-                .collect(),
+                .map(|v| match crate::scope::check_entry(&v) {
+                    Ok(()) => Ok(v),
+                    Err(why) => Err(reader.invalid(key::PROTECTED, format!("{v:?} {why}"))),
+                })
+                .collect::<anyhow::Result<_>>()?,
             gate: reader.boolean(key::GATE)?.unwrap_or(false),
             prices: reader.prices()?,
             compare_weights: reader.compare_weights()?,

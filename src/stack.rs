@@ -170,6 +170,8 @@ pub struct OwnChanges {
     pub head: ObjectId,
     /// The files changed since `merge_base`, less those only inherited from dependencies.
     pub paths: Vec<bstr::BString>,
+    /// The dependencies' tips the branch holds: what they hold is inherited, not its own.
+    pub inherited_tips: Vec<ObjectId>,
 }
 
 /// What a task's branch changed itself: the files changed between its merge base with
@@ -193,5 +195,5 @@ pub fn own_changed_paths(
         let inherited = crate::git::inherited_paths(repo, head, merge_base, &tips, paths.iter())?;
         paths.retain(|path| !inherited.contains(path));
     }
-    Ok(OwnChanges { merge_base, head, paths })
+    Ok(OwnChanges { merge_base, head, paths, inherited_tips: tips })
 }

@@ -120,10 +120,12 @@ fn leave_out_unintegrable(
         if let Some(i) = keep.iter().position(|(_, r)| lacking(r).is_some()) {
             let (_, record) = keep.remove(i);
             let dep = lacking(&record).unwrap_or_default();
-            left_out.push(LeftOut {
-                task: record.name,
-                why: format!("its dependency {dep} is neither done nor integrated"),
-            });
+            let why = if left_out.iter().any(|l| l.task == dep) {
+                format!("its dependency {dep} is left out")
+            } else {
+                format!("its dependency {dep} is neither done nor integrated")
+            };
+            left_out.push(LeftOut { task: record.name, why });
             continue;
         }
         let index = crate::graph::index_by_name(&names);

@@ -48,11 +48,7 @@ pub fn propose(repo: &gix::Repository, task: &str, plan: &str) -> anyhow::Result
     let mut old = GateState::Planned;
     let (_, record) = state::update_record(repo, task, |current| {
         old = gated(current)?.state;
-        if current.state == state::TaskState::Integrated {
-            return Err(
-                refused(format!("task {task:?} is {}: its plan can no longer change", current.state.as_str())).into()
-            );
-        }
+        not_integrated(current)?;
         Ok(Change::Proposed { plan: plan.to_owned() })
     })?;
     Ok(judged(&record, old, String::new()))
@@ -79,9 +75,15 @@ fn judge(
     expected: Option<&str>,
     rejection: Option<&str>,
 ) -> anyhow::Result<Judged> {
+    if let Some(expected) = expected.filter(|e| e.len() < 7) {
+        return Err(bad_input(format!("--proposal {expected:?} is too short: give at least 7 characters of the id"))
+            .hint(format!("`git agent show {task}` prints the proposal's id"))
+            .into());
+    }
     let mut old = GateState::Planned;
     let (_, record) = state::update_record(repo, task, |current| {
         let gate = gated(current)?;
+        not_integrated(current)?;
         old = gate.state;
         if gate.proposal.is_empty() {
             return Err(refused(format!("task {task:?} has not proposed a plan yet"))
@@ -89,7 +91,7 @@ fn judge(
                 .into());
         }
         if let Some(expected) = expected
-            && !(expected.len() >= 7 && gate.proposal.starts_with(expected))
+            && !gate.proposal.starts_with(expected)
         {
             return Err(race(format!(
                 "task {task:?}'s plan is now proposal {}, not {expected}: it was proposed again",
@@ -118,6 +120,19 @@ fn gated(record: &TaskRecord) -> anyhow::Result<&state::Gate> {
             .hint("spawn tasks with --gate (or git config agent.gate=true) to review their plans first")
             .into()
     })
+}
+
+/// An integrated task's plan is history: it can no longer be proposed, approved or rejected.
+fn not_integrated(record: &TaskRecord) -> anyhow::Result<()> {
+    if record.state == state::TaskState::Integrated {
+        return Err(refused(format!(
+            "task {:?} is {}: its plan can no longer change",
+            record.name,
+            record.state.as_str()
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 fn judged(record: &TaskRecord, old: GateState, reason: String) -> Judged {

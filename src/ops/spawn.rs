@@ -194,6 +194,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
     let root = ctx.worktree_root()?;
     let worktree = root.join(name);
     check_worktree_dir(&worktree, " or pick another task name")?;
+    check_guard_pathspecs(&request.guards)?;
     check_contracts_committed(repo, &base, base_commit, &request.guards.contracts)?;
     let record = TaskRecord {
         version: RECORD_VERSION,
@@ -244,6 +245,21 @@ fn dedup(entries: &[String]) -> Vec<String> {
         }
         kept
     })
+}
+
+/// A guard that can match no path guards nothing, silently: refuse it. (An empty one would
+/// guard everything.)
+fn check_guard_pathspecs(guards: &Guards) -> anyhow::Result<()> {
+    for (flag, pathspec) in
+        guards.protect.iter().map(|p| ("--protect", p)).chain(guards.contracts.iter().map(|c| ("--contract", c)))
+    {
+        if let Err(why) = crate::scope::check_entry(pathspec) {
+            return Err(bad_input(format!("{flag} {pathspec:?} {why}"))
+                .hint("guards are pathspecs relative to the repository root, like `tests/` or `api/*.proto`")
+                .into());
+        }
+    }
+    Ok(())
 }
 
 /// Contracts are written first (spec-first): each must match a file committed at the base,

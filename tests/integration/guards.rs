@@ -180,8 +180,8 @@ fn no_new_dependencies_flags_an_added_dependency_not_a_changed_version() {
     assert_eq!(
         hazards,
         serde_json::json!([
-            {"kind": "new-dependency", "path": "Cargo.toml", "dependency": "anyhow (dependencies)"},
-            {"kind": "new-dependency", "path": "web/package.json", "dependency": "left-pad (devDependencies)"}
+            {"kind": "new-dependency", "path": "Cargo.toml", "dependency": "anyhow", "section": "dependencies"},
+            {"kind": "new-dependency", "path": "web/package.json", "dependency": "left-pad", "section": "devDependencies"}
         ])
     );
     env.agent(&repo, &["done", "add"]).success();

@@ -11,6 +11,7 @@ mod demo;
 mod dispatch;
 mod docs;
 mod guards;
+mod guards_review;
 mod integrate;
 mod integrate_queue;
 mod integrate_trust;

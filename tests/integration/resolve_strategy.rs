@@ -35,7 +35,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
 
 /// A repository whose tasks `a` (the target's versions) and `b` (the task's versions) conflict
 /// in every file of `cases`; `a` is integrated first.
-fn conflicting_tasks(env: &Env, cases: &[(&str, &str, &str, &str)]) -> std::path::PathBuf {
+pub fn conflicting_tasks(env: &Env, cases: &[(&str, &str, &str, &str)]) -> std::path::PathBuf {
     let base: Vec<(&str, &str)> = cases.iter().map(|c| (c.0, c.1)).collect();
     let repo = canonical_repo(env, "repo", &base);
     for (task, side) in [("a", 2), ("b", 3)] {
@@ -48,7 +48,7 @@ fn conflicting_tasks(env: &Env, cases: &[(&str, &str, &str, &str)]) -> std::path
 }
 
 /// What `git merge-file <flag>` makes of the three versions.
-fn merge_file(env: &Env, dir: &Path, flag: &str, case: &(&str, &str, &str, &str)) -> Vec<u8> {
+pub fn merge_file(env: &Env, dir: &Path, flag: &str, case: &(&str, &str, &str, &str)) -> Vec<u8> {
     let name = case.0.replace('/', "-");
     let [base, ours, theirs] = ["base", "ours", "theirs"].map(|side| dir.join(format!("{name}.{side}")));
     std::fs::write(&base, case.1).unwrap();
@@ -65,13 +65,13 @@ fn merge_file(env: &Env, dir: &Path, flag: &str, case: &(&str, &str, &str, &str)
 }
 
 /// The bytes of `rev:path`.
-fn blob(env: &Env, repo: &Path, spec: &str) -> Vec<u8> {
+pub fn blob(env: &Env, repo: &Path, spec: &str) -> Vec<u8> {
     let out = env.command("git", repo).args(["cat-file", "blob", spec]).output().unwrap();
     assert!(out.status.success(), "no {spec}: {}", String::from_utf8_lossy(&out.stderr));
     out.stdout
 }
 
-fn rule(env: &Env, repo: &Path, name: &str, path: &str, strategy: &str) {
+pub fn rule(env: &Env, repo: &Path, name: &str, path: &str, strategy: &str) {
     env.git(repo, &["config", &format!("agent.resolve.{name}.path"), path]);
     env.git(repo, &["config", &format!("agent.resolve.{name}.strategy"), strategy]);
 }
