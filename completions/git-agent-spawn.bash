@@ -23,7 +23,7 @@ _git__agent__spawn() {
 
     case "${cmd}" in
         git__agent__spawn)
-            opts="-C -q -h -V --color --json --quiet --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --help --version"
+            opts="-C -q -h -V --color --json --quiet --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --protect --contract --constraint --gate --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -62,6 +62,18 @@ _git__agent__spawn() {
                     return 0
                     ;;
                 --kind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --contract)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --constraint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -56,6 +56,10 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "report" -d 'Say
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "ask" -d 'Ask the orchestrator a question: the task is blocked until it answers'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "answer" -d 'Answer a task\'s question'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "hooks" -d 'Print the hook configuration that makes an agent report its status'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "propose" -d 'Propose a gated task\'s implementation plan for the orchestrator\'s review'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "approve" -d 'Approve a gated task\'s proposed plan: its agent may implement it'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "reject" -d 'Reject a gated task\'s proposed plan, saying why: its agent plans again'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "check-edit" -d 'Check paths before a task\'s agent edits them: ok, or why to ask or deny (for agents\' hooks)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -63,6 +67,9 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief -d '
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l brief-file -d 'Read the brief from a file (`-` for standard input)' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l acceptance -d 'An acceptance criterion; repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l kind -d 'The kind of work (lint, format, types, docs, rename, test-fix, architecture, debugging, security, or another word): `git agent cost` flags a kind spending on an unfit model' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l protect -d 'A pathspec the task must not change (the tests written for it, say); repeat for several. A change to it is a hazard in list and conflicts, and integrate refuses it' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l contract -d 'A pathspec of a shared contract (types, API definitions), committed on the base and read-only for the task; repeat for several. Guarded as --protect is' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l constraint -d 'A constraint the agent is given, recorded and shown (e.g. "No new dependencies", which is checked against dependency manifests and lock files); repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
@@ -70,6 +77,7 @@ always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l stack -d 'Stack on the dependencies\' work even when agent.stack=false'
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l gate -d 'Start behind the plan review gate (the default when agent.gate=true): the agent proposes a plan (git agent propose) and waits for git agent approve'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l check -d 'Only validate (the plan, or the task\'s name, base and dependencies); create nothing'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l allow-overlap -d 'Accept scopes that overlap between tasks of a plan (reported as warnings)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l no-setup -d 'Do not run agent.setup in the new worktree'
@@ -315,3 +323,39 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s m -l message -d 'The plan' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s F -l file -d 'Read the plan from a file (`-` for standard input)' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l proposal -d 'Approve only this proposal (its id, or the first 7 or more characters of it)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l reason -d 'What the agent should change' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l proposal -d 'Reject only this proposal (its id, or the first 7 or more characters of it)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l hook -d 'Act as the agent\'s pre-edit hook: read the tool call from standard input, answer in the agent\'s permission protocol, always exit 0' -r -f -a "claude\t'Claude Code\'s PreToolUse hook protocol (JSON on stdin and stdout)'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::layout::{OPS_FILE, RECORD_FILE};
 use crate::state::{
-    AgentStatus, Checkpoint, CostEntry, Expect, Gate, GateState, MAX_RECORD_BYTES, RECORD_VERSION, Said, Stack, StatusNow, TaskRecord,
-    TaskState,
+    AgentStatus, Checkpoint, CostEntry, Expect, Gate, GateState, MAX_RECORD_BYTES, RECORD_VERSION, Said, Stack,
+    StatusNow, TaskRecord, TaskState,
 };
 
 /// One operation of a task's log.

@@ -11,8 +11,8 @@ use crate::error::{Exit, bad_input};
 use crate::names::validate_task_name;
 use crate::ops::background::How;
 use crate::ops::spawn::{
-    AgentRun, CreateOptions, Event, Guards, Request, Spawned, agent_command, create, prepare, recover_interrupted_spawn,
-    run_agent,
+    AgentRun, CreateOptions, Event, Guards, Request, Spawned, agent_command, create, prepare,
+    recover_interrupted_spawn, run_agent,
 };
 use crate::output::{GlobalArgs, Ui};
 use crate::plan::{self, ExistingTask};

@@ -49,8 +49,9 @@ pub fn propose(repo: &gix::Repository, task: &str, plan: &str) -> anyhow::Result
     let (_, record) = state::update_record(repo, task, |current| {
         old = gated(current)?.state;
         if current.state != state::TaskState::Active {
-            return Err(refused(format!("task {task:?} is {}: its plan can no longer change", current.state.as_str()))
-                .into());
+            return Err(
+                refused(format!("task {task:?} is {}: its plan can no longer change", current.state.as_str())).into()
+            );
         }
         Ok(Change::Proposed { plan: plan.to_owned() })
     })?;
@@ -99,10 +100,9 @@ fn judge(
         }
         match (gate.state, rejection) {
             (GateState::Approved, None) => Err(refused(format!("task {task:?}'s plan is approved already")).into()),
-            (GateState::Planned, _) => Err(refused(format!(
-                "task {task:?}'s last plan was rejected; it has not proposed a new one"
-            ))
-            .into()),
+            (GateState::Planned, _) => {
+                Err(refused(format!("task {task:?}'s last plan was rejected; it has not proposed a new one")).into())
+            }
             (_, None) => Ok(Change::Approved { proposal: gate.proposal.clone() }),
             (_, Some(reason)) => {
                 Ok(Change::Rejected { proposal: gate.proposal.clone(), reason: reason.trim_end().to_owned() })
@@ -122,7 +122,15 @@ fn gated(record: &TaskRecord) -> anyhow::Result<&state::Gate> {
 
 fn judged(record: &TaskRecord, old: GateState, reason: String) -> Judged {
     let gate = record.gate.clone().unwrap_or_default();
-    Judged { version: 1, task: record.name.clone(), old, state: gate.state, proposal: gate.proposal, plan: gate.plan, reason }
+    Judged {
+        version: 1,
+        task: record.name.clone(),
+        old,
+        state: gate.state,
+        proposal: gate.proposal,
+        plan: gate.plan,
+        reason,
+    }
 }
 
 fn check_len(what: &str, text: &str, max: usize) -> anyhow::Result<()> {

@@ -257,7 +257,9 @@ fn check_contracts_committed(
     let files = crate::git::tree_files(repo, base_commit)?;
     let missing: Vec<&String> = contracts
         .iter()
-        .filter(|contract| !files.iter().any(|path| crate::scope::contains(std::slice::from_ref(contract), path.as_ref())))
+        .filter(|contract| {
+            !files.iter().any(|path| crate::scope::contains(std::slice::from_ref(contract), path.as_ref()))
+        })
         .collect();
     if missing.is_empty() {
         return Ok(());
