@@ -163,6 +163,8 @@ impl Report {
     }
 }
 
+const OBJECT_CACHE_BYTES: usize = 4 << 20;
+
 /// Checks `paths` (relative to `cwd` when it is in the task's worktree, else to the worktree's
 /// top; or absolute) for an edit by the task `record`.
 pub fn check(
@@ -172,11 +174,16 @@ pub fn check(
     paths: &[PathBuf],
     cwd: &Path,
 ) -> anyhow::Result<Report> {
+    // The same trees (every task's base, mostly) are looked into again and again.
+    let mut repo = repo.clone();
+    repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+    let repo = &repo;
     let registrations = crate::ops::prune::normalised_registrations(repo)?;
     let worktree_of = |record: &TaskRecord| {
         crate::ops::prune::registration_among(&registrations, &record.branch, &record.worktree)
-            .and_then(|r| r.path.as_deref())
-            .map_or_else(|| crate::git::normalise_path(&record.worktree), crate::git::normalise_path)
+            .filter(|(_, r)| !r.missing)
+            .and_then(|(path, _)| path.clone())
+            .unwrap_or_else(|| crate::git::normalise_path(&record.worktree))
     };
     let own_worktree = worktree_of(record);
     let cwd = crate::git::normalise_path(cwd);

@@ -412,7 +412,7 @@ pub fn find_registration(
     branch: &str,
     recorded: &Path,
 ) -> anyhow::Result<Option<Registration>> {
-    Ok(registration_among(&normalised_registrations(repo)?, branch, recorded).cloned())
+    Ok(registration_among(&normalised_registrations(repo)?, branch, recorded).map(|(_, r)| r.clone()))
 }
 
 /// Every worktree registration with its directory normalised: one walk, for finding many
@@ -424,19 +424,20 @@ pub fn normalised_registrations(repo: &gix::Repository) -> anyhow::Result<Vec<(O
         .collect())
 }
 
-/// [`find_registration`] among `registrations` (from [`normalised_registrations`]).
+/// [`find_registration`] among `registrations` (from [`normalised_registrations`]), with its
+/// normalised path.
 pub fn registration_among<'a>(
     registrations: &'a [(Option<PathBuf>, Registration)],
     branch: &str,
     recorded: &Path,
-) -> Option<&'a Registration> {
+) -> Option<&'a (Option<PathBuf>, Registration)> {
     let wanted = crate::git::normalise_path(recorded);
-    if let Some((_, at_path)) = registrations.iter().find(|(path, _)| path.as_ref() == Some(&wanted)) {
+    if let Some(at_path) = registrations.iter().find(|(path, _)| path.as_ref() == Some(&wanted)) {
         return Some(at_path);
     }
     let mut by_head = registrations.iter().filter(|(_, r)| r.head == RegisteredHead::Branch(branch.to_owned()));
     match (by_head.next(), by_head.next()) {
-        (Some((_, only)), None) => Some(only),
+        (Some(only), None) => Some(only),
         _ => None,
     }
 }
