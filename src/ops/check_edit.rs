@@ -257,6 +257,7 @@ impl<'repo> Other<'repo> {
             .iter()
             .find(|(path, _)| path.as_deref() == Some(worktree.as_path()))
             .and_then(|(_, r)| match &r.head {
+                crate::git::RegisteredHead::Branch(name) if *name == record.branch => tip,
                 crate::git::RegisteredHead::Branch(name) => crate::git::ref_target(repo, name).ok().flatten(),
                 crate::git::RegisteredHead::Detached(id) => Some(*id),
                 crate::git::RegisteredHead::Unknown => None,

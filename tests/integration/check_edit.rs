@@ -1,9 +1,7 @@
 //! `git agent check-edit`: per path a verdict before an agent edits it, as text, JSON and
 //! Claude Code's PreToolUse hook answer.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::{Value, json};
 
@@ -28,6 +26,14 @@ fn spawn(env: &Env, repo: &Path, task: &str, args: &[&str]) -> PathBuf {
     agents_dir(repo).join(task)
 }
 
+/// A repository of FILES with tasks x and y, without scopes: the repository, x's and y's worktrees.
+fn tasks_x_and_y(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
+    let repo = canonical_repo(env, "repo", FILES);
+    let x = spawn(env, &repo, "x", &[]);
+    let y = spawn(env, &repo, "y", &[]);
+    (repo, x, y)
+}
+
 /// `check-edit --json` of `paths` in `cwd`: the report, after checking the exit status.
 fn check(env: &Env, cwd: &Path, paths: &[&str], code: i32) -> Value {
     let mut args = vec!["check-edit", "--json"];
@@ -47,16 +53,7 @@ fn verdicts(report: &Value, path: &str) -> Vec<String> {
 
 /// Runs `git agent check-edit --hook claude` in `cwd` with `input` on stdin.
 fn hook(env: &Env, cwd: &Path, input: &str) -> Run {
-    let mut child = env
-        .command("git", cwd)
-        .args(["agent", "check-edit", "--hook", "claude"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    Run::from(child.wait_with_output().unwrap())
+    env.run_input(cwd, "git", &["agent", "check-edit", "--hook", "claude"], input)
 }
 
 fn edit_input(tool: &str, cwd: &Path, file: &Path) -> String {
@@ -126,9 +123,7 @@ fn each_verdict_of_scope_ownership_protection_and_contracts() {
 #[test]
 fn paths_another_task_changed_on_its_branch_agree_with_git_diff() {
     let env = Env::new();
-    let repo = canonical_repo(&env, "repo", FILES);
-    let x = spawn(&env, &repo, "x", &[]);
-    let y = spawn(&env, &repo, "y", &[]);
+    let (repo, x, y) = tasks_x_and_y(&env);
     env.commit(&y, &[("shared.txt", "y's\n"), ("src/db/a.rs", "y's a\n"), ("new/y.txt", "new\n")], "y works");
     env.git(&y, &["rm", "-q", "README.md"]);
     env.git(&y, &["commit", "-q", "-m", "y removes the readme"]);
@@ -169,9 +164,7 @@ fn paths_another_task_changed_on_its_branch_agree_with_git_diff() {
 #[test]
 fn paths_changed_uncommitted_in_another_worktree_agree_with_git_status() {
     let env = Env::new();
-    let repo = canonical_repo(&env, "repo", FILES);
-    let x = spawn(&env, &repo, "x", &[]);
-    let y = spawn(&env, &repo, "y", &[]);
+    let (repo, x, y) = tasks_x_and_y(&env);
     write(&y.join("shared.txt"), "edited, not committed\n");
     write(&y.join("src/new.rs"), "untracked\n");
     std::fs::remove_file(y.join("README.md")).unwrap();

@@ -226,16 +226,7 @@ fn hooks_print_valid_configuration_that_reports_from_the_worktree() {
     // As Claude Code runs it: the tool call on stdin, `sh -c` in the worktree; an edit outside
     // the worktree is denied.
     let input = serde_json::json!({"cwd": db, "tool_name": "Edit", "tool_input": {"file_path": repo.join("a.txt")}});
-    let mut child = env
-        .command("sh", &db)
-        .args(["-c", &command("PreToolUse")])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let out = Run::from(child.wait_with_output().unwrap()).success();
+    let out = env.run_input(&db, "sh", &["-c", &command("PreToolUse")], &input.to_string()).success();
     let answer: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny", "{out:#?}");
     // The hook's command works as Claude Code runs it: `sh -c` in the worktree.
