@@ -61,6 +61,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "converge" -d 'K
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "propose" -d 'Propose a gated task\'s implementation plan for the orchestrator\'s review'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "approve" -d 'Approve a gated task\'s proposed plan: its agent may implement it'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "reject" -d 'Reject a gated task\'s proposed plan, saying why: its agent plans again'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "check-edit" -d 'Check paths before a task\'s agent edits them: ok, or why to ask or deny (for agents\' hooks)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -374,3 +375,12 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l hook -d 'Act as the agent\'s pre-edit hook: read the tool call from standard input, answer in the agent\'s permission protocol, always exit 0' -r -f -a "claude\t'Claude Code\'s PreToolUse hook protocol (JSON on stdin and stdout)'"
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -99,6 +99,8 @@ pub enum AgentCommand {
     Approve(ApproveArgs),
     #[command(about = REJECT_ABOUT, long_about = REJECT_LONG_ABOUT)]
     Reject(RejectArgs),
+    #[command(about = CHECK_EDIT_ABOUT, long_about = CHECK_EDIT_LONG_ABOUT)]
+    CheckEdit(CheckEditArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -1231,7 +1233,11 @@ Print the configuration that makes an agent report its status by itself.
 `git agent hooks claude` prints JSON for Claude Code's settings (.claude/settings.json in the
 task's worktree, or ~/.claude/settings.json; merge its \"hooks\" into any you have): the
 UserPromptSubmit hook runs `git agent report working`, the Stop and Notification hooks `git
-agent report waiting`.
+agent report waiting`, and the PreToolUse hook, for the tools that edit files (Edit, Write,
+MultiEdit, NotebookEdit), `git agent check-edit --hook claude`: it denies an edit of a
+protected path, a contract, a path outside the worktree or any edit before a gated task's plan
+is approved, and asks the user before an edit outside the task's scope, in another task's
+scope, or of a file another task changed (see git agent check-edit).
 
 `git agent hooks codex` prints the `notify` line for Codex's ~/.codex/config.toml: Codex runs
 it at the end of each agent turn, which reports waiting (Codex has no hook for the start of a
@@ -1417,4 +1423,71 @@ pub struct RejectArgs {
     /// Reject only this proposal (its id, or the first 7 or more characters of it).
     #[arg(long, value_name = "ID")]
     pub proposal: Option<String>,
+}
+
+pub const CHECK_EDIT_ABOUT: &str =
+    "Check paths before a task's agent edits them: ok, or why to ask or deny (for agents' hooks)";
+
+pub const CHECK_EDIT_LONG_ABOUT: &str = "\
+Check paths before the task's agent edits them. Each PATH gets every finding and, as its
+verdict, the most severe one:
+
+  deny  gated             the task's plan is not approved yet (with the rejection reason,
+                          if any): propose it with `git agent propose`
+  deny  protected         matches git config agent.protected (no task may change it) or the
+                          task's --protect
+  deny  contract          matches one of the task's shared contracts (read-only)
+  deny  outside-worktree  not in the task's worktree: `..` out of it, another worktree, a link
+                          to a directory elsewhere, or git's own files (.git)
+  ask   changed           another task that is not integrated changed it: committed on its
+                          branch (the path's tree entry at its tip differs from where its own
+                          work starts, and from this task's tip), or uncommitted in its
+                          worktree (the file differs from its HEAD's: a new, deleted or edited
+                          file): a conflict in the making
+  ask   owned             in the scope of another task that is not integrated (unless it is in
+                          this task's own scope too)
+  ask   outside-scope     this task has a scope and the path is not in it
+  ok                      nothing against it
+
+PATHs are relative to the current directory when it is in the task's worktree (else to the
+worktree's top), or absolute; they need not exist (a new file). The task is --task, else the
+one whose worktree contains the current directory. Files in other worktrees are compared as
+stored, without running filters (a file that only a clean filter or line-ending conversion
+would make equal counts as changed), a symbolic link by its target, mode bits not at all.
+check-edit only reads: it writes nothing (not even the index) and runs nothing configured.
+
+Text output is one line per path, `PATH: VERDICT (reasons)`; --json prints
+{\"version\": 1, \"task\", \"paths\": [{\"path\", \"verdict\", \"severity\", \"findings\": [{\"verdict\",
+\"severity\", \"message\", ...}]}]}. The exit status is 0 when every path is ok, 1 when any
+is to ask or deny.
+
+--hook claude makes it Claude Code's PreToolUse hook (`git agent hooks claude` installs it for
+Edit, Write, MultiEdit and NotebookEdit): it reads the hook's JSON from standard input, checks
+the tool's file_path (notebook_path), and prints permissionDecision \"deny\" or \"ask\" with the
+reasons, or nothing when the edit is ok. It always exits 0 and prints nothing when it cannot
+decide (no task here, unreadable input): a failing hook must not stop the agent.";
+
+/// For which agent `check-edit --hook` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EditHook {
+    /// Claude Code's PreToolUse hook protocol (JSON on stdin and stdout).
+    Claude,
+}
+
+/// Check paths before a task's agent edits them.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct CheckEditArgs {
+    /// The paths to check.
+    #[arg(value_name = "PATH", required_unless_present = "hook", conflicts_with = "hook")]
+    pub paths: Vec<PathBuf>,
+
+    /// The task (default: the one whose worktree contains the current directory).
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+
+    /// Act as the agent's pre-edit hook: read the tool call from standard input, answer in the
+    /// agent's permission protocol, always exit 0.
+    #[arg(long, value_enum, value_name = "AGENT")]
+    pub hook: Option<EditHook>,
 }

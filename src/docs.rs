@@ -284,7 +284,7 @@ Agents run as the same user as the orchestrator and share the repository with it
 
 Records. Task records are validated before any command acts on them (see STATE); a record naming main, another task's worktree, / or anything outside its task is corrupt, reported, and left alone by every command, prune --force included.
 
-Read-only commands. list, show and conflicts execute nothing configured in the repository: no hooks, no filter drivers (status of a worktree runs none; file contents are compared as stored), no merge drivers, no fsmonitor, no external diff, no textconv. prune executes nothing either: it removes only what it checked, after moving it aside, and it deletes only branches git-agent created for a task that are checked out nowhere.
+Read-only commands. list, show, conflicts and check-edit execute nothing configured in the repository: no hooks, no filter drivers (status of a worktree runs none; file contents are compared as stored), no merge drivers, no fsmonitor, no external diff, no textconv. prune executes nothing either: it removes only what it checked, after moving it aside, and it deletes only branches git-agent created for a task that are checked out nowhere.
 
 git-agent's own git commands (a handful of plumbing steps) run with core.hooksPath=/dev/null unless agent.runHooks is true, with core.fsmonitor=false and a plain core.sshCommand, never through an alias.
 

@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod ask;
 pub mod background;
+pub mod check_edit;
 pub mod checkpoint;
 pub mod compare;
 pub mod conflicts;
@@ -75,6 +76,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Propose(args)) => gate::propose(&cli.global, &ui, args),
         Some(AgentCommand::Approve(args)) => gate::approve(&cli.global, &ui, args),
         Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
+        Some(AgentCommand::CheckEdit(args)) => check_edit::run(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)

@@ -2,6 +2,7 @@
 //! return data (report structs and enums); they never print.
 
 pub mod background;
+pub mod check_edit;
 pub mod checkpoint;
 pub mod compare;
 pub mod conflicts;

@@ -412,18 +412,34 @@ pub fn find_registration(
     branch: &str,
     recorded: &Path,
 ) -> anyhow::Result<Option<Registration>> {
-    let registrations = crate::git::registrations(repo)?;
+    Ok(registration_among(&normalised_registrations(repo)?, branch, recorded).map(|(_, r)| r.clone()))
+}
+
+/// Every worktree registration with its directory normalised: one walk, for finding many
+/// tasks' worktrees with [`registration_among`].
+pub fn normalised_registrations(repo: &gix::Repository) -> anyhow::Result<Vec<(Option<PathBuf>, Registration)>> {
+    Ok(crate::git::registrations(repo)?
+        .into_iter()
+        .map(|r| (r.path.as_deref().map(crate::git::normalise_path), r))
+        .collect())
+}
+
+/// [`find_registration`] among `registrations` (from [`normalised_registrations`]), with its
+/// normalised path.
+pub fn registration_among<'a>(
+    registrations: &'a [(Option<PathBuf>, Registration)],
+    branch: &str,
+    recorded: &Path,
+) -> Option<&'a (Option<PathBuf>, Registration)> {
     let wanted = crate::git::normalise_path(recorded);
-    if let Some(at_path) =
-        registrations.iter().find(|r| r.path.as_ref().is_some_and(|p| crate::git::normalise_path(p) == wanted))
-    {
-        return Ok(Some(at_path.clone()));
+    if let Some(at_path) = registrations.iter().find(|(path, _)| path.as_ref() == Some(&wanted)) {
+        return Some(at_path);
     }
-    let mut by_head = registrations.iter().filter(|r| r.head == RegisteredHead::Branch(branch.to_owned()));
-    Ok(match (by_head.next(), by_head.next()) {
-        (Some(only), None) => Some(only.clone()),
+    let mut by_head = registrations.iter().filter(|(_, r)| r.head == RegisteredHead::Branch(branch.to_owned()));
+    match (by_head.next(), by_head.next()) {
+        (Some(only), None) => Some(only),
         _ => None,
-    })
+    }
 }
 
 /// Where the task's worktree is now: found through git's registrations (after `git worktree

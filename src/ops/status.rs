@@ -219,9 +219,18 @@ pub fn hook_command(status: AgentStatus) -> String {
     format!("git agent -q report {} || true", status.as_str())
 }
 
+/// Claude Code's tools that edit files: the PreToolUse hook's matcher (a regular expression).
+pub const EDIT_TOOLS: &str = "Edit|Write|MultiEdit|NotebookEdit";
+
+/// The PreToolUse command: `git agent check-edit` answers in Claude Code's permission protocol
+/// and exits 0 whatever happens (`|| true` covers a git-agent without check-edit: exit status 2
+/// would block the edit).
+pub const CHECK_EDIT_HOOK: &str = "git agent check-edit --hook claude || true";
+
 /// Claude Code's hook configuration (for `.claude/settings.json` in the task's worktree, or
 /// `~/.claude/settings.json`): working when the user submits a prompt, waiting when Claude
-/// stops or notifies (it asks for permission, or has waited for input).
+/// stops or notifies (it asks for permission, or has waited for input); and before every
+/// edit, `git agent check-edit` allows, asks or denies it.
 pub fn claude_hooks() -> serde_json::Value {
     let hook = |status| serde_json::json!([{ "hooks": [{ "type": "command", "command": hook_command(status) }] }]);
     serde_json::json!({
@@ -229,6 +238,10 @@ pub fn claude_hooks() -> serde_json::Value {
             "UserPromptSubmit": hook(AgentStatus::Working),
             "Stop": hook(AgentStatus::Waiting),
             "Notification": hook(AgentStatus::Waiting),
+            "PreToolUse": [{
+                "matcher": EDIT_TOOLS,
+                "hooks": [{ "type": "command", "command": CHECK_EDIT_HOOK }],
+            }],
         }
     })
 }

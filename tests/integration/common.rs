@@ -73,6 +73,21 @@ impl Env {
         Run::from(self.command(program, cwd).args(args).output().unwrap())
     }
 
+    /// Runs `program` in `cwd` with `input` on its stdin.
+    pub fn run_input(&self, cwd: &Path, program: &str, args: &[&str], input: &str) -> Run {
+        let mut child = self
+            .command(program, cwd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        Run::from(child.wait_with_output().unwrap())
+    }
+
     /// A new repository `name` with one commit holding `files`.
     pub fn repo(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
         let repo = self.path().join(name);

@@ -2,6 +2,7 @@
 //! repositories with a hermetic git configuration and fixed dates.
 
 mod background;
+mod check_edit;
 mod checkpoint;
 mod common;
 mod conflicts;

@@ -220,6 +220,15 @@ fn hooks_print_valid_configuration_that_reports_from_the_worktree() {
     assert!(command("UserPromptSubmit").contains("git agent -q report working"), "{claude}");
     assert!(command("Stop").contains("git agent -q report waiting"), "{claude}");
     assert!(command("Notification").contains("git agent -q report waiting"), "{claude}");
+    let pre_edit = &claude["hooks"]["PreToolUse"][0];
+    assert_eq!(pre_edit["matcher"], "Edit|Write|MultiEdit|NotebookEdit", "{claude}");
+    assert!(command("PreToolUse").contains("git agent check-edit --hook claude"), "{claude}");
+    // As Claude Code runs it: the tool call on stdin, `sh -c` in the worktree; an edit outside
+    // the worktree is denied.
+    let input = serde_json::json!({"cwd": db, "tool_name": "Edit", "tool_input": {"file_path": repo.join("a.txt")}});
+    let out = env.run_input(&db, "sh", &["-c", &command("PreToolUse")], &input.to_string()).success();
+    let answer: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(answer["hookSpecificOutput"]["permissionDecision"], "deny", "{out:#?}");
     // The hook's command works as Claude Code runs it: `sh -c` in the worktree.
     env.run(&db, "sh", &["-c", &command("UserPromptSubmit")]).success();
     assert_eq!(row(&env, &repo, "db")["status"]["status"], "working");
