@@ -123,6 +123,11 @@ pub fn run(ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
         demo.agent(&["done", task], 0)?;
     }
 
+    demo.say("Before an edit, an agent's hook asks git agent check-edit (exit status 1: not ok).");
+    demo.say("The frontend agent wants to touch the API's contract, and the api agent's script:");
+    let frontend = worktree_of(&repo, "frontend");
+    demo.git(&frontend, &["agent", "check-edit", "api/activity.schema.json", "api/activity.sh"], 1)?;
+
     demo.say("Monitor: every task at a glance, with its status and cost.");
     demo.agent(&["list"], 0)?;
     demo.agent(&["show", "db"], 0)?;
