@@ -30,7 +30,7 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
     check_supported(&repo)?;
     let run_hooks = repo.config_snapshot().boolean(crate::layout::key::RUN_HOOKS).unwrap_or(false);
     crate::process::set_run_hooks(run_hooks);
-    if repo.committer().is_none() {
+    if !has_committer_identity(&repo) {
         // Reflogs need an identity; like git, fall back to one instead of failing on a fresh
         // machine without user.name. Given as open options (not the user's configuration), so
         // that repositories gix derives from this one, like a new worktree's, keep it, and so
@@ -131,6 +131,16 @@ pub fn signature(repo: &gix::Repository) -> anyhow::Result<gix::actor::Signature
             time: gix::date::Time::now_local_or_utc(),
         },
     })
+}
+
+/// Is a committer name and email configured (any scope, environment included)? As gix's
+/// `committer()` decides, without computing the time: that reads the local time zone, which
+/// without TZ costs a walk of the zoneinfo directory, on every command, hooks included.
+fn has_committer_identity(repo: &gix::Repository) -> bool {
+    let config = repo.config_snapshot();
+    let any = |keys: &[&str]| keys.iter().any(|key| config.string(key).is_some());
+    any(&["committer.name", "user.name", "gitoxide.committer.nameFallback"])
+        && any(&["committer.email", "user.email", "gitoxide.user.emailFallback", "gitoxide.committer.emailFallback"])
 }
 
 /// The committer identity the user configured (`user.*`, `committer.*`, `GIT_COMMITTER_*`,
