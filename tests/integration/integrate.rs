@@ -3,7 +3,6 @@
 //! worktree, integration branches, interruption, resolution rules, idempotence, dry runs, notes and
 //! the test cache, and bad input. Tested against docs/integrate-contract.md.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -108,18 +107,7 @@ fn tree_of(env: &Env, repo: &Path, rev: &str) -> String {
 
 /// Runs `git <args>` with `input` on stdin, asserting success; returns stdout.
 fn git_stdin(env: &Env, repo: &Path, args: &[&str], input: &str) -> String {
-    let mut child = env
-        .command("git", repo)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    env.run_input(repo, "git", args, input).success().stdout.trim().to_owned()
 }
 
 /// Rewrites a task's recorded dependencies by appending a record commit, as a future
