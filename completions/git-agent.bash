@@ -70,6 +70,9 @@ _git__agent() {
             git__agent,logs)
                 cmd="git__agent__subcmd__logs"
                 ;;
+            git__agent,path)
+                cmd="git__agent__subcmd__path"
+                ;;
             git__agent,propose)
                 cmd="git__agent__subcmd__propose"
                 ;;
@@ -119,7 +122,7 @@ _git__agent() {
 
     case "${cmd}" in
         git__agent)
-            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit"
+            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit path"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,6 +711,28 @@ _git__agent() {
             ;;
         git__agent__subcmd__logs)
             opts="-f -C -q -h --follow --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__path)
+            opts="-C -q -h --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

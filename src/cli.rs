@@ -101,6 +101,8 @@ pub enum AgentCommand {
     Reject(RejectArgs),
     #[command(about = CHECK_EDIT_ABOUT, long_about = CHECK_EDIT_LONG_ABOUT)]
     CheckEdit(CheckEditArgs),
+    #[command(about = PATH_ABOUT, long_about = PATH_LONG_ABOUT)]
+    Path(PathArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -1490,4 +1492,20 @@ pub struct CheckEditArgs {
     /// agent's permission protocol, always exit 0.
     #[arg(long, value_enum, value_name = "AGENT")]
     pub hook: Option<EditHook>,
+}
+
+pub const PATH_ABOUT: &str = "Print a task's worktree path (cd \"$(git agent path TASK)\")";
+
+pub const PATH_LONG_ABOUT: &str = "\
+Print the path of a task's worktree on this machine, where git's registrations say it is (after
+`git worktree move` too), for `cd \"$(git agent path TASK)\"` and scripts. Without TASK, the
+task whose worktree contains the current directory. A task without a worktree here (spawned on
+another machine, or its worktree removed) is refused with exit status 3 and a hint.";
+
+/// Print a task's worktree path.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct PathArgs {
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
 }

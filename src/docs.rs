@@ -329,7 +329,8 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
                                null when it has none and is not stacked
   dirty                        uncommitted changes and untracked files in the worktree
                                (null if not checked or the worktree is missing)
-  last_commit_unix             committer time of the branch tip
+  last_commit_unix             committer time of the task's own last commit (the branch
+                               tip), or its spawn time when it has none
   base_drift                   commits the target gained since spawn
   out_of_scope                 changed paths outside the task's scope (its own changes)
   dependency_moved             a stacked task whose dependencies have work its branch

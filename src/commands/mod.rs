@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod integrate;
 pub mod join;
 pub mod list;
+pub mod path;
 pub mod prune;
 pub mod report;
 pub mod restack;
@@ -54,6 +55,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Integrate(args)) => integrate::run(&cli.global, &ui, args),
         Some(AgentCommand::Prune(args)) => prune::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
+        Some(AgentCommand::Path(args)) => path::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Join(args)) => join::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),

@@ -266,7 +266,10 @@ fn fill_branch_facts(
     row.behind = Some(crate::git::count_only_in(repo, target, head)?);
     row.base_drift =
         Some(if repo.has_object(base_commit) { crate::git::count_only_in(repo, target, base_commit)? } else { 0 });
-    row.last_commit_unix = Some(crate::git::commit_time(repo, head)?);
+    // The task's own last commit; without one, when it was spawned (the base's commit time
+    // would say "7d" of a task spawned a second ago).
+    row.last_commit_unix =
+        Some(if own_commits > 0 { crate::git::commit_time(repo, head)? } else { (record.created_ms / 1000) as i64 });
     let own = crate::stack::own_changed_paths(repo, record, entries, head, target)?;
     row.files_changed = Some(own.paths.len());
     row.hazards = crate::hazard::hazards(repo, record, protected, &own)?;

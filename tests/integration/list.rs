@@ -72,6 +72,12 @@ fn commits_in_a_task_are_counted() {
     assert_eq!(fresh["worktree_missing"], false);
     assert!(fresh["agent_exit"].is_null());
     assert_eq!(fresh["problems"], json!([]));
+    // No commit of its own: LAST is when it was spawned (now), not the base's commit time.
+    let spawned = fresh["last_commit_unix"].as_i64().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!(spawned > FIXED_DATE && (now - 600..=now + 1).contains(&spawned), "{fresh}");
+    let text = env.agent(&repo, &["list"]).success().stdout;
+    assert!(text.lines().any(|l| l.starts_with("t ") && !l.contains("d ")), "LAST is seconds, not days: {text}");
 
     env.commit(&wt, &[("src/lib.rs", "// changed\n"), ("src/db/new.rs", "// new\n")], "in scope");
     env.commit(&wt, &[("docs/guide.md", "# guide\n"), ("Cargo.toml", "[package]\n")], "more");

@@ -20,6 +20,7 @@ mod join;
 mod list;
 mod merge_parity;
 mod merge_property;
+mod navigation;
 mod plan;
 mod process;
 mod prune;
