@@ -209,7 +209,13 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         }
     }
     if row.running && !row.worktree_missing {
-        match last_activity(&worktree, row.last_commit_unix) {
+        // The branch tip's commit time, not LAST's spawn time: spawning is not the agent's doing.
+        let head_time = row
+            .head
+            .as_deref()
+            .and_then(|hex| ObjectId::from_hex(hex.as_bytes()).ok())
+            .and_then(|head| crate::git::commit_time(repo, head).ok());
+        match last_activity(&worktree, head_time) {
             Ok(last) => {
                 row.last_activity_unix = last;
                 let quiet_since = crate::state::now_ms() as i64 / 1000 - watch.idle_after.as_secs() as i64;
