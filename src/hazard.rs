@@ -73,6 +73,14 @@ pub fn guard_of<'a>(guards: &'a [String], path: &BStr) -> Option<&'a String> {
     guards.iter().find(|pathspec| crate::scope::contains(std::slice::from_ref(*pathspec), path))
 }
 
+/// Can the task have hazards at all? Callers skip its (tree-diffing) own changes when not.
+pub fn guarded(record: &TaskRecord, protected: &[String]) -> bool {
+    !record.protect.is_empty()
+        || !record.contracts.is_empty()
+        || !protected.is_empty()
+        || no_new_dependencies(&record.constraints)
+}
+
 /// The hazards of a task's own changes; `protected` is `agent.protected`.
 pub fn hazards(
     repo: &gix::Repository,

@@ -162,7 +162,9 @@ fn guard_refusal(
             record.name
         )));
     }
-    if allowed.iter().any(|a| a == crate::cli::ALL_TASKS || a == &record.name) {
+    if allowed.iter().any(|a| a == crate::cli::ALL_TASKS || a == &record.name)
+        || !crate::hazard::guarded(record, &settings.protected)
+    {
         return Ok(None);
     }
     let Some(head) = crate::git::ref_target(repo, &record.branch)? else { return Ok(None) };

@@ -175,14 +175,17 @@ fn add_guard_hazards(
 ) -> anyhow::Result<()> {
     use crate::conflicts::{Hazard, HazardKind};
     let protected = crate::settings::Settings::read(repo)?.protected;
+    let guarded = |entry: &&state::TaskEntry| {
+        entry.record.as_ref().is_ok_and(|record| crate::hazard::guarded(record, &protected))
+    };
+    if !entries.iter().any(|entry| guarded(&entry)) {
+        return Ok(());
+    }
+    // Every task, not only the checked ones: a dependency's tips tell what a task inherited.
     let all = state::read_tasks(repo)?;
-    for entry in entries {
+    for entry in entries.iter().filter(guarded) {
         let Ok(record) = &entry.record else { continue };
-        let guarded = !record.protect.is_empty()
-            || !record.contracts.is_empty()
-            || !protected.is_empty()
-            || crate::hazard::no_new_dependencies(&record.constraints);
-        let Some(&head) = tips.get(&entry.name).filter(|_| guarded) else { continue };
+        let Some(&head) = tips.get(&entry.name) else { continue };
         let own = crate::stack::own_changed_paths(repo, record, &all, head, target.commit)?;
         let mut by_kind: std::collections::BTreeMap<&'static str, (HazardKind, Vec<crate::hazard::Hazard>)> =
             Default::default();
