@@ -486,17 +486,24 @@ impl Reader<'_> {
 /// How long a running agent may go without a checkpoint, unless `agent.checkpointEvery` says.
 pub const DEFAULT_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(45 * 60);
 
-/// `45` (minutes), `90s`, `45m`, `2h`: a whole number above zero.
+/// `45` (minutes), `90s`, `45m`, `2h`, `3d`, `2w`: a whole number above zero.
 pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
     let value = value.trim();
     let (number, unit) = match value.char_indices().last()? {
         (i, 's') => (&value[..i], 1),
         (i, 'm') => (&value[..i], 60),
         (i, 'h') => (&value[..i], 3600),
+        (i, 'd') => (&value[..i], 86_400),
+        (i, 'w') => (&value[..i], 7 * 86_400),
         _ => (value, 60),
     };
     let number: u64 = number.trim().parse().ok().filter(|n| *n > 0)?;
     Some(std::time::Duration::from_secs(number.checked_mul(unit)?))
+}
+
+/// [`parse_duration`] with its unit required: `30d`, `2w`, `12h` (a bare number is no age).
+pub fn parse_age(value: &str) -> Option<std::time::Duration> {
+    value.trim().ends_with(['s', 'm', 'h', 'd', 'w']).then(|| parse_duration(value)).flatten()
 }
 
 /// `agent.resolve.lock.run` -> ("agent", Some("resolve.lock"), "run").
