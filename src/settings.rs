@@ -549,9 +549,14 @@ mod tests {
         assert_eq!(secs("90s"), Some(90));
         assert_eq!(secs(" 2h "), Some(7200));
         assert_eq!(secs("5m"), Some(300));
-        for bad in ["", "0", "0s", "-1", "m", "1d", "1.5h", "h1"] {
+        assert_eq!(secs("1d"), Some(86_400));
+        assert_eq!(secs("2w"), Some(14 * 86_400));
+        for bad in ["", "0", "0s", "-1", "m", "1y", "1.5h", "h1"] {
             assert_eq!(secs(bad), None, "{bad}");
         }
+        // An age needs its unit: a bare number is not 45 minutes there.
+        assert_eq!(parse_age("45"), None);
+        assert_eq!(parse_age("30d").map(|d| d.as_secs()), Some(30 * 86_400));
     }
 
     #[test]
