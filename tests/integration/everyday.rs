@@ -157,3 +157,21 @@ fn pruning_the_last_task_removes_the_empty_default_worktree_folder_but_not_a_con
     env.agent(&repo, &["prune", "--all"]).success();
     assert!(mine.is_dir() && std::fs::read_dir(&mine).unwrap().next().is_none());
 }
+
+#[test]
+fn show_never_sends_a_records_control_characters_to_the_terminal() {
+    let env = Env::new();
+    let repo = env.repo("r", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "t", "--brief", "line one\nline two \u{1b}[2J"]).success();
+    env.agent(&repo, &["ask", "--task", "t", "which \u{1b}[31mcolour\u{9b}?"]).success();
+    // An agent's message that would retitle the terminal and clear the screen.
+    env.agent(&repo, &["report", "working", "t", "--message", "busy \u{1b}]0;pwned\u{7}\u{1b}[2J\rX"]).success();
+    let run = env.agent(&repo, &["show", "t", "--color", "never"]).success();
+    assert!(!run.stdout.chars().any(|c| c.is_control() && c != '\n'), "{:?}", run.stdout);
+    assert!(run.stdout.contains(r"busy \u{1b}]0;pwned\u{7}\u{1b}[2J\u{d}X"), "{}", run.stdout);
+    assert!(run.stdout.contains(r"which \u{1b}[31mcolour\u{9b}?"), "{}", run.stdout);
+    assert!(run.stdout.contains("  line one\n  line two \\u{1b}[2J\n"), "{}", run.stdout);
+    // JSON carries the text as it is (JSON escapes it).
+    let json = env.agent(&repo, &["show", "t", "--json"]).success().json();
+    assert_eq!(json["status"]["message"], "busy \u{1b}]0;pwned\u{7}\u{1b}[2J\rX");
+}
