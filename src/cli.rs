@@ -44,7 +44,7 @@ pub struct AgentCli {
 pub enum AgentCommand {
     #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
     Spawn(SpawnArgs),
-    /// Show every task at a glance (alias: status).
+    /// Show every task at a glance.
     #[command(visible_alias = "status")]
     List(ListArgs),
     #[command(about = CONFLICTS_ABOUT, long_about = CONFLICTS_LONG_ABOUT)]
@@ -53,9 +53,9 @@ pub enum AgentCommand {
     Integrate(IntegrateArgs),
     #[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
     Prune(PruneArgs),
-    /// Print a task's brief, scope, dependencies, acceptance criteria and state.
+    // About and long about (the "Without TASK" sentence) come from the args' doc comments: a
+    // doc comment here would replace both.
     Show(ShowArgs),
-    /// Mark a task ready for integration.
     Done(DoneArgs),
     #[command(about = JOIN_ABOUT, long_about = JOIN_LONG_ABOUT)]
     Join(JoinArgs),
@@ -103,6 +103,8 @@ pub enum AgentCommand {
     CheckEdit(CheckEditArgs),
     #[command(about = PATH_ABOUT, long_about = PATH_LONG_ABOUT)]
     Path(PathArgs),
+    #[command(about = HELP_ABOUT, long_about = HELP_LONG_ABOUT)]
+    Help(HelpArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -801,10 +803,11 @@ pub struct AttachArgs {
 #[command(name = SUPERVISE)]
 pub struct SuperviseCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub supervise: SuperviseArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// The first argument that makes `git-agent` a supervisor.
@@ -914,7 +917,7 @@ pub struct CostArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum CostAction {
-    /// Record tokens (and money) a task's agent spent.
+    // Described by CostAddArgs' doc comment, with its "Without TASK" sentence.
     Add(CostAddArgs),
     /// Record what the agents' own session logs say each task's sessions spent.
     Import(CostImportArgs),
@@ -976,10 +979,11 @@ pub struct CostImportArgs {
 #[command(after_help = exit_status_help())]
 pub struct SpawnCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub spawn: SpawnArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -987,10 +991,11 @@ pub struct SpawnCli {
 #[command(after_help = exit_status_help())]
 pub struct ConflictsCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub conflicts: ConflictsArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -998,10 +1003,11 @@ pub struct ConflictsCli {
 #[command(after_help = exit_status_help())]
 pub struct IntegrateCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub integrate: IntegrateArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -1009,10 +1015,11 @@ pub struct IntegrateCli {
 #[command(after_help = exit_status_help())]
 pub struct PruneCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub prune: PruneArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Every binary this package builds, with its clap command: the source of man pages and completions.
@@ -1508,4 +1515,21 @@ another machine, or its worktree removed) is refused with exit status 3 and a hi
 pub struct PathArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+
+pub const HELP_ABOUT: &str = "Show the manual page of git-agent or of one of its commands";
+
+pub const HELP_LONG_ABOUT: &str = "\
+Show a manual page, as `git help` does: `git agent help` shows git-agent(1), `git agent help
+COMMAND` shows git-agent-COMMAND(1). On a terminal the page is shown by man(1) when it is
+installed (see git agent setup); otherwise, or when stdout is not a terminal, the command's
+full --help text is printed instead. An unknown COMMAND is refused with exit status 2.";
+
+/// Show a manual page.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct HelpArgs {
+    /// The command whose page to show (default: git-agent(1) itself).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
