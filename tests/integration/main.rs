@@ -13,6 +13,7 @@ mod dispatch;
 mod docs;
 mod guards;
 mod guards_review;
+mod help_color;
 mod integrate;
 mod integrate_queue;
 mod integrate_trust;
