@@ -356,7 +356,7 @@ The agent command started by spawn or run (in the foreground, detached or in tmu
   GIT_AGENT_BRIEF      the brief
   GIT_AGENT_BRANCH     the task branch
   GIT_AGENT_WORKTREE   the worktree path
-NO_COLOR disables colour, as does --color never. GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
+Colour is decided for stdout and for stderr apart: --color, then git config color.agent, then color.ui (never, always, auto, or a boolean where true means auto, as git reads them; from the repository -C names, else the global configuration), then NO_COLOR (set and not empty: no colour), then whether that stream is a terminal (not when TERM=dumb). GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
 
 git-agent finds the repository as git does: -C first, then GIT_DIR and GIT_WORK_TREE. None of git's repository-selecting variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS and the rest of git's local_repo_env list) reaches a command git-agent starts: the agent, agent.setup, agent.test and rule commands run in their own worktree as if started there.";
 
