@@ -23,20 +23,12 @@ _git__agent__conflicts() {
 
     case "${cmd}" in
         git__agent__conflicts)
-            opts="-C -q -h -V --color --json --quiet --target --into --format --include-uncommitted --pairwise --help --version"
+            opts="-C -q -h -V --target --into --format --include-uncommitted --pairwise --color --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                -C)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 --into)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -47,6 +39,14 @@ _git__agent__conflicts() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "matrix list" -- "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

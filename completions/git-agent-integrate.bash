@@ -23,20 +23,12 @@ _git__agent__integrate() {
 
     case "${cmd}" in
         git__agent__integrate)
-            opts="-C -q -j -v -h -V --color --json --quiet --into --branch --test --test-timeout --strategy --keep-going --dry-run --jobs --test-at --retries --verbose --push --allow-contract-change --help --version"
+            opts="-j -v -C -q -h -V --into --branch --test --test-timeout --strategy --keep-going --dry-run --jobs --test-at --retries --verbose --push --allow-contract-change --color --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                -C)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 --into)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -79,6 +71,14 @@ _git__agent__integrate() {
                     ;;
                 --allow-contract-change)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -23,26 +23,26 @@ _git__agent__prune() {
 
     case "${cmd}" in
         git__agent__prune)
-            opts="-C -q -h -V --color --json --quiet --merged-into --into --all --dry-run --force --discard-ignored --scratch --help --version"
+            opts="-C -q -h -V --merged-into --into --all --dry-run --force --discard-ignored --scratch --color --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                -C)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 --into)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --merged-into)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

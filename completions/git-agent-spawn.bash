@@ -23,20 +23,12 @@ _git__agent__spawn() {
 
     case "${cmd}" in
         git__agent__spawn)
-            opts="-C -q -h -V --color --json --quiet --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --protect --contract --constraint --gate --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --variants --variant-command --help --version"
+            opts="-C -q -h -V --base --scope --after --from-base --stack --brief --brief-file --acceptance --kind --protect --contract --constraint --gate --plan --check --allow-overlap --no-setup --no-agent --detach --tmux --variants --variant-command --color --json --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                -C)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 --base)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -87,6 +79,14 @@ _git__agent__spawn() {
                     ;;
                 --variant-command)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

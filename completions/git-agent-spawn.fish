@@ -1,7 +1,3 @@
-complete -c git-agent-spawn -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent-spawn -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
-always\t''
-never\t''"
 complete -c git-agent-spawn -l base -d 'Revision the branch starts from' -r
 complete -c git-agent-spawn -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent-spawn -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -15,8 +11,10 @@ complete -c git-agent-spawn -l constraint -d 'A constraint the agent is given, r
 complete -c git-agent-spawn -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
 complete -c git-agent-spawn -l variants -d 'Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare (git agent compare) and converge (git agent converge)' -r
 complete -c git-agent-spawn -l variant-command -d 'One variant\'s agent command, a command line split as agent.command is; give it once per variant (exactly K times), in order, or not at all' -r
-complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text'
-complete -c git-agent-spawn -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent-spawn -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent-spawn -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
 complete -c git-agent-spawn -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'
 complete -c git-agent-spawn -l stack -d 'Stack on the dependencies\' work even when agent.stack=false'
 complete -c git-agent-spawn -l gate -d 'Start behind the plan review gate (the default when agent.gate=true): the agent proposes a plan (git agent propose) and waits for git agent approve'
@@ -26,5 +24,7 @@ complete -c git-agent-spawn -l no-setup -d 'Do not run agent.setup in the new wo
 complete -c git-agent-spawn -l no-agent -d 'Do not start the agent even if agent.command is set'
 complete -c git-agent-spawn -l detach -d 'Start the agent in the background (its own session, output to its log) and return at once; see git agent run'
 complete -c git-agent-spawn -l tmux -d 'Start the agent in a tmux window named after the task (the default when agent.terminal=tmux); see git agent run'
+complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-spawn -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-spawn -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent-spawn -s V -l version -d 'Print version'

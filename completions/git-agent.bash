@@ -58,6 +58,9 @@ _git__agent() {
             git__agent,handoff)
                 cmd="git__agent__subcmd__handoff"
                 ;;
+            git__agent,help)
+                cmd="git__agent__subcmd__help"
+                ;;
             git__agent,hooks)
                 cmd="git__agent__subcmd__hooks"
                 ;;
@@ -131,7 +134,7 @@ _git__agent() {
 
     case "${cmd}" in
         git__agent)
-            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit path archive"
+            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit path archive help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -645,6 +648,28 @@ _git__agent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__help)
+            opts="-C -q -h --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -25,7 +25,7 @@ function __fish_git_agent_using_subcommand
 end
 
 complete -c git-agent -n "__fish_git_agent_needs_command" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_needs_command" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_needs_command" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_needs_command" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -33,8 +33,8 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -s q -l quiet -d 'Prin
 complete -c git-agent -n "__fish_git_agent_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_needs_command" -s V -l version -d 'Print version'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "spawn" -d 'Create a task: a branch, a linked worktree and a task record; optionally start the agent in it'
-complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "list" -d 'Show every task at a glance (alias: status)'
-complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "status" -d 'Show every task at a glance (alias: status)'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "list" -d 'Show every task at a glance'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "status" -d 'Show every task at a glance'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "conflicts" -d 'Check every pair of agent branches, and each against the target, for conflicts, in memory'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "integrate" -d 'Merge the done tasks in dependency order, test after every merge, land all or nothing'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "prune" -d 'Remove finished tasks\' worktrees, branches and records, never losing work'
@@ -64,6 +64,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "reject" -d 'Rej
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "check-edit" -d 'Check paths before a task\'s agent edits them: ok, or why to ask or deny (for agents\' hooks)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "path" -d 'Print a task\'s worktree path (cd "$(git agent path TASK)")'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "archive" -d 'List or drop what prune --force and converge archived (refs/agent/archive)'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "help" -d 'Show the manual page of git-agent or of one of its commands'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -78,7 +79,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l plan -d 'C
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l variants -d 'Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare (git agent compare) and converge (git agent converge)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l variant-command -d 'One variant\'s agent command, a command line split as agent.command is; give it once per variant (exactly K times), in order, or not at all' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'
@@ -94,7 +95,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l json -d 'P
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l no-dirty -d 'Skip looking for uncommitted changes in each worktree (faster on huge worktrees)'
@@ -102,7 +103,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l json -d 'Pr
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l no-dirty -d 'Skip looking for uncommitted changes in each worktree (faster on huge worktrees)'
@@ -113,7 +114,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l into -
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l format -d 'Layout of the text output' -r -f -a "matrix\t'A compact N x N matrix with a legend, then the details of what conflicts'
 list\t'One entry per pair and per branch with paths and kinds'"
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l include-uncommitted -d 'Also count each task worktree\'s uncommitted changes and untracked files (read, never touched)'
@@ -135,7 +136,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l retrie
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l push -d 'After landing, push the destination (the target, or the --branch) to REMOTE, with a lease on the value it had before the run' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l allow-contract-change -d 'Integrate tasks that change a contract or a protected path, or add a dependency under a "no new dependencies" constraint: all such tasks, or with =TASK only that one (repeat for several). Without it integrate refuses them' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l keep-going -d 'Skip a task that conflicts or fails its test, and every task depending on it; land the rest'
@@ -146,7 +147,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s q -l q
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l into -l merged-into -d 'What counts as merged (default: each task\'s base branch)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l all -d 'Consider every task, not only integrated ones (unmerged ones are still refused); with TASKs named, only those'
@@ -158,21 +159,21 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l json -d 'P
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l no-setup -d 'Do not run agent.setup in the new worktree'
@@ -180,7 +181,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l json -d 'Pr
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l dry-run -d 'Show what would be restacked, what conflicts and what is refused; change nothing'
@@ -188,7 +189,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l json -d 
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l dry-run -d 'Fetch and show what would move; change nothing here or there'
@@ -197,7 +198,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s q -l quiet 
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l man-prefix -d 'Install the man pages under this prefix (<PREFIX>/share/man/man1) instead' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l dry-run -d 'Show what would be written, write nothing'
@@ -205,14 +206,14 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l json -d 'P
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l detach -d 'Run it in the background; `git agent logs` shows its output'
@@ -221,7 +222,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l json -d 'Pri
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s f -l follow -d 'Follow the log until the agent exits'
@@ -230,14 +231,14 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s q -l quiet 
 complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l grace -d 'Seconds between SIGTERM and SIGKILL' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -249,7 +250,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l next 
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l decision -d 'A decision made (and why); repeat for several' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s F -l file -d 'Read notes (and items under the headings ## Completed, ## In progress, ## Next and ## Decisions) from FILE; `-` reads standard input' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -257,7 +258,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s q -l 
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l to -d 'Spawn the successor task NEW, stacked on TASK, with the prompt as its brief' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l no-setup -d 'Do not run agent.setup in the successor\'s worktree'
@@ -271,13 +272,13 @@ day\t'The UTC day each cost was recorded'
 week\t'The ISO week (UTC) each cost was recorded'"
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l since -d 'Count only costs recorded on or after this day (YYYY-MM-DD, UTC)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -f -a "add" -d 'Record tokens (and money) a task\'s agent spent'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -f -a "add" -d 'Record tokens (and money) a task\'s agent spent (source "manual")'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -f -a "import" -d 'Record what the agents\' own session logs say each task\'s sessions spent'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l model -d 'The model, as its vendor names it (claude-sonnet-4-5, gpt-5, ...)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l input -d 'Input tokens (not cached)' -r
@@ -285,7 +286,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_see
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l cache-read -d 'Input tokens read from the prompt cache' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l usd -d 'What it cost in USD, when known (wins over the price table)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -293,7 +294,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_see
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l dir -d 'Where the logs are (default: ~/.claude/projects, or $CODEX_HOME/sessions, else ~/.codex/sessions)' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l dry-run -d 'Show what would be recorded; record nothing'
@@ -302,7 +303,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_see
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s m -l message -d 'What it is doing, in a few words' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -310,21 +311,21 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s q -l quie
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -335,7 +336,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l bench -d
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l runs -d 'How often the benchmark runs per variant; the best time counts' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l test-timeout -d 'Seconds each test or benchmark run may take (default: agent.testTimeout, else 600)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -343,7 +344,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s q -l qui
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l pick -d 'The variant to keep, for example NAME.2' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l dry-run -d 'Show what would be marked, archived and removed; change nothing'
@@ -354,7 +355,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s m -l mes
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s F -l file -d 'Read the plan from a file (`-` for standard input)' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -362,7 +363,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s q -l qui
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l proposal -d 'Approve only this proposal (its id, or the first 7 or more characters of it)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -371,7 +372,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s h -l hel
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l reason -d 'What the agent should change' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l proposal -d 'Reject only this proposal (its id, or the first 7 or more characters of it)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -380,21 +381,21 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s h -l help
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l hook -d 'Act as the agent\'s pre-edit hook: read the tool call from standard input, answer in the agent\'s permission protocol, always exit 0' -r -f -a "claude\t'Claude Code\'s PreToolUse hook protocol (JSON on stdin and stdout)'"
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -403,7 +404,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __f
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -f -a "list" -d 'List archives, oldest first, with the command that restores each (the default)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -f -a "drop" -d 'Delete archives: those of the tasks named, those older than --older-than, or --all'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout instead of text'
@@ -411,7 +412,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l older-than -d 'Only archives older than AGE: 30d, 2w, 12h, 45m, or a date git understands (2026-11-01, "2 weeks ago")' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
-complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l all -d 'Every archive (with TASK or --older-than: every one they select)'
@@ -419,3 +420,10 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand help" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand help" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -44,7 +44,7 @@ pub struct AgentCli {
 pub enum AgentCommand {
     #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
     Spawn(SpawnArgs),
-    /// Show every task at a glance (alias: status).
+    /// Show every task at a glance.
     #[command(visible_alias = "status")]
     List(ListArgs),
     #[command(about = CONFLICTS_ABOUT, long_about = CONFLICTS_LONG_ABOUT)]
@@ -53,9 +53,9 @@ pub enum AgentCommand {
     Integrate(IntegrateArgs),
     #[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
     Prune(PruneArgs),
-    /// Print a task's brief, scope, dependencies, acceptance criteria and state.
+    // About and long about (the "Without TASK" sentence) come from the args' doc comments: a
+    // doc comment here would replace both.
     Show(ShowArgs),
-    /// Mark a task ready for integration.
     Done(DoneArgs),
     #[command(about = JOIN_ABOUT, long_about = JOIN_LONG_ABOUT)]
     Join(JoinArgs),
@@ -105,6 +105,8 @@ pub enum AgentCommand {
     Path(PathArgs),
     #[command(about = ARCHIVE_ABOUT, long_about = ARCHIVE_LONG_ABOUT)]
     Archive(ArchiveArgs),
+    #[command(about = HELP_ABOUT, long_about = HELP_LONG_ABOUT)]
+    Help(HelpArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -804,10 +806,11 @@ pub struct AttachArgs {
 #[command(name = SUPERVISE)]
 pub struct SuperviseCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub supervise: SuperviseArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// The first argument that makes `git-agent` a supervisor.
@@ -917,7 +920,7 @@ pub struct CostArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum CostAction {
-    /// Record tokens (and money) a task's agent spent.
+    // Described by CostAddArgs' doc comment, with its "Without TASK" sentence.
     Add(CostAddArgs),
     /// Record what the agents' own session logs say each task's sessions spent.
     Import(CostImportArgs),
@@ -979,10 +982,11 @@ pub struct CostImportArgs {
 #[command(after_help = exit_status_help())]
 pub struct SpawnCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub spawn: SpawnArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -990,10 +994,11 @@ pub struct SpawnCli {
 #[command(after_help = exit_status_help())]
 pub struct ConflictsCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub conflicts: ConflictsArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -1001,10 +1006,11 @@ pub struct ConflictsCli {
 #[command(after_help = exit_status_help())]
 pub struct IntegrateCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub integrate: IntegrateArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -1012,10 +1018,11 @@ pub struct IntegrateCli {
 #[command(after_help = exit_status_help())]
 pub struct PruneCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub prune: PruneArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Every binary this package builds, with its clap command: the source of man pages and completions.
@@ -1573,4 +1580,21 @@ pub struct ArchiveDropArgs {
     /// Show what would be dropped; drop nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+pub const HELP_ABOUT: &str = "Show the manual page of git-agent or of one of its commands";
+
+pub const HELP_LONG_ABOUT: &str = "\
+Show a manual page, as `git help` does: `git agent help` shows git-agent(1), `git agent help
+COMMAND` shows git-agent-COMMAND(1). On a terminal the page is shown by man(1) when it is
+installed (see git agent setup); otherwise, or when stdout is not a terminal, the command's
+full --help text is printed instead. An unknown COMMAND is refused with exit status 2.";
+
+/// Show a manual page.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct HelpArgs {
+    /// The command whose page to show (default: git-agent(1) itself).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }

@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod done;
 pub mod gate;
 pub mod handoff;
+pub mod help;
 pub mod hooks;
 pub mod integrate;
 pub mod join;
@@ -44,7 +45,8 @@ pub fn git_agent_main() -> i32 {
         return finish_supervisor(background::supervise(&cli.global, &ui, cli.supervise));
     }
     let cli = AgentCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui =
+        Ui::new(&cli.global).keep_status_when_stdout_closes(cli.command.as_ref().is_some_and(status_means_something));
     if cli.command.as_ref().is_some_and(handles_signals) {
         crate::interrupt::install();
     }
@@ -81,6 +83,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Approve(args)) => gate::approve(&cli.global, &ui, args),
         Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
         Some(AgentCommand::CheckEdit(args)) => check_edit::run(&cli.global, &ui, args),
+        Some(AgentCommand::Help(args)) => help::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -115,18 +118,34 @@ fn handles_signals(command: &AgentCommand) -> bool {
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 
+/// Commands whose exit status carries a finding (1: conflicts found, a failed test, a failed
+/// agent), or that must not stop half way: when stdout closes early they finish quietly and
+/// exit with their own status. The others (list, show, logs -f) end at once with status 0.
+fn status_means_something(command: &AgentCommand) -> bool {
+    matches!(
+        command,
+        AgentCommand::Conflicts(_)
+            | AgentCommand::CheckEdit(_)
+            | AgentCommand::Integrate(_)
+            | AgentCommand::Spawn(_)
+            | AgentCommand::Restack(_)
+            | AgentCommand::Sync(_)
+            | AgentCommand::Prune(_)
+    )
+}
+
 /// `git-agent-spawn`.
 pub fn git_agent_spawn_main() -> i32 {
     crate::interrupt::install();
     let cli = SpawnCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(spawn::run(&cli.global, &ui, cli.spawn))
 }
 
 /// `git-agent-conflicts`.
 pub fn git_agent_conflicts_main() -> i32 {
     let cli = ConflictsCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(conflicts::run(&cli.global, &ui, cli.conflicts))
 }
 
@@ -134,7 +153,7 @@ pub fn git_agent_conflicts_main() -> i32 {
 pub fn git_agent_integrate_main() -> i32 {
     crate::interrupt::install();
     let cli = IntegrateCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(integrate::run(&cli.global, &ui, cli.integrate))
 }
 
@@ -142,7 +161,7 @@ pub fn git_agent_integrate_main() -> i32 {
 pub fn git_agent_prune_main() -> i32 {
     crate::interrupt::install();
     let cli = PruneCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(prune::run(&cli.global, &ui, cli.prune))
 }
 

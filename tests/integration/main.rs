@@ -14,6 +14,7 @@ mod docs;
 mod everyday;
 mod guards;
 mod guards_review;
+mod help_color;
 mod integrate;
 mod integrate_queue;
 mod integrate_trust;
