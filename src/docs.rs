@@ -52,19 +52,25 @@ pub fn man_pages() -> Vec<Generated> {
         if name == "git-agent" {
             // `spawn` has its own binary, and so its own page.
             for sub in command.get_subcommands().filter(|sub| !crate::cli::OWN_BINARIES.contains(&sub.get_name())) {
-                let page = format!("git-agent-{}", sub.get_name());
-                let sub = sub
-                    .clone()
-                    .name(page.clone())
-                    .bin_name(format!("git agent {}", sub.get_name()))
-                    .version(env!("CARGO_PKG_VERSION"));
-                pages.push(man_page(sub, &page));
+                subcommand_pages(sub, "git-agent", "git agent", &mut pages);
             }
         }
         pages.push(man_page(command, &name));
     }
     pages.sort_by(|a, b| a.name.cmp(&b.name));
     pages
+}
+
+/// The page of `sub` (`git-agent-cost`, shown as `git agent cost`), and of each of its own
+/// subcommands (`git-agent-cost-add`), which its SUBCOMMANDS section names.
+fn subcommand_pages(sub: &Command, parent_page: &str, parent_bin: &str, pages: &mut Vec<Generated>) {
+    let page = format!("{parent_page}-{}", sub.get_name());
+    let bin = format!("{parent_bin} {}", sub.get_name());
+    for nested in sub.get_subcommands() {
+        subcommand_pages(nested, &page, &bin, pages);
+    }
+    let sub = sub.clone().name(page.clone()).bin_name(bin).version(env!("CARGO_PKG_VERSION"));
+    pages.push(man_page(sub, &page));
 }
 
 fn man_page(command: Command, name: &str) -> Generated {
