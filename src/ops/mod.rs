@@ -17,6 +17,7 @@ pub mod restack;
 pub mod spawn;
 pub mod status;
 pub mod sync;
+pub mod worktree_files;
 
 use std::path::PathBuf;
 
@@ -50,6 +51,11 @@ impl Context {
             copy: self.settings.copy.clone(),
             worktree_root: self.worktree_root()?,
             disposable: self.settings.disposable.clone(),
+            link: self.settings.link.clone(),
+            include: match crate::git::main_repo(&self.repo)?.workdir() {
+                Some(top) => worktree_files::Include::read(top)?,
+                None => None,
+            },
             ..Default::default()
         })
     }
