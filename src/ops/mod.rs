@@ -12,6 +12,7 @@ pub mod gate;
 pub mod handoff;
 pub mod join;
 pub mod list;
+pub mod open;
 pub mod prune;
 pub mod restack;
 pub mod spawn;

@@ -719,7 +719,7 @@ fn classify_ignored(wt: &gix::Repository, top: &Path, options: &Options) -> anyh
         // (A link is removed as a link: its target in the main worktree stays.)
         let is_link = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Symlink));
         if options.copy.iter().any(|p| copied_by(p, path.as_bstr()))
-            || options.include.as_ref().is_some_and(|include| include.includes(path.as_bstr(), is_dir))
+            || options.include.as_ref().is_some_and(|include| include.covers(top, path.as_bstr(), is_dir))
             || (is_link && options.link.iter().any(|link| path == link.as_str()))
         {
             continue;

@@ -37,7 +37,9 @@ pub fn check_links_untracked(repo: &gix::Repository, start: ObjectId, links: &[S
     for link in links {
         if tree.lookup_entry_by_path(link)?.is_some() {
             return Err(bad_input(format!("agent.link {link:?} is tracked: a link cannot replace the branch's files"))
-                .hint(format!("link only ignored paths (node_modules, target, .venv): git config --unset-all agent.link {link:?}"))
+                .hint(format!(
+                    "link only ignored paths (node_modules, target, .venv): git config --unset-all agent.link {link:?}"
+                ))
                 .into());
         }
     }
@@ -142,9 +144,29 @@ impl Include {
         Ok(Some(Include(search)))
     }
 
-    /// Does it include `path` (repository-relative)?
-    pub fn includes(&self, path: &BStr, is_dir: bool) -> bool {
-        matches(&self.0, path, is_dir) == Some(true)
+    /// Does it include `path` (repository-relative, below `top`), or, for a directory, every
+    /// file below it? (git reports an ignored directory whole; spawn may have copied only some
+    /// files into it, and an empty directory holds nothing to lose.) Links are not followed.
+    pub fn covers(&self, top: &Path, path: &BStr, is_dir: bool) -> bool {
+        match matches(&self.0, path, is_dir) {
+            Some(included) => included,
+            None if is_dir => {
+                let Ok(full) = gix::path::from_bstr(path).map(|relative| top.join(relative)) else { return false };
+                let Ok(entries) = std::fs::read_dir(full) else { return false };
+                entries.flatten().all(|entry| {
+                    let Ok(meta) = entry.path().symlink_metadata() else { return false };
+                    let Ok(name) = gix::path::into_bstr(PathBuf::from(entry.file_name())).map(|n| n.into_owned())
+                    else {
+                        return false;
+                    };
+                    let mut child = BString::from(path);
+                    child.push(b'/');
+                    child.extend_from_slice(&name);
+                    self.covers(top, child.as_bstr(), meta.is_dir())
+                })
+            }
+            None => false,
+        }
     }
 }
 
