@@ -118,11 +118,11 @@ fn included(main: &gix::Repository, top: &Path) -> anyhow::Result<Vec<BString>> 
     let include = &include.0;
     let mut found = Vec::new();
     for (path, is_dir) in ignored_entries(main)? {
-        match matches(&include, path.as_bstr(), is_dir) {
+        match matches(include, path.as_bstr(), is_dir) {
             Some(true) => found.push(path),
             Some(false) => {}
             // An ignored directory reported whole: the patterns may name files inside it.
-            None if is_dir => walk_ignored_dir(&include, top, path, &mut found)?,
+            None if is_dir => walk_ignored_dir(include, top, path, &mut found)?,
             None => {}
         }
     }
