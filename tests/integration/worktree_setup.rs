@@ -227,6 +227,8 @@ fn the_shell_function_makes_git_agent_cd_change_directory_in_bash_zsh_and_fish()
         assert_eq!(run.stdout, expected, "{name}: {run:#?}");
         assert!(run.stderr.contains("nope"), "{name}: the unknown task is named: {run:#?}");
     }
+    // Without the function, git-agent says how to load it.
+    env.agent(&repo, &["cd", "db"]).code(2).stderr_has("git agent setup --shell bash");
 }
 
 /// An editor that writes its directory and arguments to `record`.
