@@ -129,11 +129,20 @@ fn agent_link_shares_the_main_worktrees_directory_and_prune_removes_only_the_lin
 
     env.agent(&repo, &["prune", "t", "--force"]).success();
     assert!(!worktree.exists());
-    assert_eq!(
-        std::fs::read_to_string(repo.join("node_modules/pkg/index.js")).unwrap(),
-        "module.exports = 1;\n",
-        "the main worktree's directory survives"
-    );
+    let survives = |when: &str| {
+        assert_eq!(
+            std::fs::read_to_string(repo.join("node_modules/pkg/index.js")).unwrap(),
+            "module.exports = 1;\n",
+            "the main worktree's directory survives {when}"
+        )
+    };
+    survives("prune --force");
+
+    // A spawn rolled back (its setup fails) removes its link, not what the link points to.
+    env.git(&repo, &["config", "agent.setup", "exit 7"]);
+    env.agent(&repo, &["spawn", "u"]).code(1).stderr_has("rolled back");
+    assert!(agents_dir(&repo).join("u").symlink_metadata().is_err());
+    survives("a rolled-back spawn");
 }
 
 #[test]
