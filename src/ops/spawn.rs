@@ -250,7 +250,11 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         Prepared { record, branch, base_commit, start_commit: base_commit, stacked_on: Vec::new(), root };
     if !request.after.is_empty() && request.stack.unwrap_or(!ctx.settings.no_stack) {
         stack_on_dependencies(ctx, &mut prepared)?;
-        super::worktree_files::check_links_untracked(repo, prepared.start_commit, &ctx.settings.link)?;
+        // The start is the dependencies' tip, or their merge (in memory until created), which
+        // tracks only what one of them tracks.
+        for dep in &prepared.stacked_on {
+            super::worktree_files::check_links_untracked(repo, dep.tip, &ctx.settings.link)?;
+        }
     }
     Ok(prepared)
 }
@@ -403,11 +407,16 @@ impl Undo {
                     Some(registration) => guard.remove_worktree(&registration, |_| Ok(()), || Ok(())),
                     None => Ok(()),
                 });
-            if let Err(err) = removed {
-                events(Event::UndoKept {
+            match removed {
+                Ok(()) => {
+                    if let Some(root) = worktree.parent() {
+                        crate::guard::remove_default_root_if_empty(repo, root);
+                    }
+                }
+                Err(err) => events(Event::UndoKept {
                     what: format!("the new worktree {}", worktree.display()),
                     error: format!("{err:#}"),
-                });
+                }),
             }
         }
         if let Some((branch, at)) = self.branch

@@ -33,6 +33,9 @@ pub struct Furnished {
 /// Refuses an agent.link path that the task's start commit tracks (or tracks something
 /// below): the link would replace the branch's own files. Exit status 2.
 pub fn check_links_untracked(repo: &gix::Repository, start: ObjectId, links: &[String]) -> anyhow::Result<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
     let tree = repo.find_commit(start)?.tree()?;
     for link in links {
         if tree.lookup_entry_by_path(link)?.is_some() {

@@ -159,8 +159,16 @@ fn a_link_git_does_not_ignore_is_warned_about_and_a_tracked_one_refused() {
     let before = env.snapshot(&repo);
     env.agent(&repo, &["spawn", "u"]).code(2).stderr_has("agent.link \"src\" is tracked").stderr_has("hint:");
     assert_eq!(env.snapshot(&repo), before, "nothing was created");
+    // Tracked on a dependency's branch, where a stacked task starts: refused too.
+    env.git(&repo, &["config", "agent.link", "vendor"]);
+    let t = agents_dir(&repo).join("t");
+    write(&t.join("vendor/lib.js"), "lib\n");
+    env.git(&t, &["add", "vendor"]);
+    env.git(&t, &["commit", "-q", "-m", "vendor a library"]);
+    env.agent(&repo, &["spawn", "u", "--after", "t"]).code(2).stderr_has("agent.link \"vendor\" is tracked");
+    env.agent(&repo, &["spawn", "u", "--after", "t", "--from-base", "--no-setup"]).success();
     env.git(&repo, &["config", "agent.link", "../outside"]);
-    env.agent(&repo, &["spawn", "u"]).code(2).stderr_has("not a relative path inside the worktree");
+    env.agent(&repo, &["spawn", "w"]).code(2).stderr_has("not a relative path inside the worktree");
 }
 
 /// `GIT_AGENT_PORT` as specified: 32-bit FNV-1a of the name, into the range.
