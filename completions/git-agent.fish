@@ -65,6 +65,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "check-edit" -d 
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "path" -d 'Print a task\'s worktree path (cd "$(git agent path TASK)")'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "archive" -d 'List or drop what prune --force and converge archived (refs/agent/archive)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "help" -d 'Show the manual page of git-agent or of one of its commands'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "open" -d 'Open a task\'s worktree in your editor (agent.open, $VISUAL or $EDITOR)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -197,6 +198,9 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l json -d 'Pr
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l man-prefix -d 'Install the man pages under this prefix (<PREFIX>/share/man/man1) instead' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l shell -d 'Print, and install nothing, the shell function that makes `git agent cd TASK` change directory to the task\'s worktree: add `eval "$(git agent setup --shell bash)"` to ~/.bashrc (zsh: ~/.zshrc; fish: `git agent setup --shell fish | source` in ~/.config/fish/config.fish). Every other `git` command passes through unchanged' -r -f -a "bash\t''
+zsh\t''
+fish\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
@@ -427,3 +431,10 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand help" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand open" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand open" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand open" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand open" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand open" -s h -l help -d 'Print help (see more with \'--help\')'

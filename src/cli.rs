@@ -107,6 +107,8 @@ pub enum AgentCommand {
     Archive(ArchiveArgs),
     #[command(about = HELP_ABOUT, long_about = HELP_LONG_ABOUT)]
     Help(HelpArgs),
+    #[command(about = OPEN_ABOUT, long_about = OPEN_LONG_ABOUT)]
+    Open(OpenArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -848,6 +850,21 @@ pub struct SetupArgs {
     /// Show what would be written, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Print, and install nothing, the shell function that makes `git agent cd TASK` change
+    /// directory to the task's worktree: add `eval "$(git agent setup --shell bash)"` to
+    /// ~/.bashrc (zsh: ~/.zshrc; fish: `git agent setup --shell fish | source` in
+    /// ~/.config/fish/config.fish). Every other `git` command passes through unchanged.
+    #[arg(long, value_enum, value_name = "SHELL", conflicts_with_all = ["man_prefix", "dry_run"])]
+    pub shell: Option<Shell>,
+}
+
+/// A shell `setup --shell` writes its function for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Run the whole workflow on a sample repository: decompose a "user activity dashboard" into
@@ -1597,4 +1614,21 @@ pub struct HelpArgs {
     /// The command whose page to show (default: git-agent(1) itself).
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
+}
+
+pub const OPEN_ABOUT: &str = "Open a task's worktree in your editor (agent.open, $VISUAL or $EDITOR)";
+
+pub const OPEN_LONG_ABOUT: &str = "\
+Open a task's worktree in your editor: runs git config agent.open, else $VISUAL, else $EDITOR,
+through the shell as git runs its editor, in the worktree and with the worktree's path as its
+argument (agent.open = code opens it in VS Code). Without TASK, the task whose worktree contains
+the current directory. None of the three set is refused with exit status 2; a task without a
+worktree here with exit status 3. The editor's own failure is exit status 1.";
+
+/// Open a task's worktree in your editor.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct OpenArgs {
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
 }

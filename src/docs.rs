@@ -297,7 +297,18 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        beside the main worktree; required for bare repositories)
   agent.branchPrefix   task branch prefix (default: agent/)
   agent.copy           glob of untracked files to copy into new worktrees,
-                       for example .env*; multi-valued
+                       for example .env*; multi-valued. Besides, the ignored
+                       files the main worktree's .worktreeinclude (gitignore
+                       syntax, as Claude Code and worktrunk read it) matches
+                       are copied; copies are reflinked where the file
+                       system can
+  agent.link           path of the main worktree (node_modules, target,
+                       .venv) each new worktree links to instead of copying;
+                       multi-valued; a tracked path is refused (exit code 2)
+  agent.portRange      start-end: the ports GIT_AGENT_PORT is picked from
+                       (default: 4100-4999)
+  agent.open           command git agent open runs with a worktree's path
+                       (default: $VISUAL, then $EDITOR)
   agent.disposable     glob (as in .gitignore) of ignored files prune may
                        delete without asking; multi-valued (default: target/,
                        node_modules/, dist/, build/, .venv/, __pycache__/)
@@ -362,6 +373,10 @@ The agent command started by spawn or run (in the foreground, detached or in tmu
   GIT_AGENT_BRIEF      the brief
   GIT_AGENT_BRANCH     the task branch
   GIT_AGENT_WORKTREE   the worktree path
+  GIT_AGENT_PORT       the task's port: FNV-1a (32 bits) of the task name modulo
+                       the size of agent.portRange, plus its start; the same
+                       every run, for agent.setup too
+
 Colour is decided for stdout and for stderr apart: --color, then git config color.agent, then color.ui (never, always, auto, or a boolean where true means auto, as git reads them; from the repository -C names, else the global configuration), then NO_COLOR (set and not empty: no colour), then whether that stream is a terminal (not when TERM=dumb). GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
 
 git-agent finds the repository as git does: -C first, then GIT_DIR and GIT_WORK_TREE. None of git's repository-selecting variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS and the rest of git's local_repo_env list) reaches a command git-agent starts: the agent, agent.setup, agent.test and rule commands run in their own worktree as if started there.";

@@ -21,6 +21,7 @@ pub mod hooks;
 pub mod integrate;
 pub mod join;
 pub mod list;
+pub mod open;
 pub mod path;
 pub mod prune;
 pub mod report;
@@ -84,6 +85,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
         Some(AgentCommand::CheckEdit(args)) => check_edit::run(&cli.global, &ui, args),
         Some(AgentCommand::Help(args)) => help::run(&ui, args),
+        Some(AgentCommand::Open(args)) => open::run(&cli.global, &ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)

@@ -29,11 +29,8 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         force: args.force,
         discard_ignored: args.discard_ignored,
         merged_into,
-        branch_prefix: ctx.settings.branch_prefix.clone(),
-        worktree_root: ctx.worktree_root()?,
-        copy: ctx.settings.copy.clone(),
-        disposable: ctx.settings.disposable.clone(),
         scratch: args.scratch,
+        ..ctx.prune_options()?
     };
     let report = crate::ops::prune::prune(repo, &entries, &options)?;
     for warning in &report.warnings {

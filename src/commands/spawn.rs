@@ -151,7 +151,13 @@ pub(crate) fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
             }
         }
         Event::CheckedOut => drop(spinner.and_then(|s| s.borrow_mut().take())),
-        Event::Copied(files) => ui.status(format!("copied {} untracked file(s): {}", files.len(), files.join(", "))),
+        Event::Copied { files, bytes } => ui.status(format!(
+            "copied {} file(s) ({} written, {} cloned): {}",
+            files.len(),
+            size(bytes.written),
+            size(bytes.cloned),
+            files.join(", ")
+        )),
         Event::SetupStarting { worktree, command } => {
             ui.status(format!("running agent.setup in {}: {command}", worktree.display()))
         }
@@ -164,7 +170,36 @@ pub(crate) fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
         }
         Event::UndoKept { what, error } => ui.warn(format!("kept {what}: {error}")),
         Event::NotifyFailed(warning) => ui.warn(warning),
+        Event::Linked { linked, not_ignored, missing } => {
+            if !linked.is_empty() {
+                ui.status(format!("linked to the main worktree: {}", linked.join(", ")));
+            }
+            for path in not_ignored {
+                ui.warn(format!(
+                    "the link {path} is not ignored by git, so list and prune see it as untracked: \
+                     add `/{path}` (no trailing slash: a link is not a directory) to .gitignore"
+                ));
+            }
+            for path in missing {
+                ui.warn(format!("agent.link {path}: the main worktree has no {path}; nothing linked"));
+            }
+        }
     }
+}
+
+/// `512 B`, `3.4 KiB`, `1.2 MiB`, `5.0 GiB`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn report(ui: &Ui, spawned: &Spawned) {

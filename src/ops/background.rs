@@ -395,7 +395,7 @@ fn start_supervised(
     let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", &record.brief)).collect();
     let agent = crate::process::Run::new(&args[0], &worktree).args(&args[1..]).timeout(None);
     // Its streams are the supervisor's: the log (detached) or the tmux window's terminal.
-    let mut child = crate::ops::spawn::agent_env(agent, &record, &worktree)
+    let mut child = crate::ops::spawn::agent_env(agent, &ctx.settings, &record, &worktree)
         .start(None, false)
         .map_err(|err| bad_input(format!("cannot start the agent {:?}: {err:#}", args[0])))?;
     if let Err(err) = note_start(ctx, task, how, command, child.id()) {

@@ -55,7 +55,7 @@ pub fn join(
         task: name.to_owned(),
         branch: branch.shorten().to_string(),
         worktree: path,
-        copied: furnished.copied,
+        copied: furnished.files.copied,
         setup: furnished.setup,
     })
 }

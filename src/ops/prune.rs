@@ -36,6 +36,10 @@ pub struct Options {
     pub copy: Vec<String>,
     /// `agent.disposable`: ignored files that may go without asking.
     pub disposable: Vec<String>,
+    /// `agent.link`: links to the main worktree spawn made; only the link goes.
+    pub link: Vec<String>,
+    /// The main worktree's `.worktreeinclude`: files spawn copied in.
+    pub include: Option<crate::ops::worktree_files::Include>,
     /// `--scratch`: remove every idle integrate slot, and leave the tasks alone.
     pub scratch: bool,
 }
@@ -718,8 +722,13 @@ fn classify_ignored(wt: &gix::Repository, top: &Path, options: &Options) -> anyh
         }
         let path = item.entry.rela_path;
         let is_dir = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Directory));
-        // Copied in by spawn: the main worktree has the original; not worth naming.
-        if options.copy.iter().any(|p| copied_by(p, path.as_bstr())) {
+        // Copied or linked in by spawn: the main worktree has the original; not worth naming.
+        // (A link is removed as a link: its target in the main worktree stays.)
+        let is_link = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Symlink));
+        if options.copy.iter().any(|p| copied_by(p, path.as_bstr()))
+            || options.include.as_ref().is_some_and(|include| include.covers(top, path.as_bstr(), is_dir))
+            || (is_link && options.link.iter().any(|link| path == link.as_str()))
+        {
             continue;
         }
         if is_disposable(&options.disposable, path.as_bstr(), is_dir) {

@@ -40,3 +40,4 @@ mod sync_daemon;
 mod sync_review;
 mod trust;
 mod variants;
+mod worktree_setup;
