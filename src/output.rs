@@ -8,6 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{Args, ValueEnum};
 pub use owo_colors::Style;
 
+/// Whether a JSON document is on stdout already: an error after it is told on stderr only,
+/// so that stdout holds one document.
+static JSON_WRITTEN: AtomicBool = AtomicBool::new(false);
+
 /// Whether colour was chosen; decided once per process by [`Ui::new`].
 static COLOR: AtomicBool = AtomicBool::new(false);
 
@@ -78,6 +82,7 @@ impl Ui {
 
     /// Writes a JSON document to stdout, followed by a newline.
     pub fn json_data(&self, value: &impl serde::Serialize) {
+        JSON_WRITTEN.store(true, Ordering::Relaxed);
         let mut text = serde_json::to_string_pretty(value).expect("report types serialise");
         text.push('\n');
         self.data(&text);
@@ -198,6 +203,14 @@ pub fn report_error(err: &anyhow::Error) -> i32 {
     crate::error::exit_of(err).code()
 }
 
+/// Under `--json`, an error is also an object on stdout (see [`crate::error::ErrorJson`]),
+/// unless the command printed its document already; the text on stderr is the same either way.
+pub fn report_json_error(err: &anyhow::Error, exit: i32) {
+    if !JSON_WRITTEN.load(Ordering::Relaxed) {
+        Ui { json: true, quiet: true, color: false }.json_data(&crate::error::ErrorJson::new(err, exit));
+    }
+}
+
 /// A git path for JSON: a string when it is UTF-8, else `{"bytes": [..]}`, never lossy.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct JsonPath(pub bstr::BString);
@@ -213,6 +226,26 @@ impl serde::Serialize for JsonPath {
                 map.end()
             }
         }
+    }
+}
+
+impl schemars::JsonSchema for JsonPath {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonPath".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A git path: a string when it is UTF-8, else its bytes.",
+            "anyOf": [
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "properties": { "bytes": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 255 } } },
+                    "required": ["bytes"]
+                }
+            ]
+        })
     }
 }
 

@@ -30,7 +30,7 @@ use crate::graph;
 use crate::names::validate_task_name;
 use crate::scope::overlapping_entries;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     #[serde(default = "one")]
@@ -50,7 +50,7 @@ pub struct Plan {
     pub tasks: Vec<PlannedTask>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedTask {
     pub name: String,
@@ -84,7 +84,7 @@ fn one() -> u32 {
 }
 
 /// What validation found. The plan may be spawned only when `errors` is empty.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct PlanCheck {
     /// Task names in the order they will be spawned (dependencies first).
     pub order: Vec<String>,

@@ -29,6 +29,7 @@ mod prune_trust;
 mod records;
 mod resolve_strategy;
 mod restack;
+mod schema;
 mod scratch;
 mod signals;
 mod spawn;
