@@ -8,9 +8,12 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
+/// Makes one schema.
+type Make = fn() -> Value;
+
 /// The commands whose `--json` output has a schema, with the type each prints, in the order
 /// `git agent schema` lists them. `error` is the object every command prints when it fails.
-const SCHEMAS: &[(&str, fn() -> Value)] = &[
+const SCHEMAS: &[(&str, Make)] = &[
     ("spawn", of::<crate::commands::spawn::SpawnJson<'static>>),
     ("list", of::<crate::commands::list::Report>),
     ("show", of::<crate::state::TaskRecord>),
