@@ -56,7 +56,7 @@ pub struct Target {
 }
 
 /// How a path conflicts, in the words of `git merge-tree`'s messages.
-#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConflictKind {
     Content,
@@ -104,7 +104,7 @@ impl std::fmt::Display for ConflictKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
 pub struct ConflictPath {
     pub path: JsonPath,
     pub kind: ConflictKind,
@@ -129,7 +129,7 @@ impl ConflictPath {
 }
 
 /// A pair's verdict; plainly clean pairs are not listed.
-#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PairVerdict {
     Conflict,
@@ -143,7 +143,7 @@ pub enum PairVerdict {
 }
 
 /// A task's verdict against the target.
-#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetVerdict {
     Conflict,
@@ -153,7 +153,7 @@ pub enum TargetVerdict {
 }
 
 /// Risks that are not merge conflicts.
-#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HazardKind {
     OutOfScope,

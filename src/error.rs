@@ -7,7 +7,7 @@
 use std::fmt;
 
 /// The exit codes shared by every `git-agent` binary. Documented in `git-agent(1)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Exit {
     /// 0: everything worked.

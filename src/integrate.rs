@@ -21,7 +21,7 @@ use crate::scratch::Slot;
 use crate::state::TaskRecord;
 
 /// How each task's work is brought onto the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// One `--no-ff` merge commit per task.
@@ -63,7 +63,7 @@ pub struct Options {
 }
 
 /// When integrate tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TestAt {
     /// After every merge: the first failing step is known at once.
@@ -85,7 +85,7 @@ pub enum Event<'a> {
     Scratch(crate::scratch::Event),
 }
 
-#[derive(Debug, Serialize, schemars::JsonSchema, Clone)]
+#[derive(Debug, Serialize, Clone, schemars::JsonSchema)]
 pub struct TestRun {
     pub command: String,
     pub exit: Option<i32>,
@@ -1298,7 +1298,7 @@ fn replay_order(
 }
 
 /// A scratch worktree left by an integrate that was killed (`kill -9`, a crash), removed.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct OrphanedScratch {
     pub path: PathBuf,
     /// The pid of the integrate that made it.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Fail, race, refused};
 
 /// Who holds a lock.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Owner {
     pub pid: u32,
     pub host: String,

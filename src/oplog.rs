@@ -26,7 +26,7 @@ use crate::state::{
 };
 
 /// One operation of a task's log.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Operation {
     /// The Lamport clock: one more than the largest clock the writer had seen for the task.
     pub clock: u64,
@@ -45,7 +45,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// What an operation changes. Field names are part of the documented format.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Change {
     /// spawn created the task: everything it decided.

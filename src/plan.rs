@@ -30,7 +30,7 @@ use crate::graph;
 use crate::names::validate_task_name;
 use crate::scope::overlapping_entries;
 
-#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     #[serde(default = "one")]
@@ -50,7 +50,7 @@ pub struct Plan {
     pub tasks: Vec<PlannedTask>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedTask {
     pub name: String,

@@ -42,7 +42,7 @@ pub const LOCK_PURPOSE: &str = "integrate-slot";
 pub const MAX_SLOTS: usize = 64;
 
 /// A configured command and where it was configured (shown before it runs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SetupCommand {
     /// `agent.testSetup` or `agent.setup`.
     pub key: String,
@@ -87,7 +87,7 @@ impl Prepare {
 }
 
 /// What happens while slots are taken, as it happens (for the command to print on stderr).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     /// A new slot worktree was created at `path`.
@@ -606,7 +606,7 @@ fn free_port() -> anyhow::Result<(std::net::TcpListener, u16)> {
 }
 
 /// Why prune removes a slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stale {
     /// Its target branch no longer exists.
@@ -618,7 +618,7 @@ pub enum Stale {
 }
 
 /// A slot prune removed (or would remove).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PrunedSlot {
     pub path: PathBuf,
     pub target: String,
@@ -627,13 +627,13 @@ pub struct PrunedSlot {
 }
 
 /// A slot prune would have removed and kept, and why.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct KeptSlot {
     pub path: PathBuf,
     pub why: String,
 }
 
-#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Default, Serialize)]
 pub struct SlotPrune {
     pub removed: Vec<PrunedSlot>,
     pub kept: Vec<KeptSlot>,

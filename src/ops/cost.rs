@@ -77,7 +77,7 @@ pub fn validate_kind(kind: &str) -> Result<(), String> {
 }
 
 /// Where a model's price came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PriceFrom {
     Config,
@@ -180,7 +180,7 @@ pub fn task_totals(settings: &Settings, cost: &Cost) -> Option<Totals> {
 }
 
 /// What the report groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum By {
     #[default]
@@ -417,7 +417,7 @@ pub fn add(repo: &gix::Repository, task: &str, entry: CostEntry) -> anyhow::Resu
 }
 
 /// Whose session logs to import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Agent {
     /// Claude Code: ~/.claude/projects/*/*.jsonl

@@ -57,7 +57,7 @@ pub enum Action {
     Failed,
 }
 
-#[derive(Debug, Serialize, schemars::JsonSchema, Default, Clone, Copy)]
+#[derive(Debug, Serialize, Default, Clone, Copy, schemars::JsonSchema)]
 pub struct Removed {
     pub worktree: bool,
     pub branch: bool,
@@ -95,7 +95,7 @@ impl TaskReport {
 }
 
 /// Everything prune did.
-#[derive(Debug, Serialize, schemars::JsonSchema, Default)]
+#[derive(Debug, Serialize, Default, schemars::JsonSchema)]
 pub struct Report {
     pub tasks: Vec<TaskReport>,
     /// Damage cleaned up (or that would be): stale registrations, branches of interrupted spawns.

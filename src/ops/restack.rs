@@ -97,7 +97,7 @@ impl TaskOutcome {
     }
 }
 
-#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Serialize)]
 pub struct Report {
     pub tasks: Vec<TaskOutcome>,
 }
