@@ -23,7 +23,7 @@ _git__agent__conflicts() {
 
     case "${cmd}" in
         git__agent__conflicts)
-            opts="-C -q -h -V --color --json --quiet --target --format --include-uncommitted --pairwise --help --version"
+            opts="-C -q -h -V --color --json --quiet --target --into --format --include-uncommitted --pairwise --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,10 @@ _git__agent__conflicts() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --target)

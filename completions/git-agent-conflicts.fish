@@ -2,7 +2,7 @@ complete -c git-agent-conflicts -s C -d 'Run as if started in <PATH>, like `git 
 complete -c git-agent-conflicts -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
-complete -c git-agent-conflicts -l target -d 'What the branches are merged into (default: the tasks\' base branch)' -r
+complete -c git-agent-conflicts -l into -l target -d 'What the branches are merged into (default: the tasks\' base branch)' -r
 complete -c git-agent-conflicts -l format -d 'Layout of the text output' -r -f -a "matrix\t'A compact N x N matrix with a legend, then the details of what conflicts'
 list\t'One entry per pair and per branch with paths and kinds'"
 complete -c git-agent-conflicts -l json -d 'Print machine-readable JSON on stdout instead of text'

@@ -23,7 +23,7 @@ _git__agent__prune() {
 
     case "${cmd}" in
         git__agent__prune)
-            opts="-C -q -h -V --color --json --quiet --merged-into --all --dry-run --force --discard-ignored --scratch --help --version"
+            opts="-C -q -h -V --color --json --quiet --merged-into --into --all --dry-run --force --discard-ignored --scratch --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,10 @@ _git__agent__prune() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --merged-into)

@@ -22,6 +22,9 @@ _git__agent() {
             git__agent,approve)
                 cmd="git__agent__subcmd__approve"
                 ;;
+            git__agent,archive)
+                cmd="git__agent__subcmd__archive"
+                ;;
             git__agent,ask)
                 cmd="git__agent__subcmd__ask"
                 ;;
@@ -112,6 +115,12 @@ _git__agent() {
             git__agent,sync)
                 cmd="git__agent__subcmd__sync"
                 ;;
+            git__agent__subcmd__archive,drop)
+                cmd="git__agent__subcmd__archive__subcmd__drop"
+                ;;
+            git__agent__subcmd__archive,list)
+                cmd="git__agent__subcmd__archive__subcmd__list"
+                ;;
             git__agent__subcmd__cost,add)
                 cmd="git__agent__subcmd__cost__subcmd__add"
                 ;;
@@ -125,7 +134,7 @@ _git__agent() {
 
     case "${cmd}" in
         git__agent)
-            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit path schema"
+            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit path archive schema"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -179,6 +188,76 @@ _git__agent() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__archive)
+            opts="-C -q -h --color --json --quiet --help list drop"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__archive__subcmd__drop)
+            opts="-C -q -h --older-than --all --dry-run --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__archive__subcmd__list)
+            opts="-C -q -h --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 -C)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -357,12 +436,16 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__conflicts)
-            opts="-C -q -h --target --format --include-uncommitted --pairwise --color --json --quiet --help"
+            opts="-C -q -h --target --into --format --include-uncommitted --pairwise --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -799,12 +882,16 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__prune)
-            opts="-C -q -h --merged-into --all --dry-run --force --discard-ignored --scratch --color --json --quiet --help"
+            opts="-C -q -h --merged-into --into --all --dry-run --force --discard-ignored --scratch --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --into)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --merged-into)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -63,6 +63,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "approve" -d 'Ap
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "reject" -d 'Reject a gated task\'s proposed plan, saying why: its agent plans again'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "check-edit" -d 'Check paths before a task\'s agent edits them: ok, or why to ask or deny (for agents\' hooks)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "path" -d 'Print a task\'s worktree path (cd "$(git agent path TASK)")'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "archive" -d 'List or drop what prune --force and converge archived (refs/agent/archive)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "schema" -d 'Print the JSON Schema of a command\'s --json output'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
@@ -109,7 +110,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l no-dirty 
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l target -d 'What the branches are merged into (default: the tasks\' base branch)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l into -l target -d 'What the branches are merged into (default: the tasks\' base branch)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l format -d 'Layout of the text output' -r -f -a "matrix\t'A compact N x N matrix with a legend, then the details of what conflicts'
 list\t'One entry per pair and per branch with paths and kinds'"
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -144,12 +145,12 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s v -l v
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l merged-into -d 'What counts as merged (default: each task\'s base branch)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l into -l merged-into -d 'What counts as merged (default: each task\'s base branch)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l all -d 'Consider every task, not only integrated ones (unmerged ones are still refused)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l all -d 'Consider every task, not only integrated ones (unmerged ones are still refused); with TASKs named, only those'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l dry-run -d 'Show what would be removed and refused; remove nothing'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l force -d 'Remove refused tasks too, after archiving their commits, uncommitted changes and ignored files (never skipping a check: only what was archived is removed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l discard-ignored -d 'Delete ignored files too large to archive (listed when prune refuses them)'
@@ -393,6 +394,32 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -f -a "list" -d 'List archives, oldest first, with the command that restores each (the default)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -f -a "drop" -d 'Delete archives: those of the tasks named, those older than --older-than, or --all'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l older-than -d 'Only archives older than AGE: 30d, 2w, 12h, 45m, or a date git understands (2026-11-01, "2 weeks ago")' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l all -d 'Every archive (with TASK or --older-than: every one they select)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l dry-run -d 'Show what would be dropped; drop nothing'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''

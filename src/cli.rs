@@ -103,6 +103,8 @@ pub enum AgentCommand {
     CheckEdit(CheckEditArgs),
     #[command(about = PATH_ABOUT, long_about = PATH_LONG_ABOUT)]
     Path(PathArgs),
+    #[command(about = ARCHIVE_ABOUT, long_about = ARCHIVE_LONG_ABOUT)]
+    Archive(ArchiveArgs),
     #[command(about = SCHEMA_ABOUT, long_about = SCHEMA_LONG_ABOUT)]
     Schema(SchemaArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
@@ -497,10 +499,11 @@ pub struct PruneArgs {
     pub tasks: Vec<String>,
 
     /// What counts as merged (default: each task's base branch).
-    #[arg(long, value_name = "REV")]
+    #[arg(long = "into", visible_alias = "merged-into", value_name = "REV")]
     pub merged_into: Option<String>,
 
-    /// Consider every task, not only integrated ones (unmerged ones are still refused).
+    /// Consider every task, not only integrated ones (unmerged ones are still refused); with
+    /// TASKs named, only those.
     #[arg(long)]
     pub all: bool,
 
@@ -542,7 +545,7 @@ pub struct ConflictsArgs {
     pub tasks: Vec<String>,
 
     /// What the branches are merged into (default: the tasks' base branch).
-    #[arg(long, value_name = "REV")]
+    #[arg(long = "into", visible_alias = "target", value_name = "REV")]
     pub target: Option<String>,
 
     /// Layout of the text output.
@@ -1513,6 +1516,68 @@ another machine, or its worktree removed) is refused with exit status 3 and a hi
 pub struct PathArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+
+pub const ARCHIVE_ABOUT: &str = "List or drop what prune --force and converge archived (refs/agent/archive)";
+
+pub const ARCHIVE_LONG_ABOUT: &str = "\
+List or drop what prune --force and converge archived.
+
+Before `prune --force` removes work that is not merged, it saves it under
+refs/agent/archive/<task>/<stamp>/: `branch` (the tip), `head` (a detached HEAD), `index`
+(what was staged), `worktree` (uncommitted and untracked files on top of HEAD) and `record`.
+Those refs keep the commits alive; `archive list` (the default) shows them with their date
+and the command that restores one, `archive drop` deletes them.
+
+Dropping is the one way archived work is lost for good (once git gc prunes the unreachable
+commits), so drop needs what to drop: task names, --older-than, or --all; --dry-run shows it.";
+
+/// List or drop archives.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help(), args_conflicts_with_subcommands = true)]
+pub struct ArchiveArgs {
+    #[command(subcommand)]
+    pub action: Option<ArchiveAction>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ArchiveAction {
+    /// List archives, oldest first, with the command that restores each (the default).
+    List(ArchiveListArgs),
+    /// Delete archives: those of the tasks named, those older than --older-than, or --all.
+    Drop(ArchiveDropArgs),
+}
+
+/// List archives, oldest first, with the command that restores each.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct ArchiveListArgs {
+    /// Only these tasks' archives.
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+}
+
+/// Delete archives (their refs; git gc later prunes the commits nothing else keeps).
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["tasks", "older_than", "all"])))]
+pub struct ArchiveDropArgs {
+    /// Only these tasks' archives.
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// Only archives older than AGE: 30d, 2w, 12h, 45m, or a date git understands
+    /// (2026-11-01, "2 weeks ago").
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+
+    /// Every archive (with TASK or --older-than: every one they select).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Show what would be dropped; drop nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub const SCHEMA_ABOUT: &str = "Print the JSON Schema of a command's --json output";

@@ -269,3 +269,16 @@ pub fn kebab(value: &impl serde::Serialize) -> String {
         _ => String::new(),
     }
 }
+
+/// Text from a record (an agent's message, question, brief, a plan) made safe to print: control
+/// characters other than newline and tab are shown escaped (`\u{1b}`), so a record, perhaps
+/// from another machine, cannot move the cursor, recolour or retitle the user's terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}

@@ -40,6 +40,7 @@ const SCHEMAS: &[(&str, Make)] = &[
     ("approve", of::<crate::ops::gate::Judged>),
     ("reject", of::<crate::ops::gate::Judged>),
     ("check-edit", of::<crate::ops::check_edit::Report>),
+    ("archive", of::<crate::ops::archive::Report>),
     ("error", of::<crate::error::ErrorJson>),
 ];
 

@@ -2,6 +2,7 @@
 //! logic, and renders the result as text or JSON.
 
 pub mod answer;
+pub mod archive;
 pub mod ask;
 pub mod background;
 pub mod check_edit;
@@ -57,12 +58,13 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Prune(args)) => prune::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Path(args)) => path::run(&cli.global, &ui, args),
+        Some(AgentCommand::Archive(args)) => archive::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Join(args)) => join::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),
         Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
-        Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
+        Some(AgentCommand::Demo(args)) => demo::run(&cli.global, &ui, args),
         Some(AgentCommand::Run(args)) => background::run(&cli.global, &ui, args),
         Some(AgentCommand::Logs(args)) => background::logs(&cli.global, &ui, args),
         Some(AgentCommand::Stop(args)) => background::stop(&cli.global, &ui, args),

@@ -11,6 +11,7 @@ mod cost;
 mod demo;
 mod dispatch;
 mod docs;
+mod everyday;
 mod guards;
 mod guards_review;
 mod integrate;

@@ -144,6 +144,13 @@ fn every_json_output_is_valid_against_its_schema() {
     s.run(&env, &repo, &["prune", "--dry-run", "--all"], &[0, 1, 3]);
     s.run(&env, &repo, &["prune"], &[0]);
 
+    // archive: what prune --force saved of a task with uncommitted work.
+    write(&worktree(&repo, "g").join("notes.txt"), "unsaved\n");
+    s.run(&env, &repo, &["prune", "g", "--force"], &[0]);
+    let archives = s.run(&env, &repo, &["archive"], &[0]);
+    assert_eq!(archives["archives"][0]["task"], "g", "{archives:#}");
+    s.run(&env, &repo, &["archive", "drop", "--all", "--dry-run"], &[0]);
+
     // join: a task whose worktree was removed gets one again.
     s.run(&env, &repo, &["spawn", "j"], &[0]);
     env.git(&repo, &["worktree", "remove", worktree(&repo, "j").to_str().unwrap()]);
