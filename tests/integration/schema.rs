@@ -138,7 +138,11 @@ fn every_json_output_is_valid_against_its_schema() {
     let integrated = s.run(&env, &repo, &["integrate"], &[0]);
     assert_eq!(integrated["landed"], true, "{integrated:#}");
     s.run(&env, &repo, &["integrate"], &[0]);
+    // b changed the line a changed: its step conflicts, nothing lands.
     s.run(&env, &repo, &["restack"], &[0, 1]);
+    s.run(&env, &repo, &["done", "b"], &[0]);
+    let conflicted = s.run(&env, &repo, &["integrate", "b"], &[1]);
+    assert_eq!(conflicted["landed"], false, "{conflicted:#}");
 
     // Prune: a dry run, then the integrated task.
     s.run(&env, &repo, &["prune", "--dry-run", "--all"], &[0, 1, 3]);
