@@ -15,7 +15,7 @@ end\t'Only the final result; when it fails, the steps are bisected for the first
 complete -c git-agent-integrate -l retries -d 'Run a failing test again up to N times before it counts as failed (flaky tests)' -r
 complete -c git-agent-integrate -l push -d 'After landing, push the destination (the target, or the --branch) to REMOTE, with a lease on the value it had before the run' -r
 complete -c git-agent-integrate -l allow-contract-change -d 'Integrate tasks that change a contract or a protected path, or add a dependency under a "no new dependencies" constraint: all such tasks, or with =TASK only that one (repeat for several). Without it integrate refuses them' -r
-complete -c git-agent-integrate -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-integrate -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent-integrate -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-integrate -l keep-going -d 'Skip a task that conflicts or fails its test, and every task depending on it; land the rest'
 complete -c git-agent-integrate -l dry-run -d 'Print the order and what each step would do; write nothing, run no tests'

@@ -3,7 +3,7 @@ complete -c git-agent-prune -l color -d 'When to colour the output' -r -f -a "au
 always\t''
 never\t''"
 complete -c git-agent-prune -l into -l merged-into -d 'What counts as merged (default: each task\'s base branch)' -r
-complete -c git-agent-prune -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-prune -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent-prune -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-prune -l all -d 'Consider every task, not only integrated ones (unmerged ones are still refused); with TASKs named, only those'
 complete -c git-agent-prune -l dry-run -d 'Show what would be removed and refused; remove nothing'

@@ -15,7 +15,7 @@ complete -c git-agent-spawn -l constraint -d 'A constraint the agent is given, r
 complete -c git-agent-spawn -l plan -d 'Create every task of a plan file (JSON) after validating the decomposition' -r -F
 complete -c git-agent-spawn -l variants -d 'Spawn K variants TASK.1 ... TASK.K of the task (2 to 16), with one brief, to compare (git agent compare) and converge (git agent converge)' -r
 complete -c git-agent-spawn -l variant-command -d 'One variant\'s agent command, a command line split as agent.command is; give it once per variant (exactly K times), in order, or not at all' -r
-complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent-spawn -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-spawn -l from-base -d 'Start from the base even when dependencies have commits (the default when agent.stack=false)'
 complete -c git-agent-spawn -l stack -d 'Stack on the dependencies\' work even when agent.stack=false'

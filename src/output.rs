@@ -42,7 +42,8 @@ pub struct GlobalArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
-    /// Print machine-readable JSON on stdout instead of text.
+    /// Print machine-readable JSON on stdout instead of text; an error is a JSON object there
+    /// too (schemas: `git agent schema`).
     #[arg(long, global = true)]
     pub json: bool,
 
