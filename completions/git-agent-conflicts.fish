@@ -7,7 +7,7 @@ always\t''
 never\t''"
 complete -c git-agent-conflicts -l include-uncommitted -d 'Also count each task worktree\'s uncommitted changes and untracked files (read, never touched)'
 complete -c git-agent-conflicts -l pairwise -d 'Exit status from every pair, even when tasks have dependencies (no dependency-order view)'
-complete -c git-agent-conflicts -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-conflicts -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent-conflicts -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-conflicts -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent-conflicts -s V -l version -d 'Print version'

@@ -18,7 +18,7 @@ never\t''"
 complete -c git-agent-integrate -l keep-going -d 'Skip a task that conflicts or fails its test, and every task depending on it; land the rest'
 complete -c git-agent-integrate -l dry-run -d 'Print the order and what each step would do; write nothing, run no tests'
 complete -c git-agent-integrate -s v -l verbose -d 'Show the tests\' output as they run (on stderr)'
-complete -c git-agent-integrate -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-integrate -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent-integrate -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-integrate -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent-integrate -s V -l version -d 'Print version'

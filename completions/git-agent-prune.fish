@@ -8,7 +8,7 @@ complete -c git-agent-prune -l dry-run -d 'Show what would be removed and refuse
 complete -c git-agent-prune -l force -d 'Remove refused tasks too, after archiving their commits, uncommitted changes and ignored files (never skipping a check: only what was archived is removed)'
 complete -c git-agent-prune -l discard-ignored -d 'Delete ignored files too large to archive (listed when prune refuses them)'
 complete -c git-agent-prune -l scratch -d 'Remove every idle integrate slot (the scratch worktrees integrate keeps warm between runs) and leave the tasks alone'
-complete -c git-agent-prune -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-prune -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent-prune -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-prune -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent-prune -s V -l version -d 'Print version'

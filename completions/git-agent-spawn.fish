@@ -24,7 +24,7 @@ complete -c git-agent-spawn -l no-setup -d 'Do not run agent.setup in the new wo
 complete -c git-agent-spawn -l no-agent -d 'Do not start the agent even if agent.command is set'
 complete -c git-agent-spawn -l detach -d 'Start the agent in the background (its own session, output to its log) and return at once; see git agent run'
 complete -c git-agent-spawn -l tmux -d 'Start the agent in a tmux window named after the task (the default when agent.terminal=tmux); see git agent run'
-complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent-spawn -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent-spawn -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent-spawn -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent-spawn -s V -l version -d 'Print version'

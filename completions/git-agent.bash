@@ -100,6 +100,9 @@ _git__agent() {
             git__agent,run)
                 cmd="git__agent__subcmd__run"
                 ;;
+            git__agent,schema)
+                cmd="git__agent__subcmd__schema"
+                ;;
             git__agent,setup)
                 cmd="git__agent__subcmd__setup"
                 ;;
@@ -137,7 +140,7 @@ _git__agent() {
 
     case "${cmd}" in
         git__agent)
-            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit path archive help open"
+            opts="-C -q -h -V --color --json --quiet --help --version spawn list status conflicts integrate prune show done join restack sync setup demo run logs stop attach checkpoint handoff cost report ask answer hooks compare converge propose approve reject check-edit path archive help open schema"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1042,6 +1045,28 @@ _git__agent() {
             ;;
         git__agent__subcmd__run)
             opts="-C -q -h --detach --tmux --color --json --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                -C)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        git__agent__subcmd__schema)
+            opts="-C -q -h --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -28,7 +28,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -s C -d 'Run as if sta
 complete -c git-agent -n "__fish_git_agent_needs_command" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_needs_command" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_needs_command" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_needs_command" -s V -l version -d 'Print version'
@@ -66,6 +66,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "path" -d 'Print
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "archive" -d 'List or drop what prune --force and converge archived (refs/agent/archive)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "help" -d 'Show the manual page of git-agent or of one of its commands'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "open" -d 'Open a task\'s worktree in your editor (agent.open, $VISUAL or $EDITOR)'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "schema" -d 'Print the JSON Schema of a command\'s --json output'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -92,7 +93,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l no-setup -
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l no-agent -d 'Do not start the agent even if agent.command is set'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l detach -d 'Start the agent in the background (its own session, output to its log) and return at once; see git agent run'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l tmux -d 'Start the agent in a tmux window named after the task (the default when agent.terminal=tmux); see git agent run'
-complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -100,7 +101,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l color -d 'W
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l no-dirty -d 'Skip looking for uncommitted changes in each worktree (faster on huge worktrees)'
-complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -108,7 +109,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l color -d 
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l no-dirty -d 'Skip looking for uncommitted changes in each worktree (faster on huge worktrees)'
-complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l into -l target -d 'What the branches are merged into (default: the tasks\' base branch)' -r
@@ -120,7 +121,7 @@ always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l include-uncommitted -d 'Also count each task worktree\'s uncommitted changes and untracked files (read, never touched)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l pairwise -d 'Exit status from every pair, even when tasks have dependencies (no dependency-order view)'
-complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand conflicts" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l into -d 'The branch to integrate into (default: the tasks\' base branch)' -r
@@ -143,7 +144,7 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l keep-going -d 'Skip a task that conflicts or fails its test, and every task depending on it; land the rest'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l dry-run -d 'Print the order and what each step would do; write nothing, run no tests'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s v -l verbose -d 'Show the tests\' output as they run (on stderr)'
-complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand integrate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l into -l merged-into -d 'What counts as merged (default: each task\'s base branch)' -r
@@ -156,21 +157,21 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l dry-run -d
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l force -d 'Remove refused tasks too, after archiving their commits, uncommitted changes and ignored files (never skipping a check: only what was archived is removed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l discard-ignored -d 'Delete ignored files too large to archive (listed when prune refuses them)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l scratch -d 'Remove every idle integrate slot (the scratch worktrees integrate keeps warm between runs) and leave the tasks alone'
-complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand prune" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand show" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand done" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand done" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -178,7 +179,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l color -d 'W
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l no-setup -d 'Do not run agent.setup in the new worktree'
-complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand join" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand join" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -186,7 +187,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l color -d
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l dry-run -d 'Show what would be restacked, what conflicts and what is refused; change nothing'
-complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand restack" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -194,7 +195,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l color -d 'W
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l dry-run -d 'Fetch and show what would move; change nothing here or there'
-complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l man-prefix -d 'Install the man pages under this prefix (<PREFIX>/share/man/man1) instead' -r -F
@@ -206,14 +207,14 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l color -d '
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l dry-run -d 'Show what would be written, write nothing'
-complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand setup" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -222,7 +223,7 @@ always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l detach -d 'Run it in the background; `git agent logs` shows its output'
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l tmux -d 'Run it in a tmux window named after the task'
-complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand run" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
@@ -230,7 +231,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -l color -d 'W
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s f -l follow -d 'Follow the log until the agent exits'
-complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l grace -d 'Seconds between SIGTERM and SIGKILL' -r
@@ -238,14 +239,14 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s C -d 'Run a
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand stop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand attach" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l completed -d 'Something done; repeat for several' -r
@@ -257,7 +258,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s C -d 
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l to -d 'Spawn the successor task NEW, stacked on TASK, with the prompt as its brief' -r
@@ -266,7 +267,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l color -d
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l no-setup -d 'Do not run agent.setup in the successor\'s worktree'
-complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand handoff" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l by -d 'Group the totals by task, model, kind, day or week' -r -f -a "task\t''
@@ -279,7 +280,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and not __fish_seen_subcommand_from add import" -f -a "add" -d 'Record tokens (and money) a task\'s agent spent (source "manual")'
@@ -293,7 +294,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_see
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l dir -d 'Where the logs are (default: ~/.claude/projects, or $CODEX_HOME/sessions, else ~/.codex/sessions)' -r -F
@@ -302,7 +303,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_see
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l dry-run -d 'Show what would be recorded; record nothing'
-complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand cost; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s m -l message -d 'What it is doing, in a few words' -r
@@ -310,7 +311,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s C -d 'Run
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand report" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand report" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
@@ -318,21 +319,21 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s C -d 'Run as
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand ask" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand answer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand hooks" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l test -d 'The test command (a shell command line; default: agent.test)' -r
@@ -343,7 +344,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s C -d 'Ru
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand compare" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l pick -d 'The variant to keep, for example NAME.2' -r
@@ -352,7 +353,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l color -
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l dry-run -d 'Show what would be marked, archived and removed; change nothing'
-complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand converge" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s m -l message -d 'The plan' -r
@@ -362,7 +363,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s C -d 'Ru
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand propose" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l proposal -d 'Approve only this proposal (its id, or the first 7 or more characters of it)' -r
@@ -370,7 +371,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s C -d 'Ru
 complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l reason -d 'What the agent should change' -r
@@ -379,7 +380,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s C -d 'Run
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand reject" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l task -d 'The task (default: the one whose worktree contains the current directory)' -r
@@ -388,21 +389,21 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s C -d 
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand check-edit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and not __fish_seen_subcommand_from list drop" -f -a "list" -d 'List archives, oldest first, with the command that restores each (the default)'
@@ -411,7 +412,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l older-than -d 'Only archives older than AGE: 30d, 2w, 12h, 45m, or a date git understands (2026-11-01, "2 weeks ago")' -r
@@ -421,20 +422,27 @@ always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l all -d 'Every archive (with TASK or --older-than: every one they select)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l dry-run -d 'Show what would be dropped; drop nothing'
-complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand archive; and __fish_seen_subcommand_from drop" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand help" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand help" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand help" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c git-agent -n "__fish_git_agent_using_subcommand open" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand open" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
 always\t''
 never\t''"
-complete -c git-agent -n "__fish_git_agent_using_subcommand open" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand open" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand open" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand open" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'

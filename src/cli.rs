@@ -109,6 +109,8 @@ pub enum AgentCommand {
     Help(HelpArgs),
     #[command(about = OPEN_ABOUT, long_about = OPEN_LONG_ABOUT)]
     Open(OpenArgs),
+    #[command(about = SCHEMA_ABOUT, long_about = SCHEMA_LONG_ABOUT)]
+    Schema(SchemaArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -840,6 +842,9 @@ pub struct SuperviseArgs {
 /// Man pages go to <prefix>/share/man/man1 beside the directory holding git-agent (so that
 /// `man` finds them through PATH, and `git agent-spawn --help` works); completions go to
 /// the per-user directories of bash-completion, zsh and fish.
+///
+/// The JSON Schemas of the --json outputs (`git agent schema`) go to
+/// $XDG_DATA_HOME/git-agent/schemas/<command>.json.
 #[derive(Debug, Clone, Args, Default)]
 #[command(after_help = exit_status_help())]
 pub struct SetupArgs {
@@ -1631,4 +1636,19 @@ worktree here with exit status 3. The editor's own failure is exit status 1.";
 pub struct OpenArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+pub const SCHEMA_ABOUT: &str = "Print the JSON Schema of a command's --json output";
+pub const SCHEMA_LONG_ABOUT: &str = "Print the JSON Schema (draft 2020-12) of a command's --json output, generated from \
+the types git-agent serialises. Without COMMAND: the commands that have one, one per line. `error` is the object \
+every command prints on stdout instead when it fails under --json: {\"error\": {\"message\", \"causes\", \"hint\", \
+\"exit\"}}. The schemas are closed (no field they do not name) and are installed by `git agent setup` into \
+$XDG_DATA_HOME/git-agent/schemas/<command>.json.";
+
+/// Print the JSON Schema of a command's --json output.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct SchemaArgs {
+    /// The command (`list`, `spawn`, ...), or `error`.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }

@@ -107,7 +107,7 @@ pub struct ResolveRule {
 }
 
 /// How a rule settles the conflicted files it covers (`agent.resolve.<name>.strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolveStrategy {
     /// The target's side of the files, then the rule's command; its result is taken.

@@ -11,9 +11,17 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PathArgs) -> anyhow::Result<Exit>
     let ctx = Context::open(global)?;
     let (record, worktree) = crate::ops::open::task_worktree(&ctx, args.task.as_deref())?;
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "task": record.name, "worktree": worktree }));
+        ui.json_data(&PathJson { version: 1, task: &record.name, worktree: &worktree });
     } else {
         ui.data(&format!("{}\n", worktree.display()));
     }
     Ok(Exit::Success)
+}
+
+/// `git agent path --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct PathJson<'a> {
+    version: u32,
+    task: &'a str,
+    worktree: &'a std::path::Path,
 }

@@ -1,4 +1,5 @@
-//! `git agent setup`: install man pages and shell completions for the current user.
+//! `git agent setup`: install man pages, shell completions and the JSON Schemas of the
+//! `--json` outputs for the current user.
 //!
 //! Idempotent: files already up to date are left alone, and it says which it wrote where.
 //! `--shell` instead prints the shell function behind `git agent cd TASK`, for the user's rc
@@ -14,7 +15,7 @@ use crate::docs::{self, Generated};
 use crate::error::{Exit, refused};
 use crate::output::Ui;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Installed {
     path: PathBuf,
     /// "installed", "updated", "unchanged", or "would install" with --dry-run.
@@ -33,7 +34,7 @@ pub fn run(ui: &Ui, args: SetupArgs) -> anyhow::Result<Exit> {
         installed.push(Installed { path, action });
     }
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "files": installed }));
+        ui.json_data(&SetupJson { version: 1, files: installed });
     } else {
         for file in &installed {
             ui.data(&format!("{:<10} {}\n", file.action, file.path.display()));
@@ -43,7 +44,8 @@ pub fn run(ui: &Ui, args: SetupArgs) -> anyhow::Result<Exit> {
              directory is on PATH (otherwise add <prefix>/share/man to MANPATH)\n\
              bash: loaded on demand by bash-completion, for `git agent <TAB>` and `git-agent <TAB>`\n\
              zsh: add ~/.local/share/zsh/site-functions to fpath before compinit\n\
-             fish: loaded automatically",
+             fish: loaded automatically\n\
+             JSON Schemas of --json outputs: in <data dir>/git-agent/schemas",
         );
     }
     Ok(Exit::Success)
@@ -77,6 +79,12 @@ fn targets(args: &SetupArgs) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
             data.join("zsh/site-functions").join(name)
         };
         targets.push((path, bytes));
+    }
+    // JSON Schemas of the --json outputs, for editors and validators (`git agent schema CMD`).
+    for name in crate::schema::names() {
+        let schema = crate::schema::schema(name).expect("a listed schema exists");
+        let path = data.join("git-agent/schemas").join(format!("{name}.json"));
+        targets.push((path, crate::schema::to_text(&schema).into_bytes()));
     }
     Ok(targets)
 }
@@ -141,3 +149,9 @@ function git --wraps git --description 'git, and `git agent cd TASK` (git-agent)
     end
 end
 "#;
+/// `git agent setup --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SetupJson {
+    version: u32,
+    files: Vec<Installed>,
+}

@@ -510,7 +510,7 @@ pub fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<CopiedBytes> 
 
 /// The bytes of files [`copy_recursively`] wrote, and of those it cloned (reflinked: they
 /// take no new space until changed).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct CopiedBytes {
     pub written: u64,
     pub cloned: u64,

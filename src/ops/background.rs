@@ -24,7 +24,7 @@ use crate::layout;
 use crate::state::{self, TaskRecord};
 
 /// How an agent runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum How {
     /// Sharing the terminal of the command that started it.
@@ -55,7 +55,7 @@ const START_PATIENCE: Duration = Duration::from_secs(60);
 const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 
 /// What a background start did, for the report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Started {
     pub task: String,
     pub how: How,
@@ -445,7 +445,7 @@ fn running(ctx: &Context, task: &str) -> anyhow::Result<RunFacts> {
 }
 
 /// What `stop` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Stopped {
     pub task: String,
     /// The group had to be killed (SIGKILL) after the grace period.

@@ -45,7 +45,7 @@ pub struct Options {
 }
 
 /// What happened to one task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Pruned,
@@ -61,14 +61,14 @@ pub enum Action {
     Failed,
 }
 
-#[derive(Debug, Serialize, Default, Clone, Copy)]
+#[derive(Debug, Serialize, Default, Clone, Copy, schemars::JsonSchema)]
 pub struct Removed {
     pub worktree: bool,
     pub branch: bool,
     pub record: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TaskReport {
     pub task: String,
     pub action: Action,
@@ -99,7 +99,7 @@ impl TaskReport {
 }
 
 /// Everything prune did.
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, schemars::JsonSchema)]
 pub struct Report {
     pub tasks: Vec<TaskReport>,
     /// Damage cleaned up (or that would be): stale registrations, branches of interrupted spawns.

@@ -63,7 +63,7 @@ pub struct Prepared {
 }
 
 /// What a spawn did, for the report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Spawned {
     pub task: String,
     pub branch: String,
@@ -88,7 +88,7 @@ pub struct Spawned {
     pub port: u16,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AgentRun {
     pub command: Vec<String>,
     pub exit: i32,
@@ -675,9 +675,10 @@ pub fn run_agent(
     state::update_record(&ctx.repo, &record.name, |_| {
         Ok(state::Change::AgentStarted { command: command.to_vec(), how: "foreground".into() })
     })?;
-    // The agent is interactive: it shares the terminal and has no timeout.
+    // The agent is interactive: it shares the terminal and has no timeout. Its stdout goes to
+    // stderr: git-agent's stdout is the report (the worktree path, or --json's document).
     let agent = crate::process::Run::new(&args[0], worktree).args(&args[1..]).timeout(None);
-    let status = match agent_env(agent, &ctx.settings, &record, worktree).capture(Capture::Terminal).run() {
+    let status = match agent_env(agent, &ctx.settings, &record, worktree).capture(Capture::TerminalToStderr).run() {
         Ok(outcome) => crate::process::exit_code(outcome.status),
         Err(err) => {
             events(Event::AgentNotStarted { program: args[0].clone(), error: format!("{err:#}") });

@@ -31,6 +31,7 @@ mod prune_trust;
 mod records;
 mod resolve_strategy;
 mod restack;
+mod schema;
 mod scratch;
 mod signals;
 mod spawn;
