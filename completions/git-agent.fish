@@ -63,6 +63,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "approve" -d 'Ap
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "reject" -d 'Reject a gated task\'s proposed plan, saying why: its agent plans again'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "check-edit" -d 'Check paths before a task\'s agent edits them: ok, or why to ask or deny (for agents\' hooks)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "path" -d 'Print a task\'s worktree path (cd "$(git agent path TASK)")'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "watch" -d 'A live dashboard of the tasks, their conflicts and recent events'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -392,3 +393,12 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l interval -d 'Seconds between redraws when the file system cannot be watched' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l once -d 'Print one frame as plain text and exit'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'

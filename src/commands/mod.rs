@@ -27,6 +27,7 @@ pub mod setup;
 pub mod show;
 pub mod spawn;
 pub mod sync;
+pub mod watch;
 
 use clap::Parser;
 
@@ -56,6 +57,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Prune(args)) => prune::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Path(args)) => path::run(&cli.global, &ui, args),
+        Some(AgentCommand::Watch(args)) => watch::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Join(args)) => join::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),

@@ -17,6 +17,7 @@ pub mod restack;
 pub mod spawn;
 pub mod status;
 pub mod sync;
+pub mod watch;
 
 use std::path::PathBuf;
 

@@ -38,3 +38,4 @@ mod sync_daemon;
 mod sync_review;
 mod trust;
 mod variants;
+mod watch;
