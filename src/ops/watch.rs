@@ -64,7 +64,7 @@ pub struct Event {
 /// rows and nothing more.
 #[derive(Default)]
 pub struct Gatherer {
-    radar: Option<(Vec<(String, Option<ObjectId>)>, Radar)>,
+    radar: Option<(RadarKey, Radar)>,
     events: HashMap<String, (ObjectId, Vec<Event>)>,
 }
 
@@ -116,7 +116,9 @@ impl Gatherer {
 }
 
 /// What the radar depends on: each task's state and branch tip, and the base branches' tips.
-fn radar_key(repo: &gix::Repository, entries: &[TaskEntry]) -> anyhow::Result<Vec<(String, Option<ObjectId>)>> {
+type RadarKey = Vec<(String, Option<ObjectId>)>;
+
+fn radar_key(repo: &gix::Repository, entries: &[TaskEntry]) -> anyhow::Result<RadarKey> {
     let mut key = Vec::new();
     for entry in entries {
         let Ok(record) = &entry.record else {

@@ -171,6 +171,9 @@ fn the_live_dashboard_follows_the_fleet_shows_a_task_and_quits_restoring_the_ter
     tmux.wait_for(&env, "show's popup", |s| s.contains("git agent show two") && s.contains("branch agent/two"));
     tmux.run(&env, &["send-keys", "q"]);
     tmux.wait_for(&env, "the popup to close", |s| !s.contains("git agent show two"));
+    // a on a task whose agent is not in tmux: attach's refusal, in the footer.
+    tmux.run(&env, &["send-keys", "a"]);
+    tmux.wait_for(&env, "attach's refusal", |s| s.contains("task \"two\" has no running agent"));
 
     tmux.run(&env, &["send-keys", "q"]);
     tmux.wait_for(&env, "watch to exit", |s| s.contains("watch-exited-0"));
