@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::background::wait_until;
+use crate::background::{TmuxServer, wait_until};
 use crate::common::*;
 use crate::spawn::agents_dir;
 
@@ -109,22 +109,21 @@ fn without_a_terminal_it_refuses_and_points_to_once() {
 
 /// A tmux server of the test's own, with one pane running `command` in `dir`; killed at the end.
 struct Tmux {
-    socket: String,
+    server: TmuxServer,
 }
 
 impl Tmux {
     fn start(env: &Env, dir: &Path, command: &str) -> Tmux {
         let status = env.command("tmux", env.path()).arg("-V").stdout(Stdio::null()).status();
         assert!(status.is_ok_and(|s| s.success()), "tmux is not installed: install it (.ci/run does)");
-        let name = env.path().file_name().unwrap().to_string_lossy().into_owned();
-        let tmux = Tmux { socket: format!("git-agent-watch-{name}") };
+        let tmux = Tmux { server: TmuxServer::new(env) };
         let dir = dir.to_str().unwrap();
         tmux.run(env, &["-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-c", dir, command]);
         tmux
     }
 
     fn run(&self, env: &Env, args: &[&str]) -> String {
-        let out = env.command("tmux", env.path()).args(["-L", &self.socket]).args(args).output().unwrap();
+        let out = env.command("tmux", env.path()).args(["-L", &self.server.socket]).args(args).output().unwrap();
         assert!(out.status.success(), "tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -137,16 +136,6 @@ impl Tmux {
     #[track_caller]
     fn wait_for(&self, env: &Env, what: &str, seen: impl Fn(&str) -> bool) {
         wait_until(what, || seen(&self.screen(env)));
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
     }
 }
 
