@@ -8,6 +8,8 @@
 //! sits for IDLE seconds; its CPU is the growth of utime + stime + cutime + cstime in
 //! /proc/<pid>/stat (children reaped by it included: `watch` runs `git agent list` as one).
 //!
+//! It also times one frame gathered from scratch (`watch --once`) against `git agent list`.
+//!
 //! Run: `cargo bench --bench watch` (release build; needs tmux). The repository goes to
 //! /dev/shm when it exists (set GIT_AGENT_BENCH_DIR to choose), and GIT_AGENT_BENCH_KEEP=1
 //! keeps it.
@@ -18,13 +20,15 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::{agent, bench_dir, body, command, file_path, finish, git, make_repo, run, verdict};
+use support::{agent, bench_dir, body, command, file_path, finish, git, make_repo, median, ms, run, time, verdict};
 
 const TASKS: usize = 8;
 /// How long each side sits idle.
 const IDLE: Duration = Duration::from_secs(10);
 /// The goal: idle means idle.
 const GOAL_PERCENT: f64 = 1.0;
+/// Runs of `watch --once` and `list` timed, for the cost of one refresh.
+const ROUNDS: usize = 5;
 
 fn main() {
     let started = Instant::now();
@@ -57,6 +61,11 @@ fn main() {
         println!("watch(1) is not installed: no baseline");
     }
     println!("goal: under {GOAL_PERCENT} % idle: {}", verdict(ours < GOAL_PERCENT));
+    // What one refresh costs: a whole frame gathered from scratch (the radar's merges
+    // included), against `list` alone.
+    let frame = median((0..ROUNDS).map(|_| time(|| agent(home, &repo, &["watch", "--once"]))).collect());
+    let list = median((0..ROUNDS).map(|_| time(|| agent(home, &repo, &["list"]))).collect());
+    println!("one frame from scratch (watch --once): {:.0} ms; git agent list: {:.0} ms", ms(frame), ms(list));
     drop(tmux);
     finish(dir, started);
 }
