@@ -1099,7 +1099,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__watch)
-            opts="-C -q -h --once --interval --color --json --quiet --help"
+            opts="-C -q -h --once --interval --poll --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

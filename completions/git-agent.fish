@@ -393,12 +393,13 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand path" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l interval -d 'Seconds between redraws when the file system cannot be watched' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l interval -d 'Seconds between redraws when the file system cannot be watched (or with --poll)' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
 complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and NO_COLOR is not set'
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l once -d 'Print one frame as plain text and exit'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l poll -d 'Redraw every --interval seconds instead of watching the file system (on a network file system, changes made on other machines send no notification)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'

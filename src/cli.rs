@@ -1521,7 +1521,8 @@ pairwise matrix of `git agent conflicts`, recomputed when a branch moves), and t
 events of every task's log, newest first.
 
 It redraws when refs, task records, worktree indexes or agent logs change (the file system
-tells it), or every --interval seconds where the file system cannot be watched.
+tells it), or every --interval seconds where the file system cannot be watched, or with
+--poll.
 
 Keys: up/down or j/k select a task; Enter or s shows it (`git agent show`); o opens an editor
 in its worktree (`git agent open`); a goes to its agent's tmux window (`git agent attach`);
@@ -1538,7 +1539,12 @@ pub struct WatchArgs {
     #[arg(long)]
     pub once: bool,
 
-    /// Seconds between redraws when the file system cannot be watched.
+    /// Seconds between redraws when the file system cannot be watched (or with --poll).
     #[arg(long, value_name = "SECS", default_value_t = 2.0)]
     pub interval: f64,
+
+    /// Redraw every --interval seconds instead of watching the file system (on a network file
+    /// system, changes made on other machines send no notification).
+    #[arg(long)]
+    pub poll: bool,
 }

@@ -57,7 +57,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: WatchArgs) -> anyhow::Result<Exit
             .hint("`git agent watch --once` prints one frame as text")
             .into());
     }
-    live(&ctx, &mut gatherer, Duration::from_secs_f64(args.interval))
+    live(&ctx, &mut gatherer, Duration::from_secs_f64(args.interval), args.poll)
 }
 
 fn once_width() -> u16 {
@@ -300,16 +300,17 @@ enum Action {
     Attach(String),
 }
 
-fn live(ctx: &Context, gatherer: &mut Gatherer, interval: Duration) -> anyhow::Result<Exit> {
+fn live(ctx: &Context, gatherer: &mut Gatherer, interval: Duration, poll: bool) -> anyhow::Result<Exit> {
     let (changes, changed) = mpsc::channel();
-    let watcher = watch_files(&ctx.repo, changes);
+    let watcher = if poll { None } else { watch_files(&ctx.repo, changes) };
     let recheck = if watcher.is_some() { RECHECK } else { interval };
     let mut snapshot = gatherer.gather(ctx)?;
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
     let mut view = View { live: true, ..View::default() };
     if watcher.is_none() {
-        view.message = Some(format!("cannot watch the files: refreshing every {}s", interval.as_secs_f64()));
+        let why = if poll { "" } else { "cannot watch the files: " };
+        view.message = Some(format!("{why}refreshing every {}s", interval.as_secs_f64()));
     }
     let mut next_gather = Instant::now() + recheck;
     let mut pending: Option<Instant> = None;

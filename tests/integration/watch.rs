@@ -169,3 +169,16 @@ fn the_live_dashboard_follows_the_fleet_shows_a_task_and_quits_restoring_the_ter
     assert_eq!(tmux.run(&env, &["display", "-p", "#{alternate_on}"]).trim(), "0");
     assert!(!tmux.screen(&env).contains("recent events"), "{}", tmux.screen(&env));
 }
+
+#[test]
+fn polling_refreshes_without_file_system_events() {
+    let env = Env::new();
+    let repo = env.repo("r", &[("f", "x\n")]);
+    env.agent(&repo, &["spawn", "one", "-q"]).success();
+    let tmux = Tmux::start(&env, &repo, "git agent watch --poll --interval 0.2; echo watch-exited-$?; sleep 600");
+    tmux.wait_for(&env, "the task row", |s| has_row(s, "one") && s.contains("refreshing every 0.2s"));
+    env.agent(&repo, &["spawn", "two", "-q"]).success();
+    tmux.wait_for(&env, "the new task", |s| has_row(s, "two"));
+    tmux.run(&env, &["send-keys", "C-c"]);
+    tmux.wait_for(&env, "watch to exit", |s| s.contains("watch-exited-0"));
+}
