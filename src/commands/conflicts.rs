@@ -151,7 +151,7 @@ fn conflict_text(conflicts: &[ConflictPath]) -> String {
 }
 
 /// Tasks beyond this many are summarised: a 100-column matrix helps nobody.
-const MATRIX_MAX: usize = 24;
+pub(crate) const MATRIX_MAX: usize = 24;
 
 /// A pair's mark in the matrix (`git agent watch`'s radar uses the same).
 pub(crate) fn pair_mark(verdict: PairVerdict) -> char {

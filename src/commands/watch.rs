@@ -106,7 +106,10 @@ fn tasks_height(snapshot: &Snapshot) -> u16 {
 fn radar_height(radar: &Radar) -> u16 {
     match radar {
         // Borders, the column numbers, a row per task, the conflicts (or "no conflicts"), the legend.
-        Radar::Checked(matrix) => matrix.names.len() as u16 + 4 + matrix.conflicts.len().clamp(1, 5) as u16,
+        Radar::Checked(matrix) => {
+            let summary = if shown(matrix).len() < matrix.names.len() { 1 } else { 0 };
+            shown(matrix).len() as u16 + 4 + summary + matrix.conflicts.len().clamp(1, 5) as u16
+        }
         _ => 3,
     }
 }
@@ -208,25 +211,30 @@ fn draw_radar(frame: &mut Frame, area: Rect, radar: &Radar) {
 /// The matrix as `git agent conflicts` draws it: numbered rows, a column per task, then the
 /// target; the conflicts under it.
 fn matrix_lines(matrix: &Matrix) -> Vec<Line<'static>> {
-    let width = matrix.names.len().to_string().len() + 1;
-    let name_width = matrix.names.iter().map(|n| n.chars().count()).max().unwrap_or(0).min(24);
+    let shown = shown(matrix);
+    let width = shown.len().to_string().len() + 1;
+    let name_width = shown.iter().map(|&i| matrix.names[i].chars().count()).max().unwrap_or(0).min(24);
     let mut header = format!("{:>width$} {:<name_width$}", "", "");
-    for i in 1..=matrix.names.len() {
-        header.push_str(&format!("{i:>width$}"));
+    for n in 1..=shown.len() {
+        header.push_str(&format!("{n:>width$}"));
     }
     header.push_str(&format!("  {}", matrix.target));
     let mut lines = vec![Line::from(header)];
-    for (i, name) in matrix.names.iter().enumerate() {
-        let name: String = name.chars().take(name_width).collect();
-        let mut spans = vec![Span::raw(format!("{:>width$} {name:<name_width$}", i + 1))];
-        for (j, verdict) in matrix.cells[i].iter().enumerate() {
-            let mark = if i == j { '-' } else { verdict.map_or('.', super::conflicts::pair_mark) };
+    for (n, &i) in shown.iter().enumerate() {
+        let name: String = matrix.names[i].chars().take(name_width).collect();
+        let mut spans = vec![Span::raw(format!("{:>width$} {name:<name_width$}", n + 1))];
+        for &j in &shown {
+            let mark = if i == j { '-' } else { matrix.cells[i][j].map_or('.', super::conflicts::pair_mark) };
             spans.push(Span::raw(" ".repeat(width - 1)));
             spans.push(mark_span(mark));
         }
         spans.push(Span::raw("  "));
         spans.push(mark_span(if matrix.against_target[i] { 'X' } else { '.' }));
         lines.push(Line::from(spans));
+    }
+    if shown.len() < matrix.names.len() {
+        let others = matrix.names.len() - shown.len();
+        lines.push(Line::from(format!("({others} other task(s) merge cleanly with every other and with the target)")));
     }
     if matrix.conflicts.is_empty() {
         lines.push(Line::from("no conflicts").green());
@@ -235,6 +243,16 @@ fn matrix_lines(matrix: &Matrix) -> Vec<Line<'static>> {
     }
     lines.push(Line::from("X conflict  ~ same files, merges cleanly  . clean").dim());
     lines
+}
+
+/// The tasks the matrix shows: all, or beyond `conflicts`' limit only those involved in
+/// something, as `git agent conflicts` does.
+fn shown(matrix: &Matrix) -> Vec<usize> {
+    let all = 0..matrix.names.len();
+    if matrix.names.len() <= super::conflicts::MATRIX_MAX {
+        return all.collect();
+    }
+    all.filter(|&i| matrix.against_target[i] || matrix.cells[i].iter().any(Option::is_some)).collect()
 }
 
 fn mark_span(mark: char) -> Span<'static> {

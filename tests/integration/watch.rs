@@ -182,3 +182,21 @@ fn polling_refreshes_without_file_system_events() {
     tmux.run(&env, &["send-keys", "C-c"]);
     tmux.wait_for(&env, "watch to exit", |s| s.contains("watch-exited-0"));
 }
+
+#[test]
+fn a_large_fleet_radar_shows_only_the_tasks_involved_as_conflicts_does() {
+    let env = Env::new();
+    let repo = env.repo("r", &[("f", "base\n")]);
+    for i in 0..26 {
+        env.agent(&repo, &["spawn", &format!("t{i:02}"), "-q"]).success();
+    }
+    env.commit(&agents_dir(&repo).join("t03"), &[("f", "three\n")], "three");
+    env.commit(&agents_dir(&repo).join("t17"), &[("f", "seventeen\n")], "seventeen");
+    let frame = env.run(&repo, "sh", &["-c", "COLUMNS=120 git agent watch --once"]).success().stdout;
+    let matrix = env.agent(&repo, &["conflicts"]).code(1).stdout;
+    for task in ["t03", "t17"] {
+        assert_eq!(row_marks(&frame, task), row_marks(&matrix, task), "{task}:\n{frame}\n{matrix}");
+    }
+    assert!(frame.contains("(24 other task(s) merge cleanly"), "{frame}");
+    assert!(has_row(&frame, "t25"), "every task keeps its row in the tasks table:\n{frame}");
+}
