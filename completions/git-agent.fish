@@ -67,6 +67,7 @@ complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "archive" -d 'Li
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "help" -d 'Show the manual page of git-agent or of one of its commands'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "open" -d 'Open a task\'s worktree in your editor (agent.open, $VISUAL or $EDITOR)'
 complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "schema" -d 'Print the JSON Schema of a command\'s --json output'
+complete -c git-agent -n "__fish_git_agent_needs_command" -f -a "watch" -d 'A live dashboard of the tasks, their conflicts and recent events'
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l base -d 'Revision the branch starts from' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l scope -d 'A pathspec the task owns; repeat for several. Changes outside it are flagged by `list`' -r
 complete -c git-agent -n "__fish_git_agent_using_subcommand spawn" -l after -d 'A task this one depends on (must exist); repeat for several. The branch starts on the dependencies\' work (stacked), unless --from-base or agent.stack=false' -r
@@ -446,3 +447,13 @@ never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand schema" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l interval -d 'Seconds between redraws when the file system cannot be watched (or with --poll)' -r
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s C -d 'Run as if started in <PATH>, like `git -C`' -r -F
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set'
+always\t''
+never\t''"
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l once -d 'Print one frame as plain text and exit'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l poll -d 'Redraw every --interval seconds instead of watching the file system (on a network file system, changes made on other machines send no notification)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -l json -d 'Print machine-readable JSON on stdout instead of text; an error is a JSON object there too (schemas: `git agent schema`)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -111,6 +111,8 @@ pub enum AgentCommand {
     Open(OpenArgs),
     #[command(about = SCHEMA_ABOUT, long_about = SCHEMA_LONG_ABOUT)]
     Schema(SchemaArgs),
+    #[command(about = WATCH_ABOUT, long_about = WATCH_LONG_ABOUT)]
+    Watch(WatchArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -1651,4 +1653,41 @@ pub struct SchemaArgs {
     /// The command (`list`, `spawn`, ...), or `error`.
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
+}
+
+pub const WATCH_ABOUT: &str = "A live dashboard of the tasks, their conflicts and recent events";
+
+pub const WATCH_LONG_ABOUT: &str = "\
+A live dashboard in the terminal: one row per task (state, the agent's status, ahead/behind,
+dirty, last commit, cost, as `git agent list` computes them), the conflicts radar (the
+pairwise matrix of `git agent conflicts`, recomputed when a branch moves), and the latest
+events of every task's log, newest first.
+
+It redraws when refs, task records, worktree indexes or agent logs change (the file system
+tells it), or every --interval seconds where the file system cannot be watched, or with
+--poll.
+
+Keys: up/down or j/k select a task; Enter or s shows it (`git agent show`); o opens an editor
+in its worktree (`git agent open`); a goes to its agent's tmux window (`git agent attach`);
+q, Esc or Ctrl-C quits.
+
+--once prints one frame as plain text and exits, for scripts and terminals without a screen
+(its width is $COLUMNS, else 100). Without --once, watch needs a terminal.";
+
+/// `git agent watch`.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct WatchArgs {
+    /// Print one frame as plain text and exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Seconds between redraws when the file system cannot be watched (or with --poll).
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub interval: f64,
+
+    /// Redraw every --interval seconds instead of watching the file system (on a network file
+    /// system, changes made on other machines send no notification).
+    #[arg(long)]
+    pub poll: bool,
 }

@@ -151,17 +151,22 @@ fn conflict_text(conflicts: &[ConflictPath]) -> String {
 }
 
 /// Tasks beyond this many are summarised: a 100-column matrix helps nobody.
-const MATRIX_MAX: usize = 24;
+pub(crate) const MATRIX_MAX: usize = 24;
+
+/// A pair's mark in the matrix (`git agent watch`'s radar uses the same).
+pub(crate) fn pair_mark(verdict: PairVerdict) -> char {
+    match verdict {
+        PairVerdict::Conflict => 'X',
+        PairVerdict::CleanOverlap => '~',
+        PairVerdict::Unrelated => 'u',
+        PairVerdict::Error => '!',
+    }
+}
 
 fn render_matrix(names: &[String], target: &Target, analysis: &Analysis, in_order: Option<&[OrderStep]>) -> String {
     let mut cell: HashMap<(&str, &str), char> = HashMap::new();
     for pair in &analysis.pairs {
-        let mark = match pair.verdict {
-            PairVerdict::Conflict => 'X',
-            PairVerdict::CleanOverlap => '~',
-            PairVerdict::Unrelated => 'u',
-            PairVerdict::Error => '!',
-        };
+        let mark = pair_mark(pair.verdict);
         cell.insert((pair.a.as_str(), pair.b.as_str()), mark);
         cell.insert((pair.b.as_str(), pair.a.as_str()), mark);
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::ListArgs;
 use crate::error::{Exit, bad_input};
-use crate::ops::list::{Row, RowState, rows};
+use crate::ops::list::{Row, RowState, rows_with_costs};
 use crate::output::{GlobalArgs, Style, Ui, kebab, paint};
 use crate::state;
 
@@ -27,10 +27,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
         }
         entries.retain(|e| args.tasks.contains(&e.name));
     }
-    let mut rows = rows(&ctx.repo, &entries, !args.no_dirty, ctx.settings.idle_after);
-    for (row, entry) in rows.iter_mut().zip(&entries) {
-        row.cost = entry.record.as_ref().ok().and_then(|r| crate::ops::cost::task_totals(&ctx.settings, &r.cost));
-    }
+    let rows = rows_with_costs(&ctx, &entries, !args.no_dirty);
     if ui.json {
         ui.json_data(&Report { version: 1, tasks: rows });
     } else if rows.is_empty() {
@@ -138,7 +135,7 @@ fn render(rows: &[Row], now: i64) -> String {
 }
 
 /// "working 5m": the agent's status and how long it has been so; "-" when it never reported.
-fn status_cell(row: &Row, now: i64) -> String {
+pub(crate) fn status_cell(row: &Row, now: i64) -> String {
     match &row.status {
         Some(status) if status.at_ms > 0 => {
             format!("{} {}", status.status.as_str(), age(now - (status.at_ms / 1000) as i64))

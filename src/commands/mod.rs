@@ -31,6 +31,7 @@ pub mod setup;
 pub mod show;
 pub mod spawn;
 pub mod sync;
+pub mod watch;
 
 use clap::Parser;
 
@@ -62,6 +63,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Path(args)) => path::run(&cli.global, &ui, args),
         Some(AgentCommand::Archive(args)) => archive::run(&cli.global, &ui, args),
+        Some(AgentCommand::Watch(args)) => watch::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Join(args)) => join::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),

@@ -124,6 +124,15 @@ pub fn rows(
     rows.into_iter().map(|(_, row)| row).collect()
 }
 
+/// The rows `git agent list` shows: [`rows`] with what each task's agents spent.
+pub fn rows_with_costs(ctx: &crate::ops::Context, entries: &[TaskEntry], check_dirty: bool) -> Vec<Row> {
+    let mut rows = rows(&ctx.repo, entries, check_dirty, ctx.settings.idle_after);
+    for (row, entry) in rows.iter_mut().zip(entries) {
+        row.cost = entry.record.as_ref().ok().and_then(|r| crate::ops::cost::task_totals(&ctx.settings, &r.cost));
+    }
+    rows
+}
+
 /// The settings a row is judged by.
 struct Watch {
     checkpoint_every: std::time::Duration,

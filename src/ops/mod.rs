@@ -19,6 +19,7 @@ pub mod restack;
 pub mod spawn;
 pub mod status;
 pub mod sync;
+pub mod watch;
 pub mod worktree_files;
 
 use std::path::PathBuf;

@@ -339,12 +339,12 @@ fn a_ctrl_c_in_the_orchestrators_terminal_does_not_reach_a_detached_agent() {
 }
 
 /// A tmux server of the test's own, killed at the end.
-struct TmuxServer {
-    socket: String,
+pub(crate) struct TmuxServer {
+    pub(crate) socket: String,
 }
 
 impl TmuxServer {
-    fn new(env: &Env) -> TmuxServer {
+    pub(crate) fn new(env: &Env) -> TmuxServer {
         let name = env.path().file_name().unwrap().to_string_lossy().into_owned();
         TmuxServer { socket: format!("git-agent-test-{name}") }
     }

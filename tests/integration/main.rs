@@ -41,4 +41,5 @@ mod sync_daemon;
 mod sync_review;
 mod trust;
 mod variants;
+mod watch;
 mod worktree_setup;
