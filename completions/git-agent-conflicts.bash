@@ -1,70 +1,42 @@
-_git__agent__conflicts() {
-    local i cur prev opts cmd
-    COMPREPLY=()
-    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-        cur="$2"
+
+_clap_complete_git_agent_conflicts() {
+    local IFS=$'\013'
+    local _CLAP_COMPLETE_INDEX=${COMP_CWORD}
+    local _CLAP_COMPLETE_COMP_TYPE=${COMP_TYPE}
+    if compopt +o nospace 2> /dev/null; then
+        local _CLAP_COMPLETE_SPACE=false
     else
-        cur="${COMP_WORDS[COMP_CWORD]}"
+        local _CLAP_COMPLETE_SPACE=true
     fi
-    prev="$3"
-    cmd=""
-    opts=""
-
-    for i in "${COMP_WORDS[@]:0:COMP_CWORD}"
-    do
-        case "${cmd},${i}" in
-            ",$1")
-                cmd="git__agent__conflicts"
-                ;;
-            *)
-                ;;
-        esac
-    done
-
-    case "${cmd}" in
-        git__agent__conflicts)
-            opts="-C -q -h -V --color --json --quiet --target --format --include-uncommitted --pairwise --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                -C)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --format)
-                    COMPREPLY=($(compgen -W "matrix list" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-    esac
+    local words=("${COMP_WORDS[@]}")
+    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+        words[COMP_CWORD]="$2"
+    fi
+    COMPREPLY=( $( \
+        _CLAP_IFS="$IFS" \
+        _CLAP_COMPLETE_INDEX="$_CLAP_COMPLETE_INDEX" \
+        _CLAP_COMPLETE_COMP_TYPE="$_CLAP_COMPLETE_COMP_TYPE" \
+        _CLAP_COMPLETE_SPACE="$_CLAP_COMPLETE_SPACE" \
+        GIT_AGENT_COMPLETE="bash" \
+        "git-agent-conflicts" -- "${words[@]}" \
+    ) )
+    if [[ $? != 0 ]]; then
+        unset COMPREPLY
+    elif [[ $_CLAP_COMPLETE_SPACE == false ]] && [[ "${COMPREPLY-}" =~ [=/:]$ ]]; then
+        compopt -o nospace
+    fi
 }
-
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _git__agent__conflicts -o nosort -o bashdefault -o default git-agent-conflicts
+    complete -o nospace -o bashdefault -o nosort -F _clap_complete_git_agent_conflicts git-agent-conflicts
 else
-    complete -F _git__agent__conflicts -o bashdefault -o default git-agent-conflicts
+    complete -o nospace -o bashdefault -F _clap_complete_git_agent_conflicts git-agent-conflicts
 fi
+
 
 # Completion of `git agent-conflicts ...` through git's own bash completion, which calls _git_agent_conflicts.
 _git_agent_conflicts() {
     local cmd_idx=${__git_cmd_idx:-1}
     local -a COMP_WORDS=(git-agent-conflicts "${words[@]:cmd_idx+1}")
     local COMP_CWORD=$((cword - cmd_idx))
-    _git__agent__conflicts git-agent-conflicts "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    _clap_complete_git_agent_conflicts git-agent-conflicts "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 }

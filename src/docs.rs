@@ -5,7 +5,6 @@
 //! rewrites them (see the README).
 
 use clap::Command;
-use clap_complete::Shell;
 
 /// A generated file: its name inside `man/` or `completions/`, and its bytes.
 pub struct Generated {
@@ -111,45 +110,61 @@ fn roff_escape(line: &str) -> String {
     if escaped.starts_with('.') || escaped.starts_with('\'') { format!("\\&{escaped}") } else { escaped }
 }
 
-/// Completion scripts for bash, zsh and fish, for every binary.
+/// Completion scripts for bash, zsh and fish, for every binary. Each asks the binary itself
+/// for the candidates at every TAB (see [`crate::complete`]), so task names and revisions
+/// are the repository's of the moment.
 pub fn completions() -> Vec<Generated> {
     let mut files = Vec::new();
-    for mut command in crate::cli::binaries() {
+    for command in crate::cli::binaries() {
         let name = command.get_name().to_owned();
-        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            let mut bytes = Vec::new();
-            clap_complete::generate(shell, &mut command, &name, &mut bytes);
-            if shell == Shell::Bash {
-                bytes = fix_bash_subcommand_labels(&name, bytes);
-                bytes.extend_from_slice(git_bash_adapter(&name).as_bytes());
-            }
-            let file = match shell {
-                Shell::Bash => format!("{name}.bash"),
-                Shell::Zsh => format!("_{name}"),
-                _ => format!("{name}.fish"),
-            };
-            files.push(Generated { name: file, bytes });
-        }
+        let mut bash = crate::complete::registration("bash", &name);
+        bash.extend_from_slice(git_bash_adapter(&name).as_bytes());
+        files.push(Generated { name: format!("{name}.bash"), bytes: bash });
+        files.push(Generated { name: format!("_{name}"), bytes: zsh_autoload(&name) });
+        files.push(Generated { name: format!("{name}.fish"), bytes: crate::complete::registration("fish", &name) });
     }
+    files.push(Generated { name: FISH_GIT_HOOK.into(), bytes: fish_git_hook().into_bytes() });
     files
 }
 
-/// clap_complete 4.6 derives the `case` labels of subcommands from their display name
-/// (`git-agent-spawn`), turning every `-` into `__subcmd__`, while the word loop sets
-/// `git__agent__subcmd__spawn`: with a `-` in the binary name, no subcommand completes.
-/// Rewrites the labels to what the loop sets.
-fn fix_bash_subcommand_labels(bin: &str, bytes: Vec<u8>) -> Vec<u8> {
-    let wrong = format!("{}__subcmd__", bin.replace('-', "__subcmd__"));
-    let right = format!("{}__subcmd__", bin.replace('-', "__"));
-    String::from_utf8(bytes).expect("completion scripts are UTF-8").replace(&wrong, &right).into_bytes()
+/// The fish file that completes `git agent ...` (installed in fish's conf.d, as it must be
+/// loaded before git's own completion is).
+pub const FISH_GIT_HOOK: &str = "git-agent.conf.d.fish";
+
+/// fish's git completion (3.6) misses external `git-*` commands: it looks them up under
+/// their file name (`git-agent`, not `agent`). These lines hand `git agent ...` to the
+/// `git-agent` completion through git.fish's own helper, as later fish versions do.
+fn fish_git_hook() -> String {
+    let mut hook = String::from("# Completion of `git agent ...` in fish: each asks the git-agent* binary.\n");
+    for command in crate::cli::binaries() {
+        let sub = command.get_name().trim_start_matches("git-").to_owned();
+        hook.push_str(&format!(
+            "complete --command git --condition '__fish_git_using_command {sub}' --exclusive --keep-order \
+             --arguments '(__fish_git_complete_custom_command {sub})'\n"
+        ));
+    }
+    hook
+}
+
+/// clap's zsh registration binds its function with `compdef` when sourced; installed in fpath
+/// as `_git-agent`, it is autoloaded instead, by compinit for `git-agent` and by zsh's `_git`
+/// for `git agent` (which calls `_git-<command>`): then the first call must complete too.
+fn zsh_autoload(bin: &str) -> Vec<u8> {
+    let script = String::from_utf8(crate::complete::registration("zsh", bin)).expect("completion scripts are UTF-8");
+    let function = format!("_clap_dynamic_completer_{}", bin.replace('-', "_"));
+    let compdef = format!("compdef {function} {bin}");
+    assert!(script.contains(&compdef), "clap_complete's zsh registration changed:\n{script}");
+    let dispatch =
+        format!("if [ \"$funcstack[1]\" = \"_{bin}\" ]; then\n    {function} \"$@\"\nelse\n    {compdef}\nfi");
+    script.replace(&compdef, &dispatch).into_bytes()
 }
 
 /// git's bash completion completes `git agent ...` by calling `_git_agent` (and
 /// `git agent-spawn ...` by `_git_agent_spawn`), with its own `words`/`cword`. This adapter
-/// rebuilds the word list as if `git-agent ...` had been typed and calls clap's completer.
+/// rebuilds the word list as if `git-agent ...` had been typed and calls our completer.
 fn git_bash_adapter(bin: &str) -> String {
     let git_fn = format!("_git_{}", bin.trim_start_matches("git-").replace('-', "_"));
-    let clap_fn = format!("_{}", bin.replace('-', "__"));
+    let clap_fn = format!("_clap_complete_{}", bin.replace('-', "_"));
     format!(
         r#"
 # Completion of `git {sub} ...` through git's own bash completion, which calls {git_fn}.

@@ -28,7 +28,7 @@ pub mod show;
 pub mod spawn;
 pub mod sync;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{AgentCli, AgentCommand, ConflictsCli, IntegrateCli, PruneCli, SpawnCli};
 use crate::error::Exit;
@@ -36,6 +36,9 @@ use crate::output::{Ui, report_error};
 
 /// `git-agent`: the umbrella. Returns the process exit code.
 pub fn git_agent_main() -> i32 {
+    if let Some(code) = crate::complete::complete_if_asked(AgentCli::command) {
+        return code;
+    }
     if std::env::args_os().nth(1).is_some_and(|arg| arg == crate::cli::SUPERVISE) {
         crate::interrupt::install();
         let cli = crate::cli::SuperviseCli::parse_from(std::env::args_os().skip(1));
@@ -115,6 +118,9 @@ fn handles_signals(command: &AgentCommand) -> bool {
 
 /// `git-agent-spawn`.
 pub fn git_agent_spawn_main() -> i32 {
+    if let Some(code) = crate::complete::complete_if_asked(crate::cli::spawn_command) {
+        return code;
+    }
     crate::interrupt::install();
     let cli = SpawnCli::parse();
     let ui = Ui::new(&cli.global);
@@ -123,6 +129,9 @@ pub fn git_agent_spawn_main() -> i32 {
 
 /// `git-agent-conflicts`.
 pub fn git_agent_conflicts_main() -> i32 {
+    if let Some(code) = crate::complete::complete_if_asked(ConflictsCli::command) {
+        return code;
+    }
     let cli = ConflictsCli::parse();
     let ui = Ui::new(&cli.global);
     finish(conflicts::run(&cli.global, &ui, cli.conflicts))
@@ -130,6 +139,9 @@ pub fn git_agent_conflicts_main() -> i32 {
 
 /// `git-agent-integrate`.
 pub fn git_agent_integrate_main() -> i32 {
+    if let Some(code) = crate::complete::complete_if_asked(IntegrateCli::command) {
+        return code;
+    }
     crate::interrupt::install();
     let cli = IntegrateCli::parse();
     let ui = Ui::new(&cli.global);
@@ -138,6 +150,9 @@ pub fn git_agent_integrate_main() -> i32 {
 
 /// `git-agent-prune`.
 pub fn git_agent_prune_main() -> i32 {
+    if let Some(code) = crate::complete::complete_if_asked(PruneCli::command) {
+        return code;
+    }
     crate::interrupt::install();
     let cli = PruneCli::parse();
     let ui = Ui::new(&cli.global);
