@@ -27,16 +27,37 @@ _clap_complete_git_agent() {
     fi
 }
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -o nospace -o bashdefault -o nosort -F _clap_complete_git_agent git-agent
+    complete -o nospace -o bashdefault -o nosort -F __git_agent_complete git-agent
 else
-    complete -o nospace -o bashdefault -F _clap_complete_git_agent git-agent
+    complete -o nospace -o bashdefault -F __git_agent_complete git-agent
 fi
 
 
-# Completion of `git agent ...` through git's own bash completion, which calls _git_agent.
+__git_agent_complete_words() {
+    local complete=$1 COMP_CWORD=$2
+    shift 2
+    local -a COMP_WORDS=("$@")
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    "$complete" "${COMP_WORDS[0]}" "$cur" "${COMP_WORDS[COMP_CWORD-1]}"
+    if [[ $cur == *[=:]* ]]; then
+        local broken=${cur%"${cur##*[=:]}"}
+        COMPREPLY=("${COMPREPLY[@]#"$broken"}")
+    fi
+}
+
+__git_agent_complete() {
+    local words cword
+    if declare -F _get_comp_words_by_ref >/dev/null; then
+        _get_comp_words_by_ref -n =: words cword
+    else
+        words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
+    fi
+    __git_agent_complete_words _clap_complete_git_agent "$cword" "${words[@]}"
+}
+
+# `git agent ...`, through git's own bash completion.
 _git_agent() {
     local cmd_idx=${__git_cmd_idx:-1}
-    local -a COMP_WORDS=(git-agent "${words[@]:cmd_idx+1}")
-    local COMP_CWORD=$((cword - cmd_idx))
-    _clap_complete_git_agent git-agent "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    local -a git_c=("${__git_C_args[@]}")
+    __git_agent_complete_words _clap_complete_git_agent $((cword - cmd_idx + ${#git_c[@]})) git-agent "${git_c[@]}" "${words[@]:cmd_idx+1}"
 }

@@ -117,9 +117,7 @@ pub fn completions() -> Vec<Generated> {
     let mut files = Vec::new();
     for command in crate::cli::binaries() {
         let name = command.get_name().to_owned();
-        let mut bash = crate::complete::registration("bash", &name);
-        bash.extend_from_slice(git_bash_adapter(&name).as_bytes());
-        files.push(Generated { name: format!("{name}.bash"), bytes: bash });
+        files.push(Generated { name: format!("{name}.bash"), bytes: bash(&name) });
         files.push(Generated { name: format!("_{name}"), bytes: zsh_autoload(&name) });
         files.push(Generated { name: format!("{name}.fish"), bytes: crate::complete::registration("fish", &name) });
     }
@@ -159,24 +157,56 @@ fn zsh_autoload(bin: &str) -> Vec<u8> {
     script.replace(&compdef, &dispatch).into_bytes()
 }
 
+/// clap's bash registration, fed whole words. bash splits words at `=` and `:`
+/// (COMP_WORDBREAKS), so clap's completer would see `--base`, `=`, `ma`; bash-completion and
+/// git's completion give them whole (`--base=ma`) in `words`/`cword`, and bash then replaces
+/// only what follows the last break, so that part is cut from the candidates.
+///
 /// git's bash completion completes `git agent ...` by calling `_git_agent` (and
-/// `git agent-spawn ...` by `_git_agent_spawn`), with its own `words`/`cword`. This adapter
-/// rebuilds the word list as if `git-agent ...` had been typed and calls our completer.
-fn git_bash_adapter(bin: &str) -> String {
-    let git_fn = format!("_git_{}", bin.trim_start_matches("git-").replace('-', "_"));
-    let clap_fn = format!("_clap_complete_{}", bin.replace('-', "_"));
+/// `git agent-spawn ...` by `_git_agent_spawn`): that function rebuilds the words as if
+/// `git-agent ...` had been typed, keeping git's `-C` options.
+fn bash(bin: &str) -> Vec<u8> {
+    let script = String::from_utf8(crate::complete::registration("bash", bin)).expect("completion scripts are UTF-8");
+    let name = bin.replace('-', "_");
+    let (clap_fn, whole_fn) = (format!("_clap_complete_{name}"), format!("__{name}_complete"));
+    let register = format!("-F {clap_fn} {bin}");
+    assert!(script.contains(&register), "clap_complete's bash registration changed:\n{script}");
+    let script = script.replace(&register, &format!("-F {whole_fn} {bin}"));
+    let git_fn = format!("_git_{}", name.trim_start_matches("git_"));
     format!(
-        r#"
-# Completion of `git {sub} ...` through git's own bash completion, which calls {git_fn}.
+        r#"{script}
+__git_agent_complete_words() {{
+    local complete=$1 COMP_CWORD=$2
+    shift 2
+    local -a COMP_WORDS=("$@")
+    local cur=${{COMP_WORDS[COMP_CWORD]}}
+    "$complete" "${{COMP_WORDS[0]}}" "$cur" "${{COMP_WORDS[COMP_CWORD-1]}}"
+    if [[ $cur == *[=:]* ]]; then
+        local broken=${{cur%"${{cur##*[=:]}}"}}
+        COMPREPLY=("${{COMPREPLY[@]#"$broken"}}")
+    fi
+}}
+
+{whole_fn}() {{
+    local words cword
+    if declare -F _get_comp_words_by_ref >/dev/null; then
+        _get_comp_words_by_ref -n =: words cword
+    else
+        words=("${{COMP_WORDS[@]}}") cword=$COMP_CWORD
+    fi
+    __git_agent_complete_words {clap_fn} "$cword" "${{words[@]}}"
+}}
+
+# `git {sub} ...`, through git's own bash completion.
 {git_fn}() {{
     local cmd_idx=${{__git_cmd_idx:-1}}
-    local -a COMP_WORDS=({bin} "${{words[@]:cmd_idx+1}}")
-    local COMP_CWORD=$((cword - cmd_idx))
-    {clap_fn} {bin} "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+    local -a git_c=("${{__git_C_args[@]}}")
+    __git_agent_complete_words {clap_fn} $((cword - cmd_idx + ${{#git_c[@]}})) {bin} "${{git_c[@]}}" "${{words[@]:cmd_idx+1}}"
 }}
 "#,
         sub = bin.trim_start_matches("git-"),
     )
+    .into_bytes()
 }
 
 const STATE: &str = "\

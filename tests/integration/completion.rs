@@ -159,15 +159,25 @@ fn fish_completes_task_names_and_revisions_through_git_and_directly() {
     assert_eq!(fish(&env, &elsewhere, "git agent show "), Vec::<String>::new());
 }
 
-/// An interactive zsh in a tmux server of the test's own (killed at the end), with compinit
-/// on an fpath holding the installed `_git-agent*`.
-struct Zsh<'a> {
+/// An interactive shell in a tmux server of the test's own (killed at the end): what a user
+/// types, bash splitting `--base=ma` at `=` and zsh autoloading `_git-agent` included.
+struct Terminal<'a> {
     env: &'a Env,
     socket: PathBuf,
 }
 
-impl<'a> Zsh<'a> {
-    fn start(env: &'a Env, cwd: &Path) -> Zsh<'a> {
+impl<'a> Terminal<'a> {
+    fn start(env: &'a Env, cwd: &Path, shell: &[&str]) -> Terminal<'a> {
+        let terminal = Terminal { env, socket: env.path().join("tmux.sock") };
+        let size = ["-x", "160", "-y", "40"];
+        let started = terminal.tmux().args(["new-session", "-d"]).args(size).arg("-c").arg(cwd).args(shell).status();
+        assert!(started.expect("tmux is needed for this test").success(), "tmux could not start {shell:?}");
+        terminal
+    }
+
+    /// An interactive zsh, with compinit on an fpath holding the installed `_git-agent*`.
+    fn zsh(env: &'a Env, cwd: &Path) -> Terminal<'a> {
+        require("/usr/share/zsh/functions/Completion/Unix/_git", "zsh (with its completion functions)");
         let zdotdir = env.path().join("zdotdir");
         write(
             &zdotdir.join(".zshrc"),
@@ -175,16 +185,15 @@ impl<'a> Zsh<'a> {
              autoload -Uz compinit && compinit -u -d ~/.zcompdump\n\
              PS1='%% '\n",
         );
-        let zsh = Zsh { env, socket: env.path().join("tmux.sock") };
-        let started = zsh
-            .tmux()
-            .args(["new-session", "-d", "-x", "160", "-y", "40", "-c"])
-            .arg(cwd)
-            .args(["env", &format!("ZDOTDIR={}", zdotdir.display()), "zsh", "-i"])
-            .status()
-            .expect("tmux is needed for this test");
-        assert!(started.success(), "tmux could not start zsh");
-        zsh
+        Terminal::start(env, cwd, &["env", &format!("ZDOTDIR={}", zdotdir.display()), "zsh", "-i"])
+    }
+
+    /// An interactive bash with bash-completion, which loads the installed completions.
+    fn bash(env: &'a Env, cwd: &Path) -> Terminal<'a> {
+        require("/usr/share/bash-completion/bash_completion", "bash-completion");
+        let rc = env.path().join("bashrc");
+        write(&rc, "source /usr/share/bash-completion/bash_completion\nPS1='$ '\n");
+        Terminal::start(env, cwd, &["bash", "--rcfile", rc.to_str().unwrap(), "-i"])
     }
 
     fn tmux(&self) -> std::process::Command {
@@ -211,9 +220,19 @@ impl<'a> Zsh<'a> {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// Types each case's keys and asserts that the screen shows what it expects.
+    fn check(&self, cases: &[(&[&str], &[&str])]) {
+        for (keys, expected) in cases {
+            let pane = self.type_until(keys, expected);
+            for e in *expected {
+                assert!(pane.contains(e), "typing {keys:?}: {e:?} is not on the screen:\n{pane}");
+            }
+        }
+    }
 }
 
-impl Drop for Zsh<'_> {
+impl Drop for Terminal<'_> {
     fn drop(&mut self) {
         let _ = self.tmux().arg("kill-server").status();
     }
@@ -222,10 +241,9 @@ impl Drop for Zsh<'_> {
 #[test]
 fn zsh_completes_task_names_and_revisions_through_git_and_directly() {
     let (env, repo) = fixture();
-    require("/usr/share/zsh/functions/Completion/Unix/_git", "zsh (with its completion functions)");
-    let zsh = Zsh::start(&env, &repo);
+    let zsh = Terminal::zsh(&env, &repo);
     // A unique candidate is inserted; several are listed on the second TAB.
-    let cases: &[(&[&str], &[&str])] = &[
+    zsh.check(&[
         (&["git agent show fi", "Tab"], &["% git agent show fix-c"]),
         (&["git agent show fe", "Tab", "Tab"], &["feature-a", "feature-b"]),
         (&["git-agent show fi", "Tab"], &["% git-agent show fix-c"]),
@@ -233,13 +251,29 @@ fn zsh_completes_task_names_and_revisions_through_git_and_directly() {
         (&["git agent-spawn x --after fi", "Tab"], &["% git agent-spawn x --after fix-c"]),
         (&["git-agent-prune fi", "Tab"], &["% git-agent-prune fix-c"]),
         (&["git agent sync or", "Tab"], &["% git agent sync origin"]),
-    ];
-    for (keys, expected) in cases {
-        let pane = zsh.type_until(keys, expected);
-        for e in *expected {
-            assert!(pane.contains(e), "typing {keys:?}: {e:?} is not on the screen:\n{pane}");
-        }
-    }
+    ]);
     let pane = zsh.type_until(&["git agent show fe", "Tab", "Tab"], &["feature-a"]);
     assert!(!pane.contains("fix-c"), "only the candidates with the prefix are listed:\n{pane}");
+}
+
+/// What the other bash tests cannot show: bash's own word splitting (`--base=ma` is three
+/// words to bash) and git's `-C`.
+#[test]
+fn interactive_bash_completes_option_values_after_equals_and_honours_git_dash_c() {
+    let (env, _repo) = fixture();
+    let elsewhere = env.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let bash = Terminal::bash(&env, &elsewhere);
+    bash.check(&[
+        (
+            &["git-agent -C ../repo spawn x --base=mainte", "Tab"],
+            &["$ git-agent -C ../repo spawn x --base=maintenance"],
+        ),
+        (
+            &["git -C ../repo agent spawn x --base=mainte", "Tab"],
+            &["$ git -C ../repo agent spawn x --base=maintenance"],
+        ),
+        (&["git -C ../repo agent show fi", "Tab"], &["$ git -C ../repo agent show fix-c"]),
+        (&["git -C ../repo agent-prune fi", "Tab"], &["$ git -C ../repo agent-prune fix-c"]),
+    ]);
 }
