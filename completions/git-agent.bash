@@ -18,7 +18,7 @@ _clap_complete_git_agent() {
         _CLAP_COMPLETE_COMP_TYPE="$_CLAP_COMPLETE_COMP_TYPE" \
         _CLAP_COMPLETE_SPACE="$_CLAP_COMPLETE_SPACE" \
         GIT_AGENT_COMPLETE="bash" \
-        "git-agent" -- "${words[@]}" \
+        "git-agent" -- "${words[@]}" 2>/dev/null \
     ) )
     if [[ $? != 0 ]]; then
         unset COMPREPLY

@@ -119,7 +119,7 @@ pub fn completions() -> Vec<Generated> {
         let name = command.get_name().to_owned();
         files.push(Generated { name: format!("{name}.bash"), bytes: bash(&name) });
         files.push(Generated { name: format!("_{name}"), bytes: zsh_autoload(&name) });
-        files.push(Generated { name: format!("{name}.fish"), bytes: crate::complete::registration("fish", &name) });
+        files.push(Generated { name: format!("{name}.fish"), bytes: fish(&name) });
     }
     files.push(Generated { name: FISH_GIT_HOOK.into(), bytes: fish_git_hook().into_bytes() });
     files
@@ -148,30 +148,46 @@ fn fish_git_hook() -> String {
 /// as `_git-agent`, it is autoloaded instead, by compinit for `git-agent` and by zsh's `_git`
 /// for `git agent` (which calls `_git-<command>`): then the first call must complete too.
 fn zsh_autoload(bin: &str) -> Vec<u8> {
-    let script = String::from_utf8(crate::complete::registration("zsh", bin)).expect("completion scripts are UTF-8");
     let function = format!("_clap_dynamic_completer_{}", bin.replace('-', "_"));
     let compdef = format!("compdef {function} {bin}");
-    assert!(script.contains(&compdef), "clap_complete's zsh registration changed:\n{script}");
     let dispatch =
         format!("if [ \"$funcstack[1]\" = \"_{bin}\" ]; then\n    {function} \"$@\"\nelse\n    {compdef}\nfi");
-    script.replace(&compdef, &dispatch).into_bytes()
+    patch(&registration("zsh", bin), &compdef, &dispatch).into_bytes()
+}
+
+/// clap's fish registration, its completer's errors kept out of the terminal (zsh's already
+/// are; bash's are below).
+fn fish(bin: &str) -> Vec<u8> {
+    let end = "(commandline --current-token))";
+    patch(&registration("fish", bin), end, "(commandline --current-token) 2>/dev/null)").into_bytes()
+}
+
+fn registration(shell: &str, bin: &str) -> String {
+    String::from_utf8(crate::complete::registration(shell, bin)).expect("completion scripts are UTF-8")
+}
+
+/// `script` with `from` replaced by `to`; `from` must be there (a test catches a change in
+/// what clap_complete generates).
+fn patch(script: &str, from: &str, to: &str) -> String {
+    assert!(script.contains(from), "clap_complete's registration changed, {from:?} is not in:\n{script}");
+    script.replace(from, to)
 }
 
 /// clap's bash registration, fed whole words. bash splits words at `=` and `:`
 /// (COMP_WORDBREAKS), so clap's completer would see `--base`, `=`, `ma`; bash-completion and
 /// git's completion give them whole (`--base=ma`) in `words`/`cword`, and bash then replaces
-/// only what follows the last break, so that part is cut from the candidates.
+/// only what follows the last break, so that part is cut from the candidates. The
+/// completer's errors are kept out of the terminal.
 ///
 /// git's bash completion completes `git agent ...` by calling `_git_agent` (and
 /// `git agent-spawn ...` by `_git_agent_spawn`): that function rebuilds the words as if
 /// `git-agent ...` had been typed, keeping git's `-C` options.
 fn bash(bin: &str) -> Vec<u8> {
-    let script = String::from_utf8(crate::complete::registration("bash", bin)).expect("completion scripts are UTF-8");
     let name = bin.replace('-', "_");
     let (clap_fn, whole_fn) = (format!("_clap_complete_{name}"), format!("__{name}_complete"));
-    let register = format!("-F {clap_fn} {bin}");
-    assert!(script.contains(&register), "clap_complete's bash registration changed:\n{script}");
-    let script = script.replace(&register, &format!("-F {whole_fn} {bin}"));
+    let script = patch(&registration("bash", bin), &format!("-F {clap_fn} {bin}"), &format!("-F {whole_fn} {bin}"));
+    let words = r#"-- "${words[@]}" \"#;
+    let script = patch(&script, words, &words.replace(" \\", " 2>/dev/null \\"));
     let git_fn = format!("_git_{}", name.trim_start_matches("git_"));
     format!(
         r#"{script}

@@ -35,8 +35,10 @@ fn require(path: &str, what: &str) {
 /// completion of the line's command (git's, or the installed git-agent*), and its function
 /// is called with COMP_WORDS/COMP_CWORD/COMP_LINE/COMP_POINT set. Returns COMPREPLY.
 fn bash(env: &Env, cwd: &Path, line: &str) -> Vec<String> {
-    require("/usr/share/bash-completion/bash_completion", "bash-completion");
-    let script = r#"
+    bash_run(env.command("bash", cwd), line)
+}
+
+const BASH_COMPLETE: &str = r#"
 source /usr/share/bash-completion/bash_completion
 COMP_LINE=$1
 COMP_POINT=${#COMP_LINE}
@@ -50,7 +52,12 @@ function=${spec##*-F }
 "${function%% *}" "$command" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 printf '%s\n' "${COMPREPLY[@]}"
 "#;
-    let out = env.command("bash", cwd).args(["--norc", "-c", script, "bash", line]).output().unwrap();
+
+/// Completes `line` in `bash` (a command to run bash with), asserting that nothing reached
+/// stderr.
+fn bash_run(mut bash: std::process::Command, line: &str) -> Vec<String> {
+    require("/usr/share/bash-completion/bash_completion", "bash-completion");
+    let out = bash.args(["--norc", "-c", BASH_COMPLETE, "bash", line]).output().unwrap();
     assert!(out.status.success() && out.stderr.is_empty(), "{line:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_owned).collect()
 }
@@ -121,6 +128,14 @@ fn outside_a_repository_completion_offers_no_values_and_prints_nothing() {
     // `bash` asserts that nothing reached stderr.
     assert_eq!(values(bash(&env, &elsewhere, "git-agent show ")), Vec::<String>::new());
     assert_eq!(bash(&env, &elsewhere, "git-agent spawn x --base m"), Vec::<String>::new());
+    // A broken repository (its .git names a directory that is not there) is no repository.
+    let broken = env.path().join("broken");
+    write(&broken.join(".git"), "gitdir: /nonexistent\n");
+    assert_eq!(values(bash(&env, &broken, "git agent show ")), Vec::<String>::new());
+    // Without git-agent on PATH the shell cannot ask it: no candidates, and no error either.
+    let mut without = env.command("bash", &elsewhere);
+    without.env("PATH", "/usr/bin:/bin");
+    assert_eq!(bash_run(without, "git-agent show "), Vec::<String>::new());
     // `-C` points completion at the repository, as it points the command.
     assert_eq!(bash(&env, &elsewhere, "git-agent -C ../repo show fi"), ["fix-c"]);
 }
