@@ -337,6 +337,7 @@ The agent command started by spawn or run (in the foreground, detached or in tmu
   GIT_AGENT_BRANCH     the task branch
   GIT_AGENT_WORKTREE   the worktree path
 NO_COLOR disables colour, as does --color never. GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
+GIT_AGENT_COMPLETE=<shell> (bash, zsh or fish), set by the completion scripts git agent setup installs, makes every git-agent binary print the completion candidates for the words after -- instead of running: task names, revisions and remotes from the repository's refs (the one -C names, else the current directory's), nothing outside a repository.
 
 git-agent finds the repository as git does: -C first, then GIT_DIR and GIT_WORK_TREE. None of git's repository-selecting variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS and the rest of git's local_repo_env list) reaches a command git-agent starts: the agent, agent.setup, agent.test and rule commands run in their own worktree as if started there.";
 
