@@ -96,6 +96,30 @@ fn bash_completes_task_names_revisions_and_remotes_through_git_and_directly() {
     for (line, expected) in cases {
         assert_eq!(bash(&env, &repo, line), *expected, "completing {line:?}");
     }
+    // Every other command that takes a task.
+    for command in [
+        "path",
+        "join",
+        "restack",
+        "run",
+        "logs",
+        "stop",
+        "attach",
+        "checkpoint",
+        "handoff",
+        "approve",
+        "reject",
+        "cost add",
+        "report working",
+        "ask x --task",
+        "answer",
+        "propose --task",
+        "check-edit --task",
+        "converge x --pick",
+    ] {
+        let line = format!("git agent {command} fi");
+        assert_eq!(bash(&env, &repo, &line), ["fix-c"], "completing {line:?}");
+    }
 }
 
 #[test]
@@ -291,4 +315,17 @@ fn interactive_bash_completes_option_values_after_equals_and_honours_git_dash_c(
         (&["git -C ../repo agent show fi", "Tab"], &["$ git -C ../repo agent show fix-c"]),
         (&["git -C ../repo agent-prune fi", "Tab"], &["$ git -C ../repo agent-prune fix-c"]),
     ]);
+}
+
+#[test]
+fn compare_and_converge_complete_variant_groups_and_their_variants() {
+    let (env, repo) = fixture();
+    // Completion reads names only: refs stand in for the records spawn --variants writes.
+    let record = env.git(&repo, &["rev-parse", "refs/agent/tasks/fix-c"]);
+    for variant in ["grp.1", "grp.2", "grp.10"] {
+        env.git(&repo, &["update-ref", &format!("refs/agent/tasks/{variant}"), record.trim()]);
+    }
+    assert_eq!(values(bash(&env, &repo, "git agent compare ")), ["grp"]);
+    assert_eq!(bash(&env, &repo, "git agent converge g"), ["grp"]);
+    assert_eq!(bash(&env, &repo, "git agent converge grp --pick grp."), ["grp.1", "grp.10", "grp.2"]);
 }
