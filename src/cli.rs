@@ -44,7 +44,7 @@ pub struct AgentCli {
 pub enum AgentCommand {
     #[command(about = SPAWN_ABOUT, long_about = SPAWN_LONG_ABOUT)]
     Spawn(SpawnArgs),
-    /// Show every task at a glance (alias: status).
+    /// Show every task at a glance.
     #[command(visible_alias = "status")]
     List(ListArgs),
     #[command(about = CONFLICTS_ABOUT, long_about = CONFLICTS_LONG_ABOUT)]
@@ -53,9 +53,9 @@ pub enum AgentCommand {
     Integrate(IntegrateArgs),
     #[command(about = PRUNE_ABOUT, long_about = PRUNE_LONG_ABOUT)]
     Prune(PruneArgs),
-    /// Print a task's brief, scope, dependencies, acceptance criteria and state.
+    // About and long about (the "Without TASK" sentence) come from the args' doc comments: a
+    // doc comment here would replace both.
     Show(ShowArgs),
-    /// Mark a task ready for integration.
     Done(DoneArgs),
     #[command(about = JOIN_ABOUT, long_about = JOIN_LONG_ABOUT)]
     Join(JoinArgs),
@@ -103,6 +103,10 @@ pub enum AgentCommand {
     CheckEdit(CheckEditArgs),
     #[command(about = PATH_ABOUT, long_about = PATH_LONG_ABOUT)]
     Path(PathArgs),
+    #[command(about = ARCHIVE_ABOUT, long_about = ARCHIVE_LONG_ABOUT)]
+    Archive(ArchiveArgs),
+    #[command(about = HELP_ABOUT, long_about = HELP_LONG_ABOUT)]
+    Help(HelpArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -495,10 +499,11 @@ pub struct PruneArgs {
     pub tasks: Vec<String>,
 
     /// What counts as merged (default: each task's base branch).
-    #[arg(long, value_name = "REV")]
+    #[arg(long = "into", visible_alias = "merged-into", value_name = "REV")]
     pub merged_into: Option<String>,
 
-    /// Consider every task, not only integrated ones (unmerged ones are still refused).
+    /// Consider every task, not only integrated ones (unmerged ones are still refused); with
+    /// TASKs named, only those.
     #[arg(long)]
     pub all: bool,
 
@@ -540,7 +545,7 @@ pub struct ConflictsArgs {
     pub tasks: Vec<String>,
 
     /// What the branches are merged into (default: the tasks' base branch).
-    #[arg(long, value_name = "REV")]
+    #[arg(long = "into", visible_alias = "target", value_name = "REV")]
     pub target: Option<String>,
 
     /// Layout of the text output.
@@ -801,10 +806,11 @@ pub struct AttachArgs {
 #[command(name = SUPERVISE)]
 pub struct SuperviseCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub supervise: SuperviseArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// The first argument that makes `git-agent` a supervisor.
@@ -914,7 +920,7 @@ pub struct CostArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum CostAction {
-    /// Record tokens (and money) a task's agent spent.
+    // Described by CostAddArgs' doc comment, with its "Without TASK" sentence.
     Add(CostAddArgs),
     /// Record what the agents' own session logs say each task's sessions spent.
     Import(CostImportArgs),
@@ -976,10 +982,11 @@ pub struct CostImportArgs {
 #[command(after_help = exit_status_help())]
 pub struct SpawnCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub spawn: SpawnArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -987,10 +994,11 @@ pub struct SpawnCli {
 #[command(after_help = exit_status_help())]
 pub struct ConflictsCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub conflicts: ConflictsArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -998,10 +1006,11 @@ pub struct ConflictsCli {
 #[command(after_help = exit_status_help())]
 pub struct IntegrateCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub integrate: IntegrateArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Parser)]
@@ -1009,10 +1018,11 @@ pub struct IntegrateCli {
 #[command(after_help = exit_status_help())]
 pub struct PruneCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(flatten)]
     pub prune: PruneArgs,
+
+    // After the command's own options: the global ones have a help heading of their own.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// Every binary this package builds, with its clap command: the source of man pages and completions.
@@ -1508,4 +1518,83 @@ another machine, or its worktree removed) is refused with exit status 3 and a hi
 pub struct PathArgs {
     #[arg(value_name = "TASK")]
     pub task: Option<String>,
+}
+
+pub const ARCHIVE_ABOUT: &str = "List or drop what prune --force and converge archived (refs/agent/archive)";
+
+pub const ARCHIVE_LONG_ABOUT: &str = "\
+List or drop what prune --force and converge archived.
+
+Before `prune --force` removes work that is not merged, it saves it under
+refs/agent/archive/<task>/<stamp>/: `branch` (the tip), `head` (a detached HEAD), `index`
+(what was staged), `worktree` (uncommitted and untracked files on top of HEAD) and `record`.
+Those refs keep the commits alive; `archive list` (the default) shows them with their date
+and the command that restores one, `archive drop` deletes them.
+
+Dropping is the one way archived work is lost for good (once git gc prunes the unreachable
+commits), so drop needs what to drop: task names, --older-than, or --all; --dry-run shows it.";
+
+/// List or drop archives.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help(), args_conflicts_with_subcommands = true)]
+pub struct ArchiveArgs {
+    #[command(subcommand)]
+    pub action: Option<ArchiveAction>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ArchiveAction {
+    /// List archives, oldest first, with the command that restores each (the default).
+    List(ArchiveListArgs),
+    /// Delete archives: those of the tasks named, those older than --older-than, or --all.
+    Drop(ArchiveDropArgs),
+}
+
+/// List archives, oldest first, with the command that restores each.
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+pub struct ArchiveListArgs {
+    /// Only these tasks' archives.
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+}
+
+/// Delete archives (their refs; git gc later prunes the commits nothing else keeps).
+#[derive(Debug, Clone, Args, Default)]
+#[command(after_help = exit_status_help())]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(true).args(["tasks", "older_than", "all"])))]
+pub struct ArchiveDropArgs {
+    /// Only these tasks' archives.
+    #[arg(value_name = "TASK")]
+    pub tasks: Vec<String>,
+
+    /// Only archives older than AGE: 30d, 2w, 12h, 45m, or a date git understands
+    /// (2026-11-01, "2 weeks ago").
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+
+    /// Every archive (with TASK or --older-than: every one they select).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Show what would be dropped; drop nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub const HELP_ABOUT: &str = "Show the manual page of git-agent or of one of its commands";
+
+pub const HELP_LONG_ABOUT: &str = "\
+Show a manual page, as `git help` does: `git agent help` shows git-agent(1), `git agent help
+COMMAND` shows git-agent-COMMAND(1). On a terminal the page is shown by man(1) when it is
+installed (see git agent setup); otherwise, or when stdout is not a terminal, the command's
+full --help text is printed instead. An unknown COMMAND is refused with exit status 2.";
+
+/// Show a manual page.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct HelpArgs {
+    /// The command whose page to show (default: git-agent(1) itself).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }

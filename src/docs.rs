@@ -4,7 +4,7 @@
 //! they differ from what this module generates, and `GIT_AGENT_BLESS=1 cargo test docs`
 //! rewrites them (see the README).
 
-use clap::Command;
+use clap::{ArgAction, Command};
 
 /// A generated file: its name inside `man/` or `completions/`, and its bytes.
 pub struct Generated {
@@ -17,8 +17,13 @@ pub struct Generated {
 fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
     let rows: Vec<String> =
         crate::error::Exit::TABLE.iter().map(|(code, meaning)| format!("  {code:<3}  {meaning}")).collect();
-    let mut sections =
-        vec![("EXIT STATUS", format!("Every git-agent command uses the same exit codes:\n{}", rows.join("\n")))];
+    let mut sections = vec![(
+        "EXIT STATUS",
+        format!("Every git-agent command uses the same exit codes:\n{}\n\n{CLOSED_STDOUT}", rows.join("\n")),
+    )];
+    if let Some(examples) = examples(name) {
+        sections.insert(0, ("EXAMPLES", examples.into()));
+    }
     match name {
         "git-agent" => {
             sections.push(("STATE", STATE.into()));
@@ -39,7 +44,9 @@ fn extra_sections(name: &str) -> Vec<(&'static str, String)> {
 /// Every man page: one per binary, and one per built-in subcommand of `git-agent`.
 pub fn man_pages() -> Vec<Generated> {
     let mut pages = Vec::new();
-    for command in crate::cli::binaries() {
+    for mut command in crate::cli::binaries() {
+        // Built, so that the global options reach every subcommand's page.
+        command.build();
         let name = command.get_name().to_owned();
         if name == "git-agent" {
             // `spawn` has its own binary, and so its own page.
@@ -66,8 +73,12 @@ fn man_page(command: Command, name: &str) -> Generated {
     let mut bytes = Vec::new();
     man.render_title(&mut bytes).expect("writing to a Vec");
     man.render_name_section(&mut bytes).expect("writing to a Vec");
-    man.render_synopsis_section(&mut bytes).expect("writing to a Vec");
+    bytes.extend_from_slice(synopsis(&command).as_bytes());
     man.render_description_section(&mut bytes).expect("writing to a Vec");
+    if name == "git-agent" {
+        bytes.extend_from_slice(roff_section("WORKFLOW", WORKFLOW).as_bytes());
+    }
+    // OPTIONS, then GLOBAL OPTIONS (the help heading of `GlobalArgs`).
     man.render_options_section(&mut bytes).expect("writing to a Vec");
     if command.get_subcommands().next().is_some() {
         man.render_subcommands_section(&mut bytes).expect("writing to a Vec");
@@ -78,6 +89,76 @@ fn man_page(command: Command, name: &str) -> Generated {
     bytes.extend_from_slice(roff_section("SEE ALSO", SEE_ALSO).as_bytes());
     man.render_version_section(&mut bytes).expect("writing to a Vec");
     Generated { name: format!("{name}.1"), bytes }
+}
+
+/// The SYNOPSIS, as git's pages write it: every option with its value name (`[-C <path>]`,
+/// `[--base <rev>]`), then the operands, then any alias. (clap_mangen's own synopsis drops the
+/// value names.)
+fn synopsis(command: &Command) -> String {
+    let name = command.get_bin_name().unwrap_or_else(|| command.get_name());
+    let mut words = vec![format!("\\fB{}\\fR", roff_escape(name))];
+    words.extend(command.get_arguments().filter(|arg| !arg.is_positional()).filter_map(option_word));
+    words.extend(command.get_positionals().filter(|arg| !arg.is_hide_set()).map(|arg| {
+        let value = format!("\\fI<{}>\\fR{}", value_names(arg).join(" "), repeats(arg));
+        optional(arg, value)
+    }));
+    if command.has_subcommands() {
+        words.push("\\fI<command>\\fR [\\fI<args>\\fR]".into());
+    }
+    let mut out = format!(".SH SYNOPSIS\n{}\n", words.join(" "));
+    for alias in command.get_visible_aliases() {
+        let parent = name.rsplit_once(' ').map_or(name, |(parent, _)| parent);
+        out.push_str(&format!(".PP\nAlias: \\fB{}\\fR\n", roff_escape(&format!("{parent} {alias}"))));
+    }
+    out
+}
+
+/// One option in the synopsis: `[-q|--quiet]`, `[--scope <pathspec>...]`; help and version go
+/// without saying, as in git's pages. Spaces inside are unbreakable, so that a line never ends
+/// between an option and its value.
+fn option_word(arg: &clap::Arg) -> Option<String> {
+    let implied =
+        matches!(arg.get_action(), ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version);
+    if arg.is_hide_set() || implied {
+        return None;
+    }
+    let names: Vec<String> = arg
+        .get_short()
+        .map(|short| format!("-{short}"))
+        .into_iter()
+        .chain(arg.get_long().map(|long| format!("--{long}")))
+        .map(|flag| format!("\\fB{}\\fR", roff_escape(&flag)))
+        .collect();
+    if names.is_empty() {
+        return None;
+    }
+    let mut word = names.join("|");
+    let num_args = arg.get_num_args().unwrap_or_default();
+    if num_args.takes_values() {
+        let value = format!("\\fI<{}>\\fR", value_names(arg).join("> <"));
+        // An optional value (`--allow-contract-change[=<task>]`) is attached, as in git.
+        word = if num_args.min_values() == 0 { format!("{word}[={value}]") } else { format!("{word}\\ {value}") };
+    }
+    word.push_str(repeats(arg));
+    Some(optional(arg, word))
+}
+
+/// `...` after an argument that may be given more than once.
+fn repeats(arg: &clap::Arg) -> &'static str {
+    let many_values = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+    if many_values || matches!(arg.get_action(), ArgAction::Append | ArgAction::Count) { "..." } else { "" }
+}
+
+/// An argument's value names, lower case as in git's synopses (`<rev>`, `<path>`).
+fn value_names(arg: &clap::Arg) -> Vec<String> {
+    match arg.get_value_names() {
+        Some(names) => names.iter().map(|n| roff_escape(&n.to_lowercase())).collect(),
+        None => vec![roff_escape(&arg.get_id().as_str().to_lowercase())],
+    }
+}
+
+fn optional(arg: &clap::Arg, word: String) -> String {
+    if arg.is_required_set() { word } else { format!("[{word}]") }
 }
 
 /// A section of plain text as roff: paragraphs become `.PP`, indented lines stay verbatim.
@@ -336,7 +417,7 @@ The agent command started by spawn or run (in the foreground, detached or in tmu
   GIT_AGENT_BRIEF      the brief
   GIT_AGENT_BRANCH     the task branch
   GIT_AGENT_WORKTREE   the worktree path
-NO_COLOR disables colour, as does --color never. GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
+Colour is decided for stdout and for stderr apart: --color, then git config color.agent, then color.ui (never, always, auto, or a boolean where true means auto, as git reads them; from the repository -C names, else the global configuration), then NO_COLOR (set and not empty: no colour), then whether that stream is a terminal (not when TERM=dumb). GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
 GIT_AGENT_COMPLETE=<shell> (bash, zsh or fish), set by the completion scripts git agent setup installs, makes every git-agent binary print the completion candidates for the words after -- instead of running: task names, revisions and remotes from the repository's refs (the one -C names, else the current directory's), nothing outside a repository.
 
 git-agent finds the repository as git does: -C first, then GIT_DIR and GIT_WORK_TREE. None of git's repository-selecting variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS and the rest of git's local_repo_env list) reaches a command git-agent starts: the agent, agent.setup, agent.test and rule commands run in their own worktree as if started there.";
@@ -474,6 +555,96 @@ usd is what could be priced (null when nothing could); unpriced names the models
 git agent cost import --json prints {\"version\": 1, \"agent\", \"dir\", \"dry_run\", \"files\", \"sessions\", \"ignored_sessions\", \"unreadable_lines\", \"added\": [{\"task\", \"model\", \"input\", \"output\", \"cache_read\", \"source\"}], \"up_to_date\"}. git agent cost add --json prints {\"version\": 1, \"task\", \"added\", \"cost\"}.
 
 Model classes: opus-class (the largest) is a model name containing opus; haiku-class (the smallest) one containing haiku, -mini or -nano. Kinds: mechanical ones (lint, format, types, docs, rename, test-fix) on an opus-class model, and ones that need judgement (architecture, debugging, security) on a haiku-class model, are warned about; other kinds (feature, refactor, ...) are recorded and grouped, never warned about.";
+
+const CLOSED_STDOUT: &str = "\
+A reader that stops early (git agent list | head) is no error. conflicts, check-edit, integrate, spawn, restack, sync and prune then finish their work quietly and exit with their own status (1 still means conflicts found, a failed test or a check that did not pass); the other commands stop at once with status 0.";
+
+const WORKFLOW: &str = "\
+One task per agent, each in its own branch and linked worktree; the repository holds every record, so any worktree sees every task.
+  1. decompose   write a plan: tasks with briefs, scopes (the paths each
+                 owns) and dependencies; git agent spawn --plan --check
+                 validates it without creating anything
+  2. spawn       git agent spawn TASK -- AGENT... (or --plan FILE): a
+                 branch, a worktree and a record per task, the agent in it
+  3. monitor     git agent list (ahead/behind, dirty, idle, out-of-scope
+                 files), git agent show TASK, git agent logs TASK
+  4. conflicts   git agent conflicts: every pair of task branches, and
+                 each against the target, merged in memory; exit status 1
+                 when something conflicts
+  5. integrate   git agent done TASK as each finishes, then git agent
+                 integrate: merge in dependency order, test after each
+                 merge, land all or nothing
+  6. prune       git agent prune: remove what was integrated; anything
+                 not merged is refused, or archived first with --force
+
+Stacked tasks (spawn --after) start on their dependencies' work; git agent restack moves them when the dependencies move.";
+
+/// The EXAMPLES section of a page, where there is one.
+fn examples(page: &str) -> Option<&'static str> {
+    Some(match page {
+        "git-agent" => EXAMPLES,
+        "git-agent-spawn" => SPAWN_EXAMPLES,
+        "git-agent-list" => LIST_EXAMPLES,
+        "git-agent-conflicts" => CONFLICTS_EXAMPLES,
+        "git-agent-integrate" => INTEGRATE_EXAMPLES,
+        "git-agent-prune" => PRUNE_EXAMPLES,
+        "git-agent-help" => HELP_EXAMPLES,
+        _ => return None,
+    })
+}
+
+const EXAMPLES: &str = "\
+Two agents on one repository, from spawn to cleanup:
+  $ git agent spawn api --scope src/api --brief \"Add the /users endpoint\" -- claude \"{brief}\"
+  $ git agent spawn ui --scope web --after api --brief \"Show the users\" --detach -- claude \"{brief}\"
+  $ git agent list
+  $ git agent conflicts
+  $ git agent done api && git agent done ui
+  $ git agent integrate --test \"cargo test\"
+  $ git agent prune
+Go to a task's worktree, and read the manual of a command:
+  $ cd \"$(git agent path api)\"
+  $ git agent help integrate";
+
+const SPAWN_EXAMPLES: &str = "\
+A task whose agent runs in the foreground, the brief passed as its argument:
+  $ git agent spawn api --scope src/api --brief \"Add the /users endpoint\" -- claude \"{brief}\"
+A task stacked on another, its agent in the background:
+  $ git agent spawn ui --after api --scope web --brief \"Show the users\" --detach -- claude \"{brief}\"
+Validate a plan, then create all of its tasks:
+  $ git agent spawn --plan plan.json --check
+  $ git agent spawn --plan plan.json";
+
+const LIST_EXAMPLES: &str = "\
+Every task, then two of them, then as JSON for a script:
+  $ git agent list
+  $ git agent list api ui
+  $ git agent list --json | jq -r '.tasks[] | select(.state == \"done\") | .name'";
+
+const CONFLICTS_EXAMPLES: &str = "\
+Check every task, and stop a script when something conflicts (exit status 1):
+  $ git agent conflicts || echo \"resolve before integrating\"
+Two tasks against main, counting their uncommitted work too:
+  $ git agent conflicts --target main --include-uncommitted api ui";
+
+const INTEGRATE_EXAMPLES: &str = "\
+See the order and what each step would do, then land every done task, testing after each merge:
+  $ git agent integrate --dry-run
+  $ git agent integrate --test \"cargo test\"
+Build on an integration branch instead of the target, landing what passes:
+  $ git agent integrate --branch integration --keep-going --test \"make check\"";
+
+const PRUNE_EXAMPLES: &str = "\
+See what would go, then remove every integrated task:
+  $ git agent prune --dry-run
+  $ git agent prune
+Remove an abandoned task, archiving its work first (refs/agent/archive/):
+  $ git agent prune --force spike";
+
+const HELP_EXAMPLES: &str = "\
+  $ git agent help
+  $ git agent help conflicts
+  $ git agent help status | less";
 
 const SEE_ALSO: &str = "\
 git-agent(1), git-agent-spawn(1), git-agent-conflicts(1), git-worktree(1), git-merge-tree(1)";

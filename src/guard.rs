@@ -434,6 +434,28 @@ fn delete_exactly(dir: &Path, entries: &BTreeMap<PathBuf, Stamp>) -> bool {
     std::fs::remove_dir(dir).is_ok()
 }
 
+/// Deletes one archive's refs (`refs/agent/archive/...`, as listed: name and commit), all or
+/// none, each only if it still points where it was listed.
+pub fn drop_archive_refs(repo: &gix::Repository, refs: &[(String, ObjectId)]) -> anyhow::Result<()> {
+    if let Some((name, _)) = refs.iter().find(|(name, _)| !name.starts_with(crate::layout::ARCHIVE_PREFIX)) {
+        return Err(refused(format!("{name} is not an archive ref")).into());
+    }
+    let edits =
+        refs.iter().map(|(name, old)| crate::git::cas_delete_edit(name, *old)).collect::<anyhow::Result<Vec<_>>>()?;
+    crate::git::apply_transaction(repo, edits)
+}
+
+/// The default worktree root (`<main worktree>.agents`) is git-agent's own folder: once the
+/// last worktree in it is gone, it goes too, instead of lingering empty beside the repository.
+/// A configured `agent.worktreeRoot` is the user's and stays; a root with anything in it stays.
+pub fn remove_default_root_if_empty(repo: &gix::Repository, root: &Path) {
+    let is_default = crate::layout::worktree_root(repo, None).is_ok_and(|default| default == root);
+    if is_default {
+        // Fails, harmlessly, unless the folder is empty.
+        let _ = std::fs::remove_dir(root);
+    }
+}
+
 fn short(name: &str) -> &str {
     name.strip_prefix("refs/heads/").unwrap_or(name)
 }

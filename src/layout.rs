@@ -331,4 +331,7 @@ pub mod key {
     pub const COMPARE_COST: &str = "agent.compare.cost";
     /// `true`: new tasks start behind the plan review gate, as with `spawn --gate`.
     pub const GATE: &str = "agent.gate";
+    /// git's colour settings, read as git reads them: git-agent's own, then the default.
+    pub const COLOR_AGENT: &str = "color.agent";
+    pub const COLOR_UI: &str = "color.ui";
 }

@@ -2,33 +2,56 @@
 //! writing data to stdout (where a closed pipe is a quiet success) and status to stderr.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, ValueEnum};
 pub use owo_colors::Style;
 
-/// Whether colour was chosen; decided once per process by [`Ui::new`].
-static COLOR: AtomicBool = AtomicBool::new(false);
+/// Whether colour was chosen for stdout and for stderr; decided once per process by [`Ui::new`].
+static COLOR_OUT: AtomicBool = AtomicBool::new(false);
+static COLOR_ERR: AtomicBool = AtomicBool::new(false);
 
-/// Applies `style` to `text` when colour is on.
+/// Set once stdout was closed under a command that keeps its exit status (see
+/// [`Ui::keep_status_when_stdout_closes`]): later data is dropped.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// The stream a painted text goes to: each has its own colour decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Applies `style` to `text` when colour is on for stdout (data).
 pub fn paint(text: impl std::fmt::Display, style: Style) -> String {
+    paint_on(Stream::Stdout, text, style)
+}
+
+/// Applies `style` to `text` when colour is on for `stream`.
+pub fn paint_on(stream: Stream, text: impl std::fmt::Display, style: Style) -> String {
     use owo_colors::OwoColorize;
-    if COLOR.load(Ordering::Relaxed) { text.style(style).to_string() } else { text.to_string() }
+    let flag = match stream {
+        Stream::Stdout => &COLOR_OUT,
+        Stream::Stderr => &COLOR_ERR,
+    };
+    if flag.load(Ordering::Relaxed) { text.style(style).to_string() } else { text.to_string() }
 }
 
 /// When to use colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ColorChoice {
-    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    /// Colour where git config color.agent or color.ui says so, else on a terminal unless NO_COLOR is set.
     #[default]
     Auto,
     Always,
     Never,
 }
 
-/// Flags shared by every `git-agent` binary and subcommand.
+/// Flags shared by every `git-agent` binary and subcommand (shown under their own heading, and
+/// in every man page's GLOBAL OPTIONS).
 #[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Run as if started in <PATH>, like `git -C`.
     #[arg(short = 'C', value_name = "PATH", global = true)]
@@ -51,28 +74,51 @@ pub struct GlobalArgs {
 pub struct Ui {
     pub json: bool,
     pub quiet: bool,
+    /// Colour on stdout.
     pub color: bool,
+    /// Colour on stderr (status, warnings, errors).
+    pub color_err: bool,
+    /// See [`Ui::keep_status_when_stdout_closes`].
+    keep_status: bool,
 }
 
 impl Ui {
-    /// Decides colour once: the flag, then NO_COLOR, then whether stdout is a terminal.
+    /// Decides colour once per stream: the flag, then git config color.agent, then color.ui
+    /// (read from the repository -C names, or the global configuration outside one), then
+    /// NO_COLOR, then whether that stream is a terminal.
     pub fn new(args: &GlobalArgs) -> Ui {
-        let color = match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
-            }
+        let choice = match args.color {
+            ColorChoice::Auto => configured_color(args.directory.as_deref()),
+            flag => flag,
         };
-        COLOR.store(color, Ordering::Relaxed);
-        Ui { json: args.json, quiet: args.quiet, color }
+        let color = wants_color(choice, std::io::stdout().is_terminal());
+        let color_err = wants_color(choice, std::io::stderr().is_terminal());
+        COLOR_OUT.store(color, Ordering::Relaxed);
+        COLOR_ERR.store(color_err, Ordering::Relaxed);
+        Ui { json: args.json, quiet: args.quiet, color, color_err, keep_status: false }
     }
 
-    /// Writes data to stdout. A closed pipe (`git agent list | head`) ends the process quietly.
+    /// For commands whose exit status means something (1: conflicts found, a test failed): when
+    /// the reader of stdout goes away (`git agent conflicts | head -1`), the command finishes
+    /// quietly and exits with its own status, instead of exiting 0 at once.
+    pub fn keep_status_when_stdout_closes(mut self, keep: bool) -> Ui {
+        self.keep_status = keep;
+        self
+    }
+
+    /// Writes data to stdout. A closed pipe (`git agent list | head`) ends the process quietly
+    /// with status 0, or, under [`Ui::keep_status_when_stdout_closes`], drops this and later data.
     pub fn data(&self, text: &str) {
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
+            return;
+        }
         let mut out = std::io::stdout().lock();
-        if let Err(err) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            exit_on_write_error(err);
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe && self.keep_status => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            }
+            Err(err) => exit_on_write_error(err),
         }
     }
 
@@ -93,7 +139,11 @@ impl Ui {
     /// A warning on stderr, unless `-q`.
     pub fn warn(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            eprintln_safely(&format!("{} {}", paint("warning:", Style::new().yellow().bold()), text.as_ref()));
+            eprintln_safely(&format!(
+                "{} {}",
+                paint_on(Stream::Stderr, "warning:", Style::new().yellow().bold()),
+                text.as_ref()
+            ));
         }
     }
 
@@ -172,6 +222,53 @@ impl Drop for Progress {
     }
 }
 
+/// `key` as git reads a colour setting (`git_config_colorbool`): never, always, auto, or a
+/// boolean, where true means auto. None when unset or unreadable: the next rule decides.
+fn color_setting(config: &gix::config::File, key: &str) -> Option<ColorChoice> {
+    let named = config.string(key).and_then(|value| match value.to_ascii_lowercase().as_slice() {
+        b"never" => Some(ColorChoice::Never),
+        b"always" => Some(ColorChoice::Always),
+        b"auto" => Some(ColorChoice::Auto),
+        _ => None,
+    });
+    named.or_else(|| match config.boolean(key) {
+        Ok(Some(true)) => Some(ColorChoice::Auto),
+        Ok(Some(false)) => Some(ColorChoice::Never),
+        _ => None,
+    })
+}
+
+/// color.agent, else color.ui, from the repository at `dir` (or the current directory), or
+/// from the global configuration outside a repository. Auto when neither is set.
+fn configured_color(dir: Option<&Path>) -> ColorChoice {
+    // Only the configuration is needed; a repository that cannot be opened here is reported by
+    // the command itself. (A relative GIT_DIR is read against the current directory, not -C.)
+    let setting = |config: &gix::config::File| {
+        [crate::layout::key::COLOR_AGENT, crate::layout::key::COLOR_UI]
+            .into_iter()
+            .find_map(|key| color_setting(config, key))
+    };
+    let found = match gix::ThreadSafeRepository::discover_with_environment_overrides(dir.unwrap_or(Path::new("."))) {
+        Ok(repo) => setting(repo.to_thread_local().config_snapshot().plumbing()),
+        Err(_) => gix::config::File::from_globals().ok().and_then(|config| setting(&config)),
+    };
+    found.unwrap_or(ColorChoice::Auto)
+}
+
+/// Whether a stream gets colour, given the choice from the flag or configuration.
+fn wants_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        // As git: a dumb terminal gets no colour either.
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+                && is_terminal
+        }
+    }
+}
+
 fn eprintln_safely(line: &str) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{line}");
@@ -187,12 +284,12 @@ fn exit_on_write_error(err: std::io::Error) -> ! {
 
 /// Prints an error with its causes and hint to stderr, and returns the exit code for it.
 pub fn report_error(err: &anyhow::Error) -> i32 {
-    let mut text = format!("{} {err}", paint("error:", Style::new().red().bold()));
+    let mut text = format!("{} {err}", paint_on(Stream::Stderr, "error:", Style::new().red().bold()));
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
     if let Some(hint) = crate::error::hint_of(err) {
-        text.push_str(&format!("\n{} {hint}", paint("hint:", Style::new().cyan().bold())));
+        text.push_str(&format!("\n{} {hint}", paint_on(Stream::Stderr, "hint:", Style::new().cyan().bold())));
     }
     eprintln_safely(&text);
     crate::error::exit_of(err).code()
@@ -235,4 +332,17 @@ pub fn kebab(value: &impl serde::Serialize) -> String {
         Ok(serde_json::Value::String(name)) => name,
         _ => String::new(),
     }
+}
+
+/// Text from a record (an agent's message, question, brief, a plan) made safe to print: control
+/// characters other than newline and tab are shown escaped (`\u{1b}`), so a record, perhaps
+/// from another machine, cannot move the cursor, recolour or retitle the user's terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
 }

@@ -486,17 +486,24 @@ impl Reader<'_> {
 /// How long a running agent may go without a checkpoint, unless `agent.checkpointEvery` says.
 pub const DEFAULT_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(45 * 60);
 
-/// `45` (minutes), `90s`, `45m`, `2h`: a whole number above zero.
+/// `45` (minutes), `90s`, `45m`, `2h`, `3d`, `2w`: a whole number above zero.
 pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
     let value = value.trim();
     let (number, unit) = match value.char_indices().last()? {
         (i, 's') => (&value[..i], 1),
         (i, 'm') => (&value[..i], 60),
         (i, 'h') => (&value[..i], 3600),
+        (i, 'd') => (&value[..i], 86_400),
+        (i, 'w') => (&value[..i], 7 * 86_400),
         _ => (value, 60),
     };
     let number: u64 = number.trim().parse().ok().filter(|n| *n > 0)?;
     Some(std::time::Duration::from_secs(number.checked_mul(unit)?))
+}
+
+/// [`parse_duration`] with its unit required: `30d`, `2w`, `12h` (a bare number is no age).
+pub fn parse_age(value: &str) -> Option<std::time::Duration> {
+    value.trim().ends_with(['s', 'm', 'h', 'd', 'w']).then(|| parse_duration(value)).flatten()
 }
 
 /// `agent.resolve.lock.run` -> ("agent", Some("resolve.lock"), "run").
@@ -542,9 +549,14 @@ mod tests {
         assert_eq!(secs("90s"), Some(90));
         assert_eq!(secs(" 2h "), Some(7200));
         assert_eq!(secs("5m"), Some(300));
-        for bad in ["", "0", "0s", "-1", "m", "1d", "1.5h", "h1"] {
+        assert_eq!(secs("1d"), Some(86_400));
+        assert_eq!(secs("2w"), Some(14 * 86_400));
+        for bad in ["", "0", "0s", "-1", "m", "1y", "1.5h", "h1"] {
             assert_eq!(secs(bad), None, "{bad}");
         }
+        // An age needs its unit: a bare number is not 45 minutes there.
+        assert_eq!(parse_age("45"), None);
+        assert_eq!(parse_age("30d").map(|d| d.as_secs()), Some(30 * 86_400));
     }
 
     #[test]

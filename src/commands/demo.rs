@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 
 use crate::cli::DemoArgs;
 use crate::error::{Exit, refused};
-use crate::output::{Style, Ui, paint};
+use crate::output::{GlobalArgs, Style, Ui, paint};
 
 const PLAN: &str = r#"{
   "version": 1,
@@ -73,8 +73,16 @@ const WORK: &[(&str, &str, Files)] = &[
     ("i18n", "Translatable title", &[("settings.conf", "title = {dashboard.title}\ntheme = light\nlanguage = en\n")]),
 ];
 
-pub fn run(ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("git-agent-demo"));
+pub fn run(global: &GlobalArgs, ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
+    // `-C` moves where the demo starts, like every other command's.
+    let start = global.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+    let dir = match &args.dir {
+        Some(dir) => start.join(dir),
+        None => {
+            refuse_nesting(&start)?;
+            start.join("git-agent-demo")
+        }
+    };
     if crate::git::is_non_empty_dir(&dir) || (dir.exists() && !dir.is_dir()) {
         return Err(refused(format!("{} exists and is not empty", dir.display()))
             .hint("name a new directory: git agent demo <dir>")
@@ -100,6 +108,8 @@ pub fn run(ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
     demo.say("The API's contract (api/activity.schema.json) was committed first: read-only for every task.");
     demo.say("theme and i18n both change settings.conf: they will conflict, on purpose.");
     write(&repo.join(".git/plan.json"), PLAN)?;
+    demo.note("the plan, in .git/plan.json (inside .git, so it is not part of any commit):");
+    demo.show(PLAN);
     demo.agent(&["spawn", "--plan", ".git/plan.json", "--allow-overlap"], 0)?;
 
     demo.say("The agents work, each in its own worktree (here the demo plays the agents).");
@@ -149,6 +159,8 @@ pub fn run(ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
 
     demo.say("Clean up: remove the integrated tasks' worktrees, branches and records.");
     demo.agent(&["prune"], 0)?;
+    demo.say("integrate keeps a scratch worktree warm for next time; the demo is over, so it goes too.");
+    demo.agent(&["prune", "--scratch"], 0)?;
     demo.git(&repo, &["log", "--oneline", "--graph", "-n", "20"], 0)?;
 
     demo.say(&format!(
@@ -179,6 +191,12 @@ impl<'a> Demo<'a> {
 
     fn say(&self, text: &str) {
         self.ui.data(&format!("\n{}\n", paint(format!("## {text}"), Style::new().bold())));
+    }
+
+    /// A file's text, indented under the note that names it.
+    fn show(&self, text: &str) {
+        let indented: String = text.lines().map(|line| format!("    {line}\n")).collect();
+        self.ui.data(&paint(indented, Style::new().dimmed()));
     }
 
     fn note(&self, text: &str) {
@@ -217,6 +235,21 @@ impl<'a> Demo<'a> {
         }
         Ok(())
     }
+}
+
+/// Without a directory named, the demo would put its repository wherever the user stands: inside
+/// another repository that is a nested repository showing up as untracked files, so refuse.
+fn refuse_nesting(start: &Path) -> anyhow::Result<()> {
+    let Ok(found) = gix::discover(start) else { return Ok(()) };
+    let Some(workdir) = found.workdir() else { return Ok(()) };
+    let workdir = crate::git::normalise_path(workdir);
+    Err(refused(format!(
+        "{} is inside the git repository {}: the demo would create its repository in there",
+        crate::git::normalise_path(start).display(),
+        workdir.display()
+    ))
+    .hint("name a directory for it, for example: git agent demo /tmp/git-agent-demo")
+    .into())
 }
 
 fn worktree_of(repo: &Path, task: &str) -> PathBuf {

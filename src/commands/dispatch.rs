@@ -33,7 +33,14 @@ pub fn overview(ui: &Ui) -> anyhow::Result<Exit> {
 fn builtins() -> Vec<(String, String)> {
     AgentCli::command()
         .get_subcommands()
-        .map(|sub| (sub.get_name().to_owned(), sub.get_about().map(|a| a.to_string()).unwrap_or_default()))
+        .map(|sub| {
+            let mut about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            // As clap's --help shows them (the about itself never names the alias).
+            for alias in sub.get_visible_aliases() {
+                about.push_str(&format!(" [alias: {alias}]"));
+            }
+            (sub.get_name().to_owned(), about)
+        })
         .collect()
 }
 

@@ -12,7 +12,7 @@ use super::Context;
 use crate::cli::IntegrateArgs;
 use crate::error::{Exit, bad_input, refused};
 use crate::integrate::{Event, Options, ResolveRule, Skipped, Step, StepStatus, Strategy, TestAt};
-use crate::output::{GlobalArgs, Style, Ui, paint};
+use crate::output::{GlobalArgs, Stream, Style, Ui, paint_on};
 use crate::state::{self, TaskRecord, TaskState};
 
 #[derive(Serialize)]
@@ -795,7 +795,7 @@ fn progress_line(event: &Event<'_>) -> String {
         Event::Bisecting { steps } => {
             format!("the end result failed its test: bisecting the {steps} steps for the first failing one")
         }
-        Event::Step { position, total, step } => format!("[{position}/{total}] {}", step_line(step)),
+        Event::Step { position, total, step } => format!("[{position}/{total}] {}", step_line(step, Stream::Stderr)),
         Event::Scratch(event) => event.to_string(),
     }
 }
@@ -808,7 +808,7 @@ fn status_text(status: StepStatus) -> String {
 fn render(report: &Report<'_>) -> String {
     let mut out = String::new();
     for step in report.steps {
-        out.push_str(&step_line(step));
+        out.push_str(&step_line(step, Stream::Stdout));
         out.push('\n');
         for path in &step.conflicts {
             out.push_str(&format!("    conflict: {path}\n"));
@@ -886,8 +886,9 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// One step in one line: mark, task, status, commit, rule, test.
-fn step_line(step: &Step) -> String {
+/// One step in one line: mark, task, status, commit, rule, test; coloured for `stream`.
+fn step_line(step: &Step, stream: Stream) -> String {
+    let paint = |text: &str, style: Style| paint_on(stream, text, style);
     let mark = match step.status {
         StepStatus::Merged | StepStatus::WouldMerge => paint("ok", Style::new().green()),
         StepStatus::AlreadyIntegrated => paint("--", Style::new().dimmed()),

@@ -2,6 +2,7 @@
 //! logic, and renders the result as text or JSON.
 
 pub mod answer;
+pub mod archive;
 pub mod ask;
 pub mod background;
 pub mod check_edit;
@@ -15,6 +16,7 @@ pub mod dispatch;
 pub mod done;
 pub mod gate;
 pub mod handoff;
+pub mod help;
 pub mod hooks;
 pub mod integrate;
 pub mod join;
@@ -46,7 +48,8 @@ pub fn git_agent_main() -> i32 {
         return finish_supervisor(background::supervise(&cli.global, &ui, cli.supervise));
     }
     let cli = AgentCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui =
+        Ui::new(&cli.global).keep_status_when_stdout_closes(cli.command.as_ref().is_some_and(status_means_something));
     if cli.command.as_ref().is_some_and(handles_signals) {
         crate::interrupt::install();
     }
@@ -59,12 +62,13 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Prune(args)) => prune::run(&cli.global, &ui, args),
         Some(AgentCommand::Show(args)) => show::run(&cli.global, &ui, args),
         Some(AgentCommand::Path(args)) => path::run(&cli.global, &ui, args),
+        Some(AgentCommand::Archive(args)) => archive::run(&cli.global, &ui, args),
         Some(AgentCommand::Done(args)) => done::run(&cli.global, &ui, args),
         Some(AgentCommand::Join(args)) => join::run(&cli.global, &ui, args),
         Some(AgentCommand::Restack(args)) => restack::run(&cli.global, &ui, args),
         Some(AgentCommand::Sync(args)) => sync::run(&cli.global, &ui, args),
         Some(AgentCommand::Setup(args)) => setup::run(&ui, args),
-        Some(AgentCommand::Demo(args)) => demo::run(&ui, args),
+        Some(AgentCommand::Demo(args)) => demo::run(&cli.global, &ui, args),
         Some(AgentCommand::Run(args)) => background::run(&cli.global, &ui, args),
         Some(AgentCommand::Logs(args)) => background::logs(&cli.global, &ui, args),
         Some(AgentCommand::Stop(args)) => background::stop(&cli.global, &ui, args),
@@ -82,6 +86,7 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Approve(args)) => gate::approve(&cli.global, &ui, args),
         Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
         Some(AgentCommand::CheckEdit(args)) => check_edit::run(&cli.global, &ui, args),
+        Some(AgentCommand::Help(args)) => help::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
     finish(result)
@@ -116,6 +121,22 @@ fn handles_signals(command: &AgentCommand) -> bool {
     ) || matches!(command, AgentCommand::Cost(args) if args.action.is_some())
 }
 
+/// Commands whose exit status carries a finding (1: conflicts found, a failed test, a failed
+/// agent), or that must not stop half way: when stdout closes early they finish quietly and
+/// exit with their own status. The others (list, show, logs -f) end at once with status 0.
+fn status_means_something(command: &AgentCommand) -> bool {
+    matches!(
+        command,
+        AgentCommand::Conflicts(_)
+            | AgentCommand::CheckEdit(_)
+            | AgentCommand::Integrate(_)
+            | AgentCommand::Spawn(_)
+            | AgentCommand::Restack(_)
+            | AgentCommand::Sync(_)
+            | AgentCommand::Prune(_)
+    )
+}
+
 /// `git-agent-spawn`.
 pub fn git_agent_spawn_main() -> i32 {
     if let Some(code) = crate::complete::complete_if_asked(crate::cli::spawn_command) {
@@ -123,7 +144,7 @@ pub fn git_agent_spawn_main() -> i32 {
     }
     crate::interrupt::install();
     let cli = SpawnCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(spawn::run(&cli.global, &ui, cli.spawn))
 }
 
@@ -133,7 +154,7 @@ pub fn git_agent_conflicts_main() -> i32 {
         return code;
     }
     let cli = ConflictsCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(conflicts::run(&cli.global, &ui, cli.conflicts))
 }
 
@@ -144,7 +165,7 @@ pub fn git_agent_integrate_main() -> i32 {
     }
     crate::interrupt::install();
     let cli = IntegrateCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(integrate::run(&cli.global, &ui, cli.integrate))
 }
 
@@ -155,7 +176,7 @@ pub fn git_agent_prune_main() -> i32 {
     }
     crate::interrupt::install();
     let cli = PruneCli::parse();
-    let ui = Ui::new(&cli.global);
+    let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
     finish(prune::run(&cli.global, &ui, cli.prune))
 }
 

@@ -4,7 +4,7 @@
 use super::Context;
 use crate::cli::ShowArgs;
 use crate::error::Exit;
-use crate::output::{GlobalArgs, Style, Ui, paint};
+use crate::output::{GlobalArgs, Style, Ui, paint, printable};
 use crate::state::{self, Checkpoint, TaskRecord};
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit> {
@@ -30,7 +30,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit>
 fn render(record: &TaskRecord, now: i64) -> String {
     let heading = |text: &str| paint(text, Style::new().bold());
     let list = |items: &[String]| {
-        if items.is_empty() { "  (none)\n".to_owned() } else { items.iter().map(|i| format!("  - {i}\n")).collect() }
+        if items.is_empty() {
+            "  (none)\n".to_owned()
+        } else {
+            items.iter().map(|i| format!("  - {}\n", printable(i))).collect()
+        }
     };
     let mut out = format!("{} {}\n", heading("task"), record.name);
     out.push_str(&format!("{} {}\n", heading("state"), record.state.as_str()));
@@ -56,7 +60,7 @@ fn render(record: &TaskRecord, now: i64) -> String {
     }
     out.push_str(&format!("{} {}\n", heading("worktree"), record.worktree.display()));
     if let Some(exit) = record.agent_exit {
-        out.push_str(&format!("{} {} (exit {exit})\n", heading("agent"), record.command.join(" ")));
+        out.push_str(&format!("{} {} (exit {exit})\n", heading("agent"), printable(&record.command.join(" "))));
     }
     if let Some(commit) = &record.integrated_commit {
         out.push_str(&format!("{} {commit}\n", heading("integrated")));
@@ -76,7 +80,7 @@ fn render(record: &TaskRecord, now: i64) -> String {
     if record.brief.trim().is_empty() {
         out.push_str("  (none)\n");
     } else {
-        for line in record.brief.trim_end().lines() {
+        for line in printable(record.brief.trim_end()).lines() {
             out.push_str(&format!("  {line}\n"));
         }
     }
@@ -99,7 +103,7 @@ fn render_gate(gate: &crate::state::Gate) -> String {
         (GateState::Planned, false) => format!(
             "{}: {}\n  revise the plan and propose it again with `git agent propose`\n",
             paint("PLAN REJECTED", Style::new().bold().red()),
-            paint(&gate.reason, Style::new().bold())
+            paint(printable(&gate.reason), Style::new().bold())
         ),
         (GateState::Proposed, _) => {
             format!("{} proposed {id}: waiting for `git agent approve` or `git agent reject`\n", heading("gate"))
@@ -109,7 +113,7 @@ fn render_gate(gate: &crate::state::Gate) -> String {
     };
     if !gate.plan.is_empty() {
         out.push_str(&format!("{}\n", heading("plan")));
-        out.extend(gate.plan.lines().map(|line| format!("  {line}\n")));
+        out.extend(printable(&gate.plan).lines().map(|line| format!("  {line}\n")));
     }
     out
 }
@@ -121,11 +125,11 @@ fn render_checkpoint(checkpoint: &Checkpoint, now_ms: u64) -> String {
     let lists = crate::ops::checkpoint::sections(checkpoint);
     for (title, items) in lists.into_iter().filter(|(_, items)| !items.is_empty()) {
         out.push_str(&format!("  {}:\n", title.to_lowercase()));
-        out.extend(items.iter().map(|item| format!("    - {item}\n")));
+        out.extend(items.iter().map(|item| format!("    - {}\n", printable(item))));
     }
     if !checkpoint.notes.is_empty() {
         out.push_str("  notes:\n");
-        out.extend(checkpoint.notes.lines().map(|line| format!("    {line}\n")));
+        out.extend(printable(&checkpoint.notes).lines().map(|line| format!("    {line}\n")));
     }
     out
 }
@@ -139,17 +143,22 @@ fn said(record: &TaskRecord, now: i64) -> String {
     let mut out = String::new();
     if let Some(answer) = &record.answer {
         let heading = paint("ANSWER", Style::new().bold().green());
-        out.push_str(&format!("{heading}{}: {}\n", ago(answer.at_ms), paint(&answer.text, Style::new().bold())));
+        out.push_str(&format!(
+            "{heading}{}: {}\n",
+            ago(answer.at_ms),
+            paint(printable(&answer.text), Style::new().bold())
+        ));
     }
     if let Some(status) = &record.status {
-        let message = if status.message.is_empty() { String::new() } else { format!(": {}", status.message) };
+        let message =
+            if status.message.is_empty() { String::new() } else { format!(": {}", printable(&status.message)) };
         let heading = paint("status", Style::new().bold());
         out.push_str(&format!("{heading} {}{}{message}\n", status.status.as_str(), ago(status.at_ms)));
     }
     if let Some(question) = &record.question {
         let heading = paint("question", Style::new().bold());
         let open = if record.answer.is_some() { "" } else { " (open)" };
-        out.push_str(&format!("{heading}{open}{}: {}\n", ago(question.at_ms), question.text));
+        out.push_str(&format!("{heading}{open}{}: {}\n", ago(question.at_ms), printable(&question.text)));
     }
     out
 }

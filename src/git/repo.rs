@@ -105,13 +105,30 @@ pub fn resolve_commit(repo: &gix::Repository, rev: &str) -> anyhow::Result<Objec
         return Err(bad_input(format!("{rev:?} is not a revision")).into());
     }
     let id = repo.rev_parse_single(rev).map_err(|_| {
-        bad_input(format!("revision {rev:?} not found")).hint("name a branch, tag or commit that exists")
+        if has_no_commits(repo) {
+            bad_input("this repository has no commits yet, so there is nothing to start a task from")
+                .hint("make a first commit (for example: git commit --allow-empty -m 'Initial commit'), then try again")
+        } else {
+            bad_input(format!("revision {rev:?} not found")).hint("name a branch, tag or commit that exists")
+        }
     })?;
     let commit = id
         .object()
         .and_then(|object| object.peel_to_commit())
         .map_err(|_| bad_input(format!("revision {rev:?} does not name a commit")))?;
     Ok(commit.id)
+}
+
+/// A fresh `git init`: HEAD is unborn and no branch exists anywhere (an orphan branch checked
+/// out beside other branches is not "no commits").
+fn has_no_commits(repo: &gix::Repository) -> bool {
+    let unborn = repo.head().is_ok_and(|head| head.is_unborn());
+    let no_branches = repo
+        .references()
+        .ok()
+        .and_then(|refs| refs.local_branches().ok().map(|mut branches| branches.next().is_none()))
+        .unwrap_or(false);
+    unborn && no_branches
 }
 
 /// If `rev` names a local branch, its full ref name (`refs/heads/<rev>`).

@@ -228,7 +228,7 @@ fn in_dependency_order(branches: &[Branch]) -> anyhow::Result<Vec<Branch>> {
     Ok(order.into_iter().map(|i| branches[i].clone()).collect())
 }
 
-/// `--target`, else the tasks' common base branch.
+/// `--into`, else the tasks' common base branch.
 fn resolve_target(repo: &gix::Repository, given: Option<&str>, base_refs: &BTreeSet<String>) -> anyhow::Result<Target> {
     if let Some(rev) = given {
         return Ok(Target { label: rev.to_owned(), commit: crate::git::resolve_commit(repo, rev)? });
@@ -243,12 +243,10 @@ fn resolve_target(repo: &gix::Repository, given: Option<&str>, base_refs: &BTree
                 base_refs.iter().map(|r| short(r)).collect::<Vec<_>>().join(", ")
             )
         };
-        return Err(bad_input(format!("cannot tell what to check against: {why}"))
-            .hint("pass --target <branch>")
-            .into());
+        return Err(bad_input(format!("cannot tell what to check against: {why}")).hint("pass --into <branch>").into());
     };
     let commit: ObjectId = crate::git::ref_target(repo, base)?.ok_or_else(|| {
-        bad_input(format!("the tasks' base branch {} no longer exists", short(base))).hint("pass --target <branch>")
+        bad_input(format!("the tasks' base branch {} no longer exists", short(base))).hint("pass --into <branch>")
     })?;
     Ok(Target { label: short(base).to_owned(), commit })
 }

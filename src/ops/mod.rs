@@ -1,6 +1,7 @@
 //! The work of each command, apart from parsing and rendering: operations take a request and
 //! return data (report structs and enums); they never print.
 
+pub mod archive;
 pub mod background;
 pub mod check_edit;
 pub mod checkpoint;

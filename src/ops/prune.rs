@@ -152,6 +152,9 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
     }
     prune_slots(repo, options, &mut report)?;
     if options.scratch {
+        if !options.dry_run {
+            crate::guard::remove_default_root_if_empty(repo, &options.worktree_root);
+        }
         return Ok(report);
     }
     // Every record's worktree path: a record naming another task's worktree is never acted on.
@@ -183,6 +186,9 @@ pub fn prune(repo: &gix::Repository, entries: &[TaskEntry], options: &Options) -
     }
     if !crate::interrupt::is_interrupted() {
         clean_up_damage(repo, entries, options, &mut report)?;
+    }
+    if !options.dry_run {
+        crate::guard::remove_default_root_if_empty(repo, &options.worktree_root);
     }
     Ok(report)
 }
@@ -248,7 +254,8 @@ fn prune_entry(
     let integrated = record.state == TaskState::Integrated
         || (tip.is_some_and(|t| Some(t) != record.start_commit())
             && is_integrated(repo, record, tip, target).map_err(unreadable)?);
-    if !(named || options.all || (options.tasks.is_empty() && integrated)) {
+    // Tasks named are the only ones considered, with or without --all.
+    if !(named || (options.tasks.is_empty() && (options.all || integrated))) {
         return Ok(None);
     }
     if let Some(owner) = crate::lock::task_holder(repo, &record.name) {
@@ -299,7 +306,7 @@ fn prune_entry(
     }
 }
 
-/// Checks `--merged-into REV` (resolved to `commit`): work counts as merged only into commits
+/// Checks `--into REV` (resolved to `commit`): work counts as merged only into commits
 /// that stay. A task branch as REV would count the other tasks as merged into a branch that
 /// this very run may delete, so REV must not name one, and its commit must be reachable from a
 /// ref that is not a task branch (or one of git-agent's own refs).
@@ -312,7 +319,7 @@ pub fn check_merged_into(repo: &gix::Repository, rev: &str, commit: ObjectId, pr
         && reference.name().as_bstr().starts_with(task_branches.as_bytes())
     {
         return Err(refused(format!(
-            "--merged-into {rev}: {} is a task branch, which prune may delete in this run",
+            "--into {rev}: {} is a task branch, which prune may delete in this run",
             reference.name().as_bstr()
         ))
         .hint("name the branch the work was merged into (for example main)")
@@ -330,7 +337,7 @@ pub fn check_merged_into(repo: &gix::Repository, rev: &str, commit: ObjectId, pr
         }
     }
     Err(refused(format!(
-        "--merged-into {rev}: {} is only on task branches, which prune may delete in this run",
+        "--into {rev}: {} is only on task branches, which prune may delete in this run",
         crate::git::short_id(&commit)
     ))
     .hint("name a branch or tag outside the task branches that holds the work")
@@ -341,7 +348,7 @@ fn parse_id(hex: &str) -> Option<ObjectId> {
     ObjectId::from_hex(hex.as_bytes()).ok()
 }
 
-/// What "merged" means for a task: `--merged-into`, else its base branch now, else its base commit.
+/// What "merged" means for a task: `--into`, else its base branch now, else its base commit.
 fn target_of(repo: &gix::Repository, record: &TaskRecord, merged_into: Option<ObjectId>) -> anyhow::Result<ObjectId> {
     if let Some(target) = merged_into {
         return Ok(target);

@@ -385,11 +385,16 @@ impl Undo {
                     Some(registration) => guard.remove_worktree(&registration, |_| Ok(()), || Ok(())),
                     None => Ok(()),
                 });
-            if let Err(err) = removed {
-                events(Event::UndoKept {
+            match removed {
+                Ok(()) => {
+                    if let Some(root) = worktree.parent() {
+                        crate::guard::remove_default_root_if_empty(repo, root);
+                    }
+                }
+                Err(err) => events(Event::UndoKept {
                     what: format!("the new worktree {}", worktree.display()),
                     error: format!("{err:#}"),
-                });
+                }),
             }
         }
         if let Some((branch, at)) = self.branch

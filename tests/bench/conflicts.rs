@@ -451,7 +451,7 @@ fn word(conflict: bool) -> &'static str {
 fn run_ours(home: &Path, repo: &Path) -> (i32, Vec<u8>) {
     let mut c = command(home, "git", repo);
     // Shape (c) spawns from commits, not from a branch: name the target.
-    c.args(["agent-conflicts", "--json", "--target", "main"]);
+    c.args(["agent-conflicts", "--json", "--into", "main"]);
     run_code(c, &[0, 1])
 }
 

@@ -5,7 +5,7 @@ Takes a clone of a large repository (git.git is the reference: `git clone
 https://github.com/git/git`), makes a shared clone of it, and turns the second parents of the
 last N merges on the first-parent line of --branch (the topic branches as merged) into tasks
 (`git agent spawn tK --base <topic tip>`), the way agents that fork from different commits and
-pull main look. Then it runs `git agent-conflicts --json --target main` and one
+pull main look. Then it runs `git agent-conflicts --json --into main` and one
 `git merge-tree --stdin --write-tree --name-only` over the same pairs, compares every pair's
 verdict and conflicted paths, and prints both times and the ratio.
 
@@ -98,7 +98,7 @@ def main():
     names = [f"t{k}" for k in range(len(tips))]
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
     started = time.monotonic()
-    ours_run = subprocess.run(["git", "-C", repo, "agent-conflicts", "--json", "--pairwise", "--target", "main"],
+    ours_run = subprocess.run(["git", "-C", repo, "agent-conflicts", "--json", "--pairwise", "--into", "main"],
                               capture_output=True)
     ours_time = time.monotonic() - started
     if ours_run.returncode not in (0, 1):

@@ -79,6 +79,9 @@ fn bash_completes_task_names_revisions_and_remotes_through_git_and_directly() {
         ("git agent spawn x --base ma", &["main", "maintenance"]),
         ("git agent spawn x --base o", &["origin/main"]),
         ("git agent conflicts --target v", &["v1"]),
+        ("git agent conflicts --into v", &["v1"]),
+        ("git agent prune --into ma", &["main", "maintenance"]),
+        ("git agent prune --merged-into ma", &["main", "maintenance"]),
         ("git agent integrate --into ma", &["main", "maintenance"]),
         ("git agent sync o", &["origin"]),
         // The binaries of their own, through git and directly.

@@ -1505,7 +1505,7 @@ fn a_pair_with_unrelated_histories_is_reported_and_the_rest_checked() {
     spawn(&env, &repo, "b", &["--base", "side2"]);
     let c = spawn(&env, &repo, "c", &[]);
     commit_line(&env, &c, "base.txt", 1, "c's base");
-    let json = conflicts_json(&env, &repo, &["a", "b", "c", "--target", "main"], 0);
+    let json = conflicts_json(&env, &repo, &["a", "b", "c", "--into", "main"], 0);
     assert_eq!(expect_pair(&json, "a", "b")["verdict"], "unrelated", "{json:#}");
     assert_eq!(json["summary"]["unrelated_pairs"], 1, "{json:#}");
     let text = conflicts(&env, &repo, &["a", "b", "c", "--target", "main"]).success();

@@ -5,8 +5,14 @@ use crate::common::*;
 #[test]
 fn the_demo_runs_the_whole_workflow_and_leaves_the_repository() {
     let env = Env::new();
-    let dir = env.path().join("shop");
-    let run = env.agent(env.path(), &["demo", dir.to_str().unwrap()]).success();
+    // -C moves where the demo starts, and without a DIR it names its own folder there.
+    let parent = env.path().join("parent");
+    std::fs::create_dir(&parent).unwrap();
+    let dir = parent.join("git-agent-demo");
+    let run = env.agent(env.path(), &["-C", parent.to_str().unwrap(), "demo"]).success();
+    // It shows the plan it spawns from, and where that file is.
+    assert!(run.stdout.contains("the plan, in .git/plan.json"), "{}", run.stdout);
+    assert!(run.stdout.contains(r#""name": "frontend""#), "{}", run.stdout);
     // Every step shows the command it ran.
     for command in [
         "$ git agent spawn --plan",
@@ -55,6 +61,23 @@ fn the_demo_runs_the_whole_workflow_and_leaves_the_repository() {
     let worktrees = env.git(&dir, &["worktree", "list", "--porcelain"]);
     assert_eq!(without_slots(&worktrees).matches("worktree ").count(), 1, "{worktrees}");
     assert_eq!(held_slots(&dir), Vec::<std::path::PathBuf>::new());
+    // Nothing is left beside it: no empty worktree folder, no scratch slot.
+    let left: Vec<_> = std::fs::read_dir(&parent).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["git-agent-demo"]);
+}
+
+#[test]
+fn the_demo_refuses_to_nest_its_repository_in_another_unless_given_a_directory() {
+    let env = Env::new();
+    let outer = env.repo("outer", &[("a.txt", "a\n")]);
+    let sub = outer.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let before = env.snapshot(&outer);
+    let run = env.agent(&sub, &["demo"]).code(3).stderr_has("inside the git repository");
+    assert!(run.stderr.contains("git agent demo /"), "{}", run.stderr);
+    env.agent(env.path(), &["-C", outer.to_str().unwrap(), "demo"]).code(3).stderr_has("inside the git repository");
+    assert!(!sub.join("git-agent-demo").exists() && !outer.join("git-agent-demo").exists());
+    assert_eq!(env.snapshot(&outer), before);
 }
 
 #[test]

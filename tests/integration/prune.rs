@@ -321,7 +321,7 @@ fn refuses_a_branch_with_commits_not_in_main() {
     env.git(&repo, &["branch", "other", "agent/t"]);
     assert_refused(&env, &repo, "t", &["t"], "not in the target");
     // ... unless that branch is what "merged" means.
-    let run = prune(&env, &repo, &["t", "--merged-into", "other"]).success();
+    let run = prune(&env, &repo, &["t", "--into", "other"]).success();
     assert!(run.stdout.contains("pruned t"), "{run:#?}");
     assert_gone(&env, &repo, "t");
 }

@@ -1,0 +1,54 @@
+//! `git agent help [COMMAND]`: the manual page, as `git help` shows it, or the long help text
+//! where man cannot show it.
+
+use std::io::IsTerminal;
+
+use clap::CommandFactory;
+
+use crate::cli::{AgentCli, HelpArgs};
+use crate::error::{Exit, bad_input};
+use crate::output::Ui;
+use crate::process::{Capture, Run};
+
+pub fn run(ui: &Ui, args: HelpArgs) -> anyhow::Result<Exit> {
+    let mut cli = AgentCli::command();
+    // Built, so that the global options and the binary name show in the subcommand's help.
+    cli.build();
+    let command = match &args.command {
+        None => cli,
+        Some(name) => find(&cli, name)?.clone(),
+    };
+    let page = match &args.command {
+        None => "git-agent".to_owned(),
+        Some(_) => format!("git-agent-{}", command.get_name()),
+    };
+    if std::io::stdout().is_terminal() && show_man_page(&page)? {
+        return Ok(Exit::Success);
+    }
+    let help = command.clone().render_long_help();
+    ui.data(&if ui.color { format!("{}\n", help.ansi()) } else { format!("{help}\n") });
+    Ok(Exit::Success)
+}
+
+/// The subcommand `name` (or one of its aliases: `status` is `list`).
+fn find<'a>(cli: &'a clap::Command, name: &str) -> anyhow::Result<&'a clap::Command> {
+    cli.find_subcommand(name).ok_or_else(|| {
+        let names: Vec<&str> =
+            cli.get_subcommands().filter(|sub| !sub.is_hide_set()).map(|sub| sub.get_name()).collect();
+        bad_input(format!("'{name}' is not a git agent command"))
+            .hint(format!("the commands: {}", names.join(", ")))
+            .into()
+    })
+}
+
+/// Shows `page` through man(1) on the terminal; false when man or the page is not installed.
+fn show_man_page(page: &str) -> anyhow::Result<bool> {
+    let dir = std::env::current_dir()?;
+    // `man -w` finds the page without showing anything: a missing page falls back to --help.
+    let installed = Run::new("man", &dir).args(["-w", page]).capture(Capture::Tail(4096)).run();
+    if !installed.is_ok_and(|outcome| outcome.status.success()) {
+        return Ok(false);
+    }
+    let shown = Run::new("man", &dir).arg(page).timeout(None).capture(Capture::Terminal).run()?;
+    Ok(shown.status.success())
+}
