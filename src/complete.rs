@@ -13,7 +13,7 @@ use clap::{Arg, Command};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use clap_complete::env::{Bash, CompleteEnv, EnvCompleter, Fish, Zsh};
 
-use crate::layout::TASKS_PREFIX;
+use crate::layout::{ARCHIVE_PREFIX, TASKS_PREFIX};
 
 /// The environment variable that asks a binary for completions instead of running it.
 pub const VAR: &str = "GIT_AGENT_COMPLETE";
@@ -47,24 +47,46 @@ pub fn registration(shell: &str, bin: &str) -> Vec<u8> {
 /// `command` with dynamic values attached to every argument that takes them, in every
 /// subcommand.
 pub fn with_dynamic_values(command: Command) -> Command {
-    // spawn's TASK names the task to create: existing names are the wrong answer there.
-    let creates_task = matches!(command.get_name(), "spawn" | "git-agent-spawn");
-    command.mut_args(|arg| attach(arg, creates_task)).mut_subcommands(with_dynamic_values)
+    with_values(command, Tasks::Recorded)
 }
 
-fn attach(arg: Arg, creates_task: bool) -> Arg {
-    match values_for(&arg, creates_task) {
+/// Which tasks a command's positional `TASK` names.
+#[derive(Clone, Copy)]
+enum Tasks {
+    /// Tasks with a record: nearly every command.
+    Recorded,
+    /// The task to create (spawn): existing names are the wrong answer.
+    New,
+    /// Tasks prune archived (archive's subcommands): most have no record any more.
+    Archived,
+}
+
+fn with_values(command: Command, tasks: Tasks) -> Command {
+    let tasks = match command.get_name() {
+        "spawn" | "git-agent-spawn" => Tasks::New,
+        "archive" => Tasks::Archived,
+        _ => tasks,
+    };
+    command.mut_args(|arg| attach(arg, tasks)).mut_subcommands(|sub| with_values(sub, tasks))
+}
+
+fn attach(arg: Arg, tasks: Tasks) -> Arg {
+    match values_for(&arg, tasks) {
         Some(values) => arg.add(ArgValueCandidates::new(values)),
         None => arg,
     }
 }
 
 /// Which dynamic values an argument takes, by its value name.
-fn values_for(arg: &Arg, creates_task: bool) -> Option<fn() -> Vec<CompletionCandidate>> {
+fn values_for(arg: &Arg, tasks: Tasks) -> Option<fn() -> Vec<CompletionCandidate>> {
     let value_name = arg.get_value_names()?.first()?.as_str();
     match value_name {
-        "TASK" if creates_task && arg.is_positional() => None,
-        "TASK" | "VARIANT" => Some(tasks),
+        "TASK" if arg.is_positional() => match tasks {
+            Tasks::Recorded => Some(self::tasks),
+            Tasks::New => None,
+            Tasks::Archived => Some(archived_tasks),
+        },
+        "TASK" | "VARIANT" => Some(self::tasks),
         // compare's and converge's group (integrate's --branch NAME is a new branch).
         "NAME" if arg.is_positional() => Some(variant_groups),
         "REV" => Some(revisions),
@@ -80,6 +102,17 @@ fn tasks() -> Vec<CompletionCandidate> {
 
 fn task_names() -> Vec<String> {
     repository().map(|repo| names_under(&repo, &[TASKS_PREFIX])).unwrap_or_default()
+}
+
+/// The tasks with something under `refs/agent/archive/<task>/<stamp>/`.
+fn archived_tasks() -> Vec<CompletionCandidate> {
+    let Some(repo) = repository() else { return Vec::new() };
+    let mut names: Vec<String> = names_under(&repo, &[ARCHIVE_PREFIX])
+        .into_iter()
+        .filter_map(|name| Some(name.split_once('/')?.0.to_owned()))
+        .collect();
+    names.dedup();
+    candidates(names)
 }
 
 /// `TASK` of the variants `TASK.1` ... `TASK.K` that spawn --variants made.

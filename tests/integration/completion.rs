@@ -332,3 +332,16 @@ fn compare_and_converge_complete_variant_groups_and_their_variants() {
     assert_eq!(bash(&env, &repo, "git agent converge g"), ["grp"]);
     assert_eq!(bash(&env, &repo, "git agent converge grp --pick grp."), ["grp.1", "grp.10", "grp.2"]);
 }
+
+#[test]
+fn archive_completes_the_tasks_prune_archived() {
+    let (env, repo) = fixture();
+    // Completion reads names only: refs stand in for what prune --force archives.
+    let head = env.git(&repo, &["rev-parse", "HEAD"]);
+    for what in ["old/20260101T000000Z/branch", "old/20260102T000000Z/branch", "older/20260101T000000Z/head"] {
+        env.git(&repo, &["update-ref", &format!("refs/agent/archive/{what}"), head.trim()]);
+    }
+    assert_eq!(values(bash(&env, &repo, "git agent archive drop ")), ["old", "older"]);
+    assert_eq!(bash(&env, &repo, "git agent archive list ol"), ["old", "older"]);
+    assert_eq!(bash(&env, &repo, "git agent archive list fi"), Vec::<String>::new());
+}
