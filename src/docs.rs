@@ -228,11 +228,20 @@ fn fish_git_hook() -> String {
 /// clap's zsh registration binds its function with `compdef` when sourced; installed in fpath
 /// as `_git-agent`, it is autoloaded instead, by compinit for `git-agent` and by zsh's `_git`
 /// for `git agent` (which calls `_git-<command>`): then the first call must complete too.
+/// Through `_git`, git's `-C DIR` (in `_git`'s `opt_args`) is passed on, as git passes it.
 fn zsh_autoload(bin: &str) -> Vec<u8> {
     let function = format!("_clap_dynamic_completer_{}", bin.replace('-', "_"));
     let compdef = format!("compdef {function} {bin}");
-    let dispatch =
-        format!("if [ \"$funcstack[1]\" = \"_{bin}\" ]; then\n    {function} \"$@\"\nelse\n    {compdef}\nfi");
+    let dispatch = r#"if [ "$funcstack[1]" = "_BIN" ]; then
+    if [[ $service == git && -n ${opt_args[-C]-} ]]; then
+        local -a words=("$words[1]" -C "${(Q)opt_args[-C]}" "${(@)words[2,-1]}")
+        local CURRENT=$((CURRENT + 2))
+    fi
+    FUNCTION "$@"
+else
+    COMPDEF
+fi"#;
+    let dispatch = dispatch.replace("BIN", bin).replace("FUNCTION", &function).replace("COMPDEF", &compdef);
     patch(&registration("zsh", bin), &compdef, &dispatch).into_bytes()
 }
 

@@ -298,6 +298,22 @@ fn zsh_completes_task_names_and_revisions_through_git_and_directly() {
     assert!(!pane.contains("fix-c"), "only the candidates with the prefix are listed:\n{pane}");
 }
 
+#[test]
+fn zsh_honours_git_dash_c() {
+    let (env, _repo) = fixture();
+    let elsewhere = env.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let zsh = Terminal::zsh(&env, &elsewhere);
+    zsh.check(&[
+        (&["git -C ../repo agent show fi", "Tab"], &["% git -C ../repo agent show fix-c"]),
+        (
+            &["git -C ../repo agent spawn x --base=mainte", "Tab"],
+            &["% git -C ../repo agent spawn x --base=maintenance"],
+        ),
+        (&["git-agent -C ../repo show fi", "Tab"], &["% git-agent -C ../repo show fix-c"]),
+    ]);
+}
+
 /// What the other bash tests cannot show: bash's own word splitting (`--base=ma` is three
 /// words to bash) and git's `-C`.
 #[test]
