@@ -212,18 +212,32 @@ pub const FISH_GIT_HOOK: &str = "git-agent.conf.d.fish";
 
 /// fish's git completion (3.6) misses external `git-*` commands: it looks them up under
 /// their file name (`git-agent`, not `agent`). These lines hand `git agent ...` to the
-/// `git-agent` completion through git.fish's own helper, as later fish versions do.
+/// `git-agent` completion, as later fish versions do, keeping git's `-C DIR` (their helper
+/// drops git's options).
 fn fish_git_hook() -> String {
-    let mut hook = String::from("# Completion of `git agent ...` in fish: each asks the git-agent* binary.\n");
+    let mut hook = String::from(FISH_THROUGH_GIT);
     for command in crate::cli::binaries() {
         let sub = command.get_name().trim_start_matches("git-").to_owned();
         hook.push_str(&format!(
             "complete --command git --condition '__fish_git_using_command {sub}' --exclusive --keep-order \
-             --arguments '(__fish_git_complete_custom_command {sub})'\n"
+             --arguments '(__git_agent_through_git {sub})'\n"
         ));
     }
     hook
 }
+
+const FISH_THROUGH_GIT: &str = r#"# Completion of `git agent ...` in fish: each asks the git-agent* binary.
+function __git_agent_through_git -a subcommand
+    set -l words (commandline -opc)
+    set -e words[1]
+    argparse -s (__fish_git_global_optspecs) -- $words 2>/dev/null
+    or return
+    set -l dir
+    set -q _flag_C
+    and set dir -C $_flag_C[-1]
+    complete -C (string join ' ' -- git-$subcommand (string escape -- $dir $argv[2..]) (commandline -ct))
+end
+"#;
 
 /// clap's zsh registration binds its function with `compdef` when sourced; installed in fpath
 /// as `_git-agent`, it is autoloaded instead, by compinit for `git-agent` and by zsh's `_git`

@@ -199,6 +199,8 @@ fn fish_completes_task_names_and_revisions_through_git_and_directly() {
     let elsewhere = env.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).unwrap();
     assert_eq!(fish(&env, &elsewhere, "git agent show "), Vec::<String>::new());
+    assert_eq!(fish(&env, &elsewhere, "git -C ../repo agent show fi"), ["fix-c"]);
+    assert_eq!(fish(&env, &elsewhere, "git -C ../repo agent-prune fe"), ["feature-a", "feature-b"]);
 }
 
 /// An interactive shell in a tmux server of the test's own (killed at the end): what a user
