@@ -107,6 +107,10 @@ pub enum AgentCommand {
     Archive(ArchiveArgs),
     #[command(about = HELP_ABOUT, long_about = HELP_LONG_ABOUT)]
     Help(HelpArgs),
+    #[command(about = OPEN_ABOUT, long_about = OPEN_LONG_ABOUT)]
+    Open(OpenArgs),
+    #[command(about = SCHEMA_ABOUT, long_about = SCHEMA_LONG_ABOUT)]
+    Schema(SchemaArgs),
     /// Any other COMMAND runs `git-agent-COMMAND`, found next to git-agent or on PATH.
     #[command(external_subcommand)]
     External(Vec<OsString>),
@@ -838,6 +842,9 @@ pub struct SuperviseArgs {
 /// Man pages go to <prefix>/share/man/man1 beside the directory holding git-agent (so that
 /// `man` finds them through PATH, and `git agent-spawn --help` works); completions go to
 /// the per-user directories of bash-completion, zsh and fish.
+///
+/// The JSON Schemas of the --json outputs (`git agent schema`) go to
+/// $XDG_DATA_HOME/git-agent/schemas/<command>.json.
 #[derive(Debug, Clone, Args, Default)]
 #[command(after_help = exit_status_help())]
 pub struct SetupArgs {
@@ -848,6 +855,21 @@ pub struct SetupArgs {
     /// Show what would be written, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Print, and install nothing, the shell function that makes `git agent cd TASK` change
+    /// directory to the task's worktree: add `eval "$(git agent setup --shell bash)"` to
+    /// ~/.bashrc (zsh: ~/.zshrc; fish: `git agent setup --shell fish | source` in
+    /// ~/.config/fish/config.fish). Every other `git` command passes through unchanged.
+    #[arg(long, value_enum, value_name = "SHELL", conflicts_with_all = ["man_prefix", "dry_run"])]
+    pub shell: Option<Shell>,
+}
+
+/// A shell `setup --shell` writes its function for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Run the whole workflow on a sample repository: decompose a "user activity dashboard" into
@@ -1595,6 +1617,38 @@ full --help text is printed instead. An unknown COMMAND is refused with exit sta
 #[command(after_help = exit_status_help())]
 pub struct HelpArgs {
     /// The command whose page to show (default: git-agent(1) itself).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
+}
+
+pub const OPEN_ABOUT: &str = "Open a task's worktree in your editor (agent.open, $VISUAL or $EDITOR)";
+
+pub const OPEN_LONG_ABOUT: &str = "\
+Open a task's worktree in your editor: runs git config agent.open, else $VISUAL, else $EDITOR,
+through the shell as git runs its editor, in the worktree and with the worktree's path as its
+argument (agent.open = code opens it in VS Code). Without TASK, the task whose worktree contains
+the current directory. None of the three set is refused with exit status 2; a task without a
+worktree here with exit status 3. The editor's own failure is exit status 1.";
+
+/// Open a task's worktree in your editor.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct OpenArgs {
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+}
+pub const SCHEMA_ABOUT: &str = "Print the JSON Schema of a command's --json output";
+pub const SCHEMA_LONG_ABOUT: &str = "Print the JSON Schema (draft 2020-12) of a command's --json output, generated from \
+the types git-agent serialises. Without COMMAND: the commands that have one, one per line. `error` is the object \
+every command prints on stdout instead when it fails under --json: {\"error\": {\"message\", \"causes\", \"hint\", \
+\"exit\"}}. The schemas are closed (no field they do not name) and are installed by `git agent setup` into \
+$XDG_DATA_HOME/git-agent/schemas/<command>.json.";
+
+/// Print the JSON Schema of a command's --json output.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = exit_status_help())]
+pub struct SchemaArgs {
+    /// The command (`list`, `spawn`, ...), or `error`.
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
 }

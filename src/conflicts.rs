@@ -56,7 +56,7 @@ pub struct Target {
 }
 
 /// How a path conflicts, in the words of `git merge-tree`'s messages.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConflictKind {
     Content,
@@ -104,7 +104,7 @@ impl std::fmt::Display for ConflictKind {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
 pub struct ConflictPath {
     pub path: JsonPath,
     pub kind: ConflictKind,
@@ -129,7 +129,7 @@ impl ConflictPath {
 }
 
 /// A pair's verdict; plainly clean pairs are not listed.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PairVerdict {
     Conflict,
@@ -143,7 +143,7 @@ pub enum PairVerdict {
 }
 
 /// A task's verdict against the target.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetVerdict {
     Conflict,
@@ -153,7 +153,7 @@ pub enum TargetVerdict {
 }
 
 /// Risks that are not merge conflicts.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum HazardKind {
     OutOfScope,
@@ -175,7 +175,7 @@ impl std::fmt::Display for HazardKind {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct PairResult {
     pub a: String,
     pub b: String,
@@ -187,7 +187,7 @@ pub struct PairResult {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TargetResult {
     pub task: String,
     pub verdict: TargetVerdict,
@@ -197,7 +197,7 @@ pub struct TargetResult {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Hazard {
     pub kind: HazardKind,
     pub tasks: Vec<String>,
@@ -205,7 +205,7 @@ pub struct Hazard {
     pub message: String,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub tasks: usize,
     pub pairs_checked: usize,

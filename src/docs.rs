@@ -51,19 +51,25 @@ pub fn man_pages() -> Vec<Generated> {
         if name == "git-agent" {
             // `spawn` has its own binary, and so its own page.
             for sub in command.get_subcommands().filter(|sub| !crate::cli::OWN_BINARIES.contains(&sub.get_name())) {
-                let page = format!("git-agent-{}", sub.get_name());
-                let sub = sub
-                    .clone()
-                    .name(page.clone())
-                    .bin_name(format!("git agent {}", sub.get_name()))
-                    .version(env!("CARGO_PKG_VERSION"));
-                pages.push(man_page(sub, &page));
+                subcommand_pages(sub, "git-agent", "git agent", &mut pages);
             }
         }
         pages.push(man_page(command, &name));
     }
     pages.sort_by(|a, b| a.name.cmp(&b.name));
     pages
+}
+
+/// The page of `sub` (`git-agent-cost`, shown as `git agent cost`), and of each of its own
+/// subcommands (`git-agent-cost-add`), which its SUBCOMMANDS section names.
+fn subcommand_pages(sub: &Command, parent_page: &str, parent_bin: &str, pages: &mut Vec<Generated>) {
+    let page = format!("{parent_page}-{}", sub.get_name());
+    let bin = format!("{parent_bin} {}", sub.get_name());
+    for nested in sub.get_subcommands() {
+        subcommand_pages(nested, &page, &bin, pages);
+    }
+    let sub = sub.clone().name(page.clone()).bin_name(bin).version(env!("CARGO_PKG_VERSION"));
+    pages.push(man_page(sub, &page));
 }
 
 fn man_page(command: Command, name: &str) -> Generated {
@@ -375,7 +381,18 @@ Flags override configuration. Any config scope works (git config --local, --glob
                        beside the main worktree; required for bare repositories)
   agent.branchPrefix   task branch prefix (default: agent/)
   agent.copy           glob of untracked files to copy into new worktrees,
-                       for example .env*; multi-valued
+                       for example .env*; multi-valued. Besides, the ignored
+                       files the main worktree's .worktreeinclude (gitignore
+                       syntax, as Claude Code and worktrunk read it) matches
+                       are copied; copies are reflinked where the file
+                       system can
+  agent.link           path of the main worktree (node_modules, target,
+                       .venv) each new worktree links to instead of copying;
+                       multi-valued; a tracked path is refused (exit code 2)
+  agent.portRange      start-end: the ports GIT_AGENT_PORT is picked from
+                       (default: 4100-4999)
+  agent.open           command git agent open runs with a worktree's path
+                       (default: $VISUAL, then $EDITOR)
   agent.disposable     glob (as in .gitignore) of ignored files prune may
                        delete without asking; multi-valued (default: target/,
                        node_modules/, dist/, build/, .venv/, __pycache__/)
@@ -440,6 +457,10 @@ The agent command started by spawn or run (in the foreground, detached or in tmu
   GIT_AGENT_BRIEF      the brief
   GIT_AGENT_BRANCH     the task branch
   GIT_AGENT_WORKTREE   the worktree path
+  GIT_AGENT_PORT       the task's port: FNV-1a (32 bits) of the task name modulo
+                       the size of agent.portRange, plus its start; the same
+                       every run, for agent.setup too
+
 Colour is decided for stdout and for stderr apart: --color, then git config color.agent, then color.ui (never, always, auto, or a boolean where true means auto, as git reads them; from the repository -C names, else the global configuration), then NO_COLOR (set and not empty: no colour), then whether that stream is a terminal (not when TERM=dumb). GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
 GIT_AGENT_COMPLETE=<shell> (bash, zsh or fish), set by the completion scripts git agent setup installs, makes every git-agent binary print the completion candidates for the words after -- instead of running: task names, revisions and remotes from the repository's refs (the one -C names, else the current directory's), nothing outside a repository.
 

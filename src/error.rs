@@ -99,3 +99,36 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
 pub fn hint_of(err: &anyhow::Error) -> Option<&str> {
     err.chain().find_map(|cause| cause.downcast_ref::<Fail>()).and_then(|fail| fail.hint.as_deref())
 }
+
+/// What every command prints on stdout when it fails under `--json` (`git agent schema error`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorJson {
+    pub error: ErrorBody,
+}
+
+/// A failure, as the text on stderr says it.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    /// The error itself (`error: ...` on stderr).
+    pub message: String,
+    /// What it was caused by, outermost first (`caused by: ...`).
+    pub causes: Vec<String>,
+    /// How to fix it, when there is a way (`hint: ...`).
+    pub hint: Option<String>,
+    /// The exit status of the process (see the exit-code table).
+    pub exit: i32,
+}
+
+impl ErrorJson {
+    /// The object for `err`, ending the process with `exit`.
+    pub fn new(err: &anyhow::Error, exit: i32) -> Self {
+        ErrorJson {
+            error: ErrorBody {
+                message: err.to_string(),
+                causes: err.chain().skip(1).map(ToString::to_string).collect(),
+                hint: hint_of(err).map(str::to_owned),
+                exit,
+            },
+        }
+    }
+}

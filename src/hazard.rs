@@ -17,7 +17,7 @@ use crate::stack::OwnChanges;
 use crate::state::TaskRecord;
 
 /// One thing a task changed that it should not have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Hazard {
     /// It changed a contract (`pathspec`, from its record).
@@ -33,7 +33,7 @@ pub enum Hazard {
 }
 
 /// Where a protection comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GuardSource {
     /// The task's record (`spawn --protect`, a plan's `protect`).

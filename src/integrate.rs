@@ -21,7 +21,7 @@ use crate::scratch::Slot;
 use crate::state::TaskRecord;
 
 /// How each task's work is brought onto the result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// One `--no-ff` merge commit per task.
@@ -63,7 +63,7 @@ pub struct Options {
 }
 
 /// When integrate tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TestAt {
     /// After every merge: the first failing step is known at once.
@@ -85,7 +85,7 @@ pub enum Event<'a> {
     Scratch(crate::scratch::Event),
 }
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, schemars::JsonSchema)]
 pub struct TestRun {
     pub command: String,
     pub exit: Option<i32>,
@@ -102,7 +102,7 @@ pub struct TestRun {
 }
 
 /// How one task's step came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepStatus {
     /// Merged (or rebased, or squashed) and, if there is a test, tested.
@@ -158,7 +158,7 @@ impl CommitId {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Step {
     pub task: String,
     pub status: StepStatus,
@@ -180,7 +180,7 @@ pub struct Step {
     pub because: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     pub task: String,
     pub because: String,

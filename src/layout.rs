@@ -334,4 +334,18 @@ pub mod key {
     /// git's colour settings, read as git reads them: git-agent's own, then the default.
     pub const COLOR_AGENT: &str = "color.agent";
     pub const COLOR_UI: &str = "color.ui";
+    /// Paths of the main worktree (node_modules, target, .venv) a new task's worktree links to
+    /// instead of copying (multi-valued).
+    pub const LINK: &str = "agent.link";
+    /// `start-end`: the ports `GIT_AGENT_PORT` is picked from (default [`super::DEFAULT_PORT_RANGE`]).
+    pub const PORT_RANGE: &str = "agent.portRange";
+    /// The command `git agent open` runs with a task's worktree (default: $VISUAL, then $EDITOR).
+    pub const OPEN: &str = "agent.open";
 }
+
+/// The file in the main worktree naming, in .gitignore syntax, the ignored files every new
+/// worktree gets a copy of (read by Claude Code and worktrunk too).
+pub const WORKTREE_INCLUDE: &str = ".worktreeinclude";
+
+/// The ports a task's `GIT_AGENT_PORT` falls in unless agent.portRange says otherwise.
+pub const DEFAULT_PORT_RANGE: (u16, u16) = (4100, 4999);

@@ -41,6 +41,7 @@ pub mod output;
 pub mod pause;
 pub mod plan;
 pub mod process;
+pub mod schema;
 pub mod scope;
 pub mod scratch;
 pub mod settings;

@@ -18,7 +18,7 @@ use gix::ObjectId;
 use serde::Serialize;
 
 /// A dependency a manifest has at the tip and did not have at the base.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct AddedDependency {
     /// The manifest's path in the tree, `/`-separated.
     pub manifest: String,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::conflicts::{Branch, ConflictPath, MergeCaches, Target};
 
 /// How a task comes out at its place in the dependency order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OrderVerdict {
     /// Merges cleanly onto the result of the tasks before it.
@@ -40,7 +40,7 @@ impl OrderVerdict {
 }
 
 /// One task's place in the order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OrderStep {
     pub task: String,
     pub verdict: OrderVerdict,

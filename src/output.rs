@@ -11,6 +11,9 @@ pub use owo_colors::Style;
 /// Whether colour was chosen for stdout and for stderr; decided once per process by [`Ui::new`].
 static COLOR_OUT: AtomicBool = AtomicBool::new(false);
 static COLOR_ERR: AtomicBool = AtomicBool::new(false);
+/// Whether a JSON document is on stdout already: an error after it is told on stderr only,
+/// so that stdout holds one document.
+static JSON_WRITTEN: AtomicBool = AtomicBool::new(false);
 
 /// Set once stdout was closed under a command that keeps its exit status (see
 /// [`Ui::keep_status_when_stdout_closes`]): later data is dropped.
@@ -61,7 +64,8 @@ pub struct GlobalArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
-    /// Print machine-readable JSON on stdout instead of text.
+    /// Print machine-readable JSON on stdout instead of text; an error is a JSON object there
+    /// too (schemas: `git agent schema`).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -124,6 +128,7 @@ impl Ui {
 
     /// Writes a JSON document to stdout, followed by a newline.
     pub fn json_data(&self, value: &impl serde::Serialize) {
+        JSON_WRITTEN.store(true, Ordering::Relaxed);
         let mut text = serde_json::to_string_pretty(value).expect("report types serialise");
         text.push('\n');
         self.data(&text);
@@ -295,6 +300,15 @@ pub fn report_error(err: &anyhow::Error) -> i32 {
     crate::error::exit_of(err).code()
 }
 
+/// Under `--json`, an error is also an object on stdout (see [`crate::error::ErrorJson`]),
+/// unless the command printed its document already; the text on stderr is the same either way.
+pub fn report_json_error(err: &anyhow::Error, exit: i32) {
+    if !JSON_WRITTEN.load(Ordering::Relaxed) {
+        Ui { json: true, quiet: true, color: false, color_err: false, keep_status: false }
+            .json_data(&crate::error::ErrorJson::new(err, exit));
+    }
+}
+
 /// A git path for JSON: a string when it is UTF-8, else `{"bytes": [..]}`, never lossy.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct JsonPath(pub bstr::BString);
@@ -310,6 +324,26 @@ impl serde::Serialize for JsonPath {
                 map.end()
             }
         }
+    }
+}
+
+impl schemars::JsonSchema for JsonPath {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonPath".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A git path: a string when it is UTF-8, else its bytes.",
+            "anyOf": [
+                { "type": "string" },
+                {
+                    "type": "object",
+                    "properties": { "bytes": { "type": "array", "items": { "type": "integer", "minimum": 0, "maximum": 255 } } },
+                    "required": ["bytes"]
+                }
+            ]
+        })
     }
 }
 

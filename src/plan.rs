@@ -84,7 +84,7 @@ fn one() -> u32 {
 }
 
 /// What validation found. The plan may be spawned only when `errors` is empty.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct PlanCheck {
     /// Task names in the order they will be spawned (dependencies first).
     pub order: Vec<String>,

@@ -59,6 +59,10 @@ pub enum Capture {
     /// Shares the terminal: stdin, stdout, stderr and the foreground process group (an
     /// interactive agent, a dispatched sub-command). Ctrl-C reaches it directly.
     Terminal,
+    /// As [`Capture::Terminal`], but its stdout goes to git-agent's stderr, which is the same
+    /// terminal when there is one: git-agent's stdout keeps only its own data (`spawn --json`
+    /// with a foreground agent).
+    TerminalToStderr,
     /// stdin is empty, stdout and stderr go to git-agent's stderr (the output is status, not
     /// data); nothing is kept.
     Stderr,
@@ -230,12 +234,17 @@ impl Run {
         self
     }
 
+    /// Whether the child shares git-agent's terminal and foreground process group.
+    fn shares_terminal(&self) -> bool {
+        matches!(self.capture, Capture::Terminal | Capture::TerminalToStderr)
+    }
+
     /// Runs the command to its end, its timeout, or git-agent's interruption, whichever comes
     /// first. Fails only when it cannot be started (or, with [`Capture::Stdout`], when its
     /// output is larger than allowed).
     pub fn run(&self) -> anyhow::Result<Outcome> {
         let mut command = self.command();
-        let own_group = self.capture != Capture::Terminal;
+        let own_group = !self.shares_terminal();
         let mut child = command.spawn().with_context(|| format!("cannot run {}", self.program.to_string_lossy()))?;
         let (stdout, tail) = self.read_output(&mut child);
         let stop =
@@ -286,6 +295,9 @@ impl Run {
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         match self.capture {
             Capture::Terminal => {}
+            Capture::TerminalToStderr => {
+                command.stdout(std::io::stderr());
+            }
             Capture::Stderr => {
                 command.stdin(std::process::Stdio::null());
                 command.stdout(std::io::stderr()).stderr(std::io::stderr());
@@ -295,7 +307,7 @@ impl Run {
                 command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
             }
         }
-        if self.capture != Capture::Terminal {
+        if !self.shares_terminal() {
             // Its own group, so that it and everything it started can be killed together, and
             // the terminal's Ctrl-C reaches git-agent, which then decides (and kills it).
             use std::os::unix::process::CommandExt;

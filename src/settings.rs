@@ -65,6 +65,13 @@ pub struct Settings {
     pub idle_after: Duration,
     /// `agent.compare.*`: the weights of `git agent compare`'s criteria.
     pub compare_weights: CompareWeights,
+    /// `agent.link`: paths of the main worktree new worktrees link to instead of copying.
+    pub link: Vec<String>,
+    /// `agent.portRange`: where each task's `GIT_AGENT_PORT` falls (default
+    /// [`crate::layout::DEFAULT_PORT_RANGE`]).
+    pub port_range: PortRange,
+    /// `agent.open`: the command `git agent open` runs with a worktree's path.
+    pub open: Option<String>,
     /// Where each command-valued key was configured, by key.
     origins: BTreeMap<String, Origin>,
 }
@@ -100,7 +107,7 @@ pub struct ResolveRule {
 }
 
 /// How a rule settles the conflicted files it covers (`agent.resolve.<name>.strategy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResolveStrategy {
     /// The target's side of the files, then the rule's command; its result is taken.
@@ -141,6 +148,38 @@ pub struct Price {
     pub input: f64,
     pub output: f64,
     pub cache_read: f64,
+}
+
+/// The ports tasks' `GIT_AGENT_PORT`s are picked from (`agent.portRange`), both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl Default for PortRange {
+    fn default() -> Self {
+        let (first, last) = crate::layout::DEFAULT_PORT_RANGE;
+        PortRange { first, last }
+    }
+}
+
+impl PortRange {
+    /// The port of task `task`: the same for a name in every run and every version of
+    /// git-agent, so a task's dev server keeps its address, and different tasks mostly get
+    /// different ones. 32-bit FNV-1a of the name's bytes (a fixed, published function: std's
+    /// hashers may change between Rust versions), modulo the range's size.
+    pub fn port_of(&self, task: &str) -> u16 {
+        let size = u32::from(self.last - self.first) + 1;
+        self.first + (fnv1a(task.as_bytes()) % size) as u16
+    }
+}
+
+/// 32-bit FNV-1a (http://www.isthe.com/chongo/tech/comp/fnv/).
+fn fnv1a(bytes: &[u8]) -> u32 {
+    const OFFSET: u32 = 0x811c_9dc5;
+    const PRIME: u32 = 0x0100_0193;
+    bytes.iter().fold(OFFSET, |hash, byte| (hash ^ u32::from(*byte)).wrapping_mul(PRIME))
 }
 
 /// `Name <email>`.
@@ -200,6 +239,7 @@ impl Settings {
         let command = command_value(key::COMMAND);
         let test = command_value(key::TEST);
         let notify = command_value(key::NOTIFY);
+        let open = command_value(key::OPEN);
         if let Some(line) = &command {
             crate::state::split_command_line(line).map_err(|why| {
                 reader.invalid(key::COMMAND, format!("{line:?} cannot be split into arguments: {why}"))
@@ -255,6 +295,9 @@ impl Settings {
             gate: reader.boolean(key::GATE)?.unwrap_or(false),
             prices: reader.prices()?,
             compare_weights: reader.compare_weights()?,
+            link: reader.links()?,
+            port_range: reader.port_range()?,
+            open,
             origins,
         })
     }
@@ -329,6 +372,37 @@ impl Reader<'_> {
             Ok(number) if number.is_finite() && number >= 0.0 => Ok(Some(number)),
             _ => Err(self.invalid(key, format!("{value:?} is not a number >= 0"))),
         }
+    }
+
+    /// `agent.link` values: relative paths inside the worktree, without `..` (a link is made at
+    /// each, to the same path in the main worktree).
+    fn links(&self) -> anyhow::Result<Vec<String>> {
+        let values = self.config.strings(key::LINK).unwrap_or_default();
+        let mut links: Vec<String> = Vec::new();
+        for value in values {
+            let value = value.to_str_lossy().trim().trim_end_matches('/').to_owned();
+            if value.is_empty() {
+                continue;
+            }
+            let path = std::path::Path::new(&value);
+            if !path.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+                return Err(self.invalid(key::LINK, format!("{value:?} is not a relative path inside the worktree")));
+            }
+            if !links.contains(&value) {
+                links.push(value);
+            }
+        }
+        Ok(links)
+    }
+
+    /// `agent.portRange`: `start-end`, 1 <= start <= end <= 65535.
+    fn port_range(&self) -> anyhow::Result<PortRange> {
+        let Some(value) = self.string(key::PORT_RANGE) else { return Ok(PortRange::default()) };
+        let parsed = value.split_once('-').and_then(|(first, last)| {
+            let (first, last) = (first.trim().parse::<u16>().ok()?, last.trim().parse::<u16>().ok()?);
+            (first > 0 && first <= last).then_some(PortRange { first, last })
+        });
+        parsed.ok_or_else(|| self.invalid(key::PORT_RANGE, format!("{value:?} is not a port range like 4100-4999")))
     }
 
     fn compare_weights(&self) -> anyhow::Result<CompareWeights> {
@@ -530,6 +604,18 @@ pub fn parse_identity(value: &BStr) -> Option<Identity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_fnv1a_of_the_name_in_the_range() {
+        // The published FNV-1a test vectors: the function must never change.
+        assert_eq!(fnv1a(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a(b"foobar"), 0xbf9c_f968);
+        let range = PortRange::default();
+        assert_eq!(range.port_of("a"), 4100 + (0xe40c_292c_u32 % 900) as u16);
+        let one = PortRange { first: 5000, last: 5000 };
+        assert_eq!(one.port_of("anything"), 5000);
+    }
 
     #[test]
     fn identities_need_a_name_and_an_email() {

@@ -24,7 +24,7 @@ pub use crate::oplog::Change;
 pub const MAX_RECORD_BYTES: u64 = 1 << 20;
 
 /// What a task is doing, as far as the orchestrator is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TaskState {
     /// Spawned; the agent is working (or has not started).
@@ -51,7 +51,7 @@ impl TaskState {
 
 /// `task.json`: the task's state (in format 2 the fold of its operations). Field names are
 /// part of the documented format.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct TaskRecord {
     pub version: u32,
     pub name: String,
@@ -138,7 +138,7 @@ pub struct TaskRecord {
 }
 
 /// Where a gated task's plan is (`task.json` field `gate`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum GateState {
     /// Waiting for the agent's implementation plan (`git agent propose`), or rejected.
@@ -164,7 +164,7 @@ impl GateState {
 }
 
 /// The plan review gate of a task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Gate {
     pub state: GateState,
     /// The implementation plan last proposed (empty: none yet).
@@ -217,7 +217,7 @@ impl TaskRecord {
 }
 
 /// Where a stacked task's branch was put, and on what (`task.json` field `stack`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Stack {
     /// The commit the task's own commits start from (hex): the base when no dependency had
     /// commits of its own, else a dependency's tip, or the merge of several dependencies' tips.
@@ -233,7 +233,7 @@ pub struct Stack {
 
 /// A variant's place in its group (`task.json` field `variant`): task `<of>.<index>` of the
 /// tasks `spawn <of> --variants K` made, all with one brief, to be compared and converged.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Variant {
     /// The group's name (no task of that name exists).
     pub of: String,
@@ -245,7 +245,7 @@ pub struct Variant {
 }
 
 /// What an agent says it is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AgentStatus {
     Working,
@@ -270,7 +270,7 @@ impl AgentStatus {
 }
 
 /// A task's current status (`task.json` field `status`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StatusNow {
     pub status: AgentStatus,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -281,7 +281,7 @@ pub struct StatusNow {
 }
 
 /// Something said (a question, an answer), and when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Said {
     pub text: String,
     #[serde(default)]
@@ -290,7 +290,7 @@ pub struct Said {
 
 /// A checkpoint summary of an agent's session (`task.json` field `checkpoint`, and the
 /// `checkpoint` operation).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Checkpoint {
     #[serde(default)]
     pub completed: Vec<String>,
@@ -312,7 +312,7 @@ pub struct Checkpoint {
 }
 
 /// One cost operation: what one model spent (tokens; money if known).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CostEntry {
     pub model: String,
     #[serde(default)]
@@ -330,7 +330,7 @@ pub struct CostEntry {
 }
 
 /// A task's cost so far, per model (`task.json` field `cost`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Cost {
     #[serde(default)]
     pub models: BTreeMap<String, CostEntry>,

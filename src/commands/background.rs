@@ -34,9 +34,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: RunArgs) -> anyhow::Result<Exit> 
                 super::spawn::show(ui, None, event)
             })?;
             if ui.json {
-                ui.json_data(
-                    &serde_json::json!({ "version": 1, "task": task, "how": How::Foreground, "exit": status }),
-                );
+                ui.json_data(&RunJson::Ran { version: 1, task: &task, how: How::Foreground, exit: status });
             }
             Ok(if status == 0 { Exit::Success } else { Exit::Found })
         }
@@ -51,7 +49,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: RunArgs) -> anyhow::Result<Exit> 
 /// Says where a background agent runs; `--json`: the facts.
 pub(crate) fn report_started(ui: &Ui, started: &Started) {
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "started": started }));
+        ui.json_data(&RunJson::Started { version: 1, started });
         return;
     }
     let place = match (&started.log, &started.window) {
@@ -81,7 +79,7 @@ pub fn stop(global: &GlobalArgs, ui: &Ui, args: StopArgs) -> anyhow::Result<Exit
     let (entry, _) = ctx.task_or_current(args.task.as_deref())?;
     let stopped = background::stop(&ctx, &entry.name, std::time::Duration::from_secs(args.grace))?;
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "stopped": stopped }));
+        ui.json_data(&StopJson { version: 1, stopped: &stopped });
         return Ok(Exit::Success);
     }
     let how = if stopped.killed { "killed (SIGKILL after the grace period)" } else { "stopped" };
@@ -120,4 +118,19 @@ pub fn supervise(global: &GlobalArgs, _ui: &Ui, args: SuperviseArgs) -> anyhow::
     };
     let status = background::supervise(&ctx, &args.task, how, &args.ready, &args.command)?;
     Ok(if status == 0 { Exit::Success } else { Exit::Found })
+}
+
+/// `git agent run --json`: how a foreground agent ended, or where a background one runs.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum RunJson<'a> {
+    Ran { version: u32, task: &'a str, how: How, exit: i32 },
+    Started { version: u32, started: &'a Started },
+}
+
+/// `git agent stop --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct StopJson<'a> {
+    version: u32,
+    stopped: &'a background::Stopped,
 }

@@ -43,7 +43,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: CheckpointArgs) -> anyhow::Result
     let updated = crate::ops::checkpoint::record(&ctx, &record, checkpoint)?;
     let checkpoint = updated.checkpoint.as_ref().expect("a checkpoint was just recorded");
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "task": updated.name, "checkpoint": checkpoint }));
+        ui.json_data(&CheckpointJson { version: 1, task: &updated.name, checkpoint });
     } else {
         ui.status(format!(
             "checkpoint of task {}: {} completed, {} in progress, {} next, {} decision(s), {} file(s) changed",
@@ -56,4 +56,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: CheckpointArgs) -> anyhow::Result
         ));
     }
     Ok(Exit::Success)
+}
+
+/// `git agent checkpoint --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct CheckpointJson<'a> {
+    version: u32,
+    task: &'a str,
+    checkpoint: &'a Checkpoint,
 }

@@ -54,7 +54,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: CompareArgs) -> anyhow::Result<Ex
         ));
     }
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "comparison": comparison }));
+        ui.json_data(&CompareJson { version: 1, comparison: &comparison });
     } else {
         ui.data(&render(&comparison));
     }
@@ -121,4 +121,11 @@ fn measure_text(criterion: Criterion, variant: &Scored) -> String {
         Criterion::Maintainability => format!("{}/{} test/code", variant.test_lines, variant.code_lines),
         Criterion::Cost => variant.cost_usd.map_or_else(|| "-".to_owned(), crate::ops::cost::usd_text),
     }
+}
+
+/// `git agent compare --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct CompareJson<'a> {
+    version: u32,
+    comparison: &'a Comparison,
 }

@@ -13,14 +13,14 @@ use crate::ops::conflicts::{Checked, NothingToCheck, Request, TaskRow};
 use crate::ordered::{OrderStep, OrderVerdict};
 use crate::output::{GlobalArgs, Style, Ui, kebab, paint};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct TargetInfo {
     name: String,
     commit: String,
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Report<'a> {
     version: u32,
     /// None when there was nothing to check.
     target: Option<TargetInfo>,

@@ -17,7 +17,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ConvergeArgs) -> anyhow::Result<E
         ui.warn(warning);
     }
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "dry_run": args.dry_run, "converged": converged }));
+        ui.json_data(&ConvergeJson { version: 1, dry_run: args.dry_run, converged: &converged });
     } else {
         let verb = match (args.dry_run, converged.marked_done) {
             (true, _) => "would keep",
@@ -29,4 +29,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ConvergeArgs) -> anyhow::Result<E
     }
     // As prune's: a failure, then a lost race, then a refusal decides.
     Ok(super::prune::exit_of(&converged.others))
+}
+
+/// `git agent converge --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ConvergeJson<'a> {
+    version: u32,
+    dry_run: bool,
+    converged: &'a crate::ops::converge::Converged,
 }

@@ -32,7 +32,7 @@ fn run_add(global: &GlobalArgs, ui: &Ui, args: CostAddArgs) -> anyhow::Result<Ex
     let totals = cost::task_totals(&ctx.settings, &record.cost).unwrap_or_default();
     ui.status(format!("task {}: recorded {}; its cost is now {}", record.name, entry_text(&entry), totals.short()));
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "task": record.name, "added": entry, "cost": totals }));
+        ui.json_data(&CostJson::Added { version: 1, task: &record.name, added: &entry, cost: &totals });
     }
     Ok(Exit::Success)
 }
@@ -58,7 +58,7 @@ fn run_import(global: &GlobalArgs, ui: &Ui, args: CostImportArgs) -> anyhow::Res
         ui.warn(format!("{} lines of the session logs are not JSON and were skipped", report.unreadable_lines));
     }
     if ui.json {
-        ui.json_data(&report);
+        ui.json_data(&CostJson::Imported(&report));
         return Ok(Exit::Success);
     }
     let verb = if report.dry_run { "would record" } else { "recorded" };
@@ -93,7 +93,7 @@ fn run_report(global: &GlobalArgs, ui: &Ui, args: CostArgs) -> anyhow::Result<Ex
         ui.warn(&warning.message);
     }
     if ui.json {
-        ui.json_data(&report);
+        ui.json_data(&CostJson::Report(&report));
     } else if report.groups.is_empty() {
         ui.status("no costs recorded: `git agent cost add` or `git agent cost import claude|codex` records them");
     } else {
@@ -136,4 +136,13 @@ fn render(report: &Report) -> String {
         out.push_str(&if i == last { paint(text, Style::new().bold()) } else { text });
     }
     out
+}
+
+/// `git agent cost --json`: the report, or what `cost add` or `cost import` recorded.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum CostJson<'a> {
+    Report(&'a Report),
+    Added { version: u32, task: &'a str, added: &'a CostEntry, cost: &'a Totals },
+    Imported(&'a cost::ImportReport),
 }

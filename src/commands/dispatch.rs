@@ -125,6 +125,13 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
 }
 
 fn unknown_command(name: &str) -> crate::error::Fail {
+    // `git agent cd` is the shell function's: a program cannot change its shell's directory.
+    if name == "cd" {
+        return bad_input("`git agent cd` needs git-agent's shell function, which is not loaded here").hint(
+            "add eval \"$(git agent setup --shell bash)\" to ~/.bashrc (or zsh, fish: see git-agent-setup(1)); \
+             meanwhile: cd \"$(git agent path TASK)\"",
+        );
+    }
     let mut candidates: Vec<String> = builtins().into_iter().map(|(n, _)| n).collect();
     candidates.push("status".into());
     candidates.extend(externals());

@@ -45,7 +45,15 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: DoneArgs) -> anyhow::Result<Exit>
         ));
     }
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "task": record.name, "state": record.state }));
+        ui.json_data(&DoneJson { version: 1, task: &record.name, state: record.state });
     }
     Ok(Exit::Success)
+}
+
+/// `git agent done --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct DoneJson<'a> {
+    version: u32,
+    task: &'a str,
+    state: TaskState,
 }

@@ -20,7 +20,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: HandoffArgs) -> anyhow::Result<Ex
     let prompt = render(&handoff, state::now_ms());
     let Some(new) = &args.to else {
         if ui.json {
-            ui.json_data(&serde_json::json!({ "version": 1, "handoff": handoff, "prompt": prompt }));
+            ui.json_data(&HandoffJson { version: 1, handoff: &handoff, prompt: &prompt, spawned: None });
         } else {
             ui.data(&prompt);
         }
@@ -32,7 +32,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: HandoffArgs) -> anyhow::Result<Ex
         super::spawn::show(ui, Some(&spinner), event)
     })?;
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "handoff": handoff, "prompt": prompt, "spawned": spawned }));
+        ui.json_data(&HandoffJson { version: 1, handoff: &handoff, prompt: &prompt, spawned: Some(&spawned) });
     } else {
         ui.status(format!(
             "spawned task {} stacked on {} at {}, with the handoff prompt as its brief (git agent show {})",
@@ -142,4 +142,14 @@ fn render(handoff: &Handoff, now_ms: u64) -> String {
     ));
     out.push_str("- Run `git agent done` when the acceptance criteria are met.\n");
     out
+}
+
+/// `git agent handoff --json`: `spawned` with --to.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct HandoffJson<'a> {
+    version: u32,
+    handoff: &'a Handoff,
+    prompt: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spawned: Option<&'a crate::ops::spawn::Spawned>,
 }

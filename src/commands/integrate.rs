@@ -15,7 +15,7 @@ use crate::integrate::{Event, Options, ResolveRule, Skipped, Step, StepStatus, S
 use crate::output::{GlobalArgs, Stream, Style, Ui, paint_on};
 use crate::state::{self, TaskRecord, TaskState};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 struct TargetReport {
     name: String,
     #[serde(rename = "ref")]
@@ -28,8 +28,8 @@ struct TargetReport {
     moved_by_others: bool,
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Report<'a> {
     version: u32,
     target: TargetReport,
     strategy: Strategy,
@@ -48,7 +48,7 @@ struct Report<'a> {
 }
 
 /// A push after landing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Pushed {
     remote: String,
     #[serde(rename = "ref")]
@@ -59,7 +59,7 @@ struct Pushed {
 }
 
 /// The next step for an integration branch: `gh pr create` with a body naming each task.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct PullRequest {
     command: Vec<String>,
     /// The body: the tasks, their briefs and acceptance criteria (also in `body_file`).
@@ -68,8 +68,8 @@ struct PullRequest {
 }
 
 /// A done task the default selection left out, and why.
-#[derive(Debug, Clone, Serialize)]
-struct LeftOut {
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub(crate) struct LeftOut {
     task: String,
     why: String,
 }
@@ -268,9 +268,13 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
     if records.is_empty() {
         ui.status("no tasks to integrate: mark tasks ready with `git agent done <task>`, or name them");
         if ui.json {
-            ui.json_data(
-                &serde_json::json!({ "version": 1, "landed": false, "steps": [], "skipped": [], "left_out": left_out }),
-            );
+            ui.json_data(&IntegrateJson::Nothing {
+                version: 1,
+                landed: false,
+                steps: &[],
+                skipped: &[],
+                left_out: &left_out,
+            });
         }
         return Ok(Exit::Success);
     }
@@ -453,7 +457,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: IntegrateArgs) -> anyhow::Result<
         pull_request,
     };
     if ui.json {
-        ui.json_data(&report);
+        ui.json_data(&IntegrateJson::Ran(&report));
     } else {
         ui.data(&render(&report));
     }
@@ -922,4 +926,12 @@ fn step_line(step: &Step, stream: Stream) -> String {
         ));
     }
     line
+}
+
+/// `git agent integrate --json`: the run, or (no task to integrate) what was left out.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum IntegrateJson<'a> {
+    Ran(&'a Report<'a>),
+    Nothing { version: u32, landed: bool, steps: &'a [Step], skipped: &'a [Skipped], left_out: &'a [LeftOut] },
 }

@@ -22,17 +22,18 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: JoinArgs) -> anyhow::Result<Exit>
 
 fn report(ui: &Ui, joined: &Joined) {
     if ui.json {
-        ui.json_data(&serde_json::json!({
-            "version": 1,
-            "task": joined.task,
-            "branch": joined.branch,
-            "worktree": joined.worktree,
-            "copied": joined.copied,
-            "setup": joined.setup,
-        }));
+        ui.json_data(&JoinJson { version: 1, joined });
         return;
     }
     ui.status(format!("joined task {}: branch {} checked out", joined.task, joined.branch));
     // The worktree path is the data: `cd "$(git agent join db -q)"` works.
     ui.data(&format!("{}\n", joined.worktree.display()));
+}
+
+/// `git agent join --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct JoinJson<'a> {
+    version: u32,
+    #[serde(flatten)]
+    joined: &'a Joined,
 }

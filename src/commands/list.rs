@@ -9,8 +9,8 @@ use crate::ops::list::{Row, RowState, rows};
 use crate::output::{GlobalArgs, Style, Ui, kebab, paint};
 use crate::state;
 
-#[derive(Serialize)]
-struct Report {
+#[derive(Serialize, schemars::JsonSchema)]
+pub(crate) struct Report {
     version: u32,
     tasks: Vec<Row>,
 }

@@ -21,33 +21,32 @@ pub mod hooks;
 pub mod integrate;
 pub mod join;
 pub mod list;
+pub mod open;
 pub mod path;
 pub mod prune;
 pub mod report;
 pub mod restack;
+pub mod schema;
 pub mod setup;
 pub mod show;
 pub mod spawn;
 pub mod sync;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 
 use crate::cli::{AgentCli, AgentCommand, ConflictsCli, IntegrateCli, PruneCli, SpawnCli};
 use crate::error::Exit;
-use crate::output::{Ui, report_error};
+use crate::output::{Ui, report_error, report_json_error};
 
 /// `git-agent`: the umbrella. Returns the process exit code.
 pub fn git_agent_main() -> i32 {
-    if let Some(code) = crate::complete::complete_if_asked(AgentCli::command) {
-        return code;
-    }
     if std::env::args_os().nth(1).is_some_and(|arg| arg == crate::cli::SUPERVISE) {
         crate::interrupt::install();
         let cli = crate::cli::SuperviseCli::parse_from(std::env::args_os().skip(1));
         let ui = Ui::new(&cli.global);
         return finish_supervisor(background::supervise(&cli.global, &ui, cli.supervise));
     }
-    let cli = AgentCli::parse();
+    let cli: AgentCli = parse();
     let ui =
         Ui::new(&cli.global).keep_status_when_stdout_closes(cli.command.as_ref().is_some_and(status_means_something));
     if cli.command.as_ref().is_some_and(handles_signals) {
@@ -87,9 +86,11 @@ pub fn git_agent_main() -> i32 {
         Some(AgentCommand::Reject(args)) => gate::reject(&cli.global, &ui, args),
         Some(AgentCommand::CheckEdit(args)) => check_edit::run(&cli.global, &ui, args),
         Some(AgentCommand::Help(args)) => help::run(&ui, args),
+        Some(AgentCommand::Open(args)) => open::run(&cli.global, &ui, args),
+        Some(AgentCommand::Schema(args)) => schema::run(&ui, args),
         Some(AgentCommand::External(args)) => dispatch::external(&cli.global, args),
     };
-    finish(result)
+    finish(&ui, result)
 }
 
 /// The umbrella's commands that write, and external sub-commands (the umbrella waits for them
@@ -139,55 +140,72 @@ fn status_means_something(command: &AgentCommand) -> bool {
 
 /// `git-agent-spawn`.
 pub fn git_agent_spawn_main() -> i32 {
-    if let Some(code) = crate::complete::complete_if_asked(crate::cli::spawn_command) {
-        return code;
-    }
     crate::interrupt::install();
-    let cli = SpawnCli::parse();
+    let cli: SpawnCli = parse();
     let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
-    finish(spawn::run(&cli.global, &ui, cli.spawn))
+    finish(&ui, spawn::run(&cli.global, &ui, cli.spawn))
 }
 
 /// `git-agent-conflicts`.
 pub fn git_agent_conflicts_main() -> i32 {
-    if let Some(code) = crate::complete::complete_if_asked(ConflictsCli::command) {
-        return code;
-    }
-    let cli = ConflictsCli::parse();
+    let cli: ConflictsCli = parse();
     let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
-    finish(conflicts::run(&cli.global, &ui, cli.conflicts))
+    finish(&ui, conflicts::run(&cli.global, &ui, cli.conflicts))
 }
 
 /// `git-agent-integrate`.
 pub fn git_agent_integrate_main() -> i32 {
-    if let Some(code) = crate::complete::complete_if_asked(IntegrateCli::command) {
-        return code;
-    }
     crate::interrupt::install();
-    let cli = IntegrateCli::parse();
+    let cli: IntegrateCli = parse();
     let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
-    finish(integrate::run(&cli.global, &ui, cli.integrate))
+    finish(&ui, integrate::run(&cli.global, &ui, cli.integrate))
 }
 
 /// `git-agent-prune`.
 pub fn git_agent_prune_main() -> i32 {
-    if let Some(code) = crate::complete::complete_if_asked(PruneCli::command) {
-        return code;
-    }
     crate::interrupt::install();
-    let cli = PruneCli::parse();
+    let cli: PruneCli = parse();
     let ui = Ui::new(&cli.global).keep_status_when_stdout_closes(true);
-    finish(prune::run(&cli.global, &ui, cli.prune))
+    finish(&ui, prune::run(&cli.global, &ui, cli.prune))
 }
 
 /// The exit code: the command's, or 130 / 143 once a signal arrived (whatever the command had
 /// finished by then, it reported).
-fn finish(result: anyhow::Result<Exit>) -> i32 {
-    let code = match result {
-        Ok(exit) => exit.code(),
-        Err(err) => report_error(&err),
-    };
-    crate::interrupt::exit_code().unwrap_or(code)
+fn finish(ui: &Ui, result: anyhow::Result<Exit>) -> i32 {
+    match result {
+        Ok(exit) => crate::interrupt::exit_code().unwrap_or(exit.code()),
+        Err(err) => {
+            let code = crate::interrupt::exit_code().unwrap_or(report_error(&err));
+            if ui.json {
+                report_json_error(&err, code);
+            }
+            code
+        }
+    }
+}
+
+/// The command line, parsed; a usage error exits 2 as clap does, and under `--json` also
+/// prints the error object on stdout (help and `--version` are printed as usual).
+fn parse<T: Parser>() -> T {
+    // A shell asking for completions (see crate::complete) gets them instead of a run.
+    if let Some(code) = crate::complete::complete_if_asked(T::command) {
+        std::process::exit(code);
+    }
+    T::try_parse().unwrap_or_else(|err| {
+        use clap::error::ErrorKind;
+        let json = std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json");
+        if json && !matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+            // clap's text: "error: <message>", then the usage and a tip, which make the hint.
+            let text = err.render().to_string();
+            let (message, rest) = text.split_once('\n').unwrap_or((&text, ""));
+            let mut usage = crate::error::bad_input(message.trim_start_matches("error: "));
+            if !rest.trim().is_empty() {
+                usage = usage.hint(rest.trim());
+            }
+            report_json_error(&anyhow::Error::new(usage), err.exit_code());
+        }
+        err.exit()
+    })
 }
 
 /// The supervisor's exit code: the agent's status, or the error's; the signals it got (they

@@ -29,23 +29,15 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: PruneArgs) -> anyhow::Result<Exit
         force: args.force,
         discard_ignored: args.discard_ignored,
         merged_into,
-        branch_prefix: ctx.settings.branch_prefix.clone(),
-        worktree_root: ctx.worktree_root()?,
-        copy: ctx.settings.copy.clone(),
-        disposable: ctx.settings.disposable.clone(),
         scratch: args.scratch,
+        ..ctx.prune_options()?
     };
     let report = crate::ops::prune::prune(repo, &entries, &options)?;
     for warning in &report.warnings {
         ui.warn(warning);
     }
     if ui.json {
-        ui.json_data(&serde_json::json!({
-            "version": 1,
-            "dry_run": args.dry_run,
-            "tasks": report.tasks,
-            "cleaned": report.cleaned,
-        }));
+        ui.json_data(&PruneJson { version: 1, dry_run: args.dry_run, tasks: &report.tasks, cleaned: &report.cleaned });
     } else {
         ui.data(&render(&report));
         if report.tasks.is_empty() && report.cleaned.is_empty() {
@@ -130,4 +122,14 @@ fn render_task(out: &mut String, task: &TaskReport) {
     if let Some(hint) = task.hint.as_ref().filter(|_| !matches!(task.action, Action::Pruned | Action::WouldPrune)) {
         out.push_str(&format!("    hint: {hint}\n"));
     }
+}
+
+/// `git agent prune --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct PruneJson<'a> {
+    version: u32,
+    dry_run: bool,
+    tasks: &'a [TaskReport],
+    /// Damage cleaned up (or that would be): stale registrations, branches of interrupted spawns.
+    cleaned: &'a [String],
 }

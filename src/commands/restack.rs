@@ -23,7 +23,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: RestackArgs) -> anyhow::Result<Ex
         }
     })?;
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "tasks": report.tasks }));
+        ui.json_data(&RestackJson { version: 1, tasks: &report.tasks });
     } else if report.tasks.is_empty() {
         ui.status("nothing to restack: no stacked task's dependencies have moved");
     }
@@ -64,4 +64,11 @@ fn line(outcome: &TaskOutcome) -> String {
         Status::LostRace => format!("lost-race {task}: {}\n", outcome.message.as_deref().unwrap_or("")),
         Status::Failed => format!("failed {task}: {}\n", outcome.message.as_deref().unwrap_or("")),
     }
+}
+
+/// `git agent restack --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct RestackJson<'a> {
+    version: u32,
+    tasks: &'a [TaskOutcome],
 }

@@ -1,18 +1,21 @@
-//! `git agent setup`: install man pages and shell completions for the current user.
+//! `git agent setup`: install man pages, shell completions and the JSON Schemas of the
+//! `--json` outputs for the current user.
 //!
 //! Idempotent: files already up to date are left alone, and it says which it wrote where.
+//! `--shell` instead prints the shell function behind `git agent cd TASK`, for the user's rc
+//! file to `eval` (as zoxide and worktrunk do: a program cannot change its shell's directory).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::cli::SetupArgs;
+use crate::cli::{SetupArgs, Shell};
 use crate::docs::{self, Generated};
 use crate::error::{Exit, refused};
 use crate::output::Ui;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 struct Installed {
     path: PathBuf,
     /// "installed", "updated", "unchanged", or "would install" with --dry-run.
@@ -20,6 +23,10 @@ struct Installed {
 }
 
 pub fn run(ui: &Ui, args: SetupArgs) -> anyhow::Result<Exit> {
+    if let Some(shell) = args.shell {
+        ui.data(shell_function(shell));
+        return Ok(Exit::Success);
+    }
     let targets = targets(&args)?;
     let mut installed = Vec::new();
     for (path, bytes) in targets {
@@ -27,7 +34,7 @@ pub fn run(ui: &Ui, args: SetupArgs) -> anyhow::Result<Exit> {
         installed.push(Installed { path, action });
     }
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "files": installed }));
+        ui.json_data(&SetupJson { version: 1, files: installed });
     } else {
         for file in &installed {
             ui.data(&format!("{:<10} {}\n", file.action, file.path.display()));
@@ -38,7 +45,8 @@ pub fn run(ui: &Ui, args: SetupArgs) -> anyhow::Result<Exit> {
              bash: loaded on demand by bash-completion, for `git agent <TAB>` and `git-agent <TAB>`\n\
              zsh: add ~/.local/share/zsh/site-functions to fpath before compinit\n\
              fish: loaded automatically (conf.d/git-agent.fish for `git agent <TAB>`: start a new fish)\n\
-             task names, revisions and remotes complete from the repository you are in",
+             task names, revisions and remotes complete from the repository you are in\n\
+             JSON Schemas of --json outputs: in <data dir>/git-agent/schemas",
         );
     }
     Ok(Exit::Success)
@@ -75,6 +83,12 @@ fn targets(args: &SetupArgs) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
         };
         targets.push((path, bytes));
     }
+    // JSON Schemas of the --json outputs, for editors and validators (`git agent schema CMD`).
+    for name in crate::schema::names() {
+        let schema = crate::schema::schema(name).expect("a listed schema exists");
+        let path = data.join("git-agent/schemas").join(format!("{name}.json"));
+        targets.push((path, crate::schema::to_text(&schema).into_bytes()));
+    }
     Ok(targets)
 }
 
@@ -100,4 +114,47 @@ fn install(path: &Path, bytes: &[u8], dry_run: bool) -> anyhow::Result<&'static 
     std::fs::write(&temporary, bytes).with_context(|| format!("cannot write {}", temporary.display()))?;
     std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(action)
+}
+
+/// A `git` function that runs `git agent cd TASK...` as `cd "$(git agent path TASK...)"`
+/// (no directory change when that fails) and every other command as `git` itself.
+fn shell_function(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash | Shell::Zsh => POSIX_FUNCTION,
+        Shell::Fish => FISH_FUNCTION,
+    }
+}
+
+const POSIX_FUNCTION: &str = r#"# git-agent: `git agent cd TASK` goes to the task's worktree.
+# Load it from your shell's rc file: eval "$(git agent setup --shell bash)" (or zsh)
+git() {
+    if [ "$#" -ge 2 ] && [ "$1" = agent ] && [ "$2" = cd ]; then
+        shift 2
+        local __git_agent_dir
+        __git_agent_dir="$(command git agent path "$@")" || return
+        builtin cd -- "$__git_agent_dir"
+    else
+        command git "$@"
+    fi
+}
+"#;
+
+const FISH_FUNCTION: &str = r#"# git-agent: `git agent cd TASK` goes to the task's worktree.
+# Load it from ~/.config/fish/config.fish: git agent setup --shell fish | source
+function git --wraps git --description 'git, and `git agent cd TASK` (git-agent)'
+    if test (count $argv) -ge 2; and test "$argv[1]" = agent; and test "$argv[2]" = cd
+        set -l rest $argv
+        set -e rest[1..2]
+        set -l dir (command git agent path $rest); or return
+        builtin cd $dir
+    else
+        command git $argv
+    end
+end
+"#;
+/// `git agent setup --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SetupJson {
+    version: u32,
+    files: Vec<Installed>,
 }

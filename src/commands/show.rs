@@ -12,10 +12,15 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ShowArgs) -> anyhow::Result<Exit>
     let (_, mut record) = ctx.task_or_current(args.task.as_deref())?;
     // Where the worktree is now (after `git worktree move`), by git's registrations.
     record.worktree = crate::ops::prune::worktree_path(&ctx.repo, &record);
+    // The task's GIT_AGENT_PORT (agent.portRange): where its dev server listens.
+    let port = ctx.settings.port_range.port_of(&record.name);
     if ui.json {
-        ui.json_data(&record);
+        let mut json = serde_json::to_value(&record)?;
+        json["port"] = port.into();
+        ui.json_data(&json);
     } else {
         let mut text = render(&record, super::list::now_unix());
+        text.push_str(&format!("{} {port}\n", paint("port", Style::new().bold())));
         if let Some(cost) = crate::ops::cost::task_totals(&ctx.settings, &record.cost) {
             text.push_str(&format!("{} {}\n", paint("cost", Style::new().bold()), cost.short()));
         }

@@ -1,4 +1,5 @@
-//! `git agent spawn`: a branch, a linked worktree and a task record per task, all or nothing.\n//! The work is in [`crate::ops::spawn`]; this parses, and renders its results and events.
+//! `git agent spawn`: a branch, a linked worktree and a task record per task, all or nothing.
+//! The work is in [`crate::ops::spawn`]; this parses, and renders its results and events.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -65,6 +66,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
             stacked_note(&prepared.stacked_on.iter().map(|d| d.task.clone()).collect::<Vec<_>>()),
             prepared.record.worktree.display()
         ));
+        report_check(ui, std::slice::from_ref(&prepared));
         return Ok(Exit::Success);
     }
     let command = agent_command(&ctx, &request.command, args.no_agent)?;
@@ -91,7 +93,11 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SpawnArgs) -> anyhow::Result<Exit
                 err.context(format!("task {:?} was spawned (kept), but its agent did not start", spawned.task))
             })?;
         if ui.json {
-            ui.json_data(&serde_json::json!({ "version": 1, "spawned": [spawned], "started": started }));
+            ui.json_data(&SpawnJson::Spawned {
+                version: 1,
+                spawned: std::slice::from_ref(&spawned),
+                started: Some(Started::One(&started)),
+            });
         } else {
             report(ui, &spawned);
             super::background::report_started(ui, &started);
@@ -151,7 +157,13 @@ pub(crate) fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
             }
         }
         Event::CheckedOut => drop(spinner.and_then(|s| s.borrow_mut().take())),
-        Event::Copied(files) => ui.status(format!("copied {} untracked file(s): {}", files.len(), files.join(", "))),
+        Event::Copied { files, bytes } => ui.status(format!(
+            "copied {} file(s) ({} written, {} cloned): {}",
+            files.len(),
+            size(bytes.written),
+            size(bytes.cloned),
+            files.join(", ")
+        )),
         Event::SetupStarting { worktree, command } => {
             ui.status(format!("running agent.setup in {}: {command}", worktree.display()))
         }
@@ -164,12 +176,41 @@ pub(crate) fn show(ui: &Ui, spinner: Option<&Spinner>, event: Event) {
         }
         Event::UndoKept { what, error } => ui.warn(format!("kept {what}: {error}")),
         Event::NotifyFailed(warning) => ui.warn(warning),
+        Event::Linked { linked, not_ignored, missing } => {
+            if !linked.is_empty() {
+                ui.status(format!("linked to the main worktree: {}", linked.join(", ")));
+            }
+            for path in not_ignored {
+                ui.warn(format!(
+                    "the link {path} is not ignored by git, so list and prune see it as untracked: \
+                     add `/{path}` (no trailing slash: a link is not a directory) to .gitignore"
+                ));
+            }
+            for path in missing {
+                ui.warn(format!("agent.link {path}: the main worktree has no {path}; nothing linked"));
+            }
+        }
     }
+}
+
+/// `512 B`, `3.4 KiB`, `1.2 MiB`, `5.0 GiB`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn report(ui: &Ui, spawned: &Spawned) {
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "spawned": [spawned] }));
+        ui.json_data(&SpawnJson::Spawned { version: 1, spawned: std::slice::from_ref(spawned), started: None });
         return;
     }
     ui.status(format!(
@@ -204,6 +245,7 @@ fn run_variants(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, request: &Reques
     let names: Vec<&str> = requests.iter().map(|r| r.name.as_str()).collect();
     if args.check {
         ui.status(format!("ok: {count} variants of {:?} can be spawned: {}", request.name, names.join(", ")));
+        report_check(ui, &prepared);
         return Ok(Exit::Success);
     }
     let agents = requests
@@ -238,7 +280,7 @@ fn run_variants(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, request: &Reques
         spawned.push(variant);
     }
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "spawned": spawned, "started": started }));
+        ui.json_data(&SpawnJson::Spawned { version: 1, spawned: &spawned, started: Some(Started::Each(&started)) });
     } else {
         for variant in &spawned {
             ui.data(&format!("{}\t{}\n", variant.task, variant.worktree.display()));
@@ -272,9 +314,6 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
         ui.warn(warning);
     }
     if !check.errors.is_empty() {
-        if ui.json {
-            ui.json_data(&serde_json::json!({ "version": 1, "check": check }));
-        }
         let list: Vec<String> = check.errors.iter().map(|e| format!("  - {e}")).collect();
         return Err(bad_input(format!("the plan {} is not valid:\n{}", path.display(), list.join("\n")))
             .hint("fix the plan and run again; nothing was created")
@@ -321,7 +360,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
     }
     if args.check {
         if ui.json {
-            ui.json_data(&serde_json::json!({ "version": 1, "check": check }));
+            ui.json_data(&SpawnJson::Check { version: 1, check: Check::Plan(&check) });
         } else {
             ui.data(&format!(
                 "ok: {} task(s) would be spawned in this order: {}\n",
@@ -366,7 +405,7 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
     }
     drop(progress);
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "spawned": created }));
+        ui.json_data(&SpawnJson::Spawned { version: 1, spawned: &created, started: None });
     } else {
         for spawned in &created {
             ui.data(&format!("{}\t{}\n", spawned.task, spawned.worktree.display()));
@@ -374,4 +413,66 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
         ui.status("start each agent in its worktree, or spawn single tasks with `-- <agent command>`");
     }
     Ok(Exit::Success)
+}
+
+/// `--check --json` of a task or of variants: what would be created (the text is on stderr).
+fn report_check(ui: &Ui, prepared: &[crate::ops::spawn::Prepared]) {
+    if !ui.json {
+        return;
+    }
+    let tasks = prepared
+        .iter()
+        .map(|one| WouldSpawn {
+            task: one.record.name.clone(),
+            branch: one.branch.shorten().to_string(),
+            start_commit: one.start_commit.to_string(),
+            stacked_on: one.stacked_on.iter().map(|dep| dep.task.clone()).collect(),
+            worktree: one.record.worktree.clone(),
+        })
+        .collect();
+    ui.json_data(&SpawnJson::Check { version: 1, check: Check::Tasks { tasks } });
+}
+
+/// `git agent spawn --json`: the tasks spawned, or with `--check` what would be.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum SpawnJson<'a> {
+    Spawned {
+        version: u32,
+        spawned: &'a [Spawned],
+        /// Where the background agents run: the task's, or (`--variants`) each variant's.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        started: Option<Started<'a>>,
+    },
+    Check {
+        version: u32,
+        check: Check<'a>,
+    },
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Started<'a> {
+    One(&'a crate::ops::background::Started),
+    Each(&'a [crate::ops::background::Started]),
+}
+
+/// What `--check` found: a plan's validation, or the tasks (or variants) that would be spawned.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Check<'a> {
+    Plan(&'a plan::PlanCheck),
+    Tasks { tasks: Vec<WouldSpawn> },
+}
+
+/// A task `--check` found could be spawned.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct WouldSpawn {
+    task: String,
+    /// The branch, short (`agent/db`).
+    branch: String,
+    /// The commit the branch would start at: the base, or where it would be stacked.
+    start_commit: String,
+    stacked_on: Vec<String>,
+    worktree: std::path::PathBuf,
 }

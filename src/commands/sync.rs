@@ -19,7 +19,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: SyncArgs) -> anyhow::Result<Exit>
         Event::Retrying { why } => ui.status(format!("the remote moved meanwhile ({why}): starting again")),
     })?;
     if ui.json {
-        ui.json_data(&serde_json::json!({ "version": 1, "sync": report }));
+        ui.json_data(&SyncJson { version: 1, sync: &report });
     } else {
         render(ui, &report);
     }
@@ -96,4 +96,11 @@ fn line(task: &TaskSync, would: &str) -> String {
 
 fn short(hex: &Option<String>) -> &str {
     hex.as_deref().map_or("-", |h| &h[..h.len().min(7)])
+}
+
+/// `git agent sync --json`.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SyncJson<'a> {
+    version: u32,
+    sync: &'a Report,
 }

@@ -128,7 +128,7 @@ pub fn changed_paths(
 }
 
 /// One file's lines added and removed between two commits (`binary`: not counted).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct FileStat {
     pub path: crate::output::JsonPath,
     pub added: u64,

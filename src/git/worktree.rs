@@ -482,22 +482,43 @@ pub fn first_reflog_message(repo: &gix::Repository, name: &str) -> anyhow::Resul
 }
 
 /// Copies a file, a symlink (as a symlink) or a directory tree (agent.copy files into a new
-/// worktree or a scratch slot).
-pub fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<()> {
+/// worktree or a scratch slot). Files are reflinked where the file system can (the copy shares
+/// the original's blocks until either changes), else copied; returns which bytes were which.
+pub fn copy_recursively(from: &Path, to: &Path) -> std::io::Result<CopiedBytes> {
     let meta = from.symlink_metadata()?;
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent)?;
     }
     if meta.file_type().is_symlink() {
-        return std::os::unix::fs::symlink(std::fs::read_link(from)?, to);
+        std::os::unix::fs::symlink(std::fs::read_link(from)?, to)?;
+        return Ok(CopiedBytes::default());
     }
     if meta.is_dir() {
         std::fs::create_dir_all(to)?;
+        let mut bytes = CopiedBytes::default();
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
-            copy_recursively(&entry.path(), &to.join(entry.file_name()))?;
+            bytes.add(copy_recursively(&entry.path(), &to.join(entry.file_name()))?);
         }
-        return Ok(());
+        return Ok(bytes);
     }
-    std::fs::copy(from, to).map(|_| ())
+    Ok(match reflink_copy::reflink_or_copy(from, to)? {
+        None => CopiedBytes { written: 0, cloned: meta.len() },
+        Some(written) => CopiedBytes { written, cloned: 0 },
+    })
+}
+
+/// The bytes of files [`copy_recursively`] wrote, and of those it cloned (reflinked: they
+/// take no new space until changed).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct CopiedBytes {
+    pub written: u64,
+    pub cloned: u64,
+}
+
+impl CopiedBytes {
+    pub fn add(&mut self, other: CopiedBytes) {
+        self.written += other.written;
+        self.cloned += other.cloned;
+    }
 }

@@ -24,7 +24,7 @@ pub struct Settled {
 }
 
 /// A conflict a rule covers that its strategy cannot settle, and why.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Unsettled {
     pub path: JsonPath,
     pub kind: ConflictKind,
@@ -33,7 +33,7 @@ pub struct Unsettled {
 
 /// Why a strategy cannot settle a conflict: there are no three versions of one file to merge
 /// line by line, or (union) no lines.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unsettleable {
     /// union: a version is binary; `git merge-file --union` refuses binary files and there

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::layout::ARCHIVE_PREFIX;
 
 /// One archive: the refs one prune (or sync) wrote for one task at one moment.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Archive {
     pub task: String,
     /// When it was made, in ms since the epoch (the `<stamp>` of its refs).
@@ -21,7 +21,7 @@ pub struct Archive {
     pub restore_from: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Part {
     pub name: String,
     #[serde(rename = "ref")]
@@ -67,7 +67,7 @@ fn parse_ref(full: &str) -> Option<(String, u64, String)> {
 }
 
 /// What `archive list --json` and `archive drop --json` print.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub version: u32,
     /// drop only: nothing was dropped.

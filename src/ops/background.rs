@@ -24,7 +24,7 @@ use crate::layout;
 use crate::state::{self, TaskRecord};
 
 /// How an agent runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum How {
     /// Sharing the terminal of the command that started it.
@@ -55,7 +55,7 @@ const START_PATIENCE: Duration = Duration::from_secs(60);
 const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 
 /// What a background start did, for the report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Started {
     pub task: String,
     pub how: How,
@@ -395,7 +395,7 @@ fn start_supervised(
     let args: Vec<String> = command.iter().map(|arg| arg.replace("{brief}", &record.brief)).collect();
     let agent = crate::process::Run::new(&args[0], &worktree).args(&args[1..]).timeout(None);
     // Its streams are the supervisor's: the log (detached) or the tmux window's terminal.
-    let mut child = crate::ops::spawn::agent_env(agent, &record, &worktree)
+    let mut child = crate::ops::spawn::agent_env(agent, &ctx.settings, &record, &worktree)
         .start(None, false)
         .map_err(|err| bad_input(format!("cannot start the agent {:?}: {err:#}", args[0])))?;
     if let Err(err) = note_start(ctx, task, how, command, child.id()) {
@@ -445,7 +445,7 @@ fn running(ctx: &Context, task: &str) -> anyhow::Result<RunFacts> {
 }
 
 /// What `stop` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Stopped {
     pub task: String,
     /// The group had to be killed (SIGKILL) after the grace period.

@@ -18,7 +18,7 @@ use crate::settings::Settings;
 use crate::state::{GateState, TaskRecord, TaskState};
 
 /// What an edit of a path would mean for the orchestrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     /// Nothing against it.
@@ -30,7 +30,7 @@ pub enum Severity {
 }
 
 /// Who protects a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProtectedBy {
     /// git config `agent.protected`: no task may change it.
@@ -40,7 +40,7 @@ pub enum ProtectedBy {
 }
 
 /// Where another task changed a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Where {
     /// Committed on its branch.
@@ -50,7 +50,7 @@ pub enum Where {
 }
 
 /// One finding about a path (JSON: `"verdict": "<kebab-case name>"` and the variant's fields).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Verdict {
     Ok,
@@ -122,7 +122,7 @@ impl Verdict {
 }
 
 /// A finding with its severity and a sentence for the agent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     #[serde(flatten)]
     pub verdict: Verdict,
@@ -131,7 +131,7 @@ pub struct Finding {
 }
 
 /// One path checked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PathCheck {
     /// Repository-relative when it is in the worktree, else as given.
     pub path: JsonPath,
@@ -150,7 +150,7 @@ impl PathCheck {
 }
 
 /// `git agent check-edit`'s answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub version: u32,
     pub task: String,

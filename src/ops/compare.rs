@@ -42,7 +42,7 @@ pub struct Request {
 }
 
 /// The criteria, in the order of the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Criterion {
     Correctness,
@@ -83,7 +83,7 @@ impl Criterion {
 }
 
 /// How a command run on a variant ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CommandRun {
     pub passed: bool,
     /// Its exit code; `None` when it timed out or was killed.
@@ -96,7 +96,7 @@ pub struct CommandRun {
 }
 
 /// One criterion's raw value and score for a variant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Score {
     pub criterion: Criterion,
     /// The measure the score comes from: 1/0 (tests pass), weighted lines, milliseconds, test
@@ -107,7 +107,7 @@ pub struct Score {
 }
 
 /// A variant's measures and scores.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Scored {
     pub task: String,
     pub index: u32,
@@ -136,14 +136,14 @@ pub struct Scored {
 }
 
 /// A criterion left out of the total, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Skipped {
     pub criterion: Criterion,
     pub reason: String,
 }
 
 /// The comparison of a group's variants.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Comparison {
     pub group: String,
     /// The weights used, renormalised to sum to 1, per criterion used.

@@ -28,7 +28,7 @@ pub struct Request {
 }
 
 /// A task as the report shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TaskRow {
     pub name: String,
     pub branch: Option<String>,

@@ -16,7 +16,7 @@ pub struct Request {
 }
 
 /// What converge did (or would do).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Converged {
     pub group: String,
     pub pick: String,

@@ -110,7 +110,7 @@ pub fn usd_of(settings: &Settings, entry: &CostEntry) -> Option<f64> {
 
 /// Tokens and money added up. `usd` is what could be priced; `unpriced` names the models
 /// whose tokens could not be (their money is unknown).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Totals {
     pub input: u64,
     pub output: u64,
@@ -180,7 +180,7 @@ pub fn task_totals(settings: &Settings, cost: &Cost) -> Option<Totals> {
 }
 
 /// What the report groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum By {
     #[default]
@@ -229,14 +229,14 @@ pub fn spending(repo: &gix::Repository, entries: &[TaskEntry]) -> (Vec<Spent>, V
 }
 
 /// One group of the report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Group {
     pub key: String,
     #[serde(flatten)]
     pub totals: Totals,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum WarningKind {
     /// A model without a price: its money is unknown.
@@ -245,7 +245,7 @@ pub enum WarningKind {
     Mismatch,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Warning {
     pub kind: WarningKind,
     pub task: Option<String>,
@@ -254,7 +254,7 @@ pub struct Warning {
 }
 
 /// `git agent cost --json`. The schema is documented in git-agent-cost(1).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub version: u32,
     pub by: By,
@@ -417,7 +417,7 @@ pub fn add(repo: &gix::Repository, task: &str, entry: CostEntry) -> anyhow::Resu
 }
 
 /// Whose session logs to import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Agent {
     /// Claude Code: ~/.claude/projects/*/*.jsonl
@@ -644,7 +644,7 @@ fn scan_codex(dir: &Path) -> anyhow::Result<Scan> {
 }
 
 /// One cost operation an import adds (or would add, in a dry run).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Added {
     pub task: String,
     #[serde(flatten)]
@@ -652,7 +652,7 @@ pub struct Added {
 }
 
 /// `git agent cost import --json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct ImportReport {
     pub version: u32,
     pub agent: Agent,

@@ -23,7 +23,7 @@ pub const MAX_PLAN: usize = 64 * 1024;
 pub const MAX_REASON: usize = crate::ops::status::MAX_TEXT;
 
 /// What a gate command did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Judged {
     pub version: u32,
     pub task: String,

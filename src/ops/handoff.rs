@@ -16,7 +16,7 @@ use crate::state::{Checkpoint, TaskRecord, TaskState};
 const MAX_COMMITS: usize = 200;
 
 /// Everything a handoff prompt says, as data (`--json`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Handoff {
     pub task: String,
     pub branch: String,
@@ -51,7 +51,7 @@ pub struct Handoff {
     pub checkpoint_every_seconds: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Commit {
     pub id: String,
     pub subject: String,

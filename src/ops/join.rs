@@ -13,7 +13,7 @@ use crate::error::{bad_input, refused};
 use crate::state::{TaskRecord, TaskState};
 
 /// What a join did, for the report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Joined {
     pub task: String,
     /// The task's branch, short (`agent/db`).
@@ -55,7 +55,7 @@ pub fn join(
         task: name.to_owned(),
         branch: branch.shorten().to_string(),
         worktree: path,
-        copied: furnished.copied,
+        copied: furnished.files.copied,
         setup: furnished.setup,
     })
 }

@@ -11,7 +11,7 @@ use crate::output::JsonPath;
 use crate::state::{Said, StatusNow, TaskEntry, TaskRecord, TaskState};
 
 /// A task's state as listed: the record's, or corrupt when the record cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RowState {
     Active,
@@ -34,7 +34,7 @@ impl From<TaskState> for RowState {
 }
 
 /// One task's row. The JSON schema is documented in git-agent-list(1).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Row {
     pub name: String,
     pub state: RowState,

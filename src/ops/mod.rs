@@ -13,11 +13,13 @@ pub mod gate;
 pub mod handoff;
 pub mod join;
 pub mod list;
+pub mod open;
 pub mod prune;
 pub mod restack;
 pub mod spawn;
 pub mod status;
 pub mod sync;
+pub mod worktree_files;
 
 use std::path::PathBuf;
 
@@ -51,6 +53,11 @@ impl Context {
             copy: self.settings.copy.clone(),
             worktree_root: self.worktree_root()?,
             disposable: self.settings.disposable.clone(),
+            link: self.settings.link.clone(),
+            include: match crate::git::main_repo(&self.repo)?.workdir() {
+                Some(top) => worktree_files::Include::read(top)?,
+                None => None,
+            },
             ..Default::default()
         })
     }

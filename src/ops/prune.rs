@@ -36,12 +36,16 @@ pub struct Options {
     pub copy: Vec<String>,
     /// `agent.disposable`: ignored files that may go without asking.
     pub disposable: Vec<String>,
+    /// `agent.link`: links to the main worktree spawn made; only the link goes.
+    pub link: Vec<String>,
+    /// The main worktree's `.worktreeinclude`: files spawn copied in.
+    pub include: Option<crate::ops::worktree_files::Include>,
     /// `--scratch`: remove every idle integrate slot, and leave the tasks alone.
     pub scratch: bool,
 }
 
 /// What happened to one task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Pruned,
@@ -57,14 +61,14 @@ pub enum Action {
     Failed,
 }
 
-#[derive(Debug, Serialize, Default, Clone, Copy)]
+#[derive(Debug, Serialize, Default, Clone, Copy, schemars::JsonSchema)]
 pub struct Removed {
     pub worktree: bool,
     pub branch: bool,
     pub record: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TaskReport {
     pub task: String,
     pub action: Action,
@@ -95,7 +99,7 @@ impl TaskReport {
 }
 
 /// Everything prune did.
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, schemars::JsonSchema)]
 pub struct Report {
     pub tasks: Vec<TaskReport>,
     /// Damage cleaned up (or that would be): stale registrations, branches of interrupted spawns.
@@ -718,8 +722,13 @@ fn classify_ignored(wt: &gix::Repository, top: &Path, options: &Options) -> anyh
         }
         let path = item.entry.rela_path;
         let is_dir = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Directory));
-        // Copied in by spawn: the main worktree has the original; not worth naming.
-        if options.copy.iter().any(|p| copied_by(p, path.as_bstr())) {
+        // Copied or linked in by spawn: the main worktree has the original; not worth naming.
+        // (A link is removed as a link: its target in the main worktree stays.)
+        let is_link = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Symlink));
+        if options.copy.iter().any(|p| copied_by(p, path.as_bstr()))
+            || options.include.as_ref().is_some_and(|include| include.covers(top, path.as_bstr(), is_dir))
+            || (is_link && options.link.iter().any(|link| path == link.as_str()))
+        {
             continue;
         }
         if is_disposable(&options.disposable, path.as_bstr(), is_dir) {

@@ -28,7 +28,7 @@ pub struct Options {
 }
 
 /// How one task came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Moved onto its dependencies' work.
@@ -49,7 +49,7 @@ pub enum Status {
 
 /// One task's outcome. The JSON schema is documented in git-agent-restack(1). Messages do not
 /// repeat the task's name: they are shown after it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TaskOutcome {
     pub task: String,
     pub status: Status,

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use bstr::ByteSlice;
 use gix::ObjectId;
 use gix::refs::FullName;
 use serde::Serialize;
@@ -64,7 +63,7 @@ pub struct Prepared {
 }
 
 /// What a spawn did, for the report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Spawned {
     pub task: String,
     pub branch: String,
@@ -81,9 +80,15 @@ pub struct Spawned {
     pub setup: Option<String>,
     /// The agent command and its exit status, if it ran.
     pub agent: Option<AgentRun>,
+    /// Links to the main worktree (agent.link).
+    pub linked: Vec<String>,
+    /// The bytes the copies wrote, and those they cloned (reflinked).
+    pub bytes: crate::git::CopiedBytes,
+    /// The task's `GIT_AGENT_PORT`.
+    pub port: u16,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AgentRun {
     pub command: Vec<String>,
     pub exit: i32,
@@ -107,8 +112,12 @@ pub enum Event {
     },
     /// They are.
     CheckedOut,
-    /// Untracked files copied from the main worktree (`agent.copy`).
-    Copied(Vec<String>),
+    /// Files copied from the main worktree (`agent.copy`, `.worktreeinclude`), with the bytes
+    /// written and cloned.
+    Copied {
+        files: Vec<String>,
+        bytes: crate::git::CopiedBytes,
+    },
     SetupStarting {
         worktree: PathBuf,
         command: String,
@@ -130,6 +139,13 @@ pub enum Event {
     UndoKept {
         what: String,
         error: String,
+    },
+    /// Links made to the main worktree (`agent.link`); `not_ignored`: those git shows as
+    /// untracked; `missing`: paths the main worktree does not have (no link made).
+    Linked {
+        linked: Vec<String>,
+        not_ignored: Vec<String>,
+        missing: Vec<String>,
     },
 }
 
@@ -196,6 +212,7 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
     check_worktree_dir(&worktree, " or pick another task name")?;
     check_guard_pathspecs(&request.guards)?;
     check_contracts_committed(repo, &base, base_commit, &request.guards.contracts)?;
+    super::worktree_files::check_links_untracked(repo, base_commit, &ctx.settings.link)?;
     let record = TaskRecord {
         version: RECORD_VERSION,
         name: name.clone(),
@@ -233,6 +250,11 @@ pub fn prepare(ctx: &Context, request: &Request, planned: &HashSet<String>) -> a
         Prepared { record, branch, base_commit, start_commit: base_commit, stacked_on: Vec::new(), root };
     if !request.after.is_empty() && request.stack.unwrap_or(!ctx.settings.no_stack) {
         stack_on_dependencies(ctx, &mut prepared)?;
+        // The start is the dependencies' tip, or their merge (in memory until created), which
+        // tracks only what one of them tracks.
+        for dep in &prepared.stacked_on {
+            super::worktree_files::check_links_untracked(repo, dep.tip, &ctx.settings.link)?;
+        }
     }
     Ok(prepared)
 }
@@ -504,9 +526,12 @@ fn create_steps(
         start_commit: prepared.start_commit.to_string(),
         stacked_on: prepared.stacked_on.iter().map(|dep| dep.task.clone()).collect(),
         worktree: record.worktree.clone(),
-        copied: furnished.copied,
+        copied: furnished.files.copied,
         setup: furnished.setup,
         agent: None,
+        linked: furnished.files.linked,
+        bytes: furnished.files.bytes,
+        port: ctx.settings.port_range.port_of(&record.name),
     })
 }
 
@@ -524,8 +549,8 @@ pub(crate) struct NewWorktree<'a> {
 /// What was put into a new worktree besides the branch's files.
 #[derive(Debug, Default)]
 pub(crate) struct Furnished {
-    /// Files copied from the main worktree (agent.copy).
-    pub copied: Vec<String>,
+    /// Files copied and linked from the main worktree.
+    pub files: super::worktree_files::Furnished,
     /// The agent.setup command that ran, if any.
     pub setup: Option<String>,
 }
@@ -546,8 +571,8 @@ pub(crate) fn check_out(
     Ok(())
 }
 
-/// Copies the agent.copy files into the new worktree and runs agent.setup there (unless
-/// `options` say not to).
+/// Copies the agent.copy and .worktreeinclude files into the new worktree, links the
+/// agent.link paths, and runs agent.setup there (unless `options` say not to).
 pub(crate) fn furnish(
     ctx: &Context,
     new: &NewWorktree<'_>,
@@ -555,55 +580,52 @@ pub(crate) fn furnish(
     undo: &Undo,
     events: &mut dyn FnMut(Event),
 ) -> anyhow::Result<Furnished> {
-    let mut furnished = Furnished { copied: copy_untracked(ctx, new.path)?, setup: None };
-    if !furnished.copied.is_empty() {
-        events(Event::Copied(furnished.copied.clone()));
+    let files = super::worktree_files::furnish(&ctx.repo, &ctx.settings, new.path)?;
+    if !files.linked.is_empty() || !files.link_missing.is_empty() {
+        events(Event::Linked {
+            linked: files.linked.clone(),
+            not_ignored: files.link_not_ignored.clone(),
+            missing: files.link_missing.clone(),
+        });
     }
+    if !files.copied.is_empty() {
+        events(Event::Copied { files: files.copied.clone(), bytes: files.bytes });
+    }
+    let mut furnished = Furnished { files, setup: None };
     if let (true, Some(setup)) = (options.run_setup, &ctx.settings.setup) {
         events(Event::SetupStarting { worktree: new.path.to_owned(), command: setup.clone() });
-        run_setup_command(new, setup, options.quiet, undo)?;
+        run_setup_command(ctx, new, setup, options.quiet, undo)?;
         furnished.setup = Some(setup.clone());
     }
     Ok(furnished)
 }
 
-/// Copies the main worktree's untracked and ignored files matching `agent.copy` into `dest`.
-fn copy_untracked(ctx: &Context, dest: &Path) -> anyhow::Result<Vec<String>> {
-    if ctx.settings.copy.is_empty() {
-        return Ok(Vec::new());
-    }
-    let main = crate::git::main_repo(&ctx.repo)?;
-    let Some(source) = main.workdir().map(ToOwned::to_owned) else {
-        return Ok(Vec::new());
-    };
-    let mut copied = Vec::new();
-    for path in crate::git::untracked_matching(&main, &ctx.settings.copy)? {
-        let relative = gix::path::from_bstr(path.as_bstr())?.into_owned();
-        let target = dest.join(&relative);
-        if target.symlink_metadata().is_ok() {
-            continue; // Tracked in the new checkout: the branch's version wins.
-        }
-        crate::git::copy_recursively(&source.join(&relative), &target)
-            .with_context(|| format!("cannot copy {} into the new worktree", relative.display()))?;
-        copied.push(crate::git::bytes_to_string(&path));
-    }
-    Ok(copied)
-}
-
 /// The environment of agent.setup and the agent: the task, its brief, branch and worktree
-/// (here, on this machine).
-pub(crate) fn agent_env(run: crate::process::Run, record: &TaskRecord, worktree: &Path) -> crate::process::Run {
+/// (here, on this machine), and its port (`agent.portRange`), so dev servers do not collide.
+pub(crate) fn agent_env(
+    run: crate::process::Run,
+    settings: &crate::settings::Settings,
+    record: &TaskRecord,
+    worktree: &Path,
+) -> crate::process::Run {
     run.env("GIT_AGENT_TASK", &record.name)
+        .env("GIT_AGENT_PORT", settings.port_range.port_of(&record.name).to_string())
         .env("GIT_AGENT_BRIEF", &record.brief)
         .env("GIT_AGENT_BRANCH", record.short_branch())
         .env("GIT_AGENT_WORKTREE", worktree)
 }
 
 /// Runs `agent.setup` through the shell in the new worktree (it is the user's own command line).
-fn run_setup_command(new: &NewWorktree<'_>, setup: &str, quiet: bool, undo: &Undo) -> anyhow::Result<()> {
+fn run_setup_command(
+    ctx: &Context,
+    new: &NewWorktree<'_>,
+    setup: &str,
+    quiet: bool,
+    undo: &Undo,
+) -> anyhow::Result<()> {
     // Its output is status, not data: it goes to stderr, unless -q keeps it for the error.
     let capture = if quiet { Capture::Tail(crate::process::OUTPUT_TAIL) } else { Capture::Stderr };
-    let outcome = agent_env(crate::process::Run::shell(setup, new.path), new.task, new.path)
+    let outcome = agent_env(crate::process::Run::shell(setup, new.path), &ctx.settings, new.task, new.path)
         .timeout(Some(crate::process::SETUP_TIMEOUT))
         .capture(capture)
         .run()
@@ -653,9 +675,10 @@ pub fn run_agent(
     state::update_record(&ctx.repo, &record.name, |_| {
         Ok(state::Change::AgentStarted { command: command.to_vec(), how: "foreground".into() })
     })?;
-    // The agent is interactive: it shares the terminal and has no timeout.
+    // The agent is interactive: it shares the terminal and has no timeout. Its stdout goes to
+    // stderr: git-agent's stdout is the report (the worktree path, or --json's document).
     let agent = crate::process::Run::new(&args[0], worktree).args(&args[1..]).timeout(None);
-    let status = match agent_env(agent, &record, worktree).capture(Capture::Terminal).run() {
+    let status = match agent_env(agent, &ctx.settings, &record, worktree).capture(Capture::TerminalToStderr).run() {
         Ok(outcome) => crate::process::exit_code(outcome.status),
         Err(err) => {
             events(Event::AgentNotStarted { program: args[0].clone(), error: format!("{err:#}") });

@@ -18,7 +18,7 @@ use crate::state::{self, AgentStatus, Change, TaskRecord};
 pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What happened to a task's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Event {
     Report,
@@ -48,7 +48,7 @@ impl Event {
 }
 
 /// A report, question or answer, as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Reported {
     pub version: u32,
     pub task: String,

@@ -35,7 +35,7 @@ pub struct Request {
 }
 
 /// What happened to one task's record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RecordMove {
     /// Both sides have the same record.
@@ -65,7 +65,7 @@ pub enum RecordMove {
 }
 
 /// What happened to one task's branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BranchMove {
     UpToDate,
@@ -111,7 +111,7 @@ impl BranchMove {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TaskSync {
     pub task: String,
     pub record: RecordMove,
@@ -126,7 +126,7 @@ pub struct TaskSync {
 }
 
 /// What happened to `refs/notes/agent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NotesMove {
     UpToDate,
@@ -137,7 +137,7 @@ pub enum NotesMove {
     Rejected,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub remote: String,
     pub dry_run: bool,

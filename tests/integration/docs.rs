@@ -92,3 +92,20 @@ fn setup_installs_idempotently_and_git_help_finds_the_man_page() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("--plan"), "man page not shown:\n{text}");
 }
+
+/// Every git-agent page a page refers to (SUBCOMMANDS, SEE ALSO) is one that exists: `cost`'s
+/// page named git-agent-cost-add(1) before there was one.
+#[test]
+fn every_page_a_page_names_exists() {
+    let pages: Vec<String> = git_agent::docs::man_pages().into_iter().map(|p| p.name).collect();
+    for page in git_agent::docs::man_pages() {
+        let text = String::from_utf8(page.bytes).unwrap().replace("\\-", "-").replace("\\fB", "").replace("\\fR", "");
+        for (at, _) in text.match_indices("git-agent") {
+            let name: String =
+                text[at..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect();
+            if text[at + name.len()..].starts_with("(1)") {
+                assert!(pages.contains(&format!("{name}.1")), "{} names {name}(1), which does not exist", page.name);
+            }
+        }
+    }
+}
