@@ -102,6 +102,7 @@ fn bash_completes_task_names_revisions_and_remotes_through_git_and_directly() {
     // Every other command that takes a task.
     for command in [
         "path",
+        "open",
         "join",
         "restack",
         "run",
