@@ -23,12 +23,22 @@ pub const VAR: &str = "GIT_AGENT_COMPLETE";
 pub fn complete_if_asked(factory: fn() -> Command) -> Option<i32> {
     std::env::var_os(VAR)?;
     let current_dir = std::env::current_dir().ok();
-    let request = CompleteEnv::with_factory(|| with_dynamic_values(factory())).var(VAR);
+    let request = CompleteEnv::with_factory(|| with_dynamic_values(with_cd(factory()))).var(VAR);
     match request.try_complete(std::env::args_os(), current_dir.as_deref()) {
         Ok(true) => Some(0),
         Ok(false) => None,
         Err(_) => Some(1),
     }
+}
+
+/// `git agent cd TASK` is the shell function `git agent setup --shell` installs, not a command
+/// of git-agent's: completion knows it (hidden, as the function may not be installed).
+fn with_cd(command: Command) -> Command {
+    if command.get_name() != "git-agent" {
+        return command;
+    }
+    let task = Arg::new("task").value_name("TASK").num_args(1);
+    command.subcommand(Command::new("cd").hide(true).arg(task))
 }
 
 /// The completion script of binary `bin` for `shell` ("bash", "zsh" or "fish"): the shell

@@ -103,6 +103,7 @@ fn bash_completes_task_names_revisions_and_remotes_through_git_and_directly() {
     for command in [
         "path",
         "open",
+        "cd",
         "join",
         "restack",
         "run",
