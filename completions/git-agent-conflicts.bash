@@ -1,74 +1,63 @@
-_git__agent__conflicts() {
-    local i cur prev opts cmd
-    COMPREPLY=()
-    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-        cur="$2"
+
+_clap_complete_git_agent_conflicts() {
+    local IFS=$'\013'
+    local _CLAP_COMPLETE_INDEX=${COMP_CWORD}
+    local _CLAP_COMPLETE_COMP_TYPE=${COMP_TYPE}
+    if compopt +o nospace 2> /dev/null; then
+        local _CLAP_COMPLETE_SPACE=false
     else
-        cur="${COMP_WORDS[COMP_CWORD]}"
+        local _CLAP_COMPLETE_SPACE=true
     fi
-    prev="$3"
-    cmd=""
-    opts=""
-
-    for i in "${COMP_WORDS[@]:0:COMP_CWORD}"
-    do
-        case "${cmd},${i}" in
-            ",$1")
-                cmd="git__agent__conflicts"
-                ;;
-            *)
-                ;;
-        esac
-    done
-
-    case "${cmd}" in
-        git__agent__conflicts)
-            opts="-C -q -h -V --target --into --format --include-uncommitted --pairwise --color --json --quiet --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --into)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --target)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --format)
-                    COMPREPLY=($(compgen -W "matrix list" -- "${cur}"))
-                    return 0
-                    ;;
-                -C)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-    esac
+    local words=("${COMP_WORDS[@]}")
+    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+        words[COMP_CWORD]="$2"
+    fi
+    COMPREPLY=( $( \
+        _CLAP_IFS="$IFS" \
+        _CLAP_COMPLETE_INDEX="$_CLAP_COMPLETE_INDEX" \
+        _CLAP_COMPLETE_COMP_TYPE="$_CLAP_COMPLETE_COMP_TYPE" \
+        _CLAP_COMPLETE_SPACE="$_CLAP_COMPLETE_SPACE" \
+        GIT_AGENT_COMPLETE="bash" \
+        "git-agent-conflicts" -- "${words[@]}" 2>/dev/null \
+    ) )
+    if [[ $? != 0 ]]; then
+        unset COMPREPLY
+    elif [[ $_CLAP_COMPLETE_SPACE == false ]] && [[ "${COMPREPLY-}" =~ [=/:]$ ]]; then
+        compopt -o nospace
+    fi
 }
-
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _git__agent__conflicts -o nosort -o bashdefault -o default git-agent-conflicts
+    complete -o nospace -o bashdefault -o nosort -F __git_agent_conflicts_complete git-agent-conflicts
 else
-    complete -F _git__agent__conflicts -o bashdefault -o default git-agent-conflicts
+    complete -o nospace -o bashdefault -F __git_agent_conflicts_complete git-agent-conflicts
 fi
 
-# Completion of `git agent-conflicts ...` through git's own bash completion, which calls _git_agent_conflicts.
+
+__git_agent_complete_words() {
+    local complete=$1 COMP_CWORD=$2
+    shift 2
+    local -a COMP_WORDS=("$@")
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    "$complete" "${COMP_WORDS[0]}" "$cur" "${COMP_WORDS[COMP_CWORD-1]}"
+    if [[ $cur == *[=:]* ]]; then
+        local broken=${cur%"${cur##*[=:]}"}
+        COMPREPLY=("${COMPREPLY[@]#"$broken"}")
+    fi
+}
+
+__git_agent_conflicts_complete() {
+    local words cword
+    if declare -F _get_comp_words_by_ref >/dev/null; then
+        _get_comp_words_by_ref -n =: words cword
+    else
+        words=("${COMP_WORDS[@]}") cword=$COMP_CWORD
+    fi
+    __git_agent_complete_words _clap_complete_git_agent_conflicts "$cword" "${words[@]}"
+}
+
+# `git agent-conflicts ...`, through git's own bash completion.
 _git_agent_conflicts() {
     local cmd_idx=${__git_cmd_idx:-1}
-    local -a COMP_WORDS=(git-agent-conflicts "${words[@]:cmd_idx+1}")
-    local COMP_CWORD=$((cword - cmd_idx))
-    _git__agent__conflicts git-agent-conflicts "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    local -a git_c=("${__git_C_args[@]}")
+    __git_agent_complete_words _clap_complete_git_agent_conflicts $((cword - cmd_idx + ${#git_c[@]})) git-agent-conflicts "${git_c[@]}" "${words[@]:cmd_idx+1}"
 }

@@ -5,7 +5,6 @@
 //! rewrites them (see the README).
 
 use clap::{ArgAction, Command};
-use clap_complete::Shell;
 
 /// A generated file: its name inside `man/` or `completions/`, and its bytes.
 pub struct Generated {
@@ -198,57 +197,142 @@ fn roff_escape(line: &str) -> String {
     if escaped.starts_with('.') || escaped.starts_with('\'') { format!("\\&{escaped}") } else { escaped }
 }
 
-/// Completion scripts for bash, zsh and fish, for every binary.
+/// Completion scripts for bash, zsh and fish, for every binary. Each asks the binary itself
+/// for the candidates at every TAB (see [`crate::complete`]), so task names and revisions
+/// are the repository's of the moment.
 pub fn completions() -> Vec<Generated> {
     let mut files = Vec::new();
-    for mut command in crate::cli::binaries() {
+    for command in crate::cli::binaries() {
         let name = command.get_name().to_owned();
-        for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            let mut bytes = Vec::new();
-            clap_complete::generate(shell, &mut command, &name, &mut bytes);
-            if shell == Shell::Bash {
-                bytes = fix_bash_subcommand_labels(&name, bytes);
-                bytes.extend_from_slice(git_bash_adapter(&name).as_bytes());
-            }
-            let file = match shell {
-                Shell::Bash => format!("{name}.bash"),
-                Shell::Zsh => format!("_{name}"),
-                _ => format!("{name}.fish"),
-            };
-            files.push(Generated { name: file, bytes });
-        }
+        files.push(Generated { name: format!("{name}.bash"), bytes: bash(&name) });
+        files.push(Generated { name: format!("_{name}"), bytes: zsh_autoload(&name) });
+        files.push(Generated { name: format!("{name}.fish"), bytes: fish(&name) });
     }
+    files.push(Generated { name: FISH_GIT_HOOK.into(), bytes: fish_git_hook().into_bytes() });
     files
 }
 
-/// clap_complete 4.6 derives the `case` labels of subcommands from their display name
-/// (`git-agent-spawn`), turning every `-` into `__subcmd__`, while the word loop sets
-/// `git__agent__subcmd__spawn`: with a `-` in the binary name, no subcommand completes.
-/// Rewrites the labels to what the loop sets.
-fn fix_bash_subcommand_labels(bin: &str, bytes: Vec<u8>) -> Vec<u8> {
-    let wrong = format!("{}__subcmd__", bin.replace('-', "__subcmd__"));
-    let right = format!("{}__subcmd__", bin.replace('-', "__"));
-    String::from_utf8(bytes).expect("completion scripts are UTF-8").replace(&wrong, &right).into_bytes()
+/// The fish file that completes `git agent ...` (installed in fish's conf.d, as it must be
+/// loaded before git's own completion is).
+pub const FISH_GIT_HOOK: &str = "git-agent.conf.d.fish";
+
+/// fish's git completion (3.6) misses external `git-*` commands: it looks them up under
+/// their file name (`git-agent`, not `agent`). These lines hand `git agent ...` to the
+/// `git-agent` completion, as later fish versions do, keeping git's `-C DIR` (their helper
+/// drops git's options).
+fn fish_git_hook() -> String {
+    let mut hook = String::from(FISH_THROUGH_GIT);
+    for command in crate::cli::binaries() {
+        let sub = command.get_name().trim_start_matches("git-").to_owned();
+        hook.push_str(&format!(
+            "complete --command git --condition '__fish_git_using_command {sub}' --exclusive --keep-order \
+             --arguments '(__git_agent_through_git {sub})'\n"
+        ));
+    }
+    hook
 }
 
+const FISH_THROUGH_GIT: &str = r#"# Completion of `git agent ...` in fish: each asks the git-agent* binary.
+function __git_agent_through_git -a subcommand
+    set -l words (commandline -opc)
+    set -e words[1]
+    argparse -s (__fish_git_global_optspecs) -- $words 2>/dev/null
+    or return
+    set -l dir
+    set -q _flag_C
+    and set dir -C $_flag_C[-1]
+    complete -C (string join ' ' -- git-$subcommand (string escape -- $dir $argv[2..]) (commandline -ct))
+end
+"#;
+
+/// clap's zsh registration binds its function with `compdef` when sourced; installed in fpath
+/// as `_git-agent`, it is autoloaded instead, by compinit for `git-agent` and by zsh's `_git`
+/// for `git agent` (which calls `_git-<command>`): then the first call must complete too.
+/// Through `_git`, git's `-C DIR` (in `_git`'s `opt_args`) is passed on, as git passes it.
+fn zsh_autoload(bin: &str) -> Vec<u8> {
+    let function = format!("_clap_dynamic_completer_{}", bin.replace('-', "_"));
+    let compdef = format!("compdef {function} {bin}");
+    let dispatch = r#"if [ "$funcstack[1]" = "_BIN" ]; then
+    if [[ $service == git && -n ${opt_args[-C]-} ]]; then
+        local -a words=("$words[1]" -C "${(Q)opt_args[-C]}" "${(@)words[2,-1]}")
+        local CURRENT=$((CURRENT + 2))
+    fi
+    FUNCTION "$@"
+else
+    COMPDEF
+fi"#;
+    let dispatch = dispatch.replace("BIN", bin).replace("FUNCTION", &function).replace("COMPDEF", &compdef);
+    patch(&registration("zsh", bin), &compdef, &dispatch).into_bytes()
+}
+
+/// clap's fish registration, its completer's errors kept out of the terminal (zsh's already
+/// are; bash's are below).
+fn fish(bin: &str) -> Vec<u8> {
+    let end = "(commandline --current-token))";
+    patch(&registration("fish", bin), end, "(commandline --current-token) 2>/dev/null)").into_bytes()
+}
+
+fn registration(shell: &str, bin: &str) -> String {
+    String::from_utf8(crate::complete::registration(shell, bin)).expect("completion scripts are UTF-8")
+}
+
+/// `script` with `from` replaced by `to`; `from` must be there (a test catches a change in
+/// what clap_complete generates).
+fn patch(script: &str, from: &str, to: &str) -> String {
+    assert!(script.contains(from), "clap_complete's registration changed, {from:?} is not in:\n{script}");
+    script.replace(from, to)
+}
+
+/// clap's bash registration, fed whole words. bash splits words at `=` and `:`
+/// (COMP_WORDBREAKS), so clap's completer would see `--base`, `=`, `ma`; bash-completion and
+/// git's completion give them whole (`--base=ma`) in `words`/`cword`, and bash then replaces
+/// only what follows the last break, so that part is cut from the candidates. The
+/// completer's errors are kept out of the terminal.
+///
 /// git's bash completion completes `git agent ...` by calling `_git_agent` (and
-/// `git agent-spawn ...` by `_git_agent_spawn`), with its own `words`/`cword`. This adapter
-/// rebuilds the word list as if `git-agent ...` had been typed and calls clap's completer.
-fn git_bash_adapter(bin: &str) -> String {
-    let git_fn = format!("_git_{}", bin.trim_start_matches("git-").replace('-', "_"));
-    let clap_fn = format!("_{}", bin.replace('-', "__"));
+/// `git agent-spawn ...` by `_git_agent_spawn`): that function rebuilds the words as if
+/// `git-agent ...` had been typed, keeping git's `-C` options.
+fn bash(bin: &str) -> Vec<u8> {
+    let name = bin.replace('-', "_");
+    let (clap_fn, whole_fn) = (format!("_clap_complete_{name}"), format!("__{name}_complete"));
+    let script = patch(&registration("bash", bin), &format!("-F {clap_fn} {bin}"), &format!("-F {whole_fn} {bin}"));
+    let words = r#"-- "${words[@]}" \"#;
+    let script = patch(&script, words, &words.replace(" \\", " 2>/dev/null \\"));
+    let git_fn = format!("_git_{}", name.trim_start_matches("git_"));
     format!(
-        r#"
-# Completion of `git {sub} ...` through git's own bash completion, which calls {git_fn}.
+        r#"{script}
+__git_agent_complete_words() {{
+    local complete=$1 COMP_CWORD=$2
+    shift 2
+    local -a COMP_WORDS=("$@")
+    local cur=${{COMP_WORDS[COMP_CWORD]}}
+    "$complete" "${{COMP_WORDS[0]}}" "$cur" "${{COMP_WORDS[COMP_CWORD-1]}}"
+    if [[ $cur == *[=:]* ]]; then
+        local broken=${{cur%"${{cur##*[=:]}}"}}
+        COMPREPLY=("${{COMPREPLY[@]#"$broken"}}")
+    fi
+}}
+
+{whole_fn}() {{
+    local words cword
+    if declare -F _get_comp_words_by_ref >/dev/null; then
+        _get_comp_words_by_ref -n =: words cword
+    else
+        words=("${{COMP_WORDS[@]}}") cword=$COMP_CWORD
+    fi
+    __git_agent_complete_words {clap_fn} "$cword" "${{words[@]}}"
+}}
+
+# `git {sub} ...`, through git's own bash completion.
 {git_fn}() {{
     local cmd_idx=${{__git_cmd_idx:-1}}
-    local -a COMP_WORDS=({bin} "${{words[@]:cmd_idx+1}}")
-    local COMP_CWORD=$((cword - cmd_idx))
-    {clap_fn} {bin} "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+    local -a git_c=("${{__git_C_args[@]}}")
+    __git_agent_complete_words {clap_fn} $((cword - cmd_idx + ${{#git_c[@]}})) {bin} "${{git_c[@]}}" "${{words[@]:cmd_idx+1}}"
 }}
 "#,
         sub = bin.trim_start_matches("git-"),
     )
+    .into_bytes()
 }
 
 const STATE: &str = "\
@@ -378,6 +462,7 @@ The agent command started by spawn or run (in the foreground, detached or in tmu
                        every run, for agent.setup too
 
 Colour is decided for stdout and for stderr apart: --color, then git config color.agent, then color.ui (never, always, auto, or a boolean where true means auto, as git reads them; from the repository -C names, else the global configuration), then NO_COLOR (set and not empty: no colour), then whether that stream is a terminal (not when TERM=dumb). GIT_AGENT_TMUX_SOCKET, for tests, makes --tmux use the tmux server `tmux -L <name>` instead of the user's.
+GIT_AGENT_COMPLETE=<shell> (bash, zsh or fish), set by the completion scripts git agent setup installs, makes every git-agent binary print the completion candidates for the words after -- instead of running: task names, revisions and remotes from the repository's refs (the one -C names, else the current directory's), nothing outside a repository.
 
 git-agent finds the repository as git does: -C first, then GIT_DIR and GIT_WORK_TREE. None of git's repository-selecting variables (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS and the rest of git's local_repo_env list) reaches a command git-agent starts: the agent, agent.setup, agent.test and rule commands run in their own worktree as if started there.";
 

@@ -14,9 +14,11 @@
 //! - [`lock`]: git-agent's own lock files
 //! - [`interrupt`]: SIGINT and SIGTERM, recorded and checked at safe points, never fatal
 //! - [`output`], [`error`]: what every binary shares: flags, colour, exit codes
+//! - [`complete`]: dynamic shell completion (task names, revisions, remotes at TAB time)
 
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod conflicts;
 pub mod docs;
 pub mod error;

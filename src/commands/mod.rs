@@ -189,6 +189,10 @@ fn finish(ui: &Ui, result: anyhow::Result<Exit>) -> i32 {
 /// The command line, parsed; a usage error exits 2 as clap does, and under `--json` also
 /// prints the error object on stdout (help and `--version` are printed as usual).
 fn parse<T: Parser>() -> T {
+    // A shell asking for completions (see crate::complete) gets them instead of a run.
+    if let Some(code) = crate::complete::complete_if_asked(T::command) {
+        std::process::exit(code);
+    }
     T::try_parse().unwrap_or_else(|err| {
         use clap::error::ErrorKind;
         let json = std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json");

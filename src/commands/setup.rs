@@ -44,7 +44,8 @@ pub fn run(ui: &Ui, args: SetupArgs) -> anyhow::Result<Exit> {
              directory is on PATH (otherwise add <prefix>/share/man to MANPATH)\n\
              bash: loaded on demand by bash-completion, for `git agent <TAB>` and `git-agent <TAB>`\n\
              zsh: add ~/.local/share/zsh/site-functions to fpath before compinit\n\
-             fish: loaded automatically\n\
+             fish: loaded automatically (conf.d/git-agent.fish for `git agent <TAB>`: start a new fish)\n\
+             task names, revisions and remotes complete from the repository you are in\n\
              JSON Schemas of --json outputs: in <data dir>/git-agent/schemas",
         );
     }
@@ -73,6 +74,8 @@ fn targets(args: &SetupArgs) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     for Generated { name, bytes } in docs::completions() {
         let path = if let Some(bin) = name.strip_suffix(".bash") {
             data.join("bash-completion/completions").join(bin)
+        } else if name == docs::FISH_GIT_HOOK {
+            config.join("fish/conf.d/git-agent.fish")
         } else if name.ends_with(".fish") {
             config.join("fish/completions").join(name)
         } else {

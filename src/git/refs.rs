@@ -239,3 +239,15 @@ pub fn branch_ref(name: &str) -> anyhow::Result<FullName> {
         )
     })
 }
+
+/// The names of the refs under `prefix` (for example `refs/heads/`), without it, sorted. Reads
+/// names only (no peeling, no objects): shell completion calls it at every TAB.
+pub fn ref_names_under(repo: &gix::Repository, prefix: &str) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for reference in repo.references()?.prefixed(prefix)? {
+        let reference = reference.map_err(|err| anyhow!("cannot list the refs under {prefix}: {err}"))?;
+        names.push(reference.name().as_bstr().to_string().split_off(prefix.len()));
+    }
+    names.sort();
+    Ok(names)
+}

@@ -93,43 +93,6 @@ fn setup_installs_idempotently_and_git_help_finds_the_man_page() {
     assert!(text.contains("--plan"), "man page not shown:\n{text}");
 }
 
-/// Completes `line` with git's own bash completion plus ours; returns the candidates.
-fn complete(env: &Env, line: &str) -> Vec<String> {
-    let git_completion = ["/usr/share/bash-completion/completions/git", "/etc/bash_completion.d/git"]
-        .into_iter()
-        .find(|p| Path::new(p).is_file())
-        .expect("git's bash completion script is needed (Debian: package git)");
-    let ours = repo_root().join("completions/git-agent.bash");
-    let script = format!(
-        r#"
-source {git_completion}
-source {ours}
-COMP_LINE={line:?}
-COMP_POINT=${{#COMP_LINE}}
-read -ra COMP_WORDS <<< "$COMP_LINE"
-[[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
-COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
-if [[ "${{COMP_WORDS[0]}}" == git ]]; then __git_wrap__git_main; else _git__agent git-agent "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"; fi
-printf '%s\n' "${{COMPREPLY[@]}}"
-"#,
-        ours = ours.display(),
-    );
-    let out = env.command("bash", env.path()).args(["--norc", "-c", &script]).output().unwrap();
-    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect()
-}
-
-#[test]
-fn bash_completes_git_agent_through_git_and_directly() {
-    let env = Env::new();
-    let through_git = complete(&env, "git agent sp");
-    assert!(through_git.iter().any(|c| c == "spawn"), "{through_git:?}");
-    let direct = complete(&env, "git-agent l");
-    assert!(direct.iter().any(|c| c == "list"), "{direct:?}");
-    let options = complete(&env, "git agent spawn --pl");
-    assert!(options.iter().any(|c| c == "--plan"), "{options:?}");
-}
-
 /// Every git-agent page a page refers to (SUBCOMMANDS, SEE ALSO) is one that exists: `cost`'s
 /// page named git-agent-cost-add(1) before there was one.
 #[test]

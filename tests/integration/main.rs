@@ -5,6 +5,7 @@ mod background;
 mod check_edit;
 mod checkpoint;
 mod common;
+mod completion;
 mod conflicts;
 mod conflicts_order;
 mod cost;
