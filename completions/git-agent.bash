@@ -688,7 +688,7 @@ _git__agent() {
             return 0
             ;;
         git__agent__subcmd__list)
-            opts="-C -q -h --no-dirty --color --json --quiet --help"
+            opts="-v -C -q -h --no-dirty --verbose --color --json --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -97,6 +97,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l color -d 'W
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l no-dirty -d 'Skip looking for uncommitted changes in each worktree (faster on huge worktrees)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s v -l verbose -d 'Name each task\'s uncommitted files, as `git status --short` does (in --json too)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -105,6 +106,7 @@ complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l color -d 
 always\t''
 never\t''"
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l no-dirty -d 'Skip looking for uncommitted changes in each worktree (faster on huge worktrees)'
+complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s v -l verbose -d 'Name each task\'s uncommitted files, as `git status --short` does (in --json too)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s q -l quiet -d 'Print no status messages on stderr (data on stdout and errors are still printed)'
 complete -c git-agent -n "__fish_git_agent_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -68,6 +68,153 @@ pub fn changed_files(repo: &gix::Repository) -> anyhow::Result<Vec<BString>> {
     Ok(paths)
 }
 
+/// How a path differs, in one of the two columns of `git status --short`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mark {
+    Added,
+    Modified,
+    Deleted,
+    TypeChanged,
+    /// A side of a merge conflict.
+    Unmerged,
+    Untracked,
+}
+
+impl Mark {
+    /// The letter `git status --short` shows.
+    pub fn letter(self) -> char {
+        match self {
+            Mark::Added => 'A',
+            Mark::Modified => 'M',
+            Mark::Deleted => 'D',
+            Mark::TypeChanged => 'T',
+            Mark::Unmerged => 'U',
+            Mark::Untracked => '?',
+        }
+    }
+}
+
+/// One uncommitted path, as `git status --short` shows it: how the index differs from HEAD
+/// (`staged`, its X) and how the worktree differs from the index (`unstaged`, its Y).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileStatus {
+    pub path: crate::output::JsonPath,
+    pub staged: Option<Mark>,
+    pub unstaged: Option<Mark>,
+}
+
+impl FileStatus {
+    /// "XY": the two letters of `git status --short`, a space for no change.
+    pub fn code(&self) -> String {
+        [self.staged, self.unstaged].iter().map(|mark| mark.map_or(' ', Mark::letter)).collect()
+    }
+}
+
+/// The uncommitted paths of the worktree of `repo` in `git status --short`'s order (tracked
+/// paths sorted, then untracked ones sorted), as `git status --short
+/// --untracked-files=all` with `status.renames=false` names them: without rename tracking (a
+/// rename is its deletion and its addition), each untracked file rather than its directory.
+pub fn uncommitted_files(repo: &gix::Repository) -> anyhow::Result<Vec<FileStatus>> {
+    use gix::status::index_worktree::Item as Worktree;
+    use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
+    // The two comparisons arrive interleaved, from two threads; a conflict's letters replace
+    // whatever the index-to-HEAD comparison says of its stages.
+    #[derive(Default)]
+    struct Marks {
+        staged: Option<Mark>,
+        unstaged: Option<Mark>,
+        conflict: Option<(Mark, Mark)>,
+    }
+    let mut paths: std::collections::BTreeMap<BString, Marks> = Default::default();
+    let platform = status(repo, gix::status::UntrackedFiles::Files, false)?
+        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled);
+    for item in platform.into_iter(Vec::<BString>::new())? {
+        match item? {
+            gix::status::Item::TreeIndex(change) => {
+                for (path, mark) in staged_marks(&change) {
+                    paths.entry(path).or_default().staged = Some(mark);
+                }
+            }
+            gix::status::Item::IndexWorktree(Worktree::Modification { rela_path, status, .. }) => {
+                let marks = paths.entry(rela_path).or_default();
+                match status {
+                    EntryStatus::Conflict { summary, .. } => marks.conflict = Some(conflict_marks(summary)),
+                    EntryStatus::Change(Change::Removed) => marks.unstaged = Some(Mark::Deleted),
+                    EntryStatus::Change(Change::Type { .. }) => marks.unstaged = Some(Mark::TypeChanged),
+                    EntryStatus::Change(_) => marks.unstaged = Some(Mark::Modified),
+                    // `git add --intent-to-add`: git shows " A".
+                    EntryStatus::IntentToAdd => marks.unstaged = Some(Mark::Added),
+                    EntryStatus::NeedsUpdate(_) => {}
+                }
+            }
+            gix::status::Item::IndexWorktree(Worktree::DirectoryContents { entry, .. }) => {
+                if entry.status == gix::dir::entry::Status::Untracked {
+                    let marks = paths.entry(entry.rela_path).or_default();
+                    (marks.staged, marks.unstaged) = (Some(Mark::Untracked), Some(Mark::Untracked));
+                }
+            }
+            // Rename tracking is off: a deletion and an addition each come on their own.
+            gix::status::Item::IndexWorktree(Worktree::Rewrite { .. }) => {}
+        }
+    }
+    let mut files: Vec<FileStatus> = paths
+        .into_iter()
+        .filter_map(|(path, marks)| {
+            let (staged, unstaged) = match marks.conflict {
+                Some((ours, theirs)) => (Some(ours), Some(theirs)),
+                None => (marks.staged, marks.unstaged),
+            };
+            (staged.is_some() || unstaged.is_some()).then(|| FileStatus {
+                path: crate::output::JsonPath(path),
+                staged,
+                unstaged,
+            })
+        })
+        .collect();
+    files.sort_by_key(|file| file.staged == Some(Mark::Untracked));
+    Ok(files)
+}
+
+/// The paths and letters of a change between HEAD's tree and the index.
+fn staged_marks(change: &gix::diff::index::Change) -> Vec<(BString, Mark)> {
+    use gix::diff::index::ChangeRef;
+    match change {
+        ChangeRef::Addition { location, .. } => vec![(location.clone().into_owned(), Mark::Added)],
+        ChangeRef::Deletion { location, .. } => vec![(location.clone().into_owned(), Mark::Deleted)],
+        ChangeRef::Modification { location, previous_entry_mode, entry_mode, .. } => {
+            // A file that became a symbolic link (or the reverse) is T; an executable bit is M.
+            use gix::index::entry::Mode;
+            let is_file = |mode: &Mode| *mode == Mode::FILE || *mode == Mode::FILE_EXECUTABLE;
+            let type_changed =
+                previous_entry_mode != entry_mode && !(is_file(previous_entry_mode) && is_file(entry_mode));
+            let mark = if type_changed { Mark::TypeChanged } else { Mark::Modified };
+            vec![(location.clone().into_owned(), mark)]
+        }
+        ChangeRef::Rewrite { source_location, location, copy, .. } => {
+            let mut marks = vec![(location.clone().into_owned(), Mark::Added)];
+            if !copy {
+                marks.push((source_location.clone().into_owned(), Mark::Deleted));
+            }
+            marks
+        }
+    }
+}
+
+/// The two letters of a merge conflict, as `git status --short` shows them.
+fn conflict_marks(conflict: gix::status::plumbing::index_as_worktree::Conflict) -> (Mark, Mark) {
+    use gix::status::plumbing::index_as_worktree::Conflict;
+    match conflict {
+        Conflict::BothDeleted => (Mark::Deleted, Mark::Deleted),
+        Conflict::AddedByUs => (Mark::Added, Mark::Unmerged),
+        Conflict::DeletedByThem => (Mark::Unmerged, Mark::Deleted),
+        Conflict::AddedByThem => (Mark::Unmerged, Mark::Added),
+        Conflict::DeletedByUs => (Mark::Deleted, Mark::Unmerged),
+        Conflict::BothAdded => (Mark::Added, Mark::Added),
+        Conflict::BothModified => (Mark::Unmerged, Mark::Unmerged),
+    }
+}
+
 /// When the worktree of `repo` last changed, as far as can be told without reading files:
 /// the latest modification time of its index (written by every `git add` and commit) and of
 /// each modified or untracked (not ignored) file. `None` when no time could be read.
