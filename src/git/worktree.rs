@@ -48,7 +48,14 @@ pub fn without_filter_drivers(repo: &mut gix::Repository) -> anyhow::Result<()> 
 /// Does the worktree of `repo` have uncommitted changes or untracked (not ignored) files?
 /// Untracked files count even under `status.showUntrackedFiles=no`: they can be lost too.
 pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
-    if has_staged_changes(repo)? {
+    has_changes_reading(repo, repo)
+}
+
+/// [`has_changes`], reading HEAD's trees through `objects`, a handle on the same object
+/// database: `list` passes one with an object cache for every worktree, whose trees are mostly
+/// the same (decoding them once per worktree was a seventh of its time).
+pub fn has_changes_reading(repo: &gix::Repository, objects: &gix::Repository) -> anyhow::Result<bool> {
+    if has_staged_changes(repo, objects)? {
         return Ok(true);
     }
     let mut items =
@@ -258,7 +265,7 @@ fn status(
 
 /// Does the index differ from HEAD's tree? A valid cache tree (the index's TREE extension)
 /// whose root is HEAD's tree answers "no" without building an index from the tree.
-fn has_staged_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
+fn has_staged_changes(repo: &gix::Repository, objects: &gix::Repository) -> anyhow::Result<bool> {
     let index = repo.index_or_empty()?;
     let head_tree = repo.head_tree_id_or_empty()?.detach();
     if let Some(cache_tree) = index.tree()
@@ -268,10 +275,16 @@ fn has_staged_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let mut staged = false;
-    repo.tree_index_status(&head_tree, &index, None, gix::status::tree_index::TrackRenames::Disabled, |_, _, _| {
-        staged = true;
-        Ok(std::ops::ControlFlow::Break(()))
-    })?;
+    objects.tree_index_status(
+        &head_tree,
+        &index,
+        None,
+        gix::status::tree_index::TrackRenames::Disabled,
+        |_, _, _| {
+            staged = true;
+            Ok(std::ops::ControlFlow::Break(()))
+        },
+    )?;
     Ok(staged)
 }
 
@@ -446,7 +459,7 @@ pub fn snapshot_worktree(
 /// conflicted path, "ours" (stage 2) is kept, else the first stage found.
 pub fn snapshot_index(repo: &gix::Repository, path: &Path) -> anyhow::Result<Option<ObjectId>> {
     let worktree = open_worktree_for_status(path)?;
-    if !has_staged_changes(&worktree)? {
+    if !has_staged_changes(&worktree, &worktree)? {
         return Ok(None);
     }
     let head = worktree.head_id()?.detach();

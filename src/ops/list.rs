@@ -129,7 +129,9 @@ pub fn rows(
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let repo = sync.to_thread_local();
+                    let mut repo = sync.to_thread_local();
+                    // The worktrees' HEAD trees are mostly the same objects: decode them once.
+                    repo.object_cache_size_if_unset(8 * 1024 * 1024);
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -241,7 +243,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, watch: 
     } else if row.worktree_missing {
         row.problems.push("worktree missing".into());
     } else if watch.dirty != DirtyCheck::Skip {
-        if let Err(err) = fill_dirty(&worktree, watch.dirty, &mut row) {
+        if let Err(err) = fill_dirty(repo, &worktree, watch.dirty, &mut row) {
             row.problems.push(format!("cannot check the worktree: {err:#}"));
         }
     }
@@ -265,14 +267,20 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, watch: 
 }
 
 /// Whether the worktree has uncommitted changes, and with [`DirtyCheck::Files`] which.
-fn fill_dirty(worktree: &std::path::Path, dirty: DirtyCheck, row: &mut Row) -> anyhow::Result<()> {
+/// `objects` is the repository's own handle, whose object cache the rows share.
+fn fill_dirty(
+    objects: &gix::Repository,
+    worktree: &std::path::Path,
+    dirty: DirtyCheck,
+    row: &mut Row,
+) -> anyhow::Result<()> {
     let repo = crate::git::open_worktree_for_status(worktree)?;
     if dirty == DirtyCheck::Files {
         let files = crate::git::uncommitted_files(&repo)?;
         row.dirty = Some(!files.is_empty());
         row.uncommitted = Some(files);
     } else {
-        row.dirty = Some(crate::git::has_changes(&repo)?);
+        row.dirty = Some(crate::git::has_changes_reading(&repo, objects)?);
     }
     Ok(())
 }
