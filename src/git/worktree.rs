@@ -172,11 +172,8 @@ pub fn uncommitted_files(repo: &gix::Repository) -> anyhow::Result<Vec<FileStatu
                 Some((ours, theirs)) => (Some(ours), Some(theirs)),
                 None => (marks.staged, marks.unstaged),
             };
-            (staged.is_some() || unstaged.is_some()).then(|| FileStatus {
-                path: crate::output::JsonPath(path),
-                staged,
-                unstaged,
-            })
+            let path = crate::output::JsonPath(path);
+            (staged.is_some() || unstaged.is_some()).then_some(FileStatus { path, staged, unstaged })
         })
         .collect();
     files.sort_by_key(|file| file.staged == Some(Mark::Untracked));

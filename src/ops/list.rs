@@ -242,10 +242,10 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, watch: 
         }
     } else if row.worktree_missing {
         row.problems.push("worktree missing".into());
-    } else if watch.dirty != DirtyCheck::Skip {
-        if let Err(err) = fill_dirty(repo, &worktree, watch.dirty, &mut row) {
-            row.problems.push(format!("cannot check the worktree: {err:#}"));
-        }
+    } else if watch.dirty != DirtyCheck::Skip
+        && let Err(err) = fill_dirty(repo, &worktree, watch.dirty, &mut row)
+    {
+        row.problems.push(format!("cannot check the worktree: {err:#}"));
     }
     if row.running && !row.worktree_missing {
         // The branch tip's commit time, not LAST's spawn time: spawning is not the agent's doing.
