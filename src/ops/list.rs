@@ -132,11 +132,12 @@ pub fn rows(
                     let mut repo = sync.to_thread_local();
                     // The worktrees' HEAD trees are mostly the same objects: decode them once.
                     repo.object_cache_size_if_unset(8 * 1024 * 1024);
+                    let mut share = crate::git::StatusShare::new(&repo);
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(entry) = entries.get(i) else { break };
-                        done.push((i, row(&repo, entries, entry, &watch)));
+                        done.push((i, row(&repo, entries, entry, &watch, &mut share)));
                     }
                     done
                 })
@@ -161,7 +162,13 @@ struct Watch {
     registrations: Vec<(Option<PathBuf>, crate::git::Registration)>,
 }
 
-fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, watch: &Watch) -> Row {
+fn row(
+    repo: &gix::Repository,
+    entries: &[TaskEntry],
+    entry: &TaskEntry,
+    watch: &Watch,
+    share: &mut crate::git::StatusShare<'_>,
+) -> Row {
     let mut row = Row {
         name: entry.name.clone(),
         state: RowState::Corrupt,
@@ -243,7 +250,7 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, watch: 
     } else if row.worktree_missing {
         row.problems.push("worktree missing".into());
     } else if watch.dirty != DirtyCheck::Skip
-        && let Err(err) = fill_dirty(repo, &worktree, watch.dirty, &mut row)
+        && let Err(err) = fill_dirty(share, &worktree, watch.dirty, &mut row)
     {
         row.problems.push(format!("cannot check the worktree: {err:#}"));
     }
@@ -267,9 +274,9 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, watch: 
 }
 
 /// Whether the worktree has uncommitted changes, and with [`DirtyCheck::Files`] which.
-/// `objects` is the repository's own handle, whose object cache the rows share.
+/// `share` is what the rows of one thread share (see [`crate::git::StatusShare`]).
 fn fill_dirty(
-    objects: &gix::Repository,
+    share: &mut crate::git::StatusShare<'_>,
     worktree: &std::path::Path,
     dirty: DirtyCheck,
     row: &mut Row,
@@ -280,7 +287,7 @@ fn fill_dirty(
         row.dirty = Some(!files.is_empty());
         row.uncommitted = Some(files);
     } else {
-        row.dirty = Some(crate::git::has_changes_reading(&repo, objects)?);
+        row.dirty = Some(crate::git::has_changes_sharing(&repo, share)?);
     }
     Ok(())
 }

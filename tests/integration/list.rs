@@ -511,3 +511,35 @@ fn verbose_names_conflicts_as_git_status_does() {
     assert!(expected.iter().any(|l| l.starts_with("UD")), "{expected:#?}");
     assert_eq!(listed_short_status(&env, &repo, "t"), expected);
 }
+
+#[test]
+fn staged_changes_are_found_in_worktrees_sharing_a_head_tree() {
+    // The rows share each HEAD tree's index between worktrees: a staged change in one of them
+    // must not be hidden by the clean ones checked before or after it.
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n"), ("run.sh", "echo\n")]);
+    let names = ["t0", "t1", "t2", "t3", "t4", "t5"];
+    for name in names {
+        env.agent(&repo, &["spawn", name]).success();
+    }
+    let wt = |name: &str| agents_dir(&repo).join(name);
+    write(&wt("t1").join("a.txt"), "staged\n");
+    env.git(&wt("t1"), &["add", "a.txt"]);
+    env.git(&wt("t3"), &["update-index", "--chmod=+x", "run.sh"]);
+    std::fs::set_permissions(wt("t3").join("run.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    env.git(&wt("t5"), &["rm", "-q", "--cached", "a.txt"]);
+    let json = list_json(&env, &repo, &[]);
+    let dirty: Vec<(&str, bool)> = json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["dirty"].as_bool().unwrap()))
+        .collect();
+    let expected: Vec<(&str, bool)> = names.iter().map(|name| (*name, ["t1", "t3", "t5"].contains(name))).collect();
+    assert_eq!(dirty, expected, "{json}");
+    // git agrees on each.
+    for name in names {
+        let staged = env.git(&wt(name), &["diff", "--cached", "--name-only"]);
+        assert_eq!(!staged.is_empty(), ["t1", "t3", "t5"].contains(&name), "{name}: {staged}");
+    }
+}
