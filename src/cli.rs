@@ -572,6 +572,11 @@ pub struct ConflictsArgs {
 /// the task's scope, whether the worktree is missing, and "dependency moved" when a stacked
 /// task's dependencies have work it lacks (`git agent restack` moves it). A stacked task's
 /// commits and files are its own: what it holds of its dependencies' work is not counted.
+///
+/// AFTER names the tasks a task was stacked on; `*` after its name marks the task whose
+/// worktree the current directory is in. An integrated task shows no BEHIND ("-"): the target
+/// holds its work and moves on without it. LAST is the task's own last commit, or its spawn
+/// time. -v names each task's uncommitted files under its row.
 #[derive(Debug, Clone, Args, Default)]
 #[command(after_help = exit_status_help())]
 pub struct ListArgs {
@@ -582,6 +587,10 @@ pub struct ListArgs {
     /// Skip looking for uncommitted changes in each worktree (faster on huge worktrees).
     #[arg(long)]
     pub no_dirty: bool,
+
+    /// Name each task's uncommitted files, as `git status --short` does (in --json too).
+    #[arg(long, short = 'v', conflicts_with = "no_dirty")]
+    pub verbose: bool,
 }
 
 /// Print a task's brief, scope, dependencies, acceptance criteria and state.

@@ -509,7 +509,9 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   base_ref, base_commit        the target branch (or null) and the commit spawned from
   head                         the branch tip, or null if the branch is missing
   ahead, behind                commits on the branch not on the target (not counting
-                               its dependencies' commits it holds), and the reverse
+                               its dependencies' commits it holds), and the reverse;
+                               behind is null for an integrated task (the target holds
+                               its work and moves on without it)
   files_changed                files changed since the merge base with the target, not
                                counting files exactly as a dependency left them
   inherited_commits            commits of its dependencies it holds (stacked or merged),
@@ -545,6 +547,15 @@ git agent list --json prints {\"version\": 1, \"tasks\": [...]}, one object per 
   problems                     what could not be read (corrupt record, missing branch)
   cost                         what its agents spent (git agent cost): {\"input\",
                                \"output\", \"cache_read\", \"usd\", \"unpriced\"}, or null
+  after                        the tasks it was stacked on (spawn --after)
+  current                      whether its worktree is the one the current directory
+                               (or -C) is in; the table marks it with *
+  uncommitted                  with -v: the uncommitted paths, sorted, as git status
+                               --short --untracked-files=all names them without rename
+                               tracking: [{\"path\", \"staged\", \"unstaged\"}], each
+                               side added | modified | deleted | type-changed |
+                               unmerged | untracked, or null (no change on that side);
+                               without -v, null
 Paths that are not valid UTF-8 are written as {\"bytes\": [..]}.";
 
 const RESTACK_JSON: &str = "\

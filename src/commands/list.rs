@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Context;
 use crate::cli::ListArgs;
 use crate::error::{Exit, bad_input};
-use crate::ops::list::{Row, RowState, rows_with_costs};
+use crate::ops::list::{DirtyCheck, Row, RowState, rows_with_costs};
 use crate::output::{GlobalArgs, Style, Ui, kebab, paint};
 use crate::state;
 
@@ -27,7 +27,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: ListArgs) -> anyhow::Result<Exit>
         }
         entries.retain(|e| args.tasks.contains(&e.name));
     }
-    let rows = rows_with_costs(&ctx, &entries, !args.no_dirty);
+    let dirty = match (args.no_dirty, args.verbose) {
+        (true, _) => DirtyCheck::Skip,
+        (false, true) => DirtyCheck::Files,
+        (false, false) => DirtyCheck::Any,
+    };
+    let rows = rows_with_costs(&ctx, &entries, dirty);
     if ui.json {
         ui.json_data(&Report { version: 1, tasks: rows });
     } else if rows.is_empty() {
@@ -55,9 +60,12 @@ pub(crate) fn age(seconds: i64) -> String {
     }
 }
 
+/// How many uncommitted files `-v` names under a task before "and N more".
+const FILES_SHOWN: usize = 10;
+
 fn render(rows: &[Row], now: i64) -> String {
-    let header = ["TASK", "STATE", "STATUS", "AHEAD", "BEHIND", "FILES", "DIRTY", "LAST", "NOTES"];
-    let mut table: Vec<[String; 9]> = Vec::new();
+    let header = ["TASK", "STATE", "STATUS", "AHEAD", "BEHIND", "FILES", "DIRTY", "LAST", "AFTER", "NOTES"];
+    let mut table: Vec<[String; 10]> = Vec::new();
     for row in rows {
         let opt = |n: Option<usize>| n.map_or("-".to_owned(), |n| n.to_string());
         let mut notes = Vec::new();
@@ -96,7 +104,8 @@ fn render(rows: &[Row], now: i64) -> String {
         notes.extend(row.cost.as_ref().map(|cost| format!("cost {}", cost.short())));
         notes.extend(row.variant.as_ref().map(|v| format!("variant {} of {}", v.index, v.of)));
         table.push([
-            row.name.clone(),
+            // A task name has no `*`: the marker cannot be mistaken for part of it.
+            if row.current { format!("{}*", row.name) } else { row.name.clone() },
             kebab(&row.state),
             status_cell(row, now),
             opt(row.ahead),
@@ -104,6 +113,7 @@ fn render(rows: &[Row], now: i64) -> String {
             opt(row.files_changed),
             row.dirty.map_or("-".to_owned(), |d| if d { "yes".into() } else { "no".into() }),
             row.last_commit_unix.map_or("-".to_owned(), |t| age(now - t)),
+            if row.after.is_empty() { "-".to_owned() } else { row.after.join(",") },
             notes.join("; "),
         ]);
     }
@@ -113,23 +123,35 @@ fn render(rows: &[Row], now: i64) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [String; 9], style: Option<Style>| {
+    let line = |cells: [String; 10], style: Option<Style>| {
         let mut out = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            let padded = if i == 8 { cell.clone() } else { format!("{cell:<w$}  ") };
+            let padded = if i == 9 { cell.clone() } else { format!("{cell:<w$}  ") };
             out.push_str(&match (i, style) {
                 (_, Some(style)) => paint(&padded, style),
                 (1, None) => paint(&padded, state_style(cell)),
                 (2, None) if cell.starts_with("blocked") => paint(&padded, Style::new().red()),
-                (8, None) if !cell.is_empty() => paint(&padded, Style::new().yellow()),
+                (9, None) if !cell.is_empty() => paint(&padded, Style::new().yellow()),
                 _ => padded,
             });
         }
         out.trim_end().to_owned() + "\n"
     };
     let mut out = line(header.map(str::to_owned), Some(Style::new().bold()));
-    for cells in table {
+    for (cells, row) in table.into_iter().zip(rows) {
         out.push_str(&line(cells, None));
+        out.push_str(&uncommitted_lines(row));
+    }
+    out
+}
+
+/// With `-v`: the task's uncommitted files under its row, as `git status --short` shows them.
+fn uncommitted_lines(row: &Row) -> String {
+    let files = row.uncommitted.as_deref().unwrap_or_default();
+    let mut out: String =
+        files.iter().take(FILES_SHOWN).map(|file| format!("    {} {}\n", file.code(), file.path)).collect();
+    if files.len() > FILES_SHOWN {
+        out.push_str(&format!("    and {} more\n", files.len() - FILES_SHOWN));
     }
     out
 }

@@ -48,7 +48,29 @@ pub fn without_filter_drivers(repo: &mut gix::Repository) -> anyhow::Result<()> 
 /// Does the worktree of `repo` have uncommitted changes or untracked (not ignored) files?
 /// Untracked files count even under `status.showUntrackedFiles=no`: they can be lost too.
 pub fn has_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
-    if has_staged_changes(repo)? {
+    has_changes_sharing(repo, &mut StatusShare::new(repo))
+}
+
+/// What checking many worktrees of one repository can share: their HEAD trees are mostly the
+/// same, and turning a tree into an index to compare with the worktree's (reading and decoding
+/// every tree object) was a quarter of `list`'s time, done again in every worktree. In memory
+/// only: as git's cache tree (the index's TREE extension, which gix's checkout does not write).
+pub struct StatusShare<'a> {
+    /// A handle on the same object database, with an object cache.
+    objects: &'a gix::Repository,
+    /// HEAD trees as indexes, by tree id.
+    trees: std::collections::HashMap<ObjectId, gix::index::File>,
+}
+
+impl<'a> StatusShare<'a> {
+    pub fn new(objects: &'a gix::Repository) -> StatusShare<'a> {
+        StatusShare { objects, trees: Default::default() }
+    }
+}
+
+/// [`has_changes`], with what earlier worktrees' checks left in `share`.
+pub fn has_changes_sharing(repo: &gix::Repository, share: &mut StatusShare<'_>) -> anyhow::Result<bool> {
+    if has_staged_changes(repo, share)? {
         return Ok(true);
     }
     let mut items =
@@ -66,6 +88,150 @@ pub fn changed_files(repo: &gix::Repository) -> anyhow::Result<Vec<BString>> {
     paths.sort();
     paths.dedup();
     Ok(paths)
+}
+
+/// How a path differs, in one of the two columns of `git status --short`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mark {
+    Added,
+    Modified,
+    Deleted,
+    TypeChanged,
+    /// A side of a merge conflict.
+    Unmerged,
+    Untracked,
+}
+
+impl Mark {
+    /// The letter `git status --short` shows.
+    pub fn letter(self) -> char {
+        match self {
+            Mark::Added => 'A',
+            Mark::Modified => 'M',
+            Mark::Deleted => 'D',
+            Mark::TypeChanged => 'T',
+            Mark::Unmerged => 'U',
+            Mark::Untracked => '?',
+        }
+    }
+}
+
+/// One uncommitted path, as `git status --short` shows it: how the index differs from HEAD
+/// (`staged`, its X) and how the worktree differs from the index (`unstaged`, its Y).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct FileStatus {
+    pub path: crate::output::JsonPath,
+    pub staged: Option<Mark>,
+    pub unstaged: Option<Mark>,
+}
+
+impl FileStatus {
+    /// "XY": the two letters of `git status --short`, a space for no change.
+    pub fn code(&self) -> String {
+        [self.staged, self.unstaged].iter().map(|mark| mark.map_or(' ', Mark::letter)).collect()
+    }
+}
+
+/// The uncommitted paths of the worktree of `repo` in `git status --short`'s order (tracked
+/// paths sorted, then untracked ones sorted), as `git status --short
+/// --untracked-files=all` with `status.renames=false` names them: without rename tracking (a
+/// rename is its deletion and its addition), each untracked file rather than its directory.
+pub fn uncommitted_files(repo: &gix::Repository) -> anyhow::Result<Vec<FileStatus>> {
+    use gix::status::index_worktree::Item as Worktree;
+    use gix::status::plumbing::index_as_worktree::{Change, EntryStatus};
+    // The two comparisons arrive interleaved, from two threads; a conflict's letters replace
+    // whatever the index-to-HEAD comparison says of its stages.
+    #[derive(Default)]
+    struct Marks {
+        staged: Option<Mark>,
+        unstaged: Option<Mark>,
+        conflict: Option<(Mark, Mark)>,
+    }
+    let mut paths: std::collections::BTreeMap<BString, Marks> = Default::default();
+    let platform = status(repo, gix::status::UntrackedFiles::Files, false)?
+        .tree_index_track_renames(gix::status::tree_index::TrackRenames::Disabled);
+    for item in platform.into_iter(Vec::<BString>::new())? {
+        match item? {
+            gix::status::Item::TreeIndex(change) => {
+                for (path, mark) in staged_marks(&change) {
+                    paths.entry(path).or_default().staged = Some(mark);
+                }
+            }
+            gix::status::Item::IndexWorktree(Worktree::Modification { rela_path, status, .. }) => {
+                let marks = paths.entry(rela_path).or_default();
+                match status {
+                    EntryStatus::Conflict { summary, .. } => marks.conflict = Some(conflict_marks(summary)),
+                    EntryStatus::Change(Change::Removed) => marks.unstaged = Some(Mark::Deleted),
+                    EntryStatus::Change(Change::Type { .. }) => marks.unstaged = Some(Mark::TypeChanged),
+                    EntryStatus::Change(_) => marks.unstaged = Some(Mark::Modified),
+                    // `git add --intent-to-add`: git shows " A".
+                    EntryStatus::IntentToAdd => marks.unstaged = Some(Mark::Added),
+                    EntryStatus::NeedsUpdate(_) => {}
+                }
+            }
+            gix::status::Item::IndexWorktree(Worktree::DirectoryContents { entry, .. }) => {
+                if entry.status == gix::dir::entry::Status::Untracked {
+                    let marks = paths.entry(entry.rela_path).or_default();
+                    (marks.staged, marks.unstaged) = (Some(Mark::Untracked), Some(Mark::Untracked));
+                }
+            }
+            // Rename tracking is off: a deletion and an addition each come on their own.
+            gix::status::Item::IndexWorktree(Worktree::Rewrite { .. }) => {}
+        }
+    }
+    let mut files: Vec<FileStatus> = paths
+        .into_iter()
+        .filter_map(|(path, marks)| {
+            let (staged, unstaged) = match marks.conflict {
+                Some((ours, theirs)) => (Some(ours), Some(theirs)),
+                None => (marks.staged, marks.unstaged),
+            };
+            let path = crate::output::JsonPath(path);
+            (staged.is_some() || unstaged.is_some()).then_some(FileStatus { path, staged, unstaged })
+        })
+        .collect();
+    files.sort_by_key(|file| file.staged == Some(Mark::Untracked));
+    Ok(files)
+}
+
+/// The paths and letters of a change between HEAD's tree and the index.
+fn staged_marks(change: &gix::diff::index::Change) -> Vec<(BString, Mark)> {
+    use gix::diff::index::ChangeRef;
+    match change {
+        ChangeRef::Addition { location, .. } => vec![(location.clone().into_owned(), Mark::Added)],
+        ChangeRef::Deletion { location, .. } => vec![(location.clone().into_owned(), Mark::Deleted)],
+        ChangeRef::Modification { location, previous_entry_mode, entry_mode, .. } => {
+            // A file that became a symbolic link (or the reverse) is T; an executable bit is M.
+            use gix::index::entry::Mode;
+            let is_file = |mode: &Mode| *mode == Mode::FILE || *mode == Mode::FILE_EXECUTABLE;
+            let type_changed =
+                previous_entry_mode != entry_mode && !(is_file(previous_entry_mode) && is_file(entry_mode));
+            let mark = if type_changed { Mark::TypeChanged } else { Mark::Modified };
+            vec![(location.clone().into_owned(), mark)]
+        }
+        ChangeRef::Rewrite { source_location, location, copy, .. } => {
+            let mut marks = vec![(location.clone().into_owned(), Mark::Added)];
+            if !copy {
+                marks.push((source_location.clone().into_owned(), Mark::Deleted));
+            }
+            marks
+        }
+    }
+}
+
+/// The two letters of a merge conflict, as `git status --short` shows them.
+fn conflict_marks(conflict: gix::status::plumbing::index_as_worktree::Conflict) -> (Mark, Mark) {
+    use gix::status::plumbing::index_as_worktree::Conflict;
+    match conflict {
+        Conflict::BothDeleted => (Mark::Deleted, Mark::Deleted),
+        Conflict::AddedByUs => (Mark::Added, Mark::Unmerged),
+        Conflict::DeletedByThem => (Mark::Unmerged, Mark::Deleted),
+        Conflict::AddedByThem => (Mark::Unmerged, Mark::Added),
+        Conflict::DeletedByUs => (Mark::Deleted, Mark::Unmerged),
+        Conflict::BothAdded => (Mark::Added, Mark::Added),
+        Conflict::BothModified => (Mark::Unmerged, Mark::Unmerged),
+    }
 }
 
 /// When the worktree of `repo` last changed, as far as can be told without reading files:
@@ -111,7 +277,7 @@ fn status(
 
 /// Does the index differ from HEAD's tree? A valid cache tree (the index's TREE extension)
 /// whose root is HEAD's tree answers "no" without building an index from the tree.
-fn has_staged_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
+fn has_staged_changes(repo: &gix::Repository, share: &mut StatusShare<'_>) -> anyhow::Result<bool> {
     let index = repo.index_or_empty()?;
     let head_tree = repo.head_tree_id_or_empty()?.detach();
     if let Some(cache_tree) = index.tree()
@@ -120,12 +286,37 @@ fn has_staged_changes(repo: &gix::Repository) -> anyhow::Result<bool> {
     {
         return Ok(false);
     }
+    // An index whose entries are HEAD's tree's, one for one, has nothing staged; anything
+    // else (a difference, a conflict, an unborn HEAD) is left to the full comparison.
+    if !head_tree.is_empty_tree() {
+        let tree_index = match share.trees.entry(head_tree) {
+            std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => slot.insert(share.objects.index_from_tree(&head_tree)?),
+        };
+        if same_entries(&index, tree_index) {
+            return Ok(false);
+        }
+    }
     let mut staged = false;
-    repo.tree_index_status(&head_tree, &index, None, gix::status::tree_index::TrackRenames::Disabled, |_, _, _| {
-        staged = true;
-        Ok(std::ops::ControlFlow::Break(()))
-    })?;
+    share.objects.tree_index_status(
+        &head_tree,
+        &index,
+        None,
+        gix::status::tree_index::TrackRenames::Disabled,
+        |_, _, _| {
+            staged = true;
+            Ok(std::ops::ControlFlow::Break(()))
+        },
+    )?;
     Ok(staged)
+}
+
+/// Do two indexes hold the same entries: paths, stages, modes and object ids?
+fn same_entries(a: &gix::index::State, b: &gix::index::State) -> bool {
+    a.entries().len() == b.entries().len()
+        && a.entries().iter().zip(b.entries()).all(|(x, y)| {
+            x.id == y.id && x.mode == y.mode && x.flags.stage() == y.flags.stage() && x.path(a) == y.path(b)
+        })
 }
 
 /// Untracked and ignored files in the worktree of `repo` matching `patterns`, as
@@ -299,7 +490,7 @@ pub fn snapshot_worktree(
 /// conflicted path, "ours" (stage 2) is kept, else the first stage found.
 pub fn snapshot_index(repo: &gix::Repository, path: &Path) -> anyhow::Result<Option<ObjectId>> {
     let worktree = open_worktree_for_status(path)?;
-    if !has_staged_changes(&worktree)? {
+    if !has_staged_changes(&worktree, &mut StatusShare::new(&worktree))? {
         return Ok(None);
     }
     let head = worktree.head_id()?.detach();

@@ -7,6 +7,7 @@ use bstr::BString;
 use gix::ObjectId;
 use serde::Serialize;
 
+use crate::git::FileStatus;
 use crate::output::JsonPath;
 use crate::state::{Said, StatusNow, TaskEntry, TaskRecord, TaskState};
 
@@ -83,13 +84,30 @@ pub struct Row {
     pub cost: Option<crate::ops::cost::Totals>,
     /// A variant of `spawn --variants`: its group and index; null otherwise.
     pub variant: Option<crate::state::Variant>,
+    /// The tasks it was stacked on (`spawn --after`).
+    pub after: Vec<String>,
+    /// Its worktree is the one we stand in (the current directory, or `-C`, is inside it).
+    pub current: bool,
+    /// The uncommitted paths, as `git status --short` names them (with `-v`; null otherwise).
+    pub uncommitted: Option<Vec<FileStatus>>,
+}
+
+/// How much `list` looks at each worktree's uncommitted changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirtyCheck {
+    /// Not at all (`--no-dirty`).
+    Skip,
+    /// Whether there are any: stops at the first.
+    Any,
+    /// Which paths (`-v`): the whole status.
+    Files,
 }
 
 /// Computes the rows on all cores: each task's worktree status is independent work.
 pub fn rows(
     repo: &gix::Repository,
     entries: &[TaskEntry],
-    check_dirty: bool,
+    dirty: DirtyCheck,
     idle_after: std::time::Duration,
 ) -> Vec<Row> {
     let settings = crate::settings::Settings::read(repo).ok();
@@ -99,6 +117,10 @@ pub fn rows(
             .map_or(crate::settings::DEFAULT_CHECKPOINT_EVERY, |settings| settings.checkpoint_every),
         idle_after,
         protected: settings.map(|settings| settings.protected).unwrap_or_default(),
+        here: repo.workdir().map(crate::git::normalise_path),
+        dirty,
+        // Read once for all rows: each read walks every registration (quadratic otherwise).
+        registrations: crate::ops::prune::normalised_registrations(repo).unwrap_or_default(),
     };
     let sync = repo.clone().into_sync();
     let next = AtomicUsize::new(0);
@@ -107,12 +129,15 @@ pub fn rows(
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let repo = sync.to_thread_local();
+                    let mut repo = sync.to_thread_local();
+                    // The worktrees' HEAD trees are mostly the same objects: decode them once.
+                    repo.object_cache_size_if_unset(8 * 1024 * 1024);
+                    let mut share = crate::git::StatusShare::new(&repo);
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(entry) = entries.get(i) else { break };
-                        done.push((i, row(&repo, entries, entry, check_dirty, &watch)));
+                        done.push((i, row(&repo, entries, entry, &watch, &mut share)));
                     }
                     done
                 })
@@ -125,8 +150,8 @@ pub fn rows(
 }
 
 /// The rows `git agent list` shows: [`rows`] with what each task's agents spent.
-pub fn rows_with_costs(ctx: &crate::ops::Context, entries: &[TaskEntry], check_dirty: bool) -> Vec<Row> {
-    let mut rows = rows(&ctx.repo, entries, check_dirty, ctx.settings.idle_after);
+pub fn rows_with_costs(ctx: &crate::ops::Context, entries: &[TaskEntry], dirty: DirtyCheck) -> Vec<Row> {
+    let mut rows = rows(&ctx.repo, entries, dirty, ctx.settings.idle_after);
     for (row, entry) in rows.iter_mut().zip(entries) {
         row.cost = entry.record.as_ref().ok().and_then(|r| crate::ops::cost::task_totals(&ctx.settings, &r.cost));
     }
@@ -139,9 +164,20 @@ struct Watch {
     idle_after: std::time::Duration,
     /// `agent.protected`.
     protected: Vec<String>,
+    /// The worktree we stand in, normalised.
+    here: Option<PathBuf>,
+    dirty: DirtyCheck,
+    /// Git's worktree registrations, with their normalised paths.
+    registrations: Vec<(Option<PathBuf>, crate::git::Registration)>,
 }
 
-fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_dirty: bool, watch: &Watch) -> Row {
+fn row(
+    repo: &gix::Repository,
+    entries: &[TaskEntry],
+    entry: &TaskEntry,
+    watch: &Watch,
+    share: &mut crate::git::StatusShare<'_>,
+) -> Row {
     let mut row = Row {
         name: entry.name.clone(),
         state: RowState::Corrupt,
@@ -173,6 +209,9 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         problems: Vec::new(),
         cost: None,
         variant: None,
+        after: Vec::new(),
+        current: false,
+        uncommitted: None,
     };
     let record = match &entry.record {
         Ok(record) => record,
@@ -185,7 +224,14 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
     row.branch = Some(record.short_branch().to_owned());
     row.base_ref = record.base_ref.clone();
     row.base_commit = Some(record.base_commit.clone());
-    let worktree = crate::ops::prune::worktree_path(repo, record);
+    // Where the worktree is now: git's registration follows `git worktree move`.
+    let registration = crate::ops::prune::registration_among(&watch.registrations, &record.branch, &record.worktree);
+    let (worktree, normalised) = match registration {
+        Some((Some(normalised), crate::git::Registration { path: Some(path), missing: false, .. })) => {
+            (path.clone(), normalised.clone())
+        }
+        _ => (record.worktree.clone(), crate::git::normalise_path(&record.worktree)),
+    };
     row.worktree = Some(worktree.clone());
     row.agent_exit = record.agent_exit;
     row.gate = record.gate.as_ref().map(|gate| gate.state);
@@ -193,6 +239,8 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
     row.question = record.question.clone();
     row.answer = record.answer.clone();
     row.variant = record.variant.clone();
+    row.after = record.after.clone();
+    row.current = watch.here.as_ref() == Some(&normalised);
     row.running = crate::lock::task_holder(repo, &entry.name).is_some_and(|owner| owner.purpose == "agent");
     if row.running {
         let started = crate::ops::checkpoint::agent_started_ms(repo, &entry.name);
@@ -203,19 +251,17 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         row.problems.push(format!("{err:#}"));
     }
     row.worktree_missing = !worktree.is_dir();
-    let registered = || crate::ops::prune::find_registration(repo, &record.branch, &worktree).ok().flatten().is_some();
-    if row.worktree_missing && !registered() {
+    if row.worktree_missing && registration.is_none() {
         // A task from another machine (after sync), or whose worktree was removed with git.
         if record.state != crate::state::TaskState::Integrated {
             row.problems.push(format!("no worktree here (git agent join {} makes one)", entry.name));
         }
     } else if row.worktree_missing {
         row.problems.push("worktree missing".into());
-    } else if check_dirty {
-        match crate::git::open_worktree_for_status(&worktree).and_then(|wt| crate::git::has_changes(&wt)) {
-            Ok(dirty) => row.dirty = Some(dirty),
-            Err(err) => row.problems.push(format!("cannot check the worktree: {err:#}")),
-        }
+    } else if watch.dirty != DirtyCheck::Skip
+        && let Err(err) = fill_dirty(share, &worktree, watch.dirty, &mut row)
+    {
+        row.problems.push(format!("cannot check the worktree: {err:#}"));
     }
     if row.running && !row.worktree_missing {
         // The branch tip's commit time, not LAST's spawn time: spawning is not the agent's doing.
@@ -234,6 +280,25 @@ fn row(repo: &gix::Repository, entries: &[TaskEntry], entry: &TaskEntry, check_d
         }
     }
     row
+}
+
+/// Whether the worktree has uncommitted changes, and with [`DirtyCheck::Files`] which.
+/// `share` is what the rows of one thread share (see [`crate::git::StatusShare`]).
+fn fill_dirty(
+    share: &mut crate::git::StatusShare<'_>,
+    worktree: &std::path::Path,
+    dirty: DirtyCheck,
+    row: &mut Row,
+) -> anyhow::Result<()> {
+    let repo = crate::git::open_worktree_for_status(worktree)?;
+    if dirty == DirtyCheck::Files {
+        let files = crate::git::uncommitted_files(&repo)?;
+        row.dirty = Some(!files.is_empty());
+        row.uncommitted = Some(files);
+    } else {
+        row.dirty = Some(crate::git::has_changes_sharing(&repo, share)?);
+    }
+    Ok(())
 }
 
 /// When the agent in `worktree` last did something visible: the later of its last commit and
@@ -278,7 +343,11 @@ fn fill_branch_facts(
     if record.stack.is_some() || inherited_commits > 0 {
         row.inherited_commits = Some(inherited_commits);
     }
-    row.behind = Some(crate::git::count_only_in(repo, target, head)?);
+    // After integration the target holds the task's work and moves on without it: counting
+    // the target's later commits as "behind" would grow forever and mean nothing (null, "-").
+    if record.state != TaskState::Integrated {
+        row.behind = Some(crate::git::count_only_in(repo, target, head)?);
+    }
     row.base_drift =
         Some(if repo.has_object(base_commit) { crate::git::count_only_in(repo, target, base_commit)? } else { 0 });
     // The task's own last commit; without one, when it was spawned (the base's commit time

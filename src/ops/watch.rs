@@ -71,7 +71,7 @@ pub struct Gatherer {
 impl Gatherer {
     pub fn gather(&mut self, ctx: &Context) -> anyhow::Result<Snapshot> {
         let entries = crate::state::read_tasks(&ctx.repo)?;
-        let rows = crate::ops::list::rows_with_costs(ctx, &entries, true);
+        let rows = crate::ops::list::rows_with_costs(ctx, &entries, crate::ops::list::DirtyCheck::Any);
         let radar = self.radar(ctx, &entries)?;
         let events = self.events(&ctx.repo, &entries);
         Ok(Snapshot { rows, radar, events, now: (crate::state::now_ms() / 1000) as i64 })

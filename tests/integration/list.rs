@@ -347,3 +347,199 @@ fn an_oversized_record_is_reported_without_being_read() {
     // The record is reported, never deleted on that account.
     env.git(&repo, &["rev-parse", "--verify", "refs/agent/tasks/huge"]);
 }
+
+/// The rows' (name, current) pairs, listing from `cwd`.
+fn current_rows(env: &Env, cwd: &Path) -> Vec<(String, bool)> {
+    let json = list_json(env, cwd, &[]);
+    let tasks = json["tasks"].as_array().unwrap();
+    tasks.iter().map(|t| (t["name"].as_str().unwrap().to_owned(), t["current"].as_bool().unwrap())).collect()
+}
+
+#[test]
+fn after_and_the_current_task_are_shown() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "db"]).success();
+    env.agent(&repo, &["spawn", "api", "--after", "db"]).success();
+    assert_eq!(row(&env, &repo, "api")["after"], json!(["db"]));
+    assert_eq!(row(&env, &repo, "db")["after"], json!([]));
+    let table = env.agent(&repo, &["list"]).success().stdout;
+    assert!(table.lines().next().unwrap().contains(" AFTER "), "{table}");
+    let api = table.lines().find(|l| l.starts_with("api ")).unwrap_or_else(|| panic!("{table}"));
+    assert!(api.split_whitespace().any(|cell| cell == "db"), "{table}");
+
+    // From the main worktree no task is current; from a task's worktree or any folder in it,
+    // that task is, whatever path leads there.
+    let no = |name: &str| (name.to_owned(), false);
+    let yes = |name: &str| (name.to_owned(), true);
+    assert_eq!(current_rows(&env, &repo), [no("db"), no("api")]);
+    let db = agents_dir(&repo).join("db");
+    std::fs::create_dir_all(db.join("src/deep")).unwrap();
+    assert_eq!(current_rows(&env, &db), [yes("db"), no("api")]);
+    assert_eq!(current_rows(&env, &db.join("src/deep")), [yes("db"), no("api")]);
+    let via = env.path().join("via-link");
+    std::os::unix::fs::symlink(&db, &via).unwrap();
+    let run = env.run(env.path(), "git", &["-C", via.join("src").to_str().unwrap(), "agent", "list", "--json"]);
+    let tasks = run.success().json()["tasks"].clone();
+    assert_eq!((tasks[0]["current"].as_bool(), tasks[1]["current"].as_bool()), (Some(true), Some(false)), "{tasks}");
+    let table = env.agent(&db.join("src"), &["list"]).success().stdout;
+    assert!(table.lines().any(|l| l.starts_with("db* ")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("api ")), "{table}");
+}
+
+#[test]
+fn an_integrated_task_is_not_behind() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "t"]).success();
+    env.agent(&repo, &["spawn", "other"]).success();
+    env.commit(&agents_dir(&repo).join("t"), &[("t.txt", "t\n")], "t's work");
+    env.agent(&repo, &["done", "t"]).success();
+    env.agent(&repo, &["integrate", "t", "-q"]).success();
+    env.commit(&repo, &[("later1.txt", "1\n")], "later 1");
+    env.commit(&repo, &[("later2.txt", "2\n")], "later 2");
+
+    let t = row(&env, &repo, "t");
+    assert_eq!(t["state"], "integrated", "{t}");
+    assert!(t["behind"].is_null(), "{t}");
+    // A task still at work is behind by what the target gained.
+    let other = row(&env, &repo, "other");
+    assert!(other["behind"].as_u64().unwrap() >= 2, "{other}");
+    let table = env.agent(&repo, &["list"]).success().stdout;
+    let line = table.lines().find(|l| l.starts_with("t ")).unwrap_or_else(|| panic!("{table}"));
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!((cells[1], cells[4]), ("integrated", "-"), "BEHIND is -: {table}");
+}
+
+/// `git status --porcelain` of `wt` without rename tracking, every untracked file named: the
+/// lines `list -v` must match.
+fn git_short_status(env: &Env, wt: &Path) -> Vec<String> {
+    let out = env.git(wt, &["-c", "status.renames=false", "status", "--porcelain", "--untracked-files=all"]);
+    out.lines().map(str::to_owned).collect()
+}
+
+/// The same lines from `list -v --json`'s row of `task`.
+fn listed_short_status(env: &Env, repo: &Path, task: &str) -> Vec<String> {
+    let json = list_json(env, repo, &["-v", task]);
+    let files = json["tasks"][0]["uncommitted"].as_array().unwrap_or_else(|| panic!("{json}")).clone();
+    let letter = |mark: &Value| match mark.as_str() {
+        None => ' ',
+        Some("added") => 'A',
+        Some("modified") => 'M',
+        Some("deleted") => 'D',
+        Some("type-changed") => 'T',
+        Some("unmerged") => 'U',
+        Some("untracked") => '?',
+        Some(other) => panic!("unknown mark {other}"),
+    };
+    files
+        .iter()
+        .map(|f| format!("{}{} {}", letter(&f["staged"]), letter(&f["unstaged"]), f["path"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn verbose_names_the_uncommitted_files_as_git_status_does() {
+    let env = Env::new();
+    let files: Vec<(String, String)> =
+        ["mod.txt", "both.txt", "gone.txt", "removed.txt", "exec.sh", "link.txt", "keep.txt", "staged.txt"]
+            .iter()
+            .map(|name| (name.to_string(), format!("{name}\n")))
+            .collect();
+    let mut files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (n.as_str(), c.as_str())).collect();
+    files.push((".gitignore", "*.log\n"));
+    let repo = canonical_repo(&env, "repo", &files);
+    env.agent(&repo, &["spawn", "t"]).success();
+    let wt = agents_dir(&repo).join("t");
+    assert!(row(&env, &repo, "t")["uncommitted"].is_null(), "only with -v");
+    assert_eq!(listed_short_status(&env, &repo, "t"), Vec::<String>::new());
+
+    write(&wt.join("mod.txt"), "changed\n");
+    write(&wt.join("both.txt"), "staged\n");
+    env.git(&wt, &["add", "both.txt"]);
+    write(&wt.join("both.txt"), "staged, then changed again\n");
+    write(&wt.join("staged.txt"), "staged only\n");
+    env.git(&wt, &["add", "staged.txt"]);
+    std::fs::remove_file(wt.join("gone.txt")).unwrap();
+    env.git(&wt, &["rm", "-q", "removed.txt"]);
+    env.git(&wt, &["update-index", "--chmod=+x", "exec.sh"]);
+    std::fs::remove_file(wt.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink("keep.txt", wt.join("link.txt")).unwrap();
+    write(&wt.join("new.txt"), "new\n");
+    env.git(&wt, &["add", "new.txt"]);
+    write(&wt.join("intent.txt"), "later\n");
+    env.git(&wt, &["add", "-N", "intent.txt"]);
+    write(&wt.join("deep/er/untracked.txt"), "u\n");
+    write(&wt.join("top.txt"), "u\n");
+    write(&wt.join("noise.log"), "ignored\n");
+
+    let expected = git_short_status(&env, &wt);
+    assert!(expected.len() >= 11, "the worktree shows every kind of change: {expected:#?}");
+    assert_eq!(listed_short_status(&env, &repo, "t"), expected);
+
+    // The table names them under the row, at most ten, then how many more.
+    let table = env.agent(&repo, &["list", "-v"]).success().stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    let at = lines.iter().position(|l| l.starts_with("t ")).unwrap_or_else(|| panic!("{table}"));
+    let shown: Vec<String> = expected.iter().take(10).map(|line| format!("    {line}")).collect();
+    assert_eq!(lines[at + 1..at + 11], shown, "{table}");
+    assert_eq!(lines[at + 11], format!("    and {} more", expected.len() - 10), "{table}");
+    env.agent(&repo, &["list", "-v", "--no-dirty"]).code(2);
+}
+
+#[test]
+fn verbose_names_conflicts_as_git_status_does() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n"), ("b.txt", "b\n"), ("c.txt", "c\n")]);
+    env.agent(&repo, &["spawn", "t"]).success();
+    let wt = agents_dir(&repo).join("t");
+    env.commit(&wt, &[("a.txt", "task\n"), ("both.txt", "task\n")], "task");
+    env.git(&wt, &["rm", "-q", "b.txt"]);
+    env.git(&wt, &["commit", "-q", "-m", "task deletes b"]);
+    env.commit(&repo, &[("a.txt", "main\n"), ("both.txt", "main\n"), ("b.txt", "main's b\n")], "main");
+    env.git(&repo, &["rm", "-q", "c.txt"]);
+    env.git(&repo, &["commit", "-q", "-m", "main deletes c"]);
+    write(&wt.join("c.txt"), "task's c\n");
+    env.git(&wt, &["commit", "-q", "-am", "task changes c"]);
+    let merge = env.command("git", &wt).args(["merge", "-q", "main"]).output().unwrap();
+    assert!(!merge.status.success(), "the merge conflicts");
+
+    let expected = git_short_status(&env, &wt);
+    assert!(expected.iter().any(|l| l.starts_with("UU")), "{expected:#?}");
+    assert!(expected.iter().any(|l| l.starts_with("AA")), "{expected:#?}");
+    assert!(expected.iter().any(|l| l.starts_with("DU")), "{expected:#?}");
+    assert!(expected.iter().any(|l| l.starts_with("UD")), "{expected:#?}");
+    assert_eq!(listed_short_status(&env, &repo, "t"), expected);
+}
+
+#[test]
+fn staged_changes_are_found_in_worktrees_sharing_a_head_tree() {
+    // The rows share each HEAD tree's index between worktrees: a staged change in one of them
+    // must not be hidden by the clean ones checked before or after it.
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", &[("a.txt", "a\n"), ("run.sh", "echo\n")]);
+    let names = ["t0", "t1", "t2", "t3", "t4", "t5"];
+    for name in names {
+        env.agent(&repo, &["spawn", name]).success();
+    }
+    let wt = |name: &str| agents_dir(&repo).join(name);
+    write(&wt("t1").join("a.txt"), "staged\n");
+    env.git(&wt("t1"), &["add", "a.txt"]);
+    env.git(&wt("t3"), &["update-index", "--chmod=+x", "run.sh"]);
+    std::fs::set_permissions(wt("t3").join("run.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    env.git(&wt("t5"), &["rm", "-q", "--cached", "a.txt"]);
+    let json = list_json(&env, &repo, &[]);
+    let dirty: Vec<(&str, bool)> = json["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["dirty"].as_bool().unwrap()))
+        .collect();
+    let expected: Vec<(&str, bool)> = names.iter().map(|name| (*name, ["t1", "t3", "t5"].contains(name))).collect();
+    assert_eq!(dirty, expected, "{json}");
+    // git agrees on each.
+    for name in names {
+        let staged = env.git(&wt(name), &["diff", "--cached", "--name-only"]);
+        assert_eq!(!staged.is_empty(), ["t1", "t3", "t5"].contains(&name), "{name}: {staged}");
+    }
+}

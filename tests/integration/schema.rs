@@ -119,6 +119,12 @@ fn every_json_output_is_valid_against_its_schema() {
     // What people read: list, show, path.
     let list = s.run(&env, &repo, &["list"], &[0]);
     assert!(list["tasks"].as_array().unwrap().len() >= 5, "{list:#}");
+    // -v names the uncommitted files: a dirty worktree makes sure there are some.
+    write(&worktree(&repo, "a").join("scratch.txt"), "uncommitted\n");
+    let verbose = s.run(&env, &repo, &["list", "-v"], &[0]);
+    let rows = verbose["tasks"].as_array().unwrap();
+    assert!(rows.iter().any(|row| row["uncommitted"].as_array().is_some_and(|files| !files.is_empty())), "{verbose:#}");
+    std::fs::remove_file(worktree(&repo, "a").join("scratch.txt")).unwrap();
     s.run(&env, &repo, &["show", "a"], &[0]);
     s.run(&env, &repo, &["path", "a"], &[0]);
 
