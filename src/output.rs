@@ -253,8 +253,8 @@ fn configured_color(dir: Option<&Path>) -> ColorChoice {
             .into_iter()
             .find_map(|key| color_setting(config, key))
     };
-    let found = match gix::ThreadSafeRepository::discover_with_environment_overrides(dir.unwrap_or(Path::new("."))) {
-        Ok(repo) => setting(repo.to_thread_local().config_snapshot().plumbing()),
+    let found = match crate::git::discover(dir) {
+        Ok(repo) => setting(repo.config_snapshot().plumbing()),
         Err(_) => gix::config::File::from_globals().ok().and_then(|config| setting(&config)),
     };
     found.unwrap_or(ColorChoice::Auto)

@@ -36,8 +36,9 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
         // that repositories gix derives from this one, like a new worktree's, keep it, and so
         // that [`user_committer`] can tell it from the user's: commits on the user's branches
         // never use it.
-        let options =
-            gix::open::Options::default().config_overrides(["user.name=git-agent", "user.email=git-agent@localhost"]);
+        let options = gix::open::Options::default()
+            .config_overrides(["user.name=git-agent", "user.email=git-agent@localhost"])
+            .cli_overrides(command_line_config());
         let workdir_or_git_dir = repo.workdir().unwrap_or(repo.git_dir()).to_owned();
         return Ok(gix::open_opts(workdir_or_git_dir, options)?);
     }
@@ -45,7 +46,7 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
 }
 
 /// Finds the repository like git does, with its environment overrides.
-fn discover(dir: Option<&Path>) -> Result<gix::Repository, gix::Error> {
+pub(crate) fn discover(dir: Option<&Path>) -> Result<gix::Repository, gix::Error> {
     let dir = match dir {
         // Relative GIT_DIR and GIT_WORK_TREE are relative to the -C directory, as in git
         // (which changes into it first). gix reads them relative to the current directory.
@@ -56,7 +57,51 @@ fn discover(dir: Option<&Path>) -> Result<gix::Repository, gix::Error> {
         Some(dir) => dir,
         None => Path::new("."),
     };
-    gix::ThreadSafeRepository::discover_with_environment_overrides(dir).map(Into::into)
+    let mut options = gix::sec::trust::Mapping::<gix::open::Options>::default();
+    options.full = options.full.cli_overrides(command_line_config());
+    options.reduced = options.reduced.cli_overrides(command_line_config());
+    gix::ThreadSafeRepository::discover_with_environment_overrides_opts(dir, Default::default(), options)
+        .map(Into::into)
+}
+
+/// The `git -c key=value` settings git passes to `git agent` in `GIT_CONFIG_PARAMETERS`, as
+/// `key=value` (or a bare `key`: true), for gix's `-c` overrides: gix reads `GIT_CONFIG_COUNT`
+/// but not this variable. A malformed one is ignored (git would have refused it first).
+pub fn command_line_config() -> Vec<String> {
+    std::env::var("GIT_CONFIG_PARAMETERS").ok().and_then(|text| parse_config_parameters(&text)).unwrap_or_default()
+}
+
+/// git's encoding of `-c` settings: entries separated by spaces, each `'key'='value'` (git
+/// 2.31 and later), `'key=value'` or `'key'` (older), shell-single-quoted (`'` as `'\''`).
+fn parse_config_parameters(text: &str) -> Option<Vec<String>> {
+    let mut entries = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_ascii_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Some(entries);
+        }
+        let (mut key, mut value): (String, Option<String>) = (String::new(), None);
+        while let Some(c) = chars.next_if(|c| !c.is_ascii_whitespace()) {
+            let current = value.as_mut().unwrap_or(&mut key);
+            match c {
+                '\'' => loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        c => current.push(c),
+                    }
+                },
+                '\\' => current.push(chars.next()?),
+                '=' if value.is_none() => value = Some(String::new()),
+                _ => return None,
+            }
+        }
+        entries.push(match value {
+            Some(value) => format!("{key}={value}"),
+            // `'key=value'` (old style) is already whole; a bare `'key'` is an implicit true.
+            None => key,
+        });
+    }
 }
 
 /// Refuses a repository git would refuse as "dubious ownership": owned by someone else and not
@@ -204,4 +249,23 @@ pub fn short_id(id: &ObjectId) -> String {
 
 pub fn bytes_to_string(bytes: &[u8]) -> String {
     bytes.to_str_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_config_parameters;
+
+    #[test]
+    fn git_dash_c_settings_decode_as_git_encodes_them() {
+        let parse = |text: &str| parse_config_parameters(text).unwrap();
+        assert_eq!(parse("'color.ui'='always'"), ["color.ui=always"]);
+        assert_eq!(parse(" 'a.b'='x y' 'c.d'='' "), ["a.b=x y", "c.d="]);
+        // A quote inside a value, and `=` inside the value part.
+        assert_eq!(parse(r"'a.b'='it'\''s=1'"), ["a.b=it's=1"]);
+        // Old style, and a bare key (implicit true).
+        assert_eq!(parse("'a.b=1' 'c.d'"), ["a.b=1", "c.d"]);
+        assert_eq!(parse(""), Vec::<String>::new());
+        assert_eq!(parse_config_parameters("'unterminated"), None);
+        assert_eq!(parse_config_parameters("bare=word"), None);
+    }
 }

@@ -175,3 +175,26 @@ fn show_never_sends_a_records_control_characters_to_the_terminal() {
     let json = env.agent(&repo, &["show", "t", "--json"]).success().json();
     assert_eq!(json["status"]["message"], "busy \u{1b}]0;pwned\u{7}\u{1b}[2J\rX");
 }
+
+#[test]
+fn git_dash_c_settings_reach_git_agent_as_they_reach_git() {
+    let env = Env::new();
+    let repo = env.repo("r", &[("a.txt", "a\n")]);
+    env.agent(&repo, &["spawn", "t"]).success();
+    // `git -c` hands its settings over in GIT_CONFIG_PARAMETERS.
+    let run = env.run(&repo, "git", &["-c", "agent.base=nosuch", "agent", "spawn", "q", "--check"]);
+    run.code(2).stderr_has("nosuch");
+    let run = env.run(&repo, "git", &["-c", "agent.base=main", "-c", "agent.branchPrefix=x/", "agent", "spawn", "q"]);
+    run.success();
+    assert_eq!(env.git(&repo, &["for-each-ref", "--format=%(refname)", "refs/heads/x/"]).trim(), "refs/heads/x/q");
+    // Colour, on a pipe, as `git -c color.ui=always branch` would.
+    let coloured = env.run(&repo, "git", &["-c", "color.ui=always", "agent", "list"]).success();
+    assert!(coloured.stdout.contains('\u{1b}'), "{:?}", coloured.stdout);
+    let branch = env.run(&repo, "git", &["-c", "color.ui=always", "branch"]).success();
+    assert!(branch.stdout.contains('\u{1b}'), "git colours too: {:?}", branch.stdout);
+    let plain = env.run(&repo, "git", &["agent", "list"]).success();
+    assert!(!plain.stdout.contains('\u{1b}'), "{:?}", plain.stdout);
+    // A value with a quote and a space survives git's quoting.
+    let run = env.run(&repo, "git", &["-c", "agent.base=it's main", "agent", "spawn", "z", "--check"]);
+    run.code(2).stderr_has("it's main");
+}

@@ -105,6 +105,10 @@ fn without_a_terminal_it_refuses_and_points_to_once() {
     let env = Env::new();
     let repo = env.repo("r", &[("f", "x\n")]);
     env.agent(&repo, &["watch"]).code(2).stderr_has("needs a terminal").stderr_has("--once");
+    // An interval is checked before anything else, also one too large for a Duration.
+    for bad in ["1e20", "0", "-1", "NaN", "inf", "86401"] {
+        env.agent(&repo, &["watch", "--once", &format!("--interval={bad}")]).code(2).stderr_has("--interval");
+    }
     // --json is refused, as a JSON error, rather than ignored.
     let run = env.agent(&repo, &["watch", "--once", "--json"]).code(2);
     assert_eq!(run.json()["error"]["exit"], 2, "{run:?}");
