@@ -1601,8 +1601,8 @@ pub struct ArchiveDropArgs {
     #[arg(value_name = "TASK")]
     pub tasks: Vec<String>,
 
-    /// Only archives older than AGE: 30d, 2w, 12h, 45m, or a date git understands
-    /// (2026-11-01, "2 weeks ago").
+    /// Only archives older than AGE: 30d, 2w, 12h, 45m, a date (2026-11-01) or a relative
+    /// one ("2 weeks ago", 2.weeks.ago).
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
 

@@ -254,13 +254,7 @@ impl Settings {
             idle_after: reader.duration(key::IDLE_AFTER)?.unwrap_or(DEFAULT_IDLE_AFTER),
             setup,
             test_setup,
-            copy: config
-                .strings(key::COPY)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| v.to_str_lossy().into_owned())
-                .filter(|v| !v.is_empty())
-                .collect(),
+            copy: reader.copies()?,
             disposable: match config.strings(key::DISPOSABLE) {
                 Some(values) => {
                     values.into_iter().map(|v| v.to_str_lossy().trim().to_owned()).filter(|v| !v.is_empty()).collect()
@@ -374,6 +368,19 @@ impl Reader<'_> {
         }
     }
 
+    /// `agent.copy` patterns: the main worktree's files, so none may climb out of it with `..`.
+    fn copies(&self) -> anyhow::Result<Vec<String>> {
+        let values = self.config.strings(key::COPY).unwrap_or_default();
+        let mut copies = Vec::new();
+        for value in values.iter().map(|v| v.to_str_lossy().into_owned()).filter(|v| !v.is_empty()) {
+            if value.trim_start_matches(":/").split('/').any(|part| part == "..") {
+                return Err(self.invalid(key::COPY, format!("{value:?} leaves the worktree")));
+            }
+            copies.push(value);
+        }
+        Ok(copies)
+    }
+
     /// `agent.link` values: relative paths inside the worktree, without `..` (a link is made at
     /// each, to the same path in the main worktree).
     fn links(&self) -> anyhow::Result<Vec<String>> {
@@ -381,12 +388,13 @@ impl Reader<'_> {
         let mut links: Vec<String> = Vec::new();
         for value in values {
             let value = value.to_str_lossy().trim().trim_end_matches('/').to_owned();
-            if value.is_empty() {
-                continue;
-            }
             let path = std::path::Path::new(&value);
-            if !path.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
+            if value.is_empty() || !path.components().all(|c| matches!(c, std::path::Component::Normal(_))) {
                 return Err(self.invalid(key::LINK, format!("{value:?} is not a relative path inside the worktree")));
+            }
+            // The worktree's `.git` is git's (a file pointing at the repository), never a link's.
+            if path.components().next().is_some_and(|c| c.as_os_str() == ".git") {
+                return Err(self.invalid(key::LINK, format!("{value:?} is inside .git, which belongs to git")));
             }
             if !links.contains(&value) {
                 links.push(value);

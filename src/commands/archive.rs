@@ -61,7 +61,7 @@ fn validate_names(tasks: &[String]) -> anyhow::Result<()> {
     Ok(tasks.iter().try_for_each(|task| crate::names::validate_task_name(task))?)
 }
 
-/// `30d`, `2w`, `12h`, `45m`, `90s`, or any date git understands (`2026-11-01`, `2 weeks ago`):
+/// `30d`, `2w`, `12h`, `45m`, `90s`, or a date gix parses (`2026-11-01`, `2 weeks ago`):
 /// the moment before which archives count as older, in ms since the epoch.
 fn parse_older_than(text: &str) -> anyhow::Result<u64> {
     let now_ms = crate::state::now_ms();
@@ -71,7 +71,7 @@ fn parse_older_than(text: &str) -> anyhow::Result<u64> {
     match gix::date::parse(text, gix::date::Zoned::now().into()) {
         Ok(time) if time.seconds >= 0 => Ok(time.seconds as u64 * 1000),
         _ => Err(bad_input(format!("--older-than {text:?} is neither an age nor a date"))
-            .hint("give an age like 30d, 2w or 12h, or a date like 2026-11-01")
+            .hint("give an age like 30d, 2w or 12h, a date like 2026-11-01, or \"2 weeks ago\"")
             .into()),
     }
 }
@@ -95,7 +95,10 @@ fn render(archives: &[Archive]) -> String {
             parts.join(", ")
         ));
         if let Some(from) = &archive.restore_from {
-            out.push_str(&format!("  restore: git agent spawn {}-restored --base {from}\n", archive.task));
+            out.push_str(&format!(
+                "  restore: git agent spawn {} --base {from}\n",
+                crate::ops::archive::restore_name(&archive.task)
+            ));
         }
     }
     out

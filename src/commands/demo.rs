@@ -83,7 +83,12 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit>
             start.join("git-agent-demo")
         }
     };
-    if crate::git::is_non_empty_dir(&dir) || (dir.exists() && !dir.is_dir()) {
+    if dir.exists() && !dir.is_dir() {
+        return Err(refused(format!("{} exists and is not a directory", dir.display()))
+            .hint("name a new directory: git agent demo <dir>")
+            .into());
+    }
+    if crate::git::is_non_empty_dir(&dir) {
         return Err(refused(format!("{} exists and is not empty", dir.display()))
             .hint("name a new directory: git agent demo <dir>")
             .into());

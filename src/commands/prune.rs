@@ -113,7 +113,10 @@ fn render_task(out: &mut String, task: &TaskReport) {
             .iter()
             .find_map(|suffix| task.archived.iter().find(|(n, _)| n.ends_with(suffix)));
         if let Some((name, _)) = worktree {
-            out.push_str(&format!("    restore with: git agent spawn {}-restored --base {name}\n", task.task));
+            out.push_str(&format!(
+                "    restore with: git agent spawn {} --base {name}\n",
+                crate::ops::archive::restore_name(&task.task)
+            ));
         }
     }
     if task.removed.worktree && task.action != Action::Pruned {

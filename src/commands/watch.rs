@@ -42,8 +42,9 @@ const ONCE_EVENTS: usize = 10;
 pub fn run(global: &GlobalArgs, ui: &Ui, args: WatchArgs) -> anyhow::Result<Exit> {
     // At most a day: a longer wait is no refresh at all (and past ~5e11 s no Duration).
     if !(args.interval.is_finite() && (0.1..=86_400.0).contains(&args.interval)) {
-        return Err(bad_input(format!("--interval {}: not a number of seconds from 0.1 to 86400", args.interval))
-            .into());
+        return Err(
+            bad_input(format!("--interval {}: not a number of seconds from 0.1 to 86400", args.interval)).into()
+        );
     }
     if ui.json {
         // The dashboard is a view; its data already has a JSON form.

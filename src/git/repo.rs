@@ -151,7 +151,7 @@ pub fn resolve_commit(repo: &gix::Repository, rev: &str) -> anyhow::Result<Objec
     }
     let id = repo.rev_parse_single(rev).map_err(|_| {
         if has_no_commits(repo) {
-            bad_input("this repository has no commits yet, so there is nothing to start a task from")
+            bad_input(format!("this repository has no commits yet, so there is no {rev:?}"))
                 .hint("make a first commit (for example: git commit --allow-empty -m 'Initial commit'), then try again")
         } else {
             bad_input(format!("revision {rev:?} not found")).hint("name a branch, tag or commit that exists")

@@ -77,6 +77,16 @@ pub struct Report {
     pub archives: Vec<Archive>,
 }
 
+/// A name for the task that restores `task`'s archive: `<task>-restored`, shortened to fit the
+/// name limit (a 64-byte name plus the suffix would be refused by the very spawn it suggests).
+pub fn restore_name(task: &str) -> String {
+    const SUFFIX: &str = "-restored";
+    let keep = task.len().min(crate::names::MAX_LEN - SUFFIX.len());
+    // Task names are ASCII, so any byte is a character boundary.
+    let name = format!("{}{SUFFIX}", task.get(..keep).unwrap_or(task));
+    if crate::names::validate_task_name(&name).is_ok() { name } else { "restored".to_owned() }
+}
+
 /// Which archives to drop.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
@@ -125,6 +135,15 @@ mod tests {
         assert_eq!(parse_ref("refs/agent/archive/api/17/a/b"), None);
         assert_eq!(parse_ref("refs/agent/archive/api"), None);
         assert_eq!(parse_ref("refs/agent/archive/-x/17/branch"), None);
+    }
+
+    #[test]
+    fn the_restoring_task_has_a_name_spawn_takes() {
+        assert_eq!(restore_name("api"), "api-restored");
+        let long = "x".repeat(crate::names::MAX_LEN);
+        let name = restore_name(&long);
+        assert!(name.ends_with("-restored") && name.len() == crate::names::MAX_LEN, "{name}");
+        assert!(crate::names::validate_task_name(&name).is_ok());
     }
 
     #[test]

@@ -87,4 +87,8 @@ fn the_demo_refuses_a_directory_that_is_not_empty() {
     write(&dir.join("keep.txt"), "mine\n");
     env.agent(env.path(), &["demo", dir.to_str().unwrap()]).code(3).stderr_has("not empty");
     assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "mine\n");
+    // A file, even an empty one, is no directory.
+    let file = env.path().join("afile");
+    write(&file, "");
+    env.agent(env.path(), &["demo", file.to_str().unwrap()]).code(3).stderr_has("is not a directory");
 }

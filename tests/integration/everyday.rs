@@ -91,7 +91,12 @@ fn an_empty_repository_says_it_has_no_commits_yet() {
     let repo = env.path().join("empty");
     std::fs::create_dir(&repo).unwrap();
     env.git(&repo, &["init", "-q"]);
-    for args in [&["spawn", "t"][..], &["spawn", "t", "--base", "HEAD"], &["conflicts", "--into", "main"]] {
+    for args in [
+        &["spawn", "t"][..],
+        &["spawn", "t", "--base", "HEAD"],
+        &["prune", "--into", "main"],
+        &["conflicts", "--into", "main"],
+    ] {
         let run = env.agent(&repo, args);
         if args[0] == "conflicts" {
             // No tasks: nothing to check, whatever the target.
@@ -197,4 +202,26 @@ fn git_dash_c_settings_reach_git_agent_as_they_reach_git() {
     // A value with a quote and a space survives git's quoting.
     let run = env.run(&repo, "git", &["-c", "agent.base=it's main", "agent", "spawn", "z", "--check"]);
     run.code(2).stderr_has("it's main");
+}
+
+#[test]
+fn link_and_copy_settings_that_leave_the_worktree_or_enter_git_are_bad_input() {
+    let env = Env::new();
+    let repo = env.repo("r", &[("a.txt", "a\n")]);
+    let before = env.snapshot(&repo);
+    for (key, value, says) in [
+        ("agent.link", ".git/hooks", "inside .git"),
+        ("agent.link", ".git", "inside .git"),
+        ("agent.link", "", "not a relative path"),
+        ("agent.link", "../elsewhere", "not a relative path"),
+        ("agent.copy", "../*", "leaves the worktree"),
+        ("agent.copy", ":/sub/../../x", "leaves the worktree"),
+    ] {
+        env.git(&repo, &["config", key, value]);
+        let run = env.agent(&repo, &["spawn", "t"]).code(2);
+        assert!(run.stderr.contains(key) && run.stderr.contains(says), "{key}={value:?}: {run:?}");
+        env.git(&repo, &["config", "--unset-all", key]);
+        assert_eq!(env.snapshot(&repo), before, "{key}={value:?} changed something");
+    }
+    assert!(!env.path().join("r.agents").exists());
 }
