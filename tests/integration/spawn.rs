@@ -570,7 +570,11 @@ fn spawn_from_an_agent_worktree() {
     }
     let table = env.agent(&wa, &["list"]).success().stdout;
     for name in ["a", "b", "c"] {
-        assert!(table.lines().any(|l| l.starts_with(&format!("{name} "))), "{table}");
+        // (`a*`: the task whose worktree we are in.)
+        assert!(
+            table.lines().any(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}* "))),
+            "{table}"
+        );
     }
     assert_eq!(assert_consistent(&env, &repo).len(), 3);
 }
