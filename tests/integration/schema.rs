@@ -388,6 +388,8 @@ fn commands_whose_output_is_no_data_refuse_json() {
         &["help", "spawn"],
         &["open", "db"],
         &["setup", "--shell", "bash"],
+        &["logs", "db"],
+        &["attach", "db"],
         &["cd", "db"],
     ] {
         let mut all = args.to_vec();
