@@ -124,8 +124,8 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
     std::process::exit(code);
 }
 
-/// Whether an external sub-command's arguments ask for JSON: clap leaves them to the
-/// sub-command, but an error of the umbrella's own (no such command) must be JSON then too.
+/// Whether the arguments after the first (a command line, or an external sub-command's: clap
+/// leaves those to it, but an error of the umbrella's own must be JSON then too) ask for JSON.
 pub fn asks_for_json(args: &[OsString]) -> bool {
     args.iter().skip(1).take_while(|arg| *arg != "--").any(|arg| arg == "--json")
 }

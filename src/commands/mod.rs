@@ -199,7 +199,7 @@ fn parse<T: Parser>() -> T {
     }
     T::try_parse().unwrap_or_else(|err| {
         use clap::error::ErrorKind;
-        let json = std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json");
+        let json = dispatch::asks_for_json(&std::env::args_os().collect::<Vec<_>>());
         if json && !matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
             report_json_error(&anyhow::Error::new(usage_error(&err.render().to_string())), err.exit_code());
         }
