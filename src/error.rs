@@ -90,6 +90,12 @@ pub fn race(message: impl Into<String>) -> Fail {
     Fail::new(Exit::Race, message)
 }
 
+/// The refusal of `--json` by a command whose output is no data (an editor, a manual page, a
+/// guided tour, a directory change): exit 2, and the error object on stdout rather than text.
+pub fn no_json_output(command: &str) -> Fail {
+    bad_input(format!("git agent {command} has no JSON output"))
+}
+
 /// The exit code for an error: the outermost [`Fail`] in its chain decides, else [`Exit::Failed`].
 pub fn exit_of(err: &anyhow::Error) -> Exit {
     err.chain().find_map(|cause| cause.downcast_ref::<Fail>()).map_or(Exit::Failed, |fail| fail.exit)

@@ -60,7 +60,11 @@ pub(crate) fn report_started(ui: &Ui, started: &Started) {
     ui.status(format!("started the agent of task {} {place}: {}", started.task, started.command.join(" ")));
 }
 
-pub fn logs(global: &GlobalArgs, _ui: &Ui, args: LogsArgs) -> anyhow::Result<Exit> {
+pub fn logs(global: &GlobalArgs, ui: &Ui, args: LogsArgs) -> anyhow::Result<Exit> {
+    if ui.json {
+        // The log is the agent's own bytes, whatever they are.
+        return Err(crate::error::no_json_output("logs").into());
+    }
     let ctx = Context::open(global)?;
     let (entry, _) = ctx.task_or_current(args.task.as_deref())?;
     let mut out = std::io::stdout().lock();
@@ -90,7 +94,10 @@ pub fn stop(global: &GlobalArgs, ui: &Ui, args: StopArgs) -> anyhow::Result<Exit
     Ok(Exit::Success)
 }
 
-pub fn attach(global: &GlobalArgs, _ui: &Ui, args: AttachArgs) -> anyhow::Result<Exit> {
+pub fn attach(global: &GlobalArgs, ui: &Ui, args: AttachArgs) -> anyhow::Result<Exit> {
+    if ui.json {
+        return Err(crate::error::no_json_output("attach").into());
+    }
     let ctx = Context::open(global)?;
     let (entry, _) = ctx.task_or_current(args.task.as_deref())?;
     let mut exit = Exit::Success;

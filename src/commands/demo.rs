@@ -74,6 +74,11 @@ const WORK: &[(&str, &str, Files)] = &[
 ];
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: DemoArgs) -> anyhow::Result<Exit> {
+    if ui.json {
+        return Err(crate::error::no_json_output("demo")
+            .hint("the demo is a guided tour; each command it shows has its own --json")
+            .into());
+    }
     // `-C` moves where the demo starts, like every other command's.
     let start = global.directory.clone().unwrap_or_else(|| PathBuf::from("."));
     let dir = match &args.dir {

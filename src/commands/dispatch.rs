@@ -91,7 +91,7 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
     let name = args[0].to_string_lossy().into_owned();
     let found = if is_plain_name(&name) { find_external(&name) } else { None };
     let Some(program) = found else {
-        return Err(unknown_command(&name).into());
+        return Err(unknown_command(&name, global.json || asks_for_json(&args)).into());
     };
     // A git-agent sub-command is git-agent itself: like git's own dispatch, it keeps the
     // caller's terminal, and GIT_DIR / GIT_WORK_TREE still name the repository the user meant
@@ -124,7 +124,17 @@ pub fn external(global: &GlobalArgs, args: Vec<OsString>) -> anyhow::Result<Exit
     std::process::exit(code);
 }
 
-fn unknown_command(name: &str) -> crate::error::Fail {
+/// Whether the arguments after the first (a command line, or an external sub-command's: clap
+/// leaves those to it, but an error of the umbrella's own must be JSON then too) ask for JSON.
+pub fn asks_for_json(args: &[OsString]) -> bool {
+    args.iter().skip(1).take_while(|arg| *arg != "--").any(|arg| arg == "--json")
+}
+
+fn unknown_command(name: &str, json: bool) -> crate::error::Fail {
+    // The shell function passes `git agent cd --json` on here: no directory is JSON.
+    if name == "cd" && json {
+        return crate::error::no_json_output("cd").hint("`git agent path --json TASK` gives the worktree");
+    }
     // `git agent cd` is the shell function's: a program cannot change its shell's directory.
     if name == "cd" {
         return bad_input("`git agent cd` needs git-agent's shell function, which is not loaded here").hint(
@@ -172,9 +182,9 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_command() {
-        assert!(unknown_command("spwan").hint.unwrap().contains("git agent spawn"));
-        assert!(unknown_command("lsit").hint.unwrap().contains("git agent list"));
-        assert!(!unknown_command("xyzzy-frobnicate").hint.unwrap().contains("did you mean"));
+        assert!(unknown_command("spwan", false).hint.unwrap().contains("git agent spawn"));
+        assert!(unknown_command("lsit", false).hint.unwrap().contains("git agent list"));
+        assert!(!unknown_command("xyzzy-frobnicate", false).hint.unwrap().contains("did you mean"));
     }
 
     #[test]

@@ -11,6 +11,11 @@ use crate::output::Ui;
 use crate::process::{Capture, Run};
 
 pub fn run(ui: &Ui, args: HelpArgs) -> anyhow::Result<Exit> {
+    if ui.json {
+        return Err(crate::error::no_json_output("help")
+            .hint("`git agent schema CMD` prints the JSON Schema of a command's --json output")
+            .into());
+    }
     let mut cli = AgentCli::command();
     // Built, so that the global options and the binary name show in the subcommand's help.
     cli.build();

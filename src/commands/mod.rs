@@ -48,8 +48,12 @@ pub fn git_agent_main() -> i32 {
         return finish_supervisor(background::supervise(&cli.global, &ui, cli.supervise));
     }
     let cli: AgentCli = parse();
-    let ui =
+    let mut ui =
         Ui::new(&cli.global).keep_status_when_stdout_closes(cli.command.as_ref().is_some_and(status_means_something));
+    // `git agent nosuch --json`: the flag is the external command's, the error the umbrella's.
+    if let Some(AgentCommand::External(args)) = &cli.command {
+        ui.json |= dispatch::asks_for_json(args);
+    }
     if cli.command.as_ref().is_some_and(handles_signals) {
         crate::interrupt::install();
     }
@@ -195,19 +199,24 @@ fn parse<T: Parser>() -> T {
     }
     T::try_parse().unwrap_or_else(|err| {
         use clap::error::ErrorKind;
-        let json = std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json");
+        let json = dispatch::asks_for_json(&std::env::args_os().collect::<Vec<_>>());
         if json && !matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-            // clap's text: "error: <message>", then the usage and a tip, which make the hint.
-            let text = err.render().to_string();
-            let (message, rest) = text.split_once('\n').unwrap_or((&text, ""));
-            let mut usage = crate::error::bad_input(message.trim_start_matches("error: "));
-            if !rest.trim().is_empty() {
-                usage = usage.hint(rest.trim());
-            }
-            report_json_error(&anyhow::Error::new(usage), err.exit_code());
+            report_json_error(&anyhow::Error::new(usage_error(&err.render().to_string())), err.exit_code());
         }
         err.exit()
     })
+}
+
+/// clap's error text as message and hint. The text is paragraphs: "error: <message>" (which
+/// may go on over lines: the arguments missing, the values possible), tips, "Usage: ...", and
+/// "For more information, try '--help'.": the first is the message, the tips and usage the hint.
+fn usage_error(text: &str) -> crate::error::Fail {
+    let mut paragraphs = text.split("\n\n").map(str::trim).filter(|paragraph| !paragraph.is_empty());
+    let first = paragraphs.next().unwrap_or_default();
+    let message: Vec<&str> = first.lines().map(str::trim).collect();
+    let error = crate::error::bad_input(message.join(" ").trim_start_matches("error: "));
+    let hint: Vec<&str> = paragraphs.filter(|paragraph| !paragraph.starts_with("For more information")).collect();
+    if hint.is_empty() { error } else { error.hint(hint.join("\n")) }
 }
 
 /// The supervisor's exit code: the agent's status, or the error's; the signals it got (they
@@ -220,3 +229,18 @@ fn finish_supervisor(result: anyhow::Result<Exit>) -> i32 {
 }
 
 pub use crate::ops::Context;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_usage_error_keeps_its_whole_first_paragraph() {
+        let text = "error: the following required arguments were not provided:\n  <TASK|--plan <FILE>>\n\n\
+                    Usage: git-agent spawn --json <TASK|--plan <FILE>>\n\nFor more information, try '--help'.\n";
+        let error = usage_error(text);
+        assert_eq!(error.message, "the following required arguments were not provided: <TASK|--plan <FILE>>");
+        assert_eq!(error.hint.as_deref(), Some("Usage: git-agent spawn --json <TASK|--plan <FILE>>"));
+        assert_eq!(usage_error("error: bad\n").hint, None);
+    }
+}

@@ -6,6 +6,11 @@ use crate::error::Exit;
 use crate::output::{GlobalArgs, Ui};
 
 pub fn run(global: &GlobalArgs, ui: &Ui, args: OpenArgs) -> anyhow::Result<Exit> {
+    if ui.json {
+        return Err(crate::error::no_json_output("open")
+            .hint("`git agent path --json TASK` gives the worktree")
+            .into());
+    }
     // Names are checked before any git call.
     args.task.as_deref().map(crate::names::validate_task_name).transpose()?;
     let ctx = Context::open(global)?;

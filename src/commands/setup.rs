@@ -24,6 +24,9 @@ struct Installed {
 
 pub fn run(ui: &Ui, args: SetupArgs) -> anyhow::Result<Exit> {
     if let Some(shell) = args.shell {
+        if ui.json {
+            return Err(crate::error::no_json_output("setup --shell").into());
+        }
         ui.data(shell_function(shell));
         return Ok(Exit::Success);
     }
@@ -130,6 +133,8 @@ const POSIX_FUNCTION: &str = r#"# git-agent: `git agent cd TASK` goes to the tas
 git() {
     if [ "$#" -ge 2 ] && [ "$1" = agent ] && [ "$2" = cd ]; then
         shift 2
+        # No directory is JSON: git-agent refuses --json for cd itself (an error object).
+        case " $* " in *" --json "*) command git agent cd "$@"; return ;; esac
         local __git_agent_dir
         __git_agent_dir="$(command git agent path "$@")" || return
         builtin cd -- "$__git_agent_dir"
@@ -145,6 +150,8 @@ function git --wraps git --description 'git, and `git agent cd TASK` (git-agent)
     if test (count $argv) -ge 2; and test "$argv[1]" = agent; and test "$argv[2]" = cd
         set -l rest $argv
         set -e rest[1..2]
+        # No directory is JSON: git-agent refuses --json for cd itself (an error object).
+        if contains -- --json $rest; command git agent cd $rest; return; end
         set -l dir (command git agent path $rest); or return
         builtin cd $dir
     else

@@ -314,6 +314,11 @@ fn run_plan(global: &GlobalArgs, ui: &Ui, args: &SpawnArgs, path: &Path) -> anyh
         ui.warn(warning);
     }
     if !check.errors.is_empty() {
+        // `--check --json` is asked for this very finding: it is the document (one string per
+        // problem); the error below still says it on stderr and makes the exit status 2.
+        if args.check && ui.json {
+            ui.json_data(&SpawnJson::Check { version: 1, check: Check::Plan(&check) });
+        }
         let list: Vec<String> = check.errors.iter().map(|e| format!("  - {e}")).collect();
         return Err(bad_input(format!("the plan {} is not valid:\n{}", path.display(), list.join("\n")))
             .hint("fix the plan and run again; nothing was created")

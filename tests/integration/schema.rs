@@ -344,3 +344,116 @@ fn spawn_check_json_says_what_would_be_spawned_and_writes_nothing() {
     assert_eq!(error["error"]["exit"], 3, "{error:#}");
     assert_eq!(env.snapshot(&repo), before);
 }
+
+#[test]
+fn spawn_plan_check_json_lists_every_problem_of_the_plan() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", FILES);
+    let s = Schemas::new(&env);
+    // A duplicate task, a dependency on nothing, two scopes that overlap; c lacks acceptance.
+    write(
+        &repo.join(".git/plan.json"),
+        r#"{"tasks": [
+            {"name": "a", "scope": ["src/"], "acceptance": ["x"]},
+            {"name": "b", "scope": ["src/lib.rs"], "acceptance": ["x"]},
+            {"name": "a", "scope": ["other/"], "acceptance": ["x"]},
+            {"name": "c", "scope": ["c/"], "after": ["ghost"]}]}"#,
+    );
+    let before = env.snapshot(&repo);
+    let run = env.agent(&repo, &["spawn", "--plan", ".git/plan.json", "--check", "--json"]).code(2);
+    let check = run.json();
+    assert!(s.valid("spawn", &check), "{check:#}");
+    let errors: Vec<&str> = check["check"]["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert_eq!(errors.len(), 3, "one string per problem: {errors:#?}");
+    for (error, needle) in errors.iter().zip(["\"a\" appears more than once", "\"ghost\"", "scopes of \"a\" and \"b\""])
+    {
+        assert!(error.contains(needle), "{needle}: {errors:#?}");
+    }
+    let warnings = check["check"]["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("\"c\" has no acceptance criteria")), "{check:#}");
+    assert!(run.stderr.contains("error: ") && run.stderr.contains("ghost"), "{run:#?}");
+    assert_eq!(env.snapshot(&repo), before, "--check wrote nothing");
+
+    // Without --check an invalid plan is an error, as one object.
+    let error = env.agent(&repo, &["spawn", "--plan", ".git/plan.json", "--json"]).code(2).json();
+    assert!(error["error"]["message"].as_str().unwrap().contains("ghost"), "{error:#}");
+    assert!(s.valid("error", &error), "{error:#}");
+    assert_eq!(env.snapshot(&repo), before);
+}
+
+#[test]
+fn commands_whose_output_is_no_data_refuse_json() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", FILES);
+    let s = Schemas::new(&env);
+    env.agent(&repo, &["spawn", "db", "-q"]).success();
+    let before = env.snapshot(&repo);
+    let demo = env.path().join("demo");
+    for args in [
+        &["demo", demo.to_str().unwrap()][..],
+        &["help", "spawn"],
+        &["open", "db"],
+        &["setup", "--shell", "bash"],
+        &["logs", "db"],
+        &["attach", "db"],
+        &["cd", "db"],
+    ] {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let run = env.agent(&repo, &all).code(2);
+        let error = run.json();
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.ends_with("has no JSON output"), "{args:?}: {run:#?}");
+        assert!(s.valid("error", &error), "{error:#}");
+    }
+    assert!(!demo.exists(), "the demo made nothing");
+    assert_eq!(env.snapshot(&repo), before);
+
+    // The shell function hands `cd --json` to git-agent, and changes no directory.
+    for name in ["bash", "zsh", "fish"] {
+        let (load, status) = match name {
+            "fish" => ("git agent setup --shell fish | source", "$status"),
+            _ => (&*format!("eval \"$(git agent setup --shell {name})\""), "$?"),
+        };
+        let script = format!("{load}\ngit agent cd --json db\necho status {status}\npwd\n");
+        let run = crate::worktree_setup::shell(&env, &repo, name, &script);
+        let tail = format!("status 2\n{}\n", repo.display());
+        let document = run.stdout.strip_suffix(&tail).unwrap_or_else(|| panic!("{name}: {run:#?}"));
+        let error: Value = serde_json::from_str(document).unwrap_or_else(|err| panic!("{name}: {err}: {run:#?}"));
+        assert_eq!(error["error"]["message"], "git agent cd has no JSON output", "{name}: {run:#?}");
+    }
+}
+
+#[test]
+fn usage_errors_under_json_carry_clap_s_whole_message() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", FILES);
+    let s = Schemas::new(&env);
+    let run = env.agent(&repo, &["spawn", "--json"]).code(2);
+    let error = run.json();
+    assert_eq!(error["error"]["message"], "the following required arguments were not provided: <TASK>", "{run:#?}");
+    let hint = error["error"]["hint"].as_str().unwrap();
+    assert!(hint.starts_with("Usage: git-agent spawn") && !hint.contains("For more information"), "{run:#?}");
+    assert!(s.valid("error", &error), "{error:#}");
+}
+
+#[test]
+fn an_unknown_command_is_a_json_error_wherever_json_is_given() {
+    let env = Env::new();
+    let repo = canonical_repo(&env, "repo", FILES);
+    let s = Schemas::new(&env);
+    for (program, args) in [
+        ("git", &["agent", "nosuch", "--json"][..]),
+        ("git", &["agent", "--json", "nosuch"]),
+        ("git-agent", &["nosuch", "--json"]),
+        ("git-agent", &["--json", "nosuch"]),
+    ] {
+        let run = env.run(&repo, program, args).code(2).stderr_has("'nosuch' is not a git agent command");
+        let error = run.json();
+        assert_eq!(error["error"]["message"], "'nosuch' is not a git agent command", "{args:?}: {run:#?}");
+        assert!(s.valid("error", &error), "{error:#}");
+    }
+    // After `--`, --json is an argument, not the flag.
+    let run = env.agent(&repo, &["nosuch", "--", "--json"]).code(2);
+    assert_eq!(run.stdout, "", "{run:#?}");
+}

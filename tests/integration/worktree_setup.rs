@@ -212,7 +212,7 @@ fn every_task_gets_a_stable_port_in_agent_port_range() {
 }
 
 /// Runs `script` in `shell` (no rc files) in `cwd`, with the test's environment.
-fn shell(env: &Env, cwd: &Path, shell: &str, script: &str) -> Run {
+pub(crate) fn shell(env: &Env, cwd: &Path, shell: &str, script: &str) -> Run {
     let args: &[&str] = match shell {
         "bash" => &["--norc", "--noprofile", "-c"],
         "zsh" => &["-f", "-c"],
