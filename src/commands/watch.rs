@@ -48,7 +48,7 @@ pub fn run(global: &GlobalArgs, ui: &Ui, args: WatchArgs) -> anyhow::Result<Exit
     }
     if ui.json {
         // The dashboard is a view; its data already has a JSON form.
-        return Err(bad_input("git agent watch has no JSON output")
+        return Err(crate::error::no_json_output("watch")
             .hint("`git agent list --json` and `git agent conflicts --json` give the same facts")
             .into());
     }
