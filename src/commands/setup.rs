@@ -131,6 +131,12 @@ fn shell_function(shell: Shell) -> &'static str {
 const POSIX_FUNCTION: &str = r#"# git-agent: `git agent cd TASK` goes to the task's worktree.
 # Load it from your shell's rc file: eval "$(git agent setup --shell bash)" (or zsh)
 git() {
+    # `git -C DIR agent cd TASK`: the task of the repository at DIR.
+    if [ "$#" -ge 4 ] && [ "$1" = -C ] && [ "$3" = agent ] && [ "$4" = cd ]; then
+        local __git_agent_in="$2"
+        shift 4
+        set -- agent cd -C "$__git_agent_in" "$@"
+    fi
     if [ "$#" -ge 2 ] && [ "$1" = agent ] && [ "$2" = cd ]; then
         shift 2
         # No directory is JSON: git-agent refuses --json for cd itself (an error object).
@@ -147,6 +153,12 @@ git() {
 const FISH_FUNCTION: &str = r#"# git-agent: `git agent cd TASK` goes to the task's worktree.
 # Load it from ~/.config/fish/config.fish: git agent setup --shell fish | source
 function git --wraps git --description 'git, and `git agent cd TASK` (git-agent)'
+    # `git -C DIR agent cd TASK`: the task of the repository at DIR.
+    if test (count $argv) -ge 4; and test "$argv[1]" = -C; and test "$argv[3]" = agent; and test "$argv[4]" = cd
+        set -l rest $argv
+        set -e rest[1..4]
+        set argv agent cd -C $argv[2] $rest
+    end
     if test (count $argv) -ge 2; and test "$argv[1]" = agent; and test "$argv[2]" = cd
         set -l rest $argv
         set -e rest[1..2]
@@ -159,6 +171,7 @@ function git --wraps git --description 'git, and `git agent cd TASK` (git-agent)
     end
 end
 "#;
+
 /// `git agent setup --json`.
 #[derive(serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct SetupJson {

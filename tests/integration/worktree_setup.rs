@@ -237,10 +237,11 @@ fn the_shell_function_makes_git_agent_cd_change_directory_in_bash_zsh_and_fish()
             _ => (&*format!("eval \"$(git agent setup --shell {name})\""), "$?"),
         };
         let script = format!(
-            "{load}\ngit agent cd db\npwd\ngit agent list >/dev/null && echo listed\ngit agent cd nope\necho status {status}\npwd\ngit --version >/dev/null && echo git-works\n"
+            "{load}\ngit agent cd db\npwd\ngit agent list >/dev/null && echo listed\ngit agent cd nope\necho status {status}\npwd\ngit --version >/dev/null && echo git-works\ncd /\ngit -C {repo} agent cd db\npwd\ngit -C {repo} status --short && echo plain-C\n",
+            repo = repo.display()
         );
         let run = shell(&env, &repo, name, &script);
-        let expected = format!("{w}\nlisted\nstatus 2\n{w}\ngit-works\n", w = worktree.display());
+        let expected = format!("{w}\nlisted\nstatus 2\n{w}\ngit-works\n{w}\nplain-C\n", w = worktree.display());
         assert_eq!(run.stdout, expected, "{name}: {run:#?}");
         assert!(run.stderr.contains("nope"), "{name}: the unknown task is named: {run:#?}");
     }
