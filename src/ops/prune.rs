@@ -254,13 +254,12 @@ fn prune_entry(
             return Ok(Some(task));
         }
     };
-    let Target { commit: target, base_commit_only } =
-        target_of(repo, record, options.merged_into).map_err(unreadable)?;
+    let target = target_of(repo, record, options.merged_into).map_err(unreadable)?;
     let branch = crate::guard::task_branch(&options.branch_prefix, &record.name);
     let tip = crate::git::ref_target(repo, &branch).map_err(unreadable)?;
     let integrated = record.state == TaskState::Integrated
         || (tip.is_some_and(|t| Some(t) != record.start_commit())
-            && is_integrated(repo, record, tip, target).map_err(unreadable)?);
+            && is_integrated(repo, record, tip, target.commit).map_err(unreadable)?);
     // Tasks named are the only ones considered, with or without --all.
     if !(named || (options.tasks.is_empty() && (options.all || integrated))) {
         return Ok(None);
@@ -276,8 +275,7 @@ fn prune_entry(
         });
         return Ok(Some(task));
     }
-    let target_now = Target { commit: target, base_commit_only };
-    let check = check(repo, record, &branch, tip, target_now, options, recorded).map_err(failed)?;
+    let check = check(repo, record, &branch, tip, target, options, recorded).map_err(failed)?;
     let mut task = TaskReport::new(&record.name, Action::Pruned);
     task.refusals = check.refusals.clone();
     task.ignored = check.ignored.disposable.iter().cloned().map(JsonPath).collect();
@@ -300,7 +298,7 @@ fn prune_entry(
         task.action = Action::Refused;
         return Ok(Some(task));
     }
-    match remove_task(repo, entry.record_commit, record, &branch, target, &check, options, &mut task) {
+    match remove_task(repo, entry.record_commit, record, &branch, target.commit, &check, options, &mut task) {
         Ok(()) => Ok(Some(task)),
         Err(err) => {
             task.action = match crate::error::exit_of(&err) {
