@@ -469,8 +469,8 @@ by the record's integration commit after a squash or rebase integration; a fresh
 commits is left alone). Worktrees are found by git's registrations (after `git worktree move`
 or a changed agent.worktreeRoot too). A task is refused, left whole, with exit status 3 when its
 worktree has uncommitted changes, untracked files, or ignored files git-agent did not put there
-(anything not matching agent.disposable or agent.copy), its branch has commits the target does
-not have, the worktree is locked (also when it is missing) or has a merge, rebase, cherry-pick
+(anything but agent.disposable matches and spawn's copies while identical to the main worktree's),
+its branch has commits the target does not have or no other branch or tag has, the worktree is locked (also when it is missing) or has a merge, rebase, cherry-pick
 or bisect in progress, its HEAD is detached on commits on no branch (also in a worktree deleted
 by hand), it holds a nested repository or initialised submodule, its path is a link, its agent
 is running, or its record names a branch that is not the task's own. --all skips tasks whose

@@ -85,6 +85,17 @@ pub fn count_only_in(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow
     Ok(n)
 }
 
+/// Is `commit` reachable from any of `tips` (`git rev-list commit --not tips` is empty)? One
+/// walk for all of them; tips that are not commits (a tag of a tree) keep no commit.
+pub fn reachable_from(repo: &gix::Repository, commit: ObjectId, tips: &[ObjectId]) -> anyhow::Result<bool> {
+    if tips.contains(&commit) {
+        return Ok(true);
+    }
+    let commits =
+        tips.iter().copied().filter(|tip| repo.find_header(*tip).is_ok_and(|h| h.kind() == gix::object::Kind::Commit));
+    Ok(repo.rev_walk([commit]).with_hidden(commits).all()?.next().transpose()?.is_none())
+}
+
 /// The first merge commit reachable from `a` and not from `b`, if any.
 pub fn merge_commit_only_in(repo: &gix::Repository, a: ObjectId, b: ObjectId) -> anyhow::Result<Option<ObjectId>> {
     for info in repo.rev_walk([a]).with_hidden([b]).all()? {

@@ -49,16 +49,18 @@ impl Context {
 
     /// prune's options from the settings, for no task yet (callers set what they ask for).
     pub fn prune_options(&self) -> anyhow::Result<prune::Options> {
+        let main_worktree = crate::git::main_repo(&self.repo)?.workdir().map(ToOwned::to_owned);
         Ok(prune::Options {
             branch_prefix: self.settings.branch_prefix.clone(),
             copy: self.settings.copy.clone(),
             worktree_root: self.worktree_root()?,
             disposable: self.settings.disposable.clone(),
             link: self.settings.link.clone(),
-            include: match crate::git::main_repo(&self.repo)?.workdir() {
+            include: match &main_worktree {
                 Some(top) => worktree_files::Include::read(top)?,
                 None => None,
             },
+            main_worktree,
             ..Default::default()
         })
     }

@@ -40,6 +40,8 @@ pub struct Options {
     pub link: Vec<String>,
     /// The main worktree's `.worktreeinclude`: files spawn copied in.
     pub include: Option<crate::ops::worktree_files::Include>,
+    /// The main worktree, where spawn copied and linked from (none in a bare repository).
+    pub main_worktree: Option<PathBuf>,
     /// `--scratch`: remove every idle integrate slot, and leave the tasks alone.
     pub scratch: bool,
 }
@@ -257,7 +259,7 @@ fn prune_entry(
     let tip = crate::git::ref_target(repo, &branch).map_err(unreadable)?;
     let integrated = record.state == TaskState::Integrated
         || (tip.is_some_and(|t| Some(t) != record.start_commit())
-            && is_integrated(repo, record, tip, target).map_err(unreadable)?);
+            && is_integrated(repo, record, tip, target.commit).map_err(unreadable)?);
     // Tasks named are the only ones considered, with or without --all.
     if !(named || (options.tasks.is_empty() && (options.all || integrated))) {
         return Ok(None);
@@ -296,7 +298,7 @@ fn prune_entry(
         task.action = Action::Refused;
         return Ok(Some(task));
     }
-    match remove_task(repo, entry.record_commit, record, &branch, target, &check, options, &mut task) {
+    match remove_task(repo, entry.record_commit, record, &branch, target.commit, &check, options, &mut task) {
         Ok(()) => Ok(Some(task)),
         Err(err) => {
             task.action = match crate::error::exit_of(&err) {
@@ -329,16 +331,8 @@ pub fn check_merged_into(repo: &gix::Repository, rev: &str, commit: ObjectId, pr
         .hint("name the branch the work was merged into (for example main)")
         .into());
     }
-    for reference in repo.references()?.all()? {
-        let Ok(mut reference) = reference else { continue };
-        let full = reference.name().as_bstr().to_owned();
-        if full.starts_with(task_branches.as_bytes()) || full.starts_with(b"refs/agent/") {
-            continue;
-        }
-        let Ok(tip) = reference.peel_to_id() else { continue };
-        if crate::git::merge_base(repo, commit, tip.detach())? == Some(commit) {
-            return Ok(());
-        }
+    if crate::git::reachable_from(repo, commit, &tips_outside_tasks(repo, prefix, false)?)? {
+        return Ok(());
     }
     Err(refused(format!(
         "--into {rev}: {} is only on task branches, which prune may delete in this run",
@@ -352,20 +346,60 @@ fn parse_id(hex: &str) -> Option<ObjectId> {
     ObjectId::from_hex(hex.as_bytes()).ok()
 }
 
+/// The commit a task's work must be in to count as merged.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    commit: ObjectId,
+    /// It is the record's base commit, which no branch (nor `--into`) names: nothing says a ref
+    /// still keeps it, so being merged into it does not keep the work.
+    base_commit_only: bool,
+}
+
 /// What "merged" means for a task: `--into`, else its base branch now, else its base commit.
-fn target_of(repo: &gix::Repository, record: &TaskRecord, merged_into: Option<ObjectId>) -> anyhow::Result<ObjectId> {
-    if let Some(target) = merged_into {
-        return Ok(target);
+fn target_of(repo: &gix::Repository, record: &TaskRecord, merged_into: Option<ObjectId>) -> anyhow::Result<Target> {
+    if let Some(commit) = merged_into {
+        return Ok(Target { commit, base_commit_only: false });
     }
     if let Some(base_ref) = &record.base_ref
         && base_ref.starts_with("refs/heads/")
-        && let Some(tip) = crate::git::ref_target(repo, base_ref)?
+        && let Some(commit) = crate::git::ref_target(repo, base_ref)?
     {
-        return Ok(tip);
+        return Ok(Target { commit, base_commit_only: false });
     }
-    parse_id(&record.base_commit).filter(|id| repo.has_object(id)).ok_or_else(|| {
-        refused(format!("the record's base commit {:?} is not a commit here", record.base_commit)).into()
-    })
+    let commit = parse_id(&record.base_commit)
+        .filter(|id| repo.has_object(id))
+        .ok_or_else(|| refused(format!("the record's base commit {:?} is not a commit here", record.base_commit)))?;
+    Ok(Target { commit, base_commit_only: true })
+}
+
+/// Is `commit` kept by a ref prune does not delete: a branch other than a task branch, a tag,
+/// a remote-tracking branch, an archive, or the main worktree's HEAD? Task branches do not
+/// count: this very run may delete them all.
+fn kept_outside_tasks(repo: &gix::Repository, commit: ObjectId, prefix: &str) -> anyhow::Result<bool> {
+    let mut tips = tips_outside_tasks(repo, prefix, true)?;
+    tips.extend(crate::git::main_repo(repo)?.head_id().ok().map(|id| id.detach()));
+    crate::git::reachable_from(repo, commit, &tips)
+}
+
+/// The commits of every ref but the task branches (under `prefix`) and git-agent's own refs,
+/// archives included if `with_archives`.
+fn tips_outside_tasks(repo: &gix::Repository, prefix: &str, with_archives: bool) -> anyhow::Result<Vec<ObjectId>> {
+    let task_branches = format!("refs/heads/{prefix}");
+    let mut tips = Vec::new();
+    for reference in repo.references()?.all()? {
+        let Ok(mut reference) = reference else { continue };
+        let full = reference.name().as_bstr().to_owned();
+        let archive = full.starts_with(crate::layout::ARCHIVE_PREFIX.as_bytes());
+        if full.starts_with(task_branches.as_bytes())
+            || (full.starts_with(b"refs/agent/") && !(with_archives && archive))
+        {
+            continue;
+        }
+        if let Ok(tip) = reference.peel_to_id() {
+            tips.push(tip.detach());
+        }
+    }
+    Ok(tips)
 }
 
 /// Is the work of `tip` in `target`? Its tip is an ancestor; or every commit has a patch-id-equal
@@ -470,11 +504,12 @@ fn check(
     record: &TaskRecord,
     branch: &str,
     tip: Option<ObjectId>,
-    target: ObjectId,
+    target_now: Target,
     options: &Options,
     recorded: &[(String, PathBuf)],
 ) -> anyhow::Result<Check> {
     let mut check = Check { tip, ..Default::default() };
+    let target = target_now.commit;
 
     if record.branch != branch {
         check.refusals.push(format!(
@@ -501,6 +536,14 @@ fn check(
         check
             .refusals
             .push(format!("branch {} has {unmerged} commit(s) that are not in the target", record.short_branch()));
+    } else if let Some(tip) = tip
+        && target_now.base_commit_only
+        && !kept_outside_tasks(repo, tip, &options.branch_prefix)?
+    {
+        // Never delete the last ref to a commit without an archive: a task spawned from an
+        // archive (or a branch deleted since) may be all that keeps its base commit.
+        check.refusals.push(format!("branch {} has commits no other branch or tag has", record.short_branch()));
+        check.hint.get_or_insert_with(|| "prune --force archives the branch, then prunes the task".into());
     }
     check.registration = find_registration(repo, branch, &record.worktree)?;
     // Found by path only (its HEAD is not the task's branch): another record naming the same
@@ -722,13 +765,7 @@ fn classify_ignored(wt: &gix::Repository, top: &Path, options: &Options) -> anyh
         }
         let path = item.entry.rela_path;
         let is_dir = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Directory));
-        // Copied or linked in by spawn: the main worktree has the original; not worth naming.
-        // (A link is removed as a link: its target in the main worktree stays.)
-        let is_link = matches!(item.entry.disk_kind, Some(gix::dir::entry::Kind::Symlink));
-        if options.copy.iter().any(|p| copied_by(p, path.as_bstr()))
-            || options.include.as_ref().is_some_and(|include| include.covers(top, path.as_bstr(), is_dir))
-            || (is_link && options.link.iter().any(|link| path == link.as_str()))
-        {
+        if made_by_spawn(top, path.as_bstr(), is_dir, options) {
             continue;
         }
         if is_disposable(&options.disposable, path.as_bstr(), is_dir) {
@@ -749,6 +786,67 @@ fn classify_ignored(wt: &gix::Repository, top: &Path, options: &Options) -> anyh
     ignored.precious.sort();
     ignored.too_large.sort();
     Ok(ignored)
+}
+
+/// Is the ignored entry at `path` (below the worktree `top`) one spawn copied or linked in,
+/// unchanged? Then the main worktree has the original and it is not worth naming. A path the
+/// copy patterns match is not enough: a hand-made `.env.local`, or a copy the agent edited, is
+/// the task's own work and would be lost, so only an identical copy counts. A link is removed
+/// as a link (its target in the main worktree stays), but only spawn's own link to the main
+/// worktree's same path counts as spawn's.
+fn made_by_spawn(top: &Path, path: &BStr, is_dir: bool, options: &Options) -> bool {
+    let (Some(main), Ok(relative)) = (&options.main_worktree, gix::path::from_bstr(path)) else { return false };
+    let (here, original) = (top.join(&relative), main.join(&relative));
+    let is_link = here.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+    if is_link && options.link.iter().any(|link| path == link.as_str()) {
+        return std::fs::read_link(&here).is_ok_and(|target| links_to(&target, &original));
+    }
+    let copied = options.copy.iter().any(|p| copied_by(p, path))
+        || options.include.as_ref().is_some_and(|include| include.covers(top, path, is_dir));
+    copied && identical(&here, &original)
+}
+
+/// Is the link target `target` the path `original` (spawn writes it absolute, as it found it)?
+fn links_to(target: &Path, original: &Path) -> bool {
+    target == original
+        || (target.is_absolute() && crate::git::normalise_path(target) == crate::git::normalise_path(original))
+}
+
+/// Is `copy` what copying `original` made: the same kind; a file with the same bytes, a link
+/// with the same target, a directory whose every entry is identical to the original's (which
+/// may hold more: spawn copies only the included files of a directory). Links are not followed.
+fn identical(copy: &Path, original: &Path) -> bool {
+    let (Ok(here), Ok(there)) = (copy.symlink_metadata(), original.symlink_metadata()) else { return false };
+    let (here_kind, there_kind) = (here.file_type(), there.file_type());
+    if here_kind.is_symlink() || there_kind.is_symlink() {
+        return here_kind.is_symlink()
+            && there_kind.is_symlink()
+            && matches!((std::fs::read_link(copy), std::fs::read_link(original)), (Ok(a), Ok(b)) if a == b);
+    }
+    if here.is_dir() {
+        let Ok(entries) = std::fs::read_dir(copy) else { return false };
+        return there.is_dir()
+            && entries.into_iter().all(|e| e.is_ok_and(|e| identical(&e.path(), &original.join(e.file_name()))));
+    }
+    here.is_file() && there.is_file() && here.len() == there.len() && same_bytes(copy, original).unwrap_or(false)
+}
+
+/// Do the two files (of the same size) hold the same bytes? Read in blocks: copies can be large.
+fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let (mut a, mut b) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    let (mut block_a, mut block_b) = (vec![0; 64 << 10], vec![0; 64 << 10]);
+    loop {
+        let n = a.read(&mut block_a)?;
+        if n == 0 {
+            // The end of `a`: `b` must end too (it may have grown since its size was read).
+            return Ok(b.read(&mut block_b[..1])? == 0);
+        }
+        b.read_exact(&mut block_b[..n])?;
+        if block_a[..n] != block_b[..n] {
+            return Ok(false);
+        }
+    }
 }
 
 /// Does the `agent.copy` pattern match `path` (as spawn's top-anchored pathspec would)?
@@ -1082,6 +1180,10 @@ fn clean_up_orphan(
     let base_target = crate::git::main_repo(repo)?.head_id().ok().map(|id| id.detach()).unwrap_or(tip);
     if !is_integrated_tip(repo, tip, base_target)? && !at_creation(repo, name, tip)? {
         return Ok(Orphan::Kept("it has commits that are not merged".into()));
+    }
+    // Created at a commit nothing else keeps (an archive dropped since): it is the last ref.
+    if !kept_outside_tasks(repo, tip, &options.branch_prefix)? {
+        return Ok(Orphan::Kept("it has commits no other branch or tag has".into()));
     }
     if let Some(place) = crate::guard::checked_out_at(repo, name, leaving)? {
         return Ok(Orphan::Kept(format!("it is checked out in {place}")));

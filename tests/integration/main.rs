@@ -27,6 +27,7 @@ mod navigation;
 mod plan;
 mod process;
 mod prune;
+mod prune_copies;
 mod prune_guard;
 mod prune_trust;
 mod records;

@@ -160,12 +160,18 @@ fn stray_registration(env: &Env, repo: &Path) -> PathBuf {
 /// Starts `git agent spawn <task>`, kills it with SIGKILL at the pause point `point`, and
 /// returns the worktree path it was creating.
 pub fn interrupted_spawn(env: &Env, repo: &Path, task: &str, point: &str) -> PathBuf {
+    interrupted_spawn_with(env, repo, task, point, &[])
+}
+
+/// [`interrupted_spawn`] with more arguments for spawn (`--base REV`).
+pub fn interrupted_spawn_with(env: &Env, repo: &Path, task: &str, point: &str, args: &[&str]) -> PathBuf {
     // A directory of its own per task, the point's own name in the variable.
     let dir = PausePoint::new(env, &format!("{point}-{task}")).dir;
     let (key, value) = ("GIT_AGENT_TEST_PAUSE", format!("{point}:{}", dir.display()));
     let child = env
         .command("git", repo)
         .args(["agent", "spawn", task])
+        .args(args)
         .env(key, value)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
