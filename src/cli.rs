@@ -1627,9 +1627,10 @@ full --help text is printed instead. An unknown COMMAND is refused with exit sta
 #[derive(Debug, Clone, Args)]
 #[command(after_help = exit_status_help())]
 pub struct HelpArgs {
-    /// The command whose page to show (default: git-agent(1) itself).
+    /// The command whose page to show (default: git-agent(1) itself); a nested one as
+    /// `cost add`.
     #[arg(value_name = "COMMAND")]
-    pub command: Option<String>,
+    pub command: Vec<String>,
 }
 
 pub const OPEN_ABOUT: &str = "Open a task's worktree in your editor (agent.open, $VISUAL or $EDITOR)";

@@ -19,14 +19,13 @@ pub fn run(ui: &Ui, args: HelpArgs) -> anyhow::Result<Exit> {
     let mut cli = AgentCli::command();
     // Built, so that the global options and the binary name show in the subcommand's help.
     cli.build();
-    let command = match &args.command {
-        None => cli,
-        Some(name) => find(&cli, name)?.clone(),
-    };
-    let page = match &args.command {
-        None => "git-agent".to_owned(),
-        Some(_) => format!("git-agent-{}", command.get_name()),
-    };
+    // `help cost add`: each name a subcommand of the one before; the page is git-agent-cost-add.
+    let mut command = cli;
+    let mut page = "git-agent".to_owned();
+    for name in &args.command {
+        command = find(&command, name)?.clone();
+        page = format!("{page}-{}", command.get_name());
+    }
     if std::io::stdout().is_terminal() && show_man_page(&page)? {
         return Ok(Exit::Success);
     }
@@ -40,7 +39,8 @@ fn find<'a>(cli: &'a clap::Command, name: &str) -> anyhow::Result<&'a clap::Comm
     cli.find_subcommand(name).ok_or_else(|| {
         let names: Vec<&str> =
             cli.get_subcommands().filter(|sub| !sub.is_hide_set()).map(|sub| sub.get_name()).collect();
-        bad_input(format!("'{name}' is not a git agent command"))
+        let parent = cli.get_bin_name().unwrap_or("git agent");
+        bad_input(format!("'{name}' is not a {parent} command"))
             .hint(format!("the commands: {}", names.join(", ")))
             .into()
     })

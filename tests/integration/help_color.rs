@@ -118,6 +118,9 @@ fn help_prints_the_long_help_when_stdout_is_not_a_terminal() {
     let unknown = env.agent(env.path(), &["help", "spwan"]).code(2);
     assert!(unknown.stderr.contains("'spwan' is not a git agent command"), "{unknown:#?}");
     assert!(unknown.stderr.contains("hint:") && unknown.stderr.contains("spawn, list, conflicts"), "{unknown:#?}");
+    // A nested command, as its page is named (git-agent-cost-add).
+    env.agent(env.path(), &["help", "cost", "add"]).success().stdout_has("Usage: git-agent cost add");
+    env.agent(env.path(), &["help", "cost", "nope"]).code(2).stderr_has("the commands: add, import");
 }
 
 /// Runs `script` (a shell command line) on a pseudo-terminal: stdout and stderr are the
