@@ -45,13 +45,33 @@ pub fn open(dir: Option<&Path>) -> anyhow::Result<gix::Repository> {
     Ok(repo)
 }
 
-/// Finds the repository like git does, with its environment overrides.
+/// Finds the repository like git does, with its environment overrides; once per directory
+/// and process. The colour decision and the command both need the repository: finding it
+/// again would read every configuration file again, and (with GIT_DIR set) change into a
+/// relative -C directory a second time, from inside it.
 pub(crate) fn discover(dir: Option<&Path>) -> Result<gix::Repository, gix::Error> {
+    static FOUND: std::sync::Mutex<Option<(Option<PathBuf>, gix::ThreadSafeRepository)>> = std::sync::Mutex::new(None);
+    let key = dir.map(Path::to_path_buf);
+    if let Some((found_for, repo)) = FOUND.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+        && *found_for == key
+    {
+        return Ok(repo.to_thread_local());
+    }
+    let repo = discover_uncached(dir)?;
+    *FOUND.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, repo.clone()));
+    Ok(repo.to_thread_local())
+}
+
+fn discover_uncached(dir: Option<&Path>) -> Result<gix::ThreadSafeRepository, gix::Error> {
+    // Changed into once: a second search (after a failed first one) starts where it left off.
+    static CHANGED_INTO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let dir = match dir {
         // Relative GIT_DIR and GIT_WORK_TREE are relative to the -C directory, as in git
         // (which changes into it first). gix reads them relative to the current directory.
         Some(dir) if std::env::var_os("GIT_DIR").is_some() || std::env::var_os("GIT_WORK_TREE").is_some() => {
-            std::env::set_current_dir(dir).map_err(gix::Error::from_error)?;
+            if !CHANGED_INTO.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                std::env::set_current_dir(dir).map_err(gix::Error::from_error)?;
+            }
             Path::new(".")
         }
         Some(dir) => dir,
@@ -61,7 +81,6 @@ pub(crate) fn discover(dir: Option<&Path>) -> Result<gix::Repository, gix::Error
     options.full = options.full.cli_overrides(command_line_config());
     options.reduced = options.reduced.cli_overrides(command_line_config());
     gix::ThreadSafeRepository::discover_with_environment_overrides_opts(dir, Default::default(), options)
-        .map(Into::into)
 }
 
 /// The `git -c key=value` settings git passes to `git agent` in `GIT_CONFIG_PARAMETERS`, as

@@ -225,3 +225,25 @@ fn link_and_copy_settings_that_leave_the_worktree_or_enter_git_are_bad_input() {
     }
     assert!(!env.path().join("r.agents").exists());
 }
+
+/// The colour decision and the command find the repository once: with GIT_DIR set, a relative
+/// -C was changed into twice ("not in a git repository: inner").
+#[test]
+fn a_relative_dash_c_with_git_dir_set_is_changed_into_once() {
+    let env = Env::new();
+    let outer = env.repo("outer", &[("a.txt", "a\n")]);
+    let inner = outer.join("inner");
+    std::fs::create_dir(&inner).unwrap();
+    env.git(&inner, &["init", "-q"]);
+    env.git(&inner, &["commit", "-q", "--allow-empty", "-m", "inner"]);
+    env.git(&inner, &["config", "agent.base", "nosuch-inner"]);
+    // GIT_DIR=.git is read in `inner` (as git reads it after -C): its configuration counts.
+    let out = env
+        .command("git-agent", &outer)
+        .args(["-C", "inner", "spawn", "t", "--check"])
+        .env("GIT_DIR", ".git")
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    run.code(2).stderr_has("nosuch-inner");
+}
